@@ -1,0 +1,31 @@
+#pragma once
+// Hands out checkpoint tensors by name with their expected shape, converted to float32, and
+// afterwards reports any tensor the config did not ask for. Topology comes from the config.
+#include <set>
+#include <string>
+#include <vector>
+
+#include "io/safetensors.h"
+
+namespace xlstm {
+
+class WeightLoader {
+ public:
+  explicit WeightLoader(TensorStore store) : store_(std::move(store)) {}
+
+  bool has(const std::string& name) const { return store_.find(name) != nullptr; }
+  std::vector<float> take(const std::string& name, const Shape& shape);
+  // Writes the tensor into dst (numel(shape) floats), e.g. rows of a fused matrix.
+  void take_into(const std::string& name, const Shape& shape, float* dst);
+  // Marks a tensor as consumed without reading it (e.g. a redundant tied lm_head).
+  void skip(const std::string& name) { used_.insert(name); }
+  // Throws if the checkpoint holds tensors nothing asked for.
+  void check_all_used() const;
+
+ private:
+  const TensorInfo& require(const std::string& name, const Shape& shape);
+  TensorStore store_;
+  std::set<std::string> used_;
+};
+
+}  // namespace xlstm

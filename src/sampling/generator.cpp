@@ -1,0 +1,60 @@
+#include "xlstm/generator.h"
+
+#include <chrono>
+
+#include "xlstm/error.h"
+
+namespace xlstm {
+
+std::vector<int32_t> prepare_prompt(const ModelConfig& c, std::span<const int32_t> prompt, bool insert_bos) {
+  std::vector<int32_t> ids;
+  const auto bos = static_cast<int32_t>(c.bos_token_id);
+  // An empty prompt starts from BOS, as the reference generate does.
+  if ((insert_bos && c.force_bos_token_insert && (prompt.empty() || prompt[0] != bos)) || prompt.empty()) {
+    ids.push_back(bos);
+  }
+  ids.insert(ids.end(), prompt.begin(), prompt.end());
+  return ids;
+}
+
+GenerateResult generate(Model& model, std::span<const int32_t> prompt, const GenerateOptions& o,
+                        const std::function<bool(int32_t)>& on_token) {
+  if (o.max_new_tokens < 0) throw InvalidInput(tagged("generate", "max_new_tokens must be >= 0"));
+  using clock = std::chrono::steady_clock;
+  const ModelConfig& c = model.config();
+  std::vector<int32_t> history = prepare_prompt(c, prompt, o.insert_bos);
+  GenerateResult r;
+  r.prompt_tokens = static_cast<int64_t>(history.size());
+  r.stop_reason = "length";
+  if (o.max_new_tokens == 0) return r;
+  Sampler sampler(o.sampling);
+  State state = model.new_state(1);
+  RunOptions run;
+  run.all_logits = false;
+
+  auto t0 = clock::now();
+  std::vector<float> logits = model.forward(history, state, run);
+  auto t1 = clock::now();
+  r.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
+  run.formulation = Formulation::Step;
+  for (int64_t i = 0; i < o.max_new_tokens; ++i) {
+    const int32_t next = sampler.sample(logits, history);
+    history.push_back(next);
+    r.tokens.push_back(next);
+    if (on_token && !on_token(next)) {
+      r.stop_reason = "callback";
+      break;
+    }
+    if (o.stop_at_eos && next == c.eos_token_id) {
+      r.stop_reason = "eos";
+      break;
+    }
+    if (i + 1 == o.max_new_tokens) break;
+    const int32_t one[1] = {next};
+    logits = model.forward(one, state, run);
+  }
+  r.decode_seconds = std::chrono::duration<double>(clock::now() - t1).count();
+  return r;
+}
+
+}  // namespace xlstm

@@ -1,0 +1,3 @@
+target_sources(xlstm PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/generator.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/sampler.cpp)

@@ -1,0 +1,38 @@
+#pragma once
+// Shared helpers for the tests: random data, max-abs / relative differences, fixture paths.
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <random>
+#include <vector>
+
+namespace xlstm::testing {
+
+inline std::filesystem::path fixtures() { return XLSTM_FIXTURES_DIR; }
+
+inline std::vector<float> randn(size_t n, uint64_t seed, float std = 1.0f, float mean = 0.0f) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> d(mean, std);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+inline float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  float m = 0.0f;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const float d = std::fabs(a[i] - b[i]);
+    if (std::isnan(d)) return INFINITY;
+    m = std::max(m, d);
+  }
+  return a.size() == b.size() ? m : INFINITY;
+}
+
+// max |a − b| / max(max |b|, tiny): a relative error that ignores elementwise cancellation.
+inline float rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  float scale = 1e-30f;
+  for (float x : b) scale = std::max(scale, std::fabs(x));
+  return max_abs_diff(a, b) / scale;
+}
+
+}  // namespace xlstm::testing

@@ -1,0 +1,52 @@
+// xlstm logits -m DIR --ids 1,2,3 | --batch-file ids.npy [--mode M] --out logits.npy  → float32 [B, S, V]
+#include <iostream>
+#include <memory>
+
+#include "commands.h"
+#include "xlstm/error.h"
+#include "xlstm/model.h"
+#include "xlstm/npy.h"
+
+namespace xlstm::cli {
+
+void add_logits(CLI::App& app) {
+  struct Opts {
+    std::string model_dir, ids, batch_file, mode = "chunkwise", out;
+    int64_t chunk_size = 0;
+    int threads = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* sub = app.add_subcommand("logits", "Write the logits of a token sequence to a .npy file");
+  sub->add_option("-m,--model", o->model_dir, "Model directory")->required();
+  auto* ids = sub->add_option("--ids", o->ids, "Comma-separated token ids (batch 1)");
+  auto* bf = sub->add_option("--batch-file", o->batch_file, ".npy of int32/int64 ids, shape [B, S]");
+  ids->excludes(bf);
+  sub->add_option("--mode", o->mode, "mLSTM formulation")->check(CLI::IsMember({"parallel", "chunkwise", "step"}));
+  sub->add_option("--chunk-size", o->chunk_size, "Chunk size for --mode chunkwise (default: config)")->check(CLI::NonNegativeNumber);
+  sub->add_option("--out", o->out, "Output .npy (float32 [B, S, V])")->required();
+  sub->add_option("-t,--threads", o->threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
+  sub->callback([o] {
+    if (o->ids.empty() && o->batch_file.empty()) throw InvalidInput(tagged("cli", "logits needs --ids or --batch-file"));
+    apply_threads(o->threads);
+    Model model = Model::load(o->model_dir);
+    std::vector<int32_t> tokens;
+    int64_t B = 1;
+    if (!o->ids.empty()) {
+      tokens = parse_ids(o->ids, "--ids");
+    } else {
+      auto arr = read_npy_ids(o->batch_file);
+      B = arr.shape[0];
+      tokens = std::move(arr.ids);
+    }
+    const int64_t S = static_cast<int64_t>(tokens.size()) / B;
+    State state = model.new_state(B);
+    RunOptions run;
+    run.formulation = parse_formulation(o->mode);
+    run.chunk_size = o->chunk_size;
+    const auto logits = model.forward(tokens, state, run);
+    write_npy_f32(o->out, {B, S, model.config().vocab_size}, logits.data());
+    std::cerr << "wrote " << o->out << " [" << B << ", " << S << ", " << model.config().vocab_size << "]\n";
+  });
+}
+
+}  // namespace xlstm::cli

@@ -1,0 +1,23 @@
+// `xlstm`: the command line front of the library. Only here do errors become exit codes.
+#include <iostream>
+
+#include "commands.h"
+#include "xlstm/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"xlstm.cpp: run xLSTM language models"};
+  app.require_subcommand(1);
+  xlstm::cli::add_info(app);
+  xlstm::cli::add_logits(app);
+  xlstm::cli::add_generate(app);
+  xlstm::cli::add_bench(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
