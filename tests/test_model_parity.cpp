@@ -1,0 +1,117 @@
+// Logits and final states equal the NX-AI reference (tests/fixtures/models, made by
+// scripts/make_fixtures.py) for every fixture model, every case and every formulation.
+#include <gtest/gtest.h>
+
+#include "io/safetensors.h"
+#include "test_util.h"
+#include "xlstm/model.h"
+
+namespace xlstm {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ParityCase {
+  std::string model;  // directory name under fixtures/models
+  std::string ref;    // ref_B{B}_S{S}.safetensors
+};
+
+std::vector<ParityCase> find_cases() {
+  std::vector<ParityCase> cases;
+  const auto root = testing::fixtures() / "models";
+  if (!fs::exists(root)) return cases;
+  for (const auto& dir : fs::directory_iterator(root)) {
+    for (const auto& f : fs::directory_iterator(dir.path())) {
+      const auto name = f.path().filename().string();
+      if (name.rfind("ref_", 0) == 0) cases.push_back({dir.path().filename().string(), name});
+    }
+  }
+  std::sort(cases.begin(), cases.end(), [](auto& a, auto& b) { return a.model + a.ref < b.model + b.ref; });
+  return cases;
+}
+
+// Weights stored in reduced precision are compared against the float32 model's reference.
+float logit_tolerance(const std::string& model) {
+  const bool reduced = model.find("_bf16") != std::string::npos || model.find("_f16") != std::string::npos;
+  return reduced ? 2e-2f : 1e-4f;
+}
+
+std::vector<float> as_vector(const TensorInfo& t) { return read_f32(t, t.shape); }
+
+class ModelParity : public ::testing::TestWithParam<ParityCase> {};
+
+TEST_P(ModelParity, LogitsAndStatesMatchReference) {
+  const auto& p = GetParam();
+  const auto dir = testing::fixtures() / "models" / p.model;
+  Model model = Model::load(dir);
+  const auto ref = TensorStore::open_file(dir / p.ref);
+  const TensorInfo& ids_t = *ref.find("input_ids");
+  const int64_t B = ids_t.shape[0], S = ids_t.shape[1];
+  std::vector<int32_t> ids;
+  for (int64_t v : read_i64(ids_t)) ids.push_back(static_cast<int32_t>(v));
+  const auto ref_logits = as_vector(*ref.find("logits"));
+  const float tol = logit_tolerance(p.model);
+
+  struct Run {
+    Formulation f;
+    int64_t chunk;
+  };
+  for (const Run& r : {Run{Formulation::Parallel, 0}, Run{Formulation::Chunkwise, 0}, Run{Formulation::Chunkwise, 16},
+                       Run{Formulation::Step, 0}}) {
+    const std::string what = std::string(formulation_name(r.f)) + " chunk=" + std::to_string(r.chunk);
+    State state = model.new_state(B);
+    RunOptions o;
+    o.formulation = r.f;
+    o.chunk_size = r.chunk;
+    o.segment_len = 100;  // also exercises segmented prefill for S > 100
+    const auto logits = model.forward(ids, state, o);
+    ASSERT_EQ(logits.size(), static_cast<size_t>(B * S * model.config().vocab_size));
+    EXPECT_LE(testing::max_abs_diff(logits, ref_logits), tol) << what;
+    for (int64_t b = 0; b < model.config().num_blocks; ++b) {
+      const std::string pre = "state." + std::to_string(b) + ".";
+      const auto& st = state.blocks()[b];
+      const float state_tol = tol == 1e-4f ? 1e-4f : 5e-2f;
+      EXPECT_LE(testing::rel_diff(st.C, as_vector(*ref.find(pre + "C"))), state_tol) << what << " " << pre << "C";
+      EXPECT_LE(testing::rel_diff(st.n, as_vector(*ref.find(pre + "n"))), state_tol) << what << " " << pre << "n";
+      EXPECT_LE(testing::max_abs_diff(st.m, as_vector(*ref.find(pre + "m"))), state_tol * 10) << what << " " << pre << "m";
+    }
+  }
+}
+
+TEST_P(ModelParity, PrefillThenContinueEqualsOnePrefill) {
+  const auto& p = GetParam();
+  const auto dir = testing::fixtures() / "models" / p.model;
+  Model model = Model::load(dir);
+  const auto ref = TensorStore::open_file(dir / p.ref);
+  const TensorInfo& ids_t = *ref.find("input_ids");
+  const int64_t B = ids_t.shape[0], S = ids_t.shape[1];
+  if (S < 2) GTEST_SKIP() << "needs two pieces";
+  std::vector<int32_t> ids;
+  for (int64_t v : read_i64(ids_t)) ids.push_back(static_cast<int32_t>(v));
+  const int64_t V = model.config().vocab_size, split = S / 3 + 1;
+  std::vector<int32_t> a, b;
+  for (int64_t i = 0; i < B; ++i) {
+    a.insert(a.end(), ids.begin() + i * S, ids.begin() + i * S + split);
+    b.insert(b.end(), ids.begin() + i * S + split, ids.begin() + (i + 1) * S);
+  }
+  State whole_state = model.new_state(B), piece_state = model.new_state(B);
+  const auto whole = model.forward(ids, whole_state);
+  model.forward(a, piece_state);
+  const auto tail = model.forward(b, piece_state);
+  std::vector<float> whole_tail;
+  for (int64_t i = 0; i < B; ++i) {
+    whole_tail.insert(whole_tail.end(), whole.begin() + (i * S + split) * V, whole.begin() + (i + 1) * S * V);
+  }
+  EXPECT_LE(testing::max_abs_diff(tail, whole_tail), 1e-4f);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, ModelParity, ::testing::ValuesIn(find_cases()), [](const auto& info) {
+  std::string name = info.param.model + "_" + info.param.ref.substr(4, info.param.ref.size() - 4 - 12);
+  for (auto& ch : name) if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return name;
+});
+
+TEST(ModelParityFixtures, AreCommitted) { EXPECT_GE(find_cases().size(), 10u); }
+
+}  // namespace
+}  // namespace xlstm

@@ -1,0 +1,220 @@
+// Malformed safetensors and mismatched checkpoints fail with messages naming the file and tensor.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "io/safetensors.h"
+#include "test_util.h"
+#include "xlstm/error.h"
+#include "xlstm/model.h"
+
+namespace xlstm {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    path_ = fs::temp_directory_path() / ("xlstm_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
+    fs::create_directories(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const fs::path& path() const { return path_; }
+
+ private:
+  static inline int counter_ = 0;
+  fs::path path_;
+};
+
+void write_bytes(const fs::path& p, const std::string& bytes) {
+  std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::string read_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// A raw safetensors file from a header string and a data section.
+std::string raw_file(const std::string& header, size_t data_bytes) {
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  return out + header + std::string(data_bytes, '\0');
+}
+
+std::string open_error(const fs::path& p) {
+  try {
+    SafetensorsFile f(p);
+  } catch (const InvalidInput& e) {
+    return e.what();
+  }
+  return "";
+}
+
+void expect_contains(const std::string& text, const std::string& part) {
+  EXPECT_NE(text.find(part), std::string::npos) << "message: " << text << "\nexpected to contain: " << part;
+}
+
+TEST(SafetensorsErrors, TooShortFile) {
+  TempDir d;
+  write_bytes(d.path() / "a.safetensors", "abc");
+  const auto e = open_error(d.path() / "a.safetensors");
+  expect_contains(e, "a.safetensors");
+  expect_contains(e, "too short");
+}
+
+TEST(SafetensorsErrors, HeaderLengthBeyondFile) {
+  TempDir d;
+  std::string f = raw_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 4);
+  f[0] = '\xff';
+  f[1] = '\xff';
+  write_bytes(d.path() / "a.safetensors", f);
+  expect_contains(open_error(d.path() / "a.safetensors"), "header length");
+}
+
+TEST(SafetensorsErrors, InvalidHeaderJson) {
+  TempDir d;
+  write_bytes(d.path() / "a.safetensors", raw_file(R"({"a":{"dtype":"F32",)", 4));
+  expect_contains(open_error(d.path() / "a.safetensors"), "invalid header JSON");
+}
+
+TEST(SafetensorsErrors, TruncatedData) {
+  TempDir d;
+  const float x[4] = {1, 2, 3, 4};
+  write_safetensors(d.path() / "a.safetensors", {f32_tensor("w", {4}, x)});
+  std::string bytes = read_bytes(d.path() / "a.safetensors");
+  write_bytes(d.path() / "a.safetensors", bytes.substr(0, bytes.size() - 6));
+  const auto e = open_error(d.path() / "a.safetensors");
+  expect_contains(e, "'w'");
+  expect_contains(e, "truncated");
+}
+
+TEST(SafetensorsErrors, OutOfRangeOffsets) {
+  TempDir d;
+  write_bytes(d.path() / "a.safetensors", raw_file(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})", 16));
+  expect_contains(open_error(d.path() / "a.safetensors"), "'w': data_offsets [8, 24] outside");
+}
+
+TEST(SafetensorsErrors, OverlappingOffsets) {
+  TempDir d;
+  write_bytes(d.path() / "a.safetensors",
+              raw_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                       12));
+  const auto e = open_error(d.path() / "a.safetensors");
+  expect_contains(e, "overlapping");
+  expect_contains(e, "'a'");
+  expect_contains(e, "'b'");
+}
+
+TEST(SafetensorsErrors, SizeDoesNotMatchShape) {
+  TempDir d;
+  write_bytes(d.path() / "a.safetensors", raw_file(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8));
+  expect_contains(open_error(d.path() / "a.safetensors"), "'w': 8 bytes for shape [3] of F32 (expected 12)");
+}
+
+TEST(SafetensorsErrors, UnsupportedDtypeAndBadFields) {
+  TempDir d;
+  write_bytes(d.path() / "a.safetensors", raw_file(R"({"w":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}})", 8));
+  expect_contains(open_error(d.path() / "a.safetensors"), "unsupported dtype 'F64'");
+  write_bytes(d.path() / "b.safetensors", raw_file(R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4));
+  expect_contains(open_error(d.path() / "b.safetensors"), "'w': shape entries");
+  write_bytes(d.path() / "c.safetensors", raw_file(R"({"w":{"dtype":"F32","shape":[1]}})", 4));
+  expect_contains(open_error(d.path() / "c.safetensors"), "'w': missing 'data_offsets'");
+}
+
+// --- checkpoint vs config -------------------------------------------------------------------
+
+const fs::path kModel = testing::fixtures() / "models" / "nxai_odd_heads";
+
+// Copies the fixture model into a temp dir, letting `edit` change the tensor list first.
+void copy_model(const fs::path& to, const std::function<void(std::vector<TensorToWrite>&)>& edit) {
+  fs::copy_file(kModel / "config.json", to / "config.json");
+  const auto store = TensorStore::open_dir(kModel);
+  std::vector<TensorToWrite> tensors;
+  for (const auto& name : store.names()) {
+    const TensorInfo& t = *store.find(name);
+    tensors.push_back({name, t.dtype, t.shape, std::vector<unsigned char>(t.data, t.data + t.nbytes)});
+  }
+  edit(tensors);
+  write_safetensors(to / "model.safetensors", tensors);
+}
+
+std::string load_error(const fs::path& dir) {
+  try {
+    Model::load(dir);
+  } catch (const InvalidInput& e) {
+    return e.what();
+  }
+  return "";
+}
+
+const char* kQ = "backbone.blocks.1.mlstm_layer.q.weight";
+
+TEST(CheckpointErrors, MissingTensorIsNamedWithItsShape) {
+  TempDir d;
+  copy_model(d.path(), [](auto& ts) { std::erase_if(ts, [](auto& t) { return t.name == kQ; }); });
+  const auto e = load_error(d.path());
+  expect_contains(e, std::string(kQ) + ": missing (expected [24, 96])");
+}
+
+TEST(CheckpointErrors, MisShapedTensorShowsBothShapes) {
+  TempDir d;
+  copy_model(d.path(), [](auto& ts) {
+    for (auto& t : ts) {
+      if (t.name == kQ) t.shape = {96, 24};
+    }
+  });
+  expect_contains(load_error(d.path()), std::string(kQ) + ": expected [24, 96], file has [96, 24]");
+}
+
+TEST(CheckpointErrors, WrongDtypeIsNamed) {
+  TempDir d;
+  copy_model(d.path(), [](auto& ts) {
+    for (auto& t : ts) {
+      if (t.name == kQ) {
+        t.dtype = DType::I32;
+      }
+    }
+  });
+  expect_contains(load_error(d.path()), std::string(kQ) + ": dtype I32 is not a floating-point weight type");
+}
+
+TEST(CheckpointErrors, ExtraTensorIsNamed) {
+  TempDir d;
+  copy_model(d.path(), [](auto& ts) {
+    const float x[2] = {0, 0};
+    ts.push_back(f32_tensor("backbone.blocks.7.mlstm_layer.q.weight", {2}, x));
+  });
+  expect_contains(load_error(d.path()), "unexpected tensor(s) for this config: backbone.blocks.7.mlstm_layer.q.weight");
+}
+
+TEST(CheckpointErrors, MissingWeightsFileIsNamed) {
+  TempDir d;
+  fs::copy_file(kModel / "config.json", d.path() / "config.json");
+  expect_contains(load_error(d.path()), "neither model.safetensors nor model.safetensors.index.json");
+}
+
+TEST(CheckpointErrors, BadShardIndex) {
+  TempDir d;
+  fs::copy_file(kModel / "config.json", d.path() / "config.json");
+  write_bytes(d.path() / "model.safetensors.index.json", R"({"weight_map": {"embedding.weight": "../evil.safetensors"}})");
+  expect_contains(load_error(d.path()), "is not a file in the model directory");
+  write_bytes(d.path() / "model.safetensors.index.json", R"({"metadata": {}})");
+  expect_contains(load_error(d.path()), "missing object 'weight_map'");
+}
+
+TEST(CheckpointErrors, TokenIdOutsideVocabulary) {
+  Model model = Model::load(kModel);
+  State s = model.new_state(1);
+  const std::vector<int32_t> ids = {1, 100};
+  try {
+    model.forward(ids, s);
+    FAIL();
+  } catch (const InvalidInput& e) {
+    expect_contains(e.what(), "token id 100 at position 1 outside the vocabulary [0, 100)");
+  }
+}
+
+}  // namespace
+}  // namespace xlstm
