@@ -1,0 +1,89 @@
+// The `xlstm` binary as a black box: outputs, exit codes, one-line errors.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include "test_util.h"
+#include "xlstm/model.h"
+
+namespace xlstm {
+namespace {
+
+struct Result {
+  int code;
+  std::string out;  // stdout + stderr
+};
+
+Result run_cli(const std::string& args) {
+  const std::string cmd = std::string(XLSTM_CLI_PATH) + " " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
+  const int status = pclose(pipe);
+  return {WEXITSTATUS(status), out};
+}
+
+const std::string kModel = (testing::fixtures() / "models" / "nxai_odd_heads").string();
+
+TEST(Cli, InfoOnTheSevenBConfig) {
+  const auto r = run_cli("info --config " + (testing::fixtures() / "configs" / "xlstm-7b.json").string());
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("6865424896"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("10944"), std::string::npos);
+}
+
+TEST(Cli, LogitsWritesTheSameValuesAsTheLibrary) {
+  const auto out = std::filesystem::temp_directory_path() / ("cli_logits_" + std::to_string(::getpid()) + ".npy");
+  const auto r = run_cli("logits -m " + kModel + " --ids 3,1,4,1,5,9,2,6 --mode step --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::ifstream in(out, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  std::filesystem::remove(out);
+  ASSERT_GT(bytes.size(), 128u);
+  const size_t header = 10 + (static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8));
+  EXPECT_NE(bytes.find("'shape': (1,8,100)"), std::string::npos);
+  std::vector<float> file_logits((bytes.size() - header) / 4);
+  std::memcpy(file_logits.data(), bytes.data() + header, file_logits.size() * 4);
+
+  Model model = Model::load(kModel);
+  State s = model.new_state(1);
+  const std::vector<int32_t> ids = {3, 1, 4, 1, 5, 9, 2, 6};
+  EXPECT_LE(testing::max_abs_diff(file_logits, model.forward(ids, s)), 1e-4f);
+}
+
+TEST(Cli, GeneratePrintsIdsAndIsDeterministicPerSeed) {
+  const std::string args = "generate -m " + kModel + " --ids 5,6,7 -n 10 --temp 0.9 --top-k 20 --seed 1 --ignore-eos";
+  const auto a = run_cli(args), b = run_cli(args);
+  ASSERT_EQ(a.code, 0) << a.out;
+  EXPECT_EQ(a.out.substr(0, a.out.find('\n')), b.out.substr(0, b.out.find('\n')));
+  EXPECT_EQ(std::count(a.out.begin(), a.out.begin() + a.out.find('\n'), ','), 9);
+}
+
+TEST(Cli, ErrorsExitNonZeroWithOneClearLine) {
+  struct Case {
+    std::string args, expect;
+  };
+  const Case cases[] = {
+      {"logits -m /nonexistent --ids 1 --out /tmp/x.npy", "/nonexistent/config.json"},
+      {"logits -m " + kModel + " --ids 1,x,3 --out /tmp/x.npy", "--ids: 'x' is not a non-negative integer"},
+      {"logits -m " + kModel + " --ids 1,2 --mode fast --out /tmp/x.npy", "--mode"},
+      {"generate -m " + kModel + " --ids 1 --top-p 0", "top_p must be in (0, 1]"},
+      {"generate -m " + kModel + " --ids 1,500", "token id 500"},
+      {"info", "info needs -m DIR or --config FILE"},
+  };
+  for (const auto& c : cases) {
+    const auto r = run_cli(c.args);
+    EXPECT_NE(r.code, 0) << c.args;
+    EXPECT_NE(r.out.find(c.expect), std::string::npos) << c.args << "\n" << r.out;
+    EXPECT_EQ(r.out.find("terminate called"), std::string::npos) << r.out;
+  }
+  EXPECT_NE(run_cli("").code, 0);
+}
+
+}  // namespace
+}  // namespace xlstm
