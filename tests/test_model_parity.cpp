@@ -4,6 +4,7 @@
 
 #include "io/safetensors.h"
 #include "test_util.h"
+#include "xlstm/error.h"
 #include "xlstm/model.h"
 
 namespace xlstm {
@@ -112,6 +113,53 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, ModelParity, ::testing::ValuesIn(find_cases()
 });
 
 TEST(ModelParityFixtures, AreCommitted) { EXPECT_GE(find_cases().size(), 10u); }
+
+}  // namespace
+}  // namespace xlstm
+
+namespace xlstm {
+namespace {
+
+TEST(StateObject, SaveLoadSliceAndAssignRoundTrip) {
+  Model model = Model::load(testing::fixtures() / "models" / "nxai_odd_heads");
+  const std::vector<int32_t> a = {1, 2, 3, 4, 5, 6, 7, 8}, b = {9, 10, 11, 12};
+  // Batch 2: two different prefixes.
+  State s = model.new_state(2);
+  model.forward(a, s);
+  const auto path = std::filesystem::temp_directory_path() / ("state_" + std::to_string(::getpid()) + ".safetensors");
+  s.save(path);
+  State loaded = State::load(path, model.config());
+  std::filesystem::remove(path);
+  ASSERT_EQ(loaded.batch(), 2);
+  const auto expect = model.forward(b, s);
+  EXPECT_EQ(model.forward(b, loaded), expect);  // bit-identical continuation
+
+  // Fork: sequence 1 alone continues exactly as it did inside the batch.
+  State s2 = model.new_state(2);
+  model.forward(a, s2);
+  State one = s2.slice(1);
+  const std::vector<int32_t> b1 = {11, 12};
+  const auto alone = model.forward(b1, one);
+  const int64_t V = model.config().vocab_size;
+  const std::vector<float> in_batch(expect.begin() + 2 * V, expect.end());
+  EXPECT_LE(testing::max_abs_diff(alone, in_batch), 1e-5f);
+
+  // Assign back and reset.
+  s2.assign(0, one);
+  EXPECT_EQ(s2.slice(0).blocks()[0].C, one.blocks()[0].C);
+  s2.reset();
+  for (float x : s2.blocks()[1].m) EXPECT_EQ(x, 0.0f);
+}
+
+TEST(StateObject, LoadRejectsMismatchedShapes) {
+  ModelConfig other = Model::load(testing::fixtures() / "models" / "nxai_odd_heads").config();
+  State s(other, 1);
+  const auto path = std::filesystem::temp_directory_path() / ("state_bad_" + std::to_string(::getpid()) + ".safetensors");
+  s.save(path);
+  other.num_heads = 1;  // v_dim 96 / 1 head: other head dims
+  EXPECT_THROW(State::load(path, other), InvalidInput);
+  std::filesystem::remove(path);
+}
 
 }  // namespace
 }  // namespace xlstm
