@@ -51,6 +51,9 @@ TEST_P(ModelParity, LogitsAndStatesMatchReference) {
   std::vector<int32_t> ids;
   for (int64_t v : read_i64(ids_t)) ids.push_back(static_cast<int32_t>(v));
   const auto ref_logits = as_vector(*ref.find("logits"));
+  // The same reference model run in float64: what an exact implementation would give.
+  const TensorInfo* f64 = ref.find("logits_f64");
+  const auto ref_logits_f64 = f64 != nullptr ? as_vector(*f64) : ref_logits;
   const float tol = logit_tolerance(p.model);
 
   struct Run {
@@ -68,6 +71,7 @@ TEST_P(ModelParity, LogitsAndStatesMatchReference) {
     const auto logits = model.forward(ids, state, o);
     ASSERT_EQ(logits.size(), static_cast<size_t>(B * S * model.config().vocab_size));
     EXPECT_LE(testing::max_abs_diff(logits, ref_logits), tol) << what;
+    EXPECT_LE(testing::max_abs_diff(logits, ref_logits_f64), tol) << what << " vs float64 reference";
     for (int64_t b = 0; b < model.config().num_blocks; ++b) {
       const std::string pre = "state." + std::to_string(b) + ".";
       const auto& st = state.blocks()[b];

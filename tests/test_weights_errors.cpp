@@ -149,7 +149,7 @@ std::string load_error(const fs::path& dir) {
   return "";
 }
 
-const char* kQ = "backbone.blocks.1.mlstm_layer.q.weight";
+const char* kQ = "backbone.blocks.0.mlstm_layer.q.weight";
 
 TEST(CheckpointErrors, MissingTensorIsNamedWithItsShape) {
   TempDir d;

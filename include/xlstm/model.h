@@ -22,6 +22,8 @@ struct RunOptions {
 
 struct LoadOptions {
   std::vector<std::string>* warnings = nullptr;  // receives config warnings if set
+  // In-memory weight type. Auto: bf16 if the checkpoint stores bf16, else float32 (F16 is widened).
+  enum class WeightDType { Auto, F32, BF16 } weight_type = WeightDType::Auto;
 };
 
 class Model {
@@ -29,7 +31,10 @@ class Model {
   // dir holds config.json and model.safetensors (or model.safetensors.index.json + shards).
   static Model load(const std::filesystem::path& dir, const LoadOptions& options = {});
   // Random weights of the config's shapes (benchmarks, tests): N(0, 1/sqrt(fan_in)), norms 1.
-  static Model random(const ModelConfig& config, uint64_t seed);
+  static Model random(const ModelConfig& config, uint64_t seed, bool bf16_weights = false);
+
+  // Bytes of weights held in memory (what one decode step streams, roughly).
+  size_t weight_bytes() const;
   Model(Model&&) noexcept;
   Model& operator=(Model&&) noexcept;
   ~Model();

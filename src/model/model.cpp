@@ -16,13 +16,13 @@ namespace xlstm {
 
 struct Model::Impl {
   ModelConfig config;
-  std::vector<float> embedding;  // [V, E]
+  Matrix embedding;  // [V, E]
   std::vector<MlstmLargeBlockWeights> blocks;
   std::vector<float> out_norm_w, out_norm_b;  // [E]
-  std::vector<float> lm_head;                 // [V, E]; empty when tied to the embedding
+  Matrix lm_head;                             // [V, E]; empty when tied to the embedding
   Workspace ws;
 
-  const float* lm_head_weights() const { return lm_head.empty() ? embedding.data() : lm_head.data(); }
+  const Matrix& lm_head_weights() const { return lm_head.empty() ? embedding : lm_head; }
   void run_segment(const int32_t* ids, int64_t B, int64_t S, State& state, const RunOptions& o, float* logits_out,
                    bool all_logits);
 };
@@ -38,6 +38,12 @@ Model::~Model() = default;
 
 const ModelConfig& Model::config() const { return impl_->config; }
 
+size_t Model::weight_bytes() const {
+  size_t total = impl_->embedding.bytes() + impl_->lm_head.bytes();
+  for (const auto& b : impl_->blocks) total += b.w_in.bytes() + b.w_out.bytes() + b.w_up.bytes() + b.w_down.bytes();
+  return total;
+}
+
 Model Model::load(const std::filesystem::path& dir, const LoadOptions& options) {
   auto loaded = load_config(dir / "config.json");
   if (options.warnings != nullptr) *options.warnings = loaded.warnings;
@@ -49,10 +55,15 @@ Model Model::load(const std::filesystem::path& dir, const LoadOptions& options) 
   WeightLoader L(TensorStore::open_dir(dir));
   // HF names the embedding backbone.embeddings.weight; NX-AI's xLSTMLarge names it embedding.weight.
   const std::string emb_name = L.has("embedding.weight") ? "embedding.weight" : "backbone.embeddings.weight";
-  impl->embedding = L.take(emb_name, {V, E});
+  WeightType wt = options.weight_type == LoadOptions::WeightDType::BF16 ? WeightType::BF16 : WeightType::F32;
+  if (options.weight_type == LoadOptions::WeightDType::Auto) {
+    const TensorInfo* emb = L.find(emb_name);
+    wt = emb != nullptr && emb->dtype == DType::BF16 ? WeightType::BF16 : WeightType::F32;
+  }
+  impl->embedding = Matrix::from_f32(V, E, L.take(emb_name, {V, E}), wt);
   impl->blocks.reserve(static_cast<size_t>(c.num_blocks));
   for (int64_t i = 0; i < c.num_blocks; ++i) {
-    impl->blocks.push_back(load_mlstm_large_block(L, c, "backbone.blocks." + std::to_string(i) + "."));
+    impl->blocks.push_back(load_mlstm_large_block(L, c, "backbone.blocks." + std::to_string(i) + ".", wt));
   }
   if (c.add_out_norm) {
     impl->out_norm_w = L.take("backbone.out_norm.weight", {E});
@@ -61,13 +72,14 @@ Model Model::load(const std::filesystem::path& dir, const LoadOptions& options) 
   if (c.tie_word_embeddings) {
     if (L.has("lm_head.weight")) L.skip("lm_head.weight");  // some writers store the tied copy too
   } else {
-    impl->lm_head = L.take("lm_head.weight", {V, E});
+    impl->lm_head = Matrix::from_f32(V, E, L.take("lm_head.weight", {V, E}), wt);
   }
   L.check_all_used();
   return Model(std::move(impl));
 }
 
-Model Model::random(const ModelConfig& c, uint64_t seed) {
+Model Model::random(const ModelConfig& c, uint64_t seed, bool bf16_weights) {
+  const WeightType wt = bf16_weights ? WeightType::BF16 : WeightType::F32;
   const int64_t E = c.embedding_dim, V = c.vocab_size, NH = c.num_heads, qk = c.qk_dim(), v = c.v_dim(),
                 F = c.ffn_dim();
   std::mt19937_64 rng(seed);
@@ -80,23 +92,23 @@ Model Model::random(const ModelConfig& c, uint64_t seed) {
   auto ones = [](int64_t n) { return std::vector<float>(static_cast<size_t>(n), 1.0f); };
   auto impl = std::make_unique<Impl>();
   impl->config = c;
-  impl->embedding = randn(V * E, 1.0f);
+  impl->embedding = Matrix::from_f32(V, E, randn(V * E, 1.0f), wt);
   const float s_in = 1.0f / std::sqrt(static_cast<float>(E));
   for (int64_t i = 0; i < c.num_blocks; ++i) {
     MlstmLargeBlockWeights w;
     w.norm_mlstm_w = ones(E);
-    w.w_in = randn((2 * qk + 2 * v + 2 * NH) * E, s_in);
+    w.w_in = Matrix::from_f32(2 * qk + 2 * v + 2 * NH, E, randn((2 * qk + 2 * v + 2 * NH) * E, s_in), wt);
     w.b_in.assign(static_cast<size_t>(2 * qk + 2 * v + 2 * NH), 0.0f);
     for (int64_t h = 0; h < NH; ++h) w.b_in[static_cast<size_t>(2 * qk + 2 * v + NH + h)] = 3.0f;  // forget bias
     w.mh_norm_w = ones(v);
-    w.w_out = randn(E * v, 1.0f / std::sqrt(static_cast<float>(v)));
+    w.w_out = Matrix::from_f32(E, v, randn(E * v, 1.0f / std::sqrt(static_cast<float>(v))), wt);
     w.norm_ffn_w = ones(E);
-    w.w_up = randn(2 * F * E, s_in);
-    w.w_down = randn(E * F, 1.0f / std::sqrt(static_cast<float>(F)));
+    w.w_up = Matrix::from_f32(2 * F, E, randn(2 * F * E, s_in), wt);
+    w.w_down = Matrix::from_f32(E, F, randn(E * F, 1.0f / std::sqrt(static_cast<float>(F))), wt);
     impl->blocks.push_back(std::move(w));
   }
   if (c.add_out_norm) impl->out_norm_w = ones(E);
-  if (!c.tie_word_embeddings) impl->lm_head = randn(V * E, s_in);
+  if (!c.tie_word_embeddings) impl->lm_head = Matrix::from_f32(V, E, randn(V * E, s_in), wt);
   return Model(std::move(impl));
 }
 
@@ -105,7 +117,7 @@ void Model::Impl::run_segment(const int32_t* ids, int64_t B, int64_t S, State& s
   const ModelConfig& c = config;
   const int64_t E = c.embedding_dim, V = c.vocab_size, T = B * S;
   float* x = Workspace::sized(ws.x, T * E);
-  for (int64_t t = 0; t < T; ++t) std::copy_n(embedding.data() + ids[t] * E, E, x + t * E);
+  for (int64_t t = 0; t < T; ++t) embedding.row_f32(ids[t], x + t * E);
   const int64_t chunk = o.chunk_size > 0 ? o.chunk_size : c.chunk_size;
   for (size_t i = 0; i < blocks.size(); ++i) {
     mlstm_large_block_forward(blocks[i], c, x, B, S, state.blocks()[i], o.formulation, chunk, ws);
@@ -120,7 +132,7 @@ void Model::Impl::run_segment(const int32_t* ids, int64_t B, int64_t S, State& s
   if (c.add_out_norm) {
     rms_norm(rows, R, E, out_norm_w.data(), data_or_null(out_norm_b), static_cast<float>(c.norm_eps), rows);
   }
-  linear(rows, R, E, lm_head_weights(), V, nullptr, logits_out);
+  linear(rows, R, E, lm_head_weights(), nullptr, logits_out);
   soft_cap_columns(logits_out, R, V, 0, V, static_cast<float>(c.output_logit_soft_cap));
 }
 

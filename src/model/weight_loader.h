@@ -14,6 +14,7 @@ class WeightLoader {
   explicit WeightLoader(TensorStore store) : store_(std::move(store)) {}
 
   bool has(const std::string& name) const { return store_.find(name) != nullptr; }
+  const TensorInfo* find(const std::string& name) const { return store_.find(name); }
   std::vector<float> take(const std::string& name, const Shape& shape);
   // Writes the tensor into dst (numel(shape) floats), e.g. rows of a fused matrix.
   void take_into(const std::string& name, const Shape& shape, float* dst);

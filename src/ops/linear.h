@@ -1,9 +1,16 @@
 #pragma once
 #include <cstdint>
 
+#include "core/matrix.h"
+
 namespace xlstm {
 
-// y[M, N] = x[M, K] · W[N, K]ᵀ (+ bias[N]); PyTorch nn.Linear layout. OpenBLAS (sgemv for M == 1).
-void linear(const float* x, int64_t M, int64_t K, const float* W, int64_t N, const float* bias, float* y);
+// y[M, N] = x[M, K] · W[N, K]ᵀ (+ bias[N]); PyTorch nn.Linear layout, float32 accumulation.
+// F32 weights: OpenBLAS (sgemv for M == 1). BF16 weights: own kernel for few rows (memory-bound
+// decode), else blocks of rows widened to float32 and multiplied by OpenBLAS.
+void linear(const float* x, int64_t M, int64_t K, const Matrix& W, const float* bias, float* y);
+
+// The same on raw float32 weights.
+void linear_f32(const float* x, int64_t M, int64_t K, const float* W, int64_t N, const float* bias, float* y);
 
 }  // namespace xlstm

@@ -14,6 +14,7 @@ void add_generate(CLI::App& app) {
     GenerateOptions gen;
     bool no_bos = false, ignore_eos = false;
     int threads = 0;
+    std::string weights = "auto";
   };
   auto o = std::make_shared<Opts>();
   auto* sub = app.add_subcommand("generate", "Continue a prompt");
@@ -28,12 +29,14 @@ void add_generate(CLI::App& app) {
   sub->add_option("--seed", o->gen.sampling.seed, "RNG seed");
   sub->add_flag("--no-bos", o->no_bos, "Do not insert BOS even if the config asks for it");
   sub->add_flag("--ignore-eos", o->ignore_eos, "Keep generating after EOS");
+  sub->add_option("--weights", o->weights, "In-memory weight type: auto (as stored), f32, bf16")
+      ->check(CLI::IsMember({"auto", "f32", "bf16"}));
   sub->add_option("-t,--threads", o->threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
   sub->callback([o] {
     apply_threads(o->threads);
     validate(o->gen.sampling);
     const auto prompt = parse_ids(o->ids, "--ids");
-    Model model = Model::load(o->model_dir);
+    Model model = Model::load(o->model_dir, load_options(o->weights));
     o->gen.insert_bos = !o->no_bos;
     o->gen.stop_at_eos = !o->ignore_eos;
     bool first = true;

@@ -14,6 +14,7 @@ void add_logits(CLI::App& app) {
     std::string model_dir, ids, batch_file, mode = "chunkwise", out;
     int64_t chunk_size = 0;
     int threads = 0;
+    std::string weights = "auto";
   };
   auto o = std::make_shared<Opts>();
   auto* sub = app.add_subcommand("logits", "Write the logits of a token sequence to a .npy file");
@@ -24,11 +25,13 @@ void add_logits(CLI::App& app) {
   sub->add_option("--mode", o->mode, "mLSTM formulation")->check(CLI::IsMember({"parallel", "chunkwise", "step"}));
   sub->add_option("--chunk-size", o->chunk_size, "Chunk size for --mode chunkwise (default: config)")->check(CLI::NonNegativeNumber);
   sub->add_option("--out", o->out, "Output .npy (float32 [B, S, V])")->required();
+  sub->add_option("--weights", o->weights, "In-memory weight type: auto (as stored), f32, bf16")
+      ->check(CLI::IsMember({"auto", "f32", "bf16"}));
   sub->add_option("-t,--threads", o->threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
   sub->callback([o] {
     if (o->ids.empty() && o->batch_file.empty()) throw InvalidInput(tagged("cli", "logits needs --ids or --batch-file"));
     apply_threads(o->threads);
-    Model model = Model::load(o->model_dir);
+    Model model = Model::load(o->model_dir, load_options(o->weights));
     std::vector<int32_t> tokens;
     int64_t B = 1;
     if (!o->ids.empty()) {

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "xlstm/model.h"
+
 namespace xlstm::cli {
 
 void add_info(CLI::App& app);
@@ -14,6 +16,13 @@ void add_bench(CLI::App& app);
 
 // "1,2,3" -> ids; throws InvalidInput naming the flag on a bad entry.
 std::vector<int32_t> parse_ids(const std::string& text, const std::string& flag);
+// --weights auto|f32|bf16 as a load option.
+LoadOptions::WeightDType parse_weight_type(const std::string& name);
+inline LoadOptions load_options(const std::string& weights) {
+  LoadOptions lo;
+  lo.weight_type = parse_weight_type(weights);
+  return lo;
+}
 // Applies --threads (0 = all cores).
 void apply_threads(int threads);
 

@@ -24,6 +24,13 @@ std::vector<int32_t> parse_ids(const std::string& text, const std::string& flag)
   return ids;
 }
 
+LoadOptions::WeightDType parse_weight_type(const std::string& name) {
+  if (name == "auto") return LoadOptions::WeightDType::Auto;
+  if (name == "f32") return LoadOptions::WeightDType::F32;
+  if (name == "bf16") return LoadOptions::WeightDType::BF16;
+  throw InvalidInput(tagged("cli", "--weights: '" + name + "' is not one of auto, f32, bf16"));
+}
+
 void apply_threads(int threads) { set_num_threads(threads); }
 
 }  // namespace xlstm::cli
