@@ -1,6 +1,8 @@
-// xlstm generate -m DIR --ids ... -n N [sampling flags]: prints the new token ids.
+// xlstm generate -m DIR (-p TEXT | -f FILE | --ids ...) -n N [sampling flags]
+// Streams text when the model has a tokenizer (prompt, then continuation), else prints new ids.
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "commands.h"
 #include "xlstm/error.h"
@@ -10,16 +12,17 @@ namespace xlstm::cli {
 
 void add_generate(CLI::App& app) {
   struct Opts {
-    std::string model_dir, ids;
+    std::string model_dir;
+    PromptSource prompt;
     GenerateOptions gen;
-    bool no_bos = false, ignore_eos = false;
+    bool no_bos = false, ignore_eos = false, print_ids = false;
     int threads = 0;
     std::string weights = "auto";
   };
   auto o = std::make_shared<Opts>();
   auto* sub = app.add_subcommand("generate", "Continue a prompt");
   sub->add_option("-m,--model", o->model_dir, "Model directory")->required();
-  sub->add_option("--ids", o->ids, "Prompt as comma-separated token ids")->required();
+  o->prompt.add_to(sub, /*allow_ids=*/true);
   sub->add_option("-n,--n-predict", o->gen.max_new_tokens, "Number of tokens to generate")->check(CLI::NonNegativeNumber);
   sub->add_option("--temp", o->gen.sampling.temperature, "Temperature (0 = greedy)");
   sub->add_option("--top-k", o->gen.sampling.top_k, "Top-k (0 = off)");
@@ -29,25 +32,45 @@ void add_generate(CLI::App& app) {
   sub->add_option("--seed", o->gen.sampling.seed, "RNG seed");
   sub->add_flag("--no-bos", o->no_bos, "Do not insert BOS even if the config asks for it");
   sub->add_flag("--ignore-eos", o->ignore_eos, "Keep generating after EOS");
+  sub->add_flag("--print-ids", o->print_ids, "Print token ids instead of text");
   sub->add_option("--weights", o->weights, "In-memory weight type: auto (as stored), f32, bf16")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}));
   sub->add_option("-t,--threads", o->threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
   sub->callback([o] {
     apply_threads(o->threads);
     validate(o->gen.sampling);
-    const auto prompt = parse_ids(o->ids, "--ids");
+    if (!o->prompt.has_ids() && o->prompt.text_arg.empty() && o->prompt.file.empty()) {
+      throw InvalidInput(tagged("cli", "generate needs a prompt: -p TEXT, -f FILE or --ids"));
+    }
+    std::optional<Tokenizer> tok;
+    if (!o->prompt.has_ids() || (!o->print_ids && std::filesystem::exists(o->model_dir + "/tokenizer.json"))) {
+      tok = load_model_tokenizer(o->model_dir);
+    }
+    const auto prompt = o->prompt.tokens(tok ? &*tok : nullptr);
     Model model = Model::load(o->model_dir, load_options(o->weights));
     o->gen.insert_bos = !o->no_bos;
     o->gen.stop_at_eos = !o->ignore_eos;
+    const bool as_text = tok && !o->print_ids;
+    std::optional<StreamingDetokenizer> detok;
+    if (as_text) {
+      detok.emplace(*tok, /*skip_special_tokens=*/true);
+      std::cout << (o->prompt.has_ids() ? tok->decode(prompt, true) : o->prompt.text()) << std::flush;
+    }
     bool first = true;
     auto r = generate(model, prompt, o->gen, [&](int32_t id) {
-      std::cout << (first ? "" : ",") << id << std::flush;
+      if (as_text) {
+        std::cout << detok->push(id) << std::flush;
+      } else {
+        std::cout << (first ? "" : ",") << id << std::flush;
+      }
       first = false;
       return true;
     });
+    if (as_text) std::cout << detok->flush();
     std::cout << "\n";
+    const double tps = r.decode_seconds > 0 ? static_cast<double>(r.tokens.size()) / r.decode_seconds : 0.0;
     std::cerr << r.prompt_tokens << " prompt tokens, " << r.tokens.size() << " generated (" << r.stop_reason << "), "
-              << r.prefill_seconds << " s prefill, " << r.decode_seconds << " s decode\n";
+              << r.prefill_seconds << " s prefill, " << tps << " tokens/s decode\n";
   });
 }
 

@@ -1,6 +1,7 @@
 // xlstm logits -m DIR --ids 1,2,3 | --batch-file ids.npy [--mode M] --out logits.npy  → float32 [B, S, V]
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "commands.h"
 #include "xlstm/error.h"
@@ -11,7 +12,8 @@ namespace xlstm::cli {
 
 void add_logits(CLI::App& app) {
   struct Opts {
-    std::string model_dir, ids, batch_file, mode = "chunkwise", out;
+    std::string model_dir, batch_file, mode = "chunkwise", out;
+    PromptSource prompt;
     int64_t chunk_size = 0;
     int threads = 0;
     std::string weights = "auto";
@@ -19,9 +21,8 @@ void add_logits(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   auto* sub = app.add_subcommand("logits", "Write the logits of a token sequence to a .npy file");
   sub->add_option("-m,--model", o->model_dir, "Model directory")->required();
-  auto* ids = sub->add_option("--ids", o->ids, "Comma-separated token ids (batch 1)");
-  auto* bf = sub->add_option("--batch-file", o->batch_file, ".npy of int32/int64 ids, shape [B, S]");
-  ids->excludes(bf);
+  o->prompt.add_to(sub, /*allow_ids=*/true);
+  sub->add_option("--batch-file", o->batch_file, ".npy of int32/int64 ids, shape [B, S]");
   sub->add_option("--mode", o->mode, "mLSTM formulation")->check(CLI::IsMember({"parallel", "chunkwise", "step"}));
   sub->add_option("--chunk-size", o->chunk_size, "Chunk size for --mode chunkwise (default: config)")->check(CLI::NonNegativeNumber);
   sub->add_option("--out", o->out, "Output .npy (float32 [B, S, V])")->required();
@@ -29,13 +30,18 @@ void add_logits(CLI::App& app) {
       ->check(CLI::IsMember({"auto", "f32", "bf16"}));
   sub->add_option("-t,--threads", o->threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
   sub->callback([o] {
-    if (o->ids.empty() && o->batch_file.empty()) throw InvalidInput(tagged("cli", "logits needs --ids or --batch-file"));
+    const bool has_prompt = o->prompt.has_ids() || !o->prompt.text_arg.empty() || !o->prompt.file.empty();
+    if (has_prompt == !o->batch_file.empty()) {
+      throw InvalidInput(tagged("cli", "logits needs exactly one of --ids, -p, -f or --batch-file"));
+    }
     apply_threads(o->threads);
     Model model = Model::load(o->model_dir, load_options(o->weights));
     std::vector<int32_t> tokens;
     int64_t B = 1;
-    if (!o->ids.empty()) {
-      tokens = parse_ids(o->ids, "--ids");
+    if (has_prompt) {
+      std::optional<Tokenizer> tok;
+      if (!o->prompt.has_ids()) tok = load_model_tokenizer(o->model_dir);
+      tokens = o->prompt.tokens(tok ? &*tok : nullptr);
     } else {
       auto arr = read_npy_ids(o->batch_file);
       B = arr.shape[0];

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "xlstm/model.h"
+#include "xlstm/tokenizer.h"
 
 namespace xlstm::cli {
 
@@ -13,6 +14,22 @@ void add_info(CLI::App& app);
 void add_logits(CLI::App& app);
 void add_generate(CLI::App& app);
 void add_bench(CLI::App& app);
+void add_tokenize(CLI::App& app);
+void add_detokenize(CLI::App& app);
+void add_perplexity(CLI::App& app);
+
+// The tokenizer.json of a model directory; throws naming the path if absent.
+Tokenizer load_model_tokenizer(const std::string& model_dir);
+
+// -p TEXT | -f FILE (| --ids 1,2,3): the prompt of generate, logits, tokenize.
+struct PromptSource {
+  std::string text_arg, file, ids;
+  void add_to(CLI::App* sub, bool allow_ids);
+  bool has_ids() const { return !ids.empty(); }
+  std::string text() const;  // -p or the contents of -f
+  // Token ids: --ids as given, or the text encoded with the tokenizer (post-processor applied).
+  std::vector<int32_t> tokens(const Tokenizer* tokenizer) const;
+};
 
 // "1,2,3" -> ids; throws InvalidInput naming the flag on a bad entry.
 std::vector<int32_t> parse_ids(const std::string& text, const std::string& flag);

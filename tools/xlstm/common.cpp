@@ -1,4 +1,7 @@
 #include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "commands.h"
 #include "xlstm/error.h"
@@ -29,6 +32,41 @@ LoadOptions::WeightDType parse_weight_type(const std::string& name) {
   if (name == "f32") return LoadOptions::WeightDType::F32;
   if (name == "bf16") return LoadOptions::WeightDType::BF16;
   throw InvalidInput(tagged("cli", "--weights: '" + name + "' is not one of auto, f32, bf16"));
+}
+
+Tokenizer load_model_tokenizer(const std::string& model_dir) {
+  const auto path = std::filesystem::path(model_dir) / "tokenizer.json";
+  if (!std::filesystem::exists(path)) {
+    throw InvalidInput(tagged("cli", path.string() + " not found: this model has no tokenizer; use --ids"));
+  }
+  return Tokenizer::from_file(path);
+}
+
+void PromptSource::add_to(CLI::App* sub, bool allow_ids) {
+  auto* p = sub->add_option("-p,--prompt", text_arg, "Prompt text");
+  auto* f = sub->add_option("-f,--file", file, "Read the prompt text from a file");
+  p->excludes(f);
+  if (allow_ids) {
+    auto* i = sub->add_option("--ids", ids, "Prompt as comma-separated token ids");
+    i->excludes(p)->excludes(f);
+  }
+}
+
+std::string PromptSource::text() const {
+  if (!file.empty()) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw InvalidInput(tagged("cli", "-f: cannot read '" + file + "'"));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  return text_arg;
+}
+
+std::vector<int32_t> PromptSource::tokens(const Tokenizer* tokenizer) const {
+  if (has_ids()) return parse_ids(ids, "--ids");
+  if (tokenizer == nullptr) throw InvalidInput(tagged("cli", "a text prompt needs a tokenizer"));
+  return tokenizer->encode(text(), true);
 }
 
 void apply_threads(int threads) { set_num_threads(threads); }

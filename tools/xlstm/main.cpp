@@ -11,6 +11,9 @@ int main(int argc, char** argv) {
   xlstm::cli::add_logits(app);
   xlstm::cli::add_generate(app);
   xlstm::cli::add_bench(app);
+  xlstm::cli::add_tokenize(app);
+  xlstm::cli::add_detokenize(app);
+  xlstm::cli::add_perplexity(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
