@@ -64,6 +64,18 @@ TEST(Cli, GeneratePrintsIdsAndIsDeterministicPerSeed) {
   EXPECT_EQ(std::count(a.out.begin(), a.out.begin() + a.out.find('\n'), ','), 9);
 }
 
+TEST(Cli, TokenizeAndDetokenizeRoundTrip) {
+  const std::string tok = std::string(XLSTM_SOURCE_DIR) + "/models/tokenizers/gpt-neox-20b/tokenizer.json";
+  const auto ids = run_cli("tokenize --tokenizer " + tok + " -p 'The capital of France is' --json");
+  ASSERT_EQ(ids.code, 0) << ids.out;
+  EXPECT_EQ(ids.out, "[510, 5347, 273, 6181, 310]\n");
+  const auto text = run_cli("detokenize --tokenizer " + tok + " --ids 510,5347,273,6181,310");
+  EXPECT_EQ(text.out, "The capital of France is\n");
+  const auto missing = run_cli("generate -m " + kModel + " -p hello");
+  EXPECT_NE(missing.code, 0);
+  EXPECT_NE(missing.out.find("tokenizer.json not found"), std::string::npos) << missing.out;
+}
+
 TEST(Cli, ErrorsExitNonZeroWithOneClearLine) {
   struct Case {
     std::string args, expect;
@@ -75,6 +87,9 @@ TEST(Cli, ErrorsExitNonZeroWithOneClearLine) {
       {"generate -m " + kModel + " --ids 1 --top-p 0", "top_p must be in (0, 1]"},
       {"generate -m " + kModel + " --ids 1,500", "token id 500"},
       {"info", "info needs -m DIR or --config FILE"},
+      {"generate -m " + kModel, "generate needs a prompt"},
+      {"logits -m " + kModel + " --out /tmp/x.npy", "logits needs exactly one of"},
+      {"tokenize --tokenizer /nonexistent.json -p hi", "/nonexistent.json"},
   };
   for (const auto& c : cases) {
     const auto r = run_cli(c.args);
