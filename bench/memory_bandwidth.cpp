@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
     best = std::max(best, static_cast<double>(n) * sizeof(float) / dt / 1e9);
     sink += s;
   }
-  std::printf("memory read bandwidth: %.1f GB/s (%d threads, 1 GiB, best of 7)%s\n", best, threads, sink < 0 ? " " : "");
+  std::printf("memory read bandwidth: %.1f GB/s (%d threads, 1 GiB, best of 7)%s\n", best, threads,
+              sink < 0 ? " " : "");
   return 0;
 }

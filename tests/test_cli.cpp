@@ -31,21 +31,25 @@ Result run_cli(const std::string& args) {
 const std::string kModel = (testing::fixtures() / "models" / "nxai_odd_heads").string();
 
 TEST(Cli, InfoOnTheSevenBConfig) {
-  const auto r = run_cli("info --config " + (testing::fixtures() / "configs" / "xlstm-7b.json").string());
+  const auto r =
+      run_cli("info --config " + (testing::fixtures() / "configs" / "xlstm-7b.json").string());
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("6865424896"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("10944"), std::string::npos);
 }
 
 TEST(Cli, LogitsWritesTheSameValuesAsTheLibrary) {
-  const auto out = std::filesystem::temp_directory_path() / ("cli_logits_" + std::to_string(::getpid()) + ".npy");
-  const auto r = run_cli("logits -m " + kModel + " --ids 3,1,4,1,5,9,2,6 --mode step --out " + out.string());
+  const auto out = std::filesystem::temp_directory_path() /
+                   ("cli_logits_" + std::to_string(::getpid()) + ".npy");
+  const auto r =
+      run_cli("logits -m " + kModel + " --ids 3,1,4,1,5,9,2,6 --mode step --out " + out.string());
   ASSERT_EQ(r.code, 0) << r.out;
   std::ifstream in(out, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), {});
   std::filesystem::remove(out);
   ASSERT_GT(bytes.size(), 128u);
-  const size_t header = 10 + (static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8));
+  const size_t header =
+      10 + (static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8));
   EXPECT_NE(bytes.find("'shape': (1,8,100)"), std::string::npos);
   std::vector<float> file_logits((bytes.size() - header) / 4);
   std::memcpy(file_logits.data(), bytes.data() + header, file_logits.size() * 4);
@@ -57,7 +61,8 @@ TEST(Cli, LogitsWritesTheSameValuesAsTheLibrary) {
 }
 
 TEST(Cli, GeneratePrintsIdsAndIsDeterministicPerSeed) {
-  const std::string args = "generate -m " + kModel + " --ids 5,6,7 -n 10 --temp 0.9 --top-k 20 --seed 1 --ignore-eos";
+  const std::string args =
+      "generate -m " + kModel + " --ids 5,6,7 -n 10 --temp 0.9 --top-k 20 --seed 1 --ignore-eos";
   const auto a = run_cli(args), b = run_cli(args);
   ASSERT_EQ(a.code, 0) << a.out;
   EXPECT_EQ(a.out.substr(0, a.out.find('\n')), b.out.substr(0, b.out.find('\n')));
@@ -65,7 +70,8 @@ TEST(Cli, GeneratePrintsIdsAndIsDeterministicPerSeed) {
 }
 
 TEST(Cli, TokenizeAndDetokenizeRoundTrip) {
-  const std::string tok = std::string(XLSTM_SOURCE_DIR) + "/models/tokenizers/gpt-neox-20b/tokenizer.json";
+  const std::string tok =
+      std::string(XLSTM_SOURCE_DIR) + "/models/tokenizers/gpt-neox-20b/tokenizer.json";
   const auto ids = run_cli("tokenize --tokenizer " + tok + " -p 'The capital of France is' --json");
   ASSERT_EQ(ids.code, 0) << ids.out;
   EXPECT_EQ(ids.out, "[510, 5347, 273, 6181, 310]\n");
@@ -82,7 +88,8 @@ TEST(Cli, ErrorsExitNonZeroWithOneClearLine) {
   };
   const Case cases[] = {
       {"logits -m /nonexistent --ids 1 --out /tmp/x.npy", "/nonexistent/config.json"},
-      {"logits -m " + kModel + " --ids 1,x,3 --out /tmp/x.npy", "--ids: 'x' is not a non-negative integer"},
+      {"logits -m " + kModel + " --ids 1,x,3 --out /tmp/x.npy",
+       "--ids: 'x' is not a non-negative integer"},
       {"logits -m " + kModel + " --ids 1,2 --mode fast --out /tmp/x.npy", "--mode"},
       {"generate -m " + kModel + " --ids 1 --top-p 0", "top_p must be in (0, 1]"},
       {"generate -m " + kModel + " --ids 1,500", "token id 500"},

@@ -39,16 +39,20 @@ TEST(Config, Xlstm7bHasTheExactShapesAndParameterCount) {
 
 TEST(Config, FfnWidthUsesFloorDivisionRounding) {
   // Spec §1.2: int(((x + 63) // 64) * 64) on a float: x in (64n, 64n+1) rounds down.
-  const std::pair<int64_t, int64_t> cases[] = {{4096, 10944}, {768, 2048}, {512, 1408}, {1024, 2752}, {2048, 5504}};
+  const std::pair<int64_t, int64_t> cases[] = {
+      {4096, 10944}, {768, 2048}, {512, 1408}, {1024, 2752}, {2048, 5504}};
   for (auto [E, F] : cases) {
-    auto c = parse_config(R"({"embedding_dim": )" + std::to_string(E) + R"(, "num_heads": 4, "num_blocks": 1, "vocab_size": 10})",
-                          "t").config;
+    auto c = parse_config(R"({"embedding_dim": )" + std::to_string(E) +
+                              R"(, "num_heads": 4, "num_blocks": 1, "vocab_size": 10})",
+                          "t")
+                 .config;
     EXPECT_EQ(c.ffn_dim(), F) << "E=" << E;
   }
 }
 
 TEST(Config, HfAliasesAreAcceptedAndEmbeddingDimWins) {
-  auto c = parse_config(R"({"hidden_size": 128, "num_hidden_layers": 3, "num_heads": 2, "vocab_size": 50})", "t");
+  auto c = parse_config(
+      R"({"hidden_size": 128, "num_hidden_layers": 3, "num_heads": 2, "vocab_size": 50})", "t");
   EXPECT_EQ(c.config.embedding_dim, 128);
   EXPECT_EQ(c.config.num_blocks, 3);
   auto both = parse_config(
@@ -60,36 +64,46 @@ TEST(Config, HfAliasesAreAcceptedAndEmbeddingDimWins) {
 }
 
 TEST(Config, UnknownKeysWarnOnceEach) {
-  auto c = parse_config(R"({"embedding_dim": 64, "num_heads": 2, "num_blocks": 1, "vocab_size": 50, "mystery": 1, "other": 2})",
-                        "t");
+  auto c = parse_config(
+      R"({"embedding_dim": 64, "num_heads": 2, "num_blocks": 1, "vocab_size": 50, "mystery": 1, "other": 2})",
+      "t");
   ASSERT_EQ(c.warnings.size(), 2u);
   EXPECT_NE(c.warnings[0].find("mystery"), std::string::npos);
 }
 
 TEST(Config, MissingRequiredKeyIsNamed) {
-  EXPECT_NE(error_of(R"({"embedding_dim": 64, "num_heads": 2, "num_blocks": 1})").find("'vocab_size'"), std::string::npos);
-  EXPECT_NE(error_of(R"({"num_heads": 2, "num_blocks": 1, "vocab_size": 5})").find("'embedding_dim' or 'hidden_size'"),
+  EXPECT_NE(
+      error_of(R"({"embedding_dim": 64, "num_heads": 2, "num_blocks": 1})").find("'vocab_size'"),
+      std::string::npos);
+  EXPECT_NE(error_of(R"({"num_heads": 2, "num_blocks": 1, "vocab_size": 5})")
+                .find("'embedding_dim' or 'hidden_size'"),
             std::string::npos);
 }
 
 TEST(Config, WrongTypeIsNamed) {
-  const auto e = error_of(R"({"embedding_dim": "64", "num_heads": 2, "num_blocks": 1, "vocab_size": 5})");
+  const auto e =
+      error_of(R"({"embedding_dim": "64", "num_heads": 2, "num_blocks": 1, "vocab_size": 5})");
   EXPECT_NE(e.find("'embedding_dim' must be an integer"), std::string::npos) << e;
-  const auto b = error_of(R"({"embedding_dim": 64, "num_heads": 2, "num_blocks": 1, "vocab_size": 5, "use_bias": 1})");
+  const auto b = error_of(
+      R"({"embedding_dim": 64, "num_heads": 2, "num_blocks": 1, "vocab_size": 5, "use_bias": 1})");
   EXPECT_NE(b.find("'use_bias' must be a boolean"), std::string::npos) << b;
 }
 
 TEST(Config, DimsThatDoNotDivideByHeadsAreNamed) {
-  const auto e = error_of(R"({"embedding_dim": 64, "num_heads": 3, "num_blocks": 1, "vocab_size": 5})");
+  const auto e =
+      error_of(R"({"embedding_dim": 64, "num_heads": 3, "num_blocks": 1, "vocab_size": 5})");
   EXPECT_NE(e.find("'qk_dim_factor'"), std::string::npos) << e;
   EXPECT_NE(e.find("num_heads = 3"), std::string::npos) << e;
 }
 
 TEST(Config, BadValuesAreNamed) {
-  EXPECT_NE(error_of(R"({"embedding_dim": 64, "num_heads": 2, "num_blocks": 1, "vocab_size": 5, "weight_mode": "x"})")
-                .find("'weight_mode'"),
-            std::string::npos);
-  EXPECT_NE(error_of(R"({"embedding_dim": -4, "num_heads": 2, "num_blocks": 1, "vocab_size": 5})").find("'embedding_dim'"),
+  EXPECT_NE(
+      error_of(
+          R"({"embedding_dim": 64, "num_heads": 2, "num_blocks": 1, "vocab_size": 5, "weight_mode": "x"})")
+          .find("'weight_mode'"),
+      std::string::npos);
+  EXPECT_NE(error_of(R"({"embedding_dim": -4, "num_heads": 2, "num_blocks": 1, "vocab_size": 5})")
+                .find("'embedding_dim'"),
             std::string::npos);
   EXPECT_NE(error_of("{not json").find("invalid JSON"), std::string::npos);
   EXPECT_NE(error_of("[1, 2]").find("JSON object"), std::string::npos);

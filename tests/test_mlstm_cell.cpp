@@ -22,7 +22,8 @@ struct Cell {
 // Gates as the model feeds them: soft-capped at 15. Initial states are real states: those left by a
 // random 20-token prefix (random C/n of either sign would make |q̂·n| arbitrarily small, an
 // ill-conditioned division that no formulation can match to 1e-5).
-Cell random_cell(int64_t S, int64_t DHQK, int64_t DHV, uint64_t seed, float gate_scale, bool with_state) {
+Cell random_cell(int64_t S, int64_t DHQK, int64_t DHV, uint64_t seed, float gate_scale,
+                 bool with_state) {
   Cell c;
   c.S = S;
   c.DHQK = DHQK;
@@ -40,8 +41,16 @@ Cell random_cell(int64_t S, int64_t DHQK, int64_t DHV, uint64_t seed, float gate
   if (with_state) {
     Cell prefix = random_cell(20, DHQK, DHV, seed + 1000, gate_scale, false);
     std::vector<float> h(20 * DHV);
-    CellSequence seq{20, DHQK, DHV, {prefix.q.data(), DHQK}, {prefix.k.data(), DHQK}, {prefix.v.data(), DHV},
-                     {prefix.i.data(), 1}, {prefix.f.data(), 1}, h.data(), DHV};
+    CellSequence seq{20,
+                     DHQK,
+                     DHV,
+                     {prefix.q.data(), DHQK},
+                     {prefix.k.data(), DHQK},
+                     {prefix.v.data(), DHV},
+                     {prefix.i.data(), 1},
+                     {prefix.f.data(), 1},
+                     h.data(),
+                     DHV};
     mlstm_step_sequence(seq, {c.C0.data(), c.n0.data(), &c.m0}, 1e-6f);
   }
   return c;
@@ -96,14 +105,16 @@ TEST_P(FormulationsAgree, ChunkwiseAndStepMatchParallel) {
   const Result ref = run(c, Formulation::Parallel, 0);
   expect_close(run(c, Formulation::Step, 0), ref, 1e-5f, "step");
   for (int64_t chunk : {1, 7, 16, 64, 200}) {
-    expect_close(run(c, Formulation::Chunkwise, chunk), ref, 1e-5f, "chunkwise L=" + std::to_string(chunk));
+    expect_close(run(c, Formulation::Chunkwise, chunk), ref, 1e-5f,
+                 "chunkwise L=" + std::to_string(chunk));
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Cells, FormulationsAgree,
-                         ::testing::Values(CellCase{1, 8, 12, 1.0f, false}, CellCase{7, 16, 24, 1.0f, true},
-                                           CellCase{64, 8, 8, 5.0f, false}, CellCase{65, 12, 20, 5.0f, true},
-                                           CellCase{150, 32, 16, 15.0f, true}, CellCase{300, 8, 32, 15.0f, false}));
+INSTANTIATE_TEST_SUITE_P(
+    Cells, FormulationsAgree,
+    ::testing::Values(CellCase{1, 8, 12, 1.0f, false}, CellCase{7, 16, 24, 1.0f, true},
+                      CellCase{64, 8, 8, 5.0f, false}, CellCase{65, 12, 20, 5.0f, true},
+                      CellCase{150, 32, 16, 15.0f, true}, CellCase{300, 8, 32, 15.0f, false}));
 
 TEST(MlstmCell, PrefillInPiecesEqualsWholePrefill) {
   const Cell c = random_cell(150, 16, 24, 7, 5.0f, true);

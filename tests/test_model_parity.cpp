@@ -27,17 +27,21 @@ std::vector<ParityCase> find_cases() {
       if (name.rfind("ref_", 0) == 0) cases.push_back({dir.path().filename().string(), name});
     }
   }
-  std::sort(cases.begin(), cases.end(), [](auto& a, auto& b) { return a.model + a.ref < b.model + b.ref; });
+  std::sort(cases.begin(), cases.end(),
+            [](auto& a, auto& b) { return a.model + a.ref < b.model + b.ref; });
   return cases;
 }
 
 // Weights stored in reduced precision are compared against the float32 model's reference.
 float logit_tolerance(const std::string& model) {
-  const bool reduced = model.find("_bf16") != std::string::npos || model.find("_f16") != std::string::npos;
+  const bool reduced =
+      model.find("_bf16") != std::string::npos || model.find("_f16") != std::string::npos;
   return reduced ? 2e-2f : 1e-4f;
 }
 
-std::vector<float> as_vector(const TensorInfo& t) { return read_f32(t, t.shape); }
+std::vector<float> as_vector(const TensorInfo& t) {
+  return read_f32(t, t.shape);
+}
 
 class ModelParity : public ::testing::TestWithParam<ParityCase> {};
 
@@ -60,9 +64,10 @@ TEST_P(ModelParity, LogitsAndStatesMatchReference) {
     Formulation f;
     int64_t chunk;
   };
-  for (const Run& r : {Run{Formulation::Parallel, 0}, Run{Formulation::Chunkwise, 0}, Run{Formulation::Chunkwise, 16},
-                       Run{Formulation::Step, 0}}) {
-    const std::string what = std::string(formulation_name(r.f)) + " chunk=" + std::to_string(r.chunk);
+  for (const Run& r : {Run{Formulation::Parallel, 0}, Run{Formulation::Chunkwise, 0},
+                       Run{Formulation::Chunkwise, 16}, Run{Formulation::Step, 0}}) {
+    const std::string what =
+        std::string(formulation_name(r.f)) + " chunk=" + std::to_string(r.chunk);
     State state = model.new_state(B);
     RunOptions o;
     o.formulation = r.f;
@@ -71,14 +76,18 @@ TEST_P(ModelParity, LogitsAndStatesMatchReference) {
     const auto logits = model.forward(ids, state, o);
     ASSERT_EQ(logits.size(), static_cast<size_t>(B * S * model.config().vocab_size));
     EXPECT_LE(testing::max_abs_diff(logits, ref_logits), tol) << what;
-    EXPECT_LE(testing::max_abs_diff(logits, ref_logits_f64), tol) << what << " vs float64 reference";
+    EXPECT_LE(testing::max_abs_diff(logits, ref_logits_f64), tol)
+        << what << " vs float64 reference";
     for (int64_t b = 0; b < model.config().num_blocks; ++b) {
       const std::string pre = "state." + std::to_string(b) + ".";
       const auto& st = state.blocks()[b];
       const float state_tol = tol == 1e-4f ? 1e-4f : 5e-2f;
-      EXPECT_LE(testing::rel_diff(st.C, as_vector(*ref.find(pre + "C"))), state_tol) << what << " " << pre << "C";
-      EXPECT_LE(testing::rel_diff(st.n, as_vector(*ref.find(pre + "n"))), state_tol) << what << " " << pre << "n";
-      EXPECT_LE(testing::max_abs_diff(st.m, as_vector(*ref.find(pre + "m"))), state_tol * 10) << what << " " << pre << "m";
+      EXPECT_LE(testing::rel_diff(st.C, as_vector(*ref.find(pre + "C"))), state_tol)
+          << what << " " << pre << "C";
+      EXPECT_LE(testing::rel_diff(st.n, as_vector(*ref.find(pre + "n"))), state_tol)
+          << what << " " << pre << "n";
+      EXPECT_LE(testing::max_abs_diff(st.m, as_vector(*ref.find(pre + "m"))), state_tol * 10)
+          << what << " " << pre << "m";
     }
   }
 }
@@ -105,18 +114,25 @@ TEST_P(ModelParity, PrefillThenContinueEqualsOnePrefill) {
   const auto tail = model.forward(b, piece_state);
   std::vector<float> whole_tail;
   for (int64_t i = 0; i < B; ++i) {
-    whole_tail.insert(whole_tail.end(), whole.begin() + (i * S + split) * V, whole.begin() + (i + 1) * S * V);
+    whole_tail.insert(whole_tail.end(), whole.begin() + (i * S + split) * V,
+                      whole.begin() + (i + 1) * S * V);
   }
   EXPECT_LE(testing::max_abs_diff(tail, whole_tail), 1e-4f);
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, ModelParity, ::testing::ValuesIn(find_cases()), [](const auto& info) {
-  std::string name = info.param.model + "_" + info.param.ref.substr(4, info.param.ref.size() - 4 - 12);
-  for (auto& ch : name) if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  return name;
-});
+INSTANTIATE_TEST_SUITE_P(Fixtures, ModelParity, ::testing::ValuesIn(find_cases()),
+                         [](const auto& info) {
+                           std::string name =
+                               info.param.model + "_" +
+                               info.param.ref.substr(4, info.param.ref.size() - 4 - 12);
+                           for (auto& ch : name)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return name;
+                         });
 
-TEST(ModelParityFixtures, AreCommitted) { EXPECT_GE(find_cases().size(), 10u); }
+TEST(ModelParityFixtures, AreCommitted) {
+  EXPECT_GE(find_cases().size(), 10u);
+}
 
 }  // namespace
 }  // namespace xlstm
@@ -130,7 +146,8 @@ TEST(StateObject, SaveLoadSliceAndAssignRoundTrip) {
   // Batch 2: two different prefixes.
   State s = model.new_state(2);
   model.forward(a, s);
-  const auto path = std::filesystem::temp_directory_path() / ("state_" + std::to_string(::getpid()) + ".safetensors");
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("state_" + std::to_string(::getpid()) + ".safetensors");
   s.save(path);
   State loaded = State::load(path, model.config());
   std::filesystem::remove(path);
@@ -158,7 +175,8 @@ TEST(StateObject, SaveLoadSliceAndAssignRoundTrip) {
 TEST(StateObject, LoadRejectsMismatchedShapes) {
   ModelConfig other = Model::load(testing::fixtures() / "models" / "nxai_odd_heads").config();
   State s(other, 1);
-  const auto path = std::filesystem::temp_directory_path() / ("state_bad_" + std::to_string(::getpid()) + ".safetensors");
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("state_bad_" + std::to_string(::getpid()) + ".safetensors");
   s.save(path);
   other.num_heads = 1;  // v_dim 96 / 1 head: other head dims
   EXPECT_THROW(State::load(path, other), InvalidInput);

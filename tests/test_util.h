@@ -8,7 +8,9 @@
 
 namespace xlstm::testing {
 
-inline std::filesystem::path fixtures() { return XLSTM_FIXTURES_DIR; }
+inline std::filesystem::path fixtures() {
+  return XLSTM_FIXTURES_DIR;
+}
 
 inline std::vector<float> randn(size_t n, uint64_t seed, float std = 1.0f, float mean = 0.0f) {
   std::mt19937_64 rng(seed);

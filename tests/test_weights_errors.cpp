@@ -16,7 +16,8 @@ namespace fs = std::filesystem;
 class TempDir {
  public:
   TempDir() {
-    path_ = fs::temp_directory_path() / ("xlstm_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
+    path_ = fs::temp_directory_path() /
+            ("xlstm_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
     fs::create_directories(path_);
   }
   ~TempDir() { fs::remove_all(path_); }
@@ -28,7 +29,8 @@ class TempDir {
 };
 
 void write_bytes(const fs::path& p, const std::string& bytes) {
-  std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(p, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 std::string read_bytes(const fs::path& p) {
@@ -53,7 +55,8 @@ std::string open_error(const fs::path& p) {
 }
 
 void expect_contains(const std::string& text, const std::string& part) {
-  EXPECT_NE(text.find(part), std::string::npos) << "message: " << text << "\nexpected to contain: " << part;
+  EXPECT_NE(text.find(part), std::string::npos)
+      << "message: " << text << "\nexpected to contain: " << part;
 }
 
 TEST(SafetensorsErrors, TooShortFile) {
@@ -92,15 +95,18 @@ TEST(SafetensorsErrors, TruncatedData) {
 
 TEST(SafetensorsErrors, OutOfRangeOffsets) {
   TempDir d;
-  write_bytes(d.path() / "a.safetensors", raw_file(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})", 16));
+  write_bytes(d.path() / "a.safetensors",
+              raw_file(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})", 16));
   expect_contains(open_error(d.path() / "a.safetensors"), "'w': data_offsets [8, 24] outside");
 }
 
 TEST(SafetensorsErrors, OverlappingOffsets) {
   TempDir d;
-  write_bytes(d.path() / "a.safetensors",
-              raw_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
-                       12));
+  write_bytes(
+      d.path() / "a.safetensors",
+      raw_file(
+          R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+          12));
   const auto e = open_error(d.path() / "a.safetensors");
   expect_contains(e, "overlapping");
   expect_contains(e, "'a'");
@@ -109,15 +115,19 @@ TEST(SafetensorsErrors, OverlappingOffsets) {
 
 TEST(SafetensorsErrors, SizeDoesNotMatchShape) {
   TempDir d;
-  write_bytes(d.path() / "a.safetensors", raw_file(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8));
-  expect_contains(open_error(d.path() / "a.safetensors"), "'w': 8 bytes for shape [3] of F32 (expected 12)");
+  write_bytes(d.path() / "a.safetensors",
+              raw_file(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8));
+  expect_contains(open_error(d.path() / "a.safetensors"),
+                  "'w': 8 bytes for shape [3] of F32 (expected 12)");
 }
 
 TEST(SafetensorsErrors, UnsupportedDtypeAndBadFields) {
   TempDir d;
-  write_bytes(d.path() / "a.safetensors", raw_file(R"({"w":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}})", 8));
+  write_bytes(d.path() / "a.safetensors",
+              raw_file(R"({"w":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}})", 8));
   expect_contains(open_error(d.path() / "a.safetensors"), "unsupported dtype 'F64'");
-  write_bytes(d.path() / "b.safetensors", raw_file(R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4));
+  write_bytes(d.path() / "b.safetensors",
+              raw_file(R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4));
   expect_contains(open_error(d.path() / "b.safetensors"), "'w': shape entries");
   write_bytes(d.path() / "c.safetensors", raw_file(R"({"w":{"dtype":"F32","shape":[1]}})", 4));
   expect_contains(open_error(d.path() / "c.safetensors"), "'w': missing 'data_offsets'");
@@ -134,7 +144,8 @@ void copy_model(const fs::path& to, const std::function<void(std::vector<TensorT
   std::vector<TensorToWrite> tensors;
   for (const auto& name : store.names()) {
     const TensorInfo& t = *store.find(name);
-    tensors.push_back({name, t.dtype, t.shape, std::vector<unsigned char>(t.data, t.data + t.nbytes)});
+    tensors.push_back(
+        {name, t.dtype, t.shape, std::vector<unsigned char>(t.data, t.data + t.nbytes)});
   }
   edit(tensors);
   write_safetensors(to / "model.safetensors", tensors);
@@ -177,7 +188,8 @@ TEST(CheckpointErrors, WrongDtypeIsNamed) {
       }
     }
   });
-  expect_contains(load_error(d.path()), std::string(kQ) + ": dtype I32 is not a floating-point weight type");
+  expect_contains(load_error(d.path()),
+                  std::string(kQ) + ": dtype I32 is not a floating-point weight type");
 }
 
 TEST(CheckpointErrors, ExtraTensorIsNamed) {
@@ -186,19 +198,22 @@ TEST(CheckpointErrors, ExtraTensorIsNamed) {
     const float x[2] = {0, 0};
     ts.push_back(f32_tensor("backbone.blocks.7.mlstm_layer.q.weight", {2}, x));
   });
-  expect_contains(load_error(d.path()), "unexpected tensor(s) for this config: backbone.blocks.7.mlstm_layer.q.weight");
+  expect_contains(load_error(d.path()),
+                  "unexpected tensor(s) for this config: backbone.blocks.7.mlstm_layer.q.weight");
 }
 
 TEST(CheckpointErrors, MissingWeightsFileIsNamed) {
   TempDir d;
   fs::copy_file(kModel / "config.json", d.path() / "config.json");
-  expect_contains(load_error(d.path()), "neither model.safetensors nor model.safetensors.index.json");
+  expect_contains(load_error(d.path()),
+                  "neither model.safetensors nor model.safetensors.index.json");
 }
 
 TEST(CheckpointErrors, BadShardIndex) {
   TempDir d;
   fs::copy_file(kModel / "config.json", d.path() / "config.json");
-  write_bytes(d.path() / "model.safetensors.index.json", R"({"weight_map": {"embedding.weight": "../evil.safetensors"}})");
+  write_bytes(d.path() / "model.safetensors.index.json",
+              R"({"weight_map": {"embedding.weight": "../evil.safetensors"}})");
   expect_contains(load_error(d.path()), "is not a file in the model directory");
   write_bytes(d.path() / "model.safetensors.index.json", R"({"metadata": {}})");
   expect_contains(load_error(d.path()), "missing object 'weight_map'");

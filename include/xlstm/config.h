@@ -1,6 +1,7 @@
 #pragma once
-// Typed xLSTM Large (xLSTM-7B architecture) config, read from config.json in either the Hugging Face
-// xLSTMConfig format or the original NX-AI format. All fields live in one table (src/io/config.cpp).
+// Typed xLSTM Large (xLSTM-7B architecture) config, read from config.json in either the Hugging
+// Face xLSTMConfig format or the original NX-AI format. All fields live in one table
+// (src/io/config.cpp).
 #include <cstdint>
 #include <filesystem>
 #include <string>

@@ -1,6 +1,7 @@
 #pragma once
-// Library errors: every message starts with where it came from, e.g. "[safetensors] model.safetensors: ...".
-// The library only throws; main() and the server turn these into exit codes / HTTP errors.
+// Library errors: every message starts with where it came from, e.g. "[safetensors]
+// model.safetensors: ...". The library only throws; main() and the server turn these into exit
+// codes / HTTP errors.
 #include <stdexcept>
 #include <string>
 

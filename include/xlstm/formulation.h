@@ -1,5 +1,6 @@
 #pragma once
-// Which formulation of the mLSTM recurrence a forward pass uses (spec §2); all compute the same function.
+// Which formulation of the mLSTM recurrence a forward pass uses (spec §2); all compute the same
+// function.
 #include <string>
 
 namespace xlstm {

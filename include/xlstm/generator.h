@@ -15,7 +15,8 @@ struct GenerateOptions {
   SamplingParams sampling;
   int64_t max_new_tokens = 64;
   bool stop_at_eos = true;
-  bool insert_bos = true;  // prepend BOS if the config says force_bos_token_insert (and it is missing)
+  bool insert_bos =
+      true;  // prepend BOS if the config says force_bos_token_insert (and it is missing)
 };
 
 struct GenerateResult {
@@ -26,10 +27,12 @@ struct GenerateResult {
 };
 
 // on_token is called for each new token; returning false stops generation.
-GenerateResult generate(Model& model, std::span<const int32_t> prompt, const GenerateOptions& options,
+GenerateResult generate(Model& model, std::span<const int32_t> prompt,
+                        const GenerateOptions& options,
                         const std::function<bool(int32_t)>& on_token = {});
 
 // The prompt as the model will see it (BOS inserted per config and options).
-std::vector<int32_t> prepare_prompt(const ModelConfig& config, std::span<const int32_t> prompt, bool insert_bos);
+std::vector<int32_t> prepare_prompt(const ModelConfig& config, std::span<const int32_t> prompt,
+                                    bool insert_bos);
 
 }  // namespace xlstm

@@ -1,5 +1,6 @@
 #pragma once
-// An xLSTM Large model (xLSTM-7B architecture) on the CPU, loaded from a Hugging Face model directory.
+// An xLSTM Large model (xLSTM-7B architecture) on the CPU, loaded from a Hugging Face model
+// directory.
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -15,9 +16,10 @@ namespace xlstm {
 
 struct RunOptions {
   Formulation formulation = Formulation::Chunkwise;
-  int64_t chunk_size = 0;      // 0: the config's chunk_size
-  bool all_logits = true;      // false: only the last position's logits ([B, V])
-  int64_t segment_len = 1024;  // prefill is processed in segments of this many tokens: bounded memory
+  int64_t chunk_size = 0;  // 0: the config's chunk_size
+  bool all_logits = true;  // false: only the last position's logits ([B, V])
+  int64_t segment_len =
+      1024;  // prefill is processed in segments of this many tokens: bounded memory
 };
 
 struct LoadOptions {
@@ -44,7 +46,8 @@ class Model {
 
   // ids: [B, S] row-major, B = state.batch(). Advances state. Returns logits [B, S, V] (all_logits)
   // or [B, V]. Logits are soft-capped, float32. Not thread-safe: one call at a time per Model.
-  std::vector<float> forward(std::span<const int32_t> ids, State& state, const RunOptions& options = {});
+  std::vector<float> forward(std::span<const int32_t> ids, State& state,
+                             const RunOptions& options = {});
 
  private:
   struct Impl;

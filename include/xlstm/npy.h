@@ -6,7 +6,8 @@
 
 namespace xlstm {
 
-void write_npy_f32(const std::filesystem::path& path, const std::vector<int64_t>& shape, const float* data);
+void write_npy_f32(const std::filesystem::path& path, const std::vector<int64_t>& shape,
+                   const float* data);
 
 struct NpyIds {
   std::vector<int64_t> shape;  // [B, S] (a 1-D array is read as [1, S])

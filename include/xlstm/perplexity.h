@@ -1,7 +1,7 @@
 #pragma once
 // Perplexity over a token stream, llama.cpp convention: non-overlapping windows of `ctx` tokens,
-// each from a fresh state; only the second half of each window is scored (the first half is context);
-// an incomplete last window is dropped.
+// each from a fresh state; only the second half of each window is scored (the first half is
+// context); an incomplete last window is dropped.
 #include <cstdint>
 #include <span>
 
@@ -13,8 +13,9 @@ struct PerplexityOptions {
   int64_t ctx = 256;
   // Logits at window positions [first, ctx - 1) predict tokens first + 1 .. ctx - 1. -1: ctx / 2.
   int64_t first = -1;
-  bool prepend_bos = false;  // feed BOS before each window (positions shift by one; BOS is not scored)
-  int64_t batch = 4;         // windows run together
+  bool prepend_bos =
+      false;          // feed BOS before each window (positions shift by one; BOS is not scored)
+  int64_t batch = 4;  // windows run together
 };
 
 struct PerplexityResult {
@@ -24,6 +25,7 @@ struct PerplexityResult {
   double perplexity = 0.0;
 };
 
-PerplexityResult perplexity(Model& model, std::span<const int32_t> tokens, const PerplexityOptions& options);
+PerplexityResult perplexity(Model& model, std::span<const int32_t> tokens,
+                            const PerplexityOptions& options);
 
 }  // namespace xlstm

@@ -1,6 +1,7 @@
 #pragma once
 // Token sampling from one row of logits: repetition penalty → temperature → top-k → top-p → min-p.
-// temperature 0 = greedy. Same seed and inputs => same tokens (own uniform draw, not std::distributions).
+// temperature 0 = greedy. Same seed and inputs => same tokens (own uniform draw, not
+// std::distributions).
 #include <cstdint>
 #include <random>
 #include <span>

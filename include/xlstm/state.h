@@ -1,6 +1,6 @@
 #pragma once
-// Recurrent state of a whole model for a batch of B sequences: per block the mLSTM (C, n, m), float32.
-// Constant size whatever the sequence length; copyable (fork), savable, loadable.
+// Recurrent state of a whole model for a batch of B sequences: per block the mLSTM (C, n, m),
+// float32. Constant size whatever the sequence length; copyable (fork), savable, loadable.
 #include <cstdint>
 #include <filesystem>
 #include <vector>

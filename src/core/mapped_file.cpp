@@ -18,7 +18,7 @@ MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
   if (fd < 0) {
     throw InvalidInput(tagged("io", path.string() + ": cannot open: " + std::strerror(errno)));
   }
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
     throw InvalidInput(tagged("io", path.string() + ": not a regular file"));

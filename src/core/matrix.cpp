@@ -4,7 +4,9 @@
 
 namespace xlstm {
 
-void Matrix::row_f32(int64_t r, float* dst) const { rows_f32(r, 1, dst); }
+void Matrix::row_f32(int64_t r, float* dst) const {
+  rows_f32(r, 1, dst);
+}
 
 void Matrix::rows_f32(int64_t r0, int64_t n, float* dst) const {
   const size_t begin = static_cast<size_t>(r0 * cols), count = static_cast<size_t>(n * cols);

@@ -8,15 +8,19 @@
 
 namespace xlstm {
 
-PerplexityResult perplexity(Model& model, std::span<const int32_t> tokens, const PerplexityOptions& o) {
+PerplexityResult perplexity(Model& model, std::span<const int32_t> tokens,
+                            const PerplexityOptions& o) {
   const int64_t ctx = o.ctx, first = o.first < 0 ? o.ctx / 2 : o.first;
-  if (ctx < 2) throw InvalidInput(tagged("perplexity", "ctx must be >= 2, got " + std::to_string(ctx)));
-  if (first >= ctx - 1) throw InvalidInput(tagged("perplexity", "first scored position must be < ctx - 1"));
+  if (ctx < 2)
+    throw InvalidInput(tagged("perplexity", "ctx must be >= 2, got " + std::to_string(ctx)));
+  if (first >= ctx - 1)
+    throw InvalidInput(tagged("perplexity", "first scored position must be < ctx - 1"));
   if (o.batch < 1) throw InvalidInput(tagged("perplexity", "batch must be >= 1"));
   const int64_t windows = static_cast<int64_t>(tokens.size()) / ctx;
   if (windows == 0) {
-    throw InvalidInput(tagged("perplexity", "the text has " + std::to_string(tokens.size()) +
-                                                " tokens, fewer than one window of ctx = " + std::to_string(ctx)));
+    throw InvalidInput(
+        tagged("perplexity", "the text has " + std::to_string(tokens.size()) +
+                                 " tokens, fewer than one window of ctx = " + std::to_string(ctx)));
   }
   const int64_t V = model.config().vocab_size, shift = o.prepend_bos ? 1 : 0, S = ctx + shift;
   const auto bos = static_cast<int32_t>(model.config().bos_token_id);

@@ -19,33 +19,82 @@ using nlohmann::json;
 // One row per config field: JSON key(s), member, whether required, and a range check.
 struct Field {
   std::vector<const char*> keys;  // first = canonical; later ones are aliases with lower precedence
-  std::variant<int64_t ModelConfig::*, double ModelConfig::*, bool ModelConfig::*, std::string ModelConfig::*> member;
+  std::variant<int64_t ModelConfig::*, double ModelConfig::*, bool ModelConfig::*,
+               std::string ModelConfig::*>
+      member;
   bool required = false;
-  std::function<std::string(const ModelConfig&)> check;  // returns "" if fine, else what was expected
+  std::function<std::string(const ModelConfig&)>
+      check;  // returns "" if fine, else what was expected
 };
 
-std::string positive(int64_t v) { return v > 0 ? "" : "a positive integer"; }
+std::string positive(int64_t v) {
+  return v > 0 ? "" : "a positive integer";
+}
 
 const std::vector<Field>& fields() {
   static const std::vector<Field> table = {
-      {{"embedding_dim", "hidden_size"}, &ModelConfig::embedding_dim, true, [](auto& c) { return positive(c.embedding_dim); }},
+      {{"embedding_dim", "hidden_size"},
+       &ModelConfig::embedding_dim,
+       true,
+       [](auto& c) { return positive(c.embedding_dim); }},
       {{"num_heads"}, &ModelConfig::num_heads, true, [](auto& c) { return positive(c.num_heads); }},
-      {{"num_blocks", "num_hidden_layers"}, &ModelConfig::num_blocks, true, [](auto& c) { return positive(c.num_blocks); }},
-      {{"vocab_size"}, &ModelConfig::vocab_size, true, [](auto& c) { return positive(c.vocab_size); }},
+      {{"num_blocks", "num_hidden_layers"},
+       &ModelConfig::num_blocks,
+       true,
+       [](auto& c) { return positive(c.num_blocks); }},
+      {{"vocab_size"},
+       &ModelConfig::vocab_size,
+       true,
+       [](auto& c) { return positive(c.vocab_size); }},
       {{"use_bias"}, &ModelConfig::use_bias, false, nullptr},
-      {{"norm_eps"}, &ModelConfig::norm_eps, false, [](auto& c) { return c.norm_eps > 0 ? "" : "a positive number"; }},
-      {{"norm_reduction_force_float32"}, &ModelConfig::norm_reduction_force_float32, false, nullptr},
+      {{"norm_eps"},
+       &ModelConfig::norm_eps,
+       false,
+       [](auto& c) { return c.norm_eps > 0 ? "" : "a positive number"; }},
+      {{"norm_reduction_force_float32"},
+       &ModelConfig::norm_reduction_force_float32,
+       false,
+       nullptr},
       {{"add_out_norm"}, &ModelConfig::add_out_norm, false, nullptr},
-      {{"qk_dim_factor"}, &ModelConfig::qk_dim_factor, false, [](auto& c) { return c.qk_dim_factor > 0 ? "" : "a positive number"; }},
-      {{"v_dim_factor"}, &ModelConfig::v_dim_factor, false, [](auto& c) { return c.v_dim_factor > 0 ? "" : "a positive number"; }},
-      {{"chunk_size"}, &ModelConfig::chunk_size, false, [](auto& c) { return positive(c.chunk_size); }},
-      {{"eps"}, &ModelConfig::eps, false, [](auto& c) { return c.eps > 0 ? "" : "a positive number"; }},
-      {{"ffn_proj_factor"}, &ModelConfig::ffn_proj_factor, false, [](auto& c) { return c.ffn_proj_factor > 0 ? "" : "a positive number"; }},
-      {{"ffn_round_up_to_multiple_of"}, &ModelConfig::ffn_round_up_to_multiple_of, false, [](auto& c) { return positive(c.ffn_round_up_to_multiple_of); }},
-      {{"gate_soft_cap"}, &ModelConfig::gate_soft_cap, false, [](auto& c) { return c.gate_soft_cap > 0 ? "" : "a positive number"; }},
-      {{"output_logit_soft_cap"}, &ModelConfig::output_logit_soft_cap, false, [](auto& c) { return c.output_logit_soft_cap > 0 ? "" : "a positive number"; }},
-      {{"weight_mode"}, &ModelConfig::weight_mode, false,
-       [](auto& c) { return c.weight_mode == "single" || c.weight_mode == "fused" ? "" : "\"single\" or \"fused\""; }},
+      {{"qk_dim_factor"},
+       &ModelConfig::qk_dim_factor,
+       false,
+       [](auto& c) { return c.qk_dim_factor > 0 ? "" : "a positive number"; }},
+      {{"v_dim_factor"},
+       &ModelConfig::v_dim_factor,
+       false,
+       [](auto& c) { return c.v_dim_factor > 0 ? "" : "a positive number"; }},
+      {{"chunk_size"},
+       &ModelConfig::chunk_size,
+       false,
+       [](auto& c) { return positive(c.chunk_size); }},
+      {{"eps"},
+       &ModelConfig::eps,
+       false,
+       [](auto& c) { return c.eps > 0 ? "" : "a positive number"; }},
+      {{"ffn_proj_factor"},
+       &ModelConfig::ffn_proj_factor,
+       false,
+       [](auto& c) { return c.ffn_proj_factor > 0 ? "" : "a positive number"; }},
+      {{"ffn_round_up_to_multiple_of"},
+       &ModelConfig::ffn_round_up_to_multiple_of,
+       false,
+       [](auto& c) { return positive(c.ffn_round_up_to_multiple_of); }},
+      {{"gate_soft_cap"},
+       &ModelConfig::gate_soft_cap,
+       false,
+       [](auto& c) { return c.gate_soft_cap > 0 ? "" : "a positive number"; }},
+      {{"output_logit_soft_cap"},
+       &ModelConfig::output_logit_soft_cap,
+       false,
+       [](auto& c) { return c.output_logit_soft_cap > 0 ? "" : "a positive number"; }},
+      {{"weight_mode"},
+       &ModelConfig::weight_mode,
+       false,
+       [](auto& c) {
+         return c.weight_mode == "single" || c.weight_mode == "fused" ? ""
+                                                                      : "\"single\" or \"fused\"";
+       }},
       {{"tie_word_embeddings"}, &ModelConfig::tie_word_embeddings, false, nullptr},
       {{"bos_token_id"}, &ModelConfig::bos_token_id, false, nullptr},
       {{"eos_token_id"}, &ModelConfig::eos_token_id, false, nullptr},
@@ -57,16 +106,48 @@ const std::vector<Field>& fields() {
 
 // Keys the references write that do not change inference (kernel choices, training-only, metadata).
 const std::set<std::string>& known_ignored_keys() {
-  static const std::set<std::string> keys = {
-      "_name_or_path", "architectures", "model_type", "torch_dtype", "dtype", "transformers_version",
-      "add_embedding_dropout", "add_forward_backend_padding", "add_post_blocks_norm", "add_post_norm",
-      "add_qk_norm", "cell_norm_eps", "head_dim", "igate_bias_init_range", "mlstm_round_up_to_multiple_of",
-      "forward_backend_name", "step_backend_name", "chunkwise_kernel", "sequence_kernel", "step_kernel",
-      "mode", "return_last_states", "autocast_kernel_dtype", "inference_state_dtype", "use_cache",
-      "max_inference_chunksize", "output_attentions", "output_hidden_states", "return_dict",
-      "is_encoder_decoder", "tie_encoder_decoder", "chunk_size_feed_forward", "id2label", "label2id",
-      "problem_type", "tokenizer_class", "prefix", "sep_token_id", "decoder_start_token_id",
-      "task_specific_params", "max_batch_size", "max_length"};
+  static const std::set<std::string> keys = {"_name_or_path",
+                                             "architectures",
+                                             "model_type",
+                                             "torch_dtype",
+                                             "dtype",
+                                             "transformers_version",
+                                             "add_embedding_dropout",
+                                             "add_forward_backend_padding",
+                                             "add_post_blocks_norm",
+                                             "add_post_norm",
+                                             "add_qk_norm",
+                                             "cell_norm_eps",
+                                             "head_dim",
+                                             "igate_bias_init_range",
+                                             "mlstm_round_up_to_multiple_of",
+                                             "forward_backend_name",
+                                             "step_backend_name",
+                                             "chunkwise_kernel",
+                                             "sequence_kernel",
+                                             "step_kernel",
+                                             "mode",
+                                             "return_last_states",
+                                             "autocast_kernel_dtype",
+                                             "inference_state_dtype",
+                                             "use_cache",
+                                             "max_inference_chunksize",
+                                             "output_attentions",
+                                             "output_hidden_states",
+                                             "return_dict",
+                                             "is_encoder_decoder",
+                                             "tie_encoder_decoder",
+                                             "chunk_size_feed_forward",
+                                             "id2label",
+                                             "label2id",
+                                             "problem_type",
+                                             "tokenizer_class",
+                                             "prefix",
+                                             "sep_token_id",
+                                             "decoder_start_token_id",
+                                             "task_specific_params",
+                                             "max_batch_size",
+                                             "max_length"};
   return keys;
 }
 
@@ -74,9 +155,12 @@ const std::set<std::string>& known_ignored_keys() {
   throw InvalidInput(tagged("config", src + ": '" + key + "' " + what));
 }
 
-std::string json_type(const json& v) { return v.type_name(); }
+std::string json_type(const json& v) {
+  return v.type_name();
+}
 
-void assign(ModelConfig& c, const Field& f, const std::string& key, const json& v, const std::string& src) {
+void assign(ModelConfig& c, const Field& f, const std::string& key, const json& v,
+            const std::string& src) {
   std::visit(
       [&](auto member) {
         using T = std::remove_reference_t<decltype(c.*member)>;
@@ -104,10 +188,15 @@ void assign(ModelConfig& c, const Field& f, const std::string& key, const json& 
 
 }  // namespace
 
-int64_t ModelConfig::qk_dim() const { return static_cast<int64_t>(static_cast<double>(embedding_dim) * qk_dim_factor); }
-int64_t ModelConfig::v_dim() const { return static_cast<int64_t>(static_cast<double>(embedding_dim) * v_dim_factor); }
+int64_t ModelConfig::qk_dim() const {
+  return static_cast<int64_t>(static_cast<double>(embedding_dim) * qk_dim_factor);
+}
+int64_t ModelConfig::v_dim() const {
+  return static_cast<int64_t>(static_cast<double>(embedding_dim) * v_dim_factor);
+}
 
-// Python: int(((x + m - 1) // m) * m) on a float x: floor division, so x in (64n, 64n+1) rounds down.
+// Python: int(((x + m - 1) // m) * m) on a float x: floor division, so x in (64n, 64n+1) rounds
+// down.
 int64_t ModelConfig::ffn_dim() const {
   const double x = static_cast<double>(embedding_dim) * ffn_proj_factor;
   const auto m = static_cast<double>(ffn_round_up_to_multiple_of);
@@ -117,13 +206,13 @@ int64_t ModelConfig::ffn_dim() const {
 int64_t ModelConfig::parameter_count() const {
   const int64_t E = embedding_dim, qk = qk_dim(), v = v_dim(), F = ffn_dim(), NH = num_heads;
   const int64_t b = use_bias ? 1 : 0;
-  int64_t block = E + b * E;                  // norm_mlstm
-  block += 2 * (qk * E + b * qk);             // q, k
-  block += 2 * (v * E + b * v);               // v, ogate_preact
-  block += 2 * (NH * E + NH);                 // igate, fgate (always biased)
-  block += v + b * v;                         // multihead_norm
-  block += E * v + b * E;                     // out_proj
-  block += E + b * E;                         // norm_ffn
+  int64_t block = E + b * E;                     // norm_mlstm
+  block += 2 * (qk * E + b * qk);                // q, k
+  block += 2 * (v * E + b * v);                  // v, ogate_preact
+  block += 2 * (NH * E + NH);                    // igate, fgate (always biased)
+  block += v + b * v;                            // multihead_norm
+  block += E * v + b * E;                        // out_proj
+  block += E + b * E;                            // norm_ffn
   block += 2 * (F * E + b * F) + E * F + b * E;  // proj_up_gate, proj_up, proj_down
   int64_t total = num_blocks * block + vocab_size * E;
   if (add_out_norm) total += E + b * E;
@@ -143,7 +232,8 @@ LoadedConfig parse_config(const std::string& text, const std::string& src) {
   } catch (const json::exception& e) {
     throw InvalidInput(tagged("config", src + ": invalid JSON: " + e.what()));
   }
-  if (!j.is_object()) throw InvalidInput(tagged("config", src + ": top level must be a JSON object"));
+  if (!j.is_object())
+    throw InvalidInput(tagged("config", src + ": top level must be a JSON object"));
 
   LoadedConfig out;
   ModelConfig& c = out.config;
@@ -157,9 +247,10 @@ LoadedConfig parse_config(const std::string& text, const std::string& src) {
         assign(c, f, key, j[key], src);
         used = key;
       } else if (j[key] != j[used]) {
-        // HF keeps e.g. hidden_size=4096 by default next to a smaller embedding_dim; the first key wins.
-        out.warnings.push_back(src + ": '" + key + "' = " + j[key].dump() + " differs from '" + used + "' = " +
-                               j[used].dump() + "; using '" + used + "'");
+        // HF keeps e.g. hidden_size=4096 by default next to a smaller embedding_dim; the first key
+        // wins.
+        out.warnings.push_back(src + ": '" + key + "' = " + j[key].dump() + " differs from '" +
+                               used + "' = " + j[used].dump() + "; using '" + used + "'");
       }
     }
     if (used == nullptr && f.required) {
@@ -175,18 +266,28 @@ LoadedConfig parse_config(const std::string& text, const std::string& src) {
   }
   for (const auto& f : fields()) {
     if (f.check) {
-      if (auto expected = f.check(c); !expected.empty()) fail(src, f.keys[0], "must be " + expected);
+      if (auto expected = f.check(c); !expected.empty())
+        fail(src, f.keys[0], "must be " + expected);
     }
   }
   if (c.qk_dim() % c.num_heads != 0 || c.qk_dim() == 0) {
-    fail(src, "qk_dim_factor", "gives qk_dim " + std::to_string(c.qk_dim()) + " (embedding_dim * qk_dim_factor), which must be a positive multiple of num_heads = " + std::to_string(c.num_heads));
+    fail(src, "qk_dim_factor",
+         "gives qk_dim " + std::to_string(c.qk_dim()) +
+             " (embedding_dim * qk_dim_factor), which must be a positive multiple of num_heads = " +
+             std::to_string(c.num_heads));
   }
   if (c.v_dim() % c.num_heads != 0 || c.v_dim() == 0) {
-    fail(src, "v_dim_factor", "gives v_dim " + std::to_string(c.v_dim()) + " (embedding_dim * v_dim_factor), which must be a positive multiple of num_heads = " + std::to_string(c.num_heads));
+    fail(src, "v_dim_factor",
+         "gives v_dim " + std::to_string(c.v_dim()) +
+             " (embedding_dim * v_dim_factor), which must be a positive multiple of num_heads = " +
+             std::to_string(c.num_heads));
   }
   for (const char* id : {"bos_token_id", "eos_token_id"}) {
     const int64_t v = std::string(id) == "bos_token_id" ? c.bos_token_id : c.eos_token_id;
-    if (v < 0 || v >= c.vocab_size) fail(src, id, "= " + std::to_string(v) + " is outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
+    if (v < 0 || v >= c.vocab_size)
+      fail(src, id,
+           "= " + std::to_string(v) + " is outside the vocabulary [0, " +
+               std::to_string(c.vocab_size) + ")");
   }
   return out;
 }
@@ -215,7 +316,8 @@ std::string describe(const ModelConfig& c) {
     << "output_logit_soft_cap        " << c.output_logit_soft_cap << "\n"
     << "norm_eps / eps               " << c.norm_eps << " / " << c.eps << "\n"
     << "chunk_size                   " << c.chunk_size << "\n"
-    << "bos / eos / pad              " << c.bos_token_id << " / " << c.eos_token_id << " / " << c.pad_token_id << "\n"
+    << "bos / eos / pad              " << c.bos_token_id << " / " << c.eos_token_id << " / "
+    << c.pad_token_id << "\n"
     << "force_bos_token_insert       " << (c.force_bos_token_insert ? "true" : "false") << "\n"
     << "parameters                   " << c.parameter_count() << "\n"
     << "state per sequence (fp32)    " << c.state_floats_per_sequence() * 4 << " bytes\n";

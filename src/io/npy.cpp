@@ -11,7 +11,8 @@
 
 namespace xlstm {
 
-void write_npy_f32(const std::filesystem::path& path, const std::vector<int64_t>& shape, const float* data) {
+void write_npy_f32(const std::filesystem::path& path, const std::vector<int64_t>& shape,
+                   const float* data) {
   std::string dims;
   int64_t n = 1;
   for (auto d : shape) {
@@ -37,13 +38,16 @@ void write_npy_f32(const std::filesystem::path& path, const std::vector<int64_t>
 
 NpyIds read_npy_ids(const std::filesystem::path& path) {
   const std::string where = path.string();
-  auto fail = [&](const std::string& what) -> void { throw InvalidInput(tagged("npy", where + ": " + what)); };
+  auto fail = [&](const std::string& what) -> void {
+    throw InvalidInput(tagged("npy", where + ": " + what));
+  };
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("cannot open");
   std::stringstream ss;
   ss << in.rdbuf();
   const std::string bytes = ss.str();
-  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) fail("not a .npy file (bad magic)");
+  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0)
+    fail("not a .npy file (bad magic)");
   const int major = static_cast<unsigned char>(bytes[6]);
   size_t header_len = 0, header_start = 0;
   if (major == 1) {
@@ -51,7 +55,8 @@ NpyIds read_npy_ids(const std::filesystem::path& path) {
     header_start = 10;
   } else if (major == 2 || major == 3) {
     if (bytes.size() < 12) fail("truncated header");
-    for (int i = 0; i < 4; ++i) header_len |= static_cast<size_t>(static_cast<unsigned char>(bytes[8 + i])) << (8 * i);
+    for (int i = 0; i < 4; ++i)
+      header_len |= static_cast<size_t>(static_cast<unsigned char>(bytes[8 + i])) << (8 * i);
     header_start = 12;
   } else {
     fail("unsupported .npy version " + std::to_string(major));
@@ -59,14 +64,17 @@ NpyIds read_npy_ids(const std::filesystem::path& path) {
   if (header_start + header_len > bytes.size()) fail("header longer than the file");
   const std::string header = bytes.substr(header_start, header_len);
   std::smatch m;
-  if (!std::regex_search(header, m, std::regex("'descr':\\s*'([<>|=]?)([a-z])(\\d+)'"))) fail("no 'descr' in header");
+  if (!std::regex_search(header, m, std::regex("'descr':\\s*'([<>|=]?)([a-z])(\\d+)'")))
+    fail("no 'descr' in header");
   const std::string order = m[1], kind = m[2];
   const int width = std::stoi(m[3]);
   if (kind != "i" || (width != 4 && width != 8) || order == ">") {
     fail("dtype '" + order + kind + std::to_string(width) + "' is not little-endian int32/int64");
   }
-  if (std::regex_search(header, std::regex("'fortran_order':\\s*True"))) fail("Fortran-order arrays are not supported");
-  if (!std::regex_search(header, m, std::regex("'shape':\\s*\\(([^)]*)\\)"))) fail("no 'shape' in header");
+  if (std::regex_search(header, std::regex("'fortran_order':\\s*True")))
+    fail("Fortran-order arrays are not supported");
+  if (!std::regex_search(header, m, std::regex("'shape':\\s*\\(([^)]*)\\)")))
+    fail("no 'shape' in header");
   NpyIds out;
   std::stringstream dims(m[1].str());
   std::string d;
@@ -79,7 +87,8 @@ NpyIds read_npy_ids(const std::filesystem::path& path) {
   const size_t n = static_cast<size_t>(out.shape[0] * out.shape[1]);
   const size_t data_start = header_start + header_len;
   if (bytes.size() - data_start != n * static_cast<size_t>(width)) {
-    fail("data is " + std::to_string(bytes.size() - data_start) + " bytes, expected " + std::to_string(n * width));
+    fail("data is " + std::to_string(bytes.size() - data_start) + " bytes, expected " +
+         std::to_string(n * width));
   }
   out.ids.resize(n);
   for (size_t i = 0; i < n; ++i) {
@@ -91,7 +100,8 @@ NpyIds read_npy_ids(const std::filesystem::path& path) {
     } else {
       std::memcpy(&v, bytes.data() + data_start + 8 * i, 8);
     }
-    if (v < 0 || v > std::numeric_limits<int32_t>::max()) fail("token id " + std::to_string(v) + " out of range");
+    if (v < 0 || v > std::numeric_limits<int32_t>::max())
+      fail("token id " + std::to_string(v) + " out of range");
     out.ids[i] = static_cast<int32_t>(v);
   }
   return out;

@@ -13,7 +13,9 @@ namespace {
 
 using nlohmann::json;
 
-std::string where(const std::filesystem::path& p) { return p.string(); }
+std::string where(const std::filesystem::path& p) {
+  return p.string();
+}
 
 [[noreturn]] void fail(const std::filesystem::path& p, const std::string& what) {
   throw InvalidInput(tagged("safetensors", where(p) + ": " + what));
@@ -25,7 +27,8 @@ DType parse_dtype(const std::filesystem::path& p, const std::string& name, const
   if (s == "F16") return DType::F16;
   if (s == "I64") return DType::I64;
   if (s == "I32") return DType::I32;
-  fail(p, "tensor '" + name + "': unsupported dtype '" + s + "' (expected F32, BF16, F16, I64 or I32)");
+  fail(p, "tensor '" + name + "': unsupported dtype '" + s +
+              "' (expected F32, BF16, F16, I64 or I32)");
 }
 
 uint64_t read_u64_le(const unsigned char* b) {
@@ -50,7 +53,9 @@ int64_t numel(const Shape& s) {
 
 SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : file_(path) {
   const size_t size = file_.size();
-  if (size < 8) fail(path, "file is " + std::to_string(size) + " bytes, too short for the 8-byte header length");
+  if (size < 8)
+    fail(path,
+         "file is " + std::to_string(size) + " bytes, too short for the 8-byte header length");
   const uint64_t header_len = read_u64_le(file_.data());
   if (header_len > size - 8) {
     fail(path, "header length " + std::to_string(header_len) + " exceeds the file (" +
@@ -82,24 +87,30 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : file_(path
     if (!shape.is_array()) fail(path, "tensor '" + name + "': 'shape' is not an array");
     uint64_t count = 1;
     for (const auto& d : shape) {
-      if (!d.is_number_unsigned()) fail(path, "tensor '" + name + "': shape entries must be non-negative integers");
+      if (!d.is_number_unsigned())
+        fail(path, "tensor '" + name + "': shape entries must be non-negative integers");
       const uint64_t dim = d.get<uint64_t>();
-      if (dim != 0 && count > (uint64_t{1} << 48) / dim) fail(path, "tensor '" + name + "': shape too large");
+      if (dim != 0 && count > (uint64_t{1} << 48) / dim)
+        fail(path, "tensor '" + name + "': shape too large");
       count *= dim;
       t.shape.push_back(static_cast<int64_t>(dim));
     }
     const auto& offs = entry["data_offsets"];
-    if (!offs.is_array() || offs.size() != 2 || !offs[0].is_number_unsigned() || !offs[1].is_number_unsigned()) {
-      fail(path, "tensor '" + name + "': 'data_offsets' must be [begin, end] of non-negative integers");
+    if (!offs.is_array() || offs.size() != 2 || !offs[0].is_number_unsigned() ||
+        !offs[1].is_number_unsigned()) {
+      fail(path,
+           "tensor '" + name + "': 'data_offsets' must be [begin, end] of non-negative integers");
     }
     const uint64_t begin = offs[0].get<uint64_t>(), end = offs[1].get<uint64_t>();
     if (begin > end || end > data_size) {
-      fail(path, "tensor '" + name + "': data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
-                     "] outside the data section of " + std::to_string(data_size) + " bytes (truncated file?)");
+      fail(path, "tensor '" + name + "': data_offsets [" + std::to_string(begin) + ", " +
+                     std::to_string(end) + "] outside the data section of " +
+                     std::to_string(data_size) + " bytes (truncated file?)");
     }
     if (end - begin != count * dtype_size(t.dtype)) {
-      fail(path, "tensor '" + name + "': " + std::to_string(end - begin) + " bytes for shape " + shape_str(t.shape) +
-                     " of " + dtype_name(t.dtype) + " (expected " + std::to_string(count * dtype_size(t.dtype)) + ")");
+      fail(path, "tensor '" + name + "': " + std::to_string(end - begin) + " bytes for shape " +
+                     shape_str(t.shape) + " of " + dtype_name(t.dtype) + " (expected " +
+                     std::to_string(count * dtype_size(t.dtype)) + ")");
     }
     t.data = data_start + begin;
     t.nbytes = end - begin;
@@ -112,8 +123,10 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : file_(path
       std::string a, b;
       for (const auto& [n, t] : tensors_) {
         const auto off = static_cast<uint64_t>(t.data - data_start);
-        if (off == ranges[i - 1].first && a.empty()) a = n;
-        else if (off == ranges[i].first) b = n;
+        if (off == ranges[i - 1].first && a.empty())
+          a = n;
+        else if (off == ranges[i].first)
+          b = n;
       }
       fail(path, "tensors '" + a + "' and '" + b + "' have overlapping data_offsets");
     }
@@ -139,8 +152,9 @@ TensorStore TensorStore::open_dir(const std::filesystem::path& dir) {
   const auto index_path = dir / "model.safetensors.index.json";
   if (std::filesystem::exists(single)) return open_file(single);
   if (!std::filesystem::exists(index_path)) {
-    throw InvalidInput(tagged("safetensors", dir.string() +
-                                                 ": neither model.safetensors nor model.safetensors.index.json found"));
+    throw InvalidInput(tagged(
+        "safetensors",
+        dir.string() + ": neither model.safetensors nor model.safetensors.index.json found"));
   }
   json index;
   try {
@@ -158,7 +172,8 @@ TensorStore TensorStore::open_dir(const std::filesystem::path& dir) {
     if (!shard.is_string()) fail(index_path, "weight_map['" + name + "'] is not a file name");
     const auto shard_name = shard.get<std::string>();
     if (shard_name.find('/') != std::string::npos || shard_name == "..") {
-      fail(index_path, "weight_map['" + name + "'] = '" + shard_name + "' is not a file in the model directory");
+      fail(index_path, "weight_map['" + name + "'] = '" + shard_name +
+                           "' is not a file in the model directory");
     }
     auto it = shards.find(shard_name);
     if (it == shards.end()) {
@@ -168,7 +183,8 @@ TensorStore TensorStore::open_dir(const std::filesystem::path& dir) {
     const auto& tensors = it->second->tensors();
     auto t = tensors.find(name);
     if (t == tensors.end()) {
-      fail(index_path, "weight_map says '" + name + "' is in " + shard_name + ", but that shard has no such tensor");
+      fail(index_path, "weight_map says '" + name + "' is in " + shard_name +
+                           ", but that shard has no such tensor");
     }
     store.index_[name] = &t->second;
   }
@@ -189,12 +205,14 @@ std::vector<std::string> TensorStore::names() const {
 
 std::vector<float> read_f32(const TensorInfo& t, const Shape& expected) {
   if (t.shape != expected) {
-    throw InvalidInput(tagged("weights", t.name + ": expected " + shape_str(expected) + ", file has " +
-                                             shape_str(t.shape) + " (" + t.file + ")"));
+    throw InvalidInput(tagged("weights", t.name + ": expected " + shape_str(expected) +
+                                             ", file has " + shape_str(t.shape) + " (" + t.file +
+                                             ")"));
   }
   if (t.dtype != DType::F32 && t.dtype != DType::BF16 && t.dtype != DType::F16) {
-    throw InvalidInput(tagged("weights", t.name + ": dtype " + dtype_name(t.dtype) +
-                                             " is not a floating-point weight type (F32, BF16, F16) (" + t.file + ")"));
+    throw InvalidInput(tagged(
+        "weights", t.name + ": dtype " + dtype_name(t.dtype) +
+                       " is not a floating-point weight type (F32, BF16, F16) (" + t.file + ")"));
   }
   std::vector<float> out(static_cast<size_t>(numel(t.shape)));
   convert_to_f32(t.dtype, t.data, out.size(), out.data());
@@ -212,7 +230,8 @@ std::vector<int64_t> read_i64(const TensorInfo& t) {
       out[i] = v;
     }
   } else {
-    throw InvalidInput(tagged("safetensors", t.name + ": expected an integer tensor, got " + dtype_name(t.dtype)));
+    throw InvalidInput(
+        tagged("safetensors", t.name + ": expected an integer tensor, got " + dtype_name(t.dtype)));
   }
   return out;
 }
@@ -224,11 +243,14 @@ TensorToWrite f32_tensor(std::string name, Shape shape, const float* data) {
   return t;
 }
 
-void write_safetensors(const std::filesystem::path& path, const std::vector<TensorToWrite>& tensors) {
+void write_safetensors(const std::filesystem::path& path,
+                       const std::vector<TensorToWrite>& tensors) {
   json header = json::object();
   uint64_t offset = 0;
   for (const auto& t : tensors) {
-    header[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.bytes.size()}}};
+    header[t.name] = {{"dtype", dtype_name(t.dtype)},
+                      {"shape", t.shape},
+                      {"data_offsets", {offset, offset + t.bytes.size()}}};
     offset += t.bytes.size();
   }
   std::string h = header.dump();
@@ -239,7 +261,9 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
   for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>((h.size() >> (8 * i)) & 0xff);
   out.write(reinterpret_cast<const char*>(len), 8);
   out.write(h.data(), static_cast<std::streamsize>(h.size()));
-  for (const auto& t : tensors) out.write(reinterpret_cast<const char*>(t.bytes.data()), static_cast<std::streamsize>(t.bytes.size()));
+  for (const auto& t : tensors)
+    out.write(reinterpret_cast<const char*>(t.bytes.data()),
+              static_cast<std::streamsize>(t.bytes.size()));
   if (!out) throw Error(tagged("safetensors", path.string() + ": write failed"));
 }
 

@@ -37,7 +37,8 @@ class SafetensorsFile {
   std::map<std::string, TensorInfo> tensors_;
 };
 
-// All tensors of a model directory: model.safetensors, or the shards of model.safetensors.index.json.
+// All tensors of a model directory: model.safetensors, or the shards of
+// model.safetensors.index.json.
 class TensorStore {
  public:
   static TensorStore open_dir(const std::filesystem::path& dir);
@@ -64,6 +65,7 @@ struct TensorToWrite {
   std::vector<unsigned char> bytes;
 };
 TensorToWrite f32_tensor(std::string name, Shape shape, const float* data);
-void write_safetensors(const std::filesystem::path& path, const std::vector<TensorToWrite>& tensors);
+void write_safetensors(const std::filesystem::path& path,
+                       const std::vector<TensorToWrite>& tensors);
 
 }  // namespace xlstm

@@ -10,12 +10,15 @@
 namespace xlstm {
 
 namespace {
-const float* data_or_null(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
+const float* data_or_null(const std::vector<float>& v) {
+  return v.empty() ? nullptr : v.data();
+}
 }  // namespace
 
-MlstmLargeBlockWeights load_mlstm_large_block(WeightLoader& L, const ModelConfig& c, const std::string& p,
-                                              WeightType wt) {
-  const int64_t E = c.embedding_dim, NH = c.num_heads, qk = c.qk_dim(), v = c.v_dim(), F = c.ffn_dim();
+MlstmLargeBlockWeights load_mlstm_large_block(WeightLoader& L, const ModelConfig& c,
+                                              const std::string& p, WeightType wt) {
+  const int64_t E = c.embedding_dim, NH = c.num_heads, qk = c.qk_dim(), v = c.v_dim(),
+                F = c.ffn_dim();
   const bool fused = c.weight_mode == "fused";
   const std::string ml = p + "mlstm_layer.";
   MlstmLargeBlockWeights w;
@@ -30,7 +33,8 @@ MlstmLargeBlockWeights load_mlstm_large_block(WeightLoader& L, const ModelConfig
     L.take_into(ml + "ifgate_preact.weight", {2 * NH, E}, gates_w);
     L.take_into(ml + "ifgate_preact.bias", {2 * NH}, gates_b);
   } else {
-    const std::pair<const char*, int64_t> parts[] = {{"q", qk}, {"k", qk}, {"v", v}, {"ogate_preact", v}};
+    const std::pair<const char*, int64_t> parts[] = {
+        {"q", qk}, {"k", qk}, {"v", v}, {"ogate_preact", v}};
     int64_t row = 0;
     for (const auto& [name, n] : parts) {
       L.take_into(ml + name + ".weight", {n, E}, w_in.data() + row * E);
@@ -39,7 +43,8 @@ MlstmLargeBlockWeights load_mlstm_large_block(WeightLoader& L, const ModelConfig
     }
     L.take_into(ml + "igate_preact.weight", {NH, E}, gates_w);
     L.take_into(ml + "fgate_preact.weight", {NH, E}, gates_w + NH * E);
-    L.take_into(ml + "igate_preact.bias", {NH}, gates_b);  // gate biases exist even without use_bias
+    L.take_into(ml + "igate_preact.bias", {NH},
+                gates_b);  // gate biases exist even without use_bias
     L.take_into(ml + "fgate_preact.bias", {NH}, gates_b + NH);
   }
   w.w_in = Matrix::from_f32(rows_in, E, std::move(w_in), wt);
@@ -73,10 +78,11 @@ MlstmLargeBlockWeights load_mlstm_large_block(WeightLoader& L, const ModelConfig
   return w;
 }
 
-void mlstm_large_block_forward(const MlstmLargeBlockWeights& w, const ModelConfig& c, float* x, int64_t B,
-                               int64_t S, MlstmBlockState& state, Formulation formulation, int64_t chunk,
-                               Workspace& ws) {
-  const int64_t E = c.embedding_dim, NH = c.num_heads, qk = c.qk_dim(), v = c.v_dim(), F = c.ffn_dim();
+void mlstm_large_block_forward(const MlstmLargeBlockWeights& w, const ModelConfig& c, float* x,
+                               int64_t B, int64_t S, MlstmBlockState& state,
+                               Formulation formulation, int64_t chunk, Workspace& ws) {
+  const int64_t E = c.embedding_dim, NH = c.num_heads, qk = c.qk_dim(), v = c.v_dim(),
+                F = c.ffn_dim();
   const int64_t DHQK = c.qk_head_dim(), DHV = c.v_head_dim();
   const int64_t T = B * S, W = 2 * qk + 2 * v + 2 * NH;
   const auto eps = static_cast<float>(c.norm_eps);
@@ -104,7 +110,8 @@ void mlstm_large_block_forward(const MlstmLargeBlockWeights& w, const ModelConfi
                        h + b * S * v + hd * DHV,
                        v};
       const int64_t bh = b * NH + hd;
-      CellState st{state.C.data() + bh * DHQK * DHV, state.n.data() + bh * DHQK, state.m.data() + bh};
+      CellState st{state.C.data() + bh * DHQK * DHV, state.n.data() + bh * DHQK,
+                   state.m.data() + bh};
       mlstm_run(formulation, seq, st, cell_eps, chunk);
     }
   }

@@ -10,7 +10,9 @@ namespace xlstm {
 
 State::State(const ModelConfig& c, int64_t batch)
     : batch_(batch), NH_(c.num_heads), DHQK_(c.qk_head_dim()), DHV_(c.v_head_dim()) {
-  if (batch <= 0) throw InvalidInput(tagged("state", "batch size must be positive, got " + std::to_string(batch)));
+  if (batch <= 0)
+    throw InvalidInput(
+        tagged("state", "batch size must be positive, got " + std::to_string(batch)));
   blocks_.resize(static_cast<size_t>(c.num_blocks));
   reset();
 }
@@ -24,7 +26,8 @@ void State::reset() {
 }
 
 State State::slice(int64_t b) const {
-  if (b < 0 || b >= batch_) throw InvalidInput(tagged("state", "sequence " + std::to_string(b) + " out of range"));
+  if (b < 0 || b >= batch_)
+    throw InvalidInput(tagged("state", "sequence " + std::to_string(b) + " out of range"));
   State out = *this;
   out.batch_ = 1;
   const int64_t c = NH_ * DHQK_ * DHV_, n = NH_ * DHQK_, m = NH_;
@@ -37,8 +40,8 @@ State State::slice(int64_t b) const {
 }
 
 void State::assign(int64_t b, const State& one) {
-  if (b < 0 || b >= batch_ || one.batch_ != 1 || one.blocks_.size() != blocks_.size() || one.NH_ != NH_ ||
-      one.DHQK_ != DHQK_ || one.DHV_ != DHV_) {
+  if (b < 0 || b >= batch_ || one.batch_ != 1 || one.blocks_.size() != blocks_.size() ||
+      one.NH_ != NH_ || one.DHQK_ != DHQK_ || one.DHV_ != DHV_) {
     throw InvalidInput(tagged("state", "assign: incompatible state or sequence index"));
   }
   const int64_t c = NH_ * DHQK_ * DHV_, n = NH_ * DHQK_, m = NH_;
@@ -64,14 +67,16 @@ State State::load(const std::filesystem::path& path, const ModelConfig& config) 
   const auto store = TensorStore::open_file(path);
   const TensorInfo* first = store.find("state.0.m");
   if (first == nullptr || first->shape.size() != 3) {
-    throw InvalidInput(tagged("state", path.string() + ": missing 'state.0.m' of shape [B, NH, 1]"));
+    throw InvalidInput(
+        tagged("state", path.string() + ": missing 'state.0.m' of shape [B, NH, 1]"));
   }
   State s(config, first->shape[0]);
   for (size_t i = 0; i < s.blocks_.size(); ++i) {
     const std::string p = "state." + std::to_string(i) + ".";
     auto get = [&](const std::string& name, const Shape& shape) {
       const TensorInfo* t = store.find(name);
-      if (t == nullptr) throw InvalidInput(tagged("state", path.string() + ": missing '" + name + "'"));
+      if (t == nullptr)
+        throw InvalidInput(tagged("state", path.string() + ": missing '" + name + "'"));
       return read_f32(*t, shape);
     };
     s.blocks_[i].C = get(p + "C", {s.batch_, s.NH_, s.DHQK_, s.DHV_});

@@ -7,7 +7,8 @@ namespace xlstm {
 const TensorInfo& WeightLoader::require(const std::string& name, const Shape& shape) {
   const TensorInfo* t = store_.find(name);
   if (t == nullptr) {
-    throw InvalidInput(tagged("weights", name + ": missing (expected " + shape_str(shape) + ") in " + store_.description()));
+    throw InvalidInput(tagged("weights", name + ": missing (expected " + shape_str(shape) +
+                                             ") in " + store_.description()));
   }
   used_.insert(name);
   return *t;

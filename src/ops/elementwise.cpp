@@ -2,7 +2,8 @@
 
 namespace xlstm {
 
-void soft_cap_columns(float* x, int64_t rows, int64_t cols, int64_t col0, int64_t ncols, float cap) {
+void soft_cap_columns(float* x, int64_t rows, int64_t cols, int64_t col0, int64_t ncols,
+                      float cap) {
 #pragma omp parallel for if (rows * ncols > (1 << 15))
   for (int64_t r = 0; r < rows; ++r) {
     float* row = x + r * cols + col0;

@@ -4,10 +4,16 @@
 
 namespace xlstm {
 
-inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+inline float sigmoid(float x) {
+  return 1.0f / (1.0f + std::exp(-x));
+}
 // log σ(x) = -softplus(-x), stable for large |x|.
-inline float log_sigmoid(float x) { return std::fmin(x, 0.0f) - std::log1p(std::exp(-std::fabs(x))); }
-inline float soft_cap(float x, float cap) { return cap * std::tanh(x / cap); }
+inline float log_sigmoid(float x) {
+  return std::fmin(x, 0.0f) - std::log1p(std::exp(-std::fabs(x)));
+}
+inline float soft_cap(float x, float cap) {
+  return cap * std::tanh(x / cap);
+}
 
 // In place on [rows, cols] with a column window [col0, col0 + ncols): x = cap · tanh(x / cap).
 void soft_cap_columns(float* x, int64_t rows, int64_t cols, int64_t col0, int64_t ncols, float cap);

@@ -23,7 +23,8 @@ void add_bias(float* y, int64_t M, int64_t N, const float* bias) {
 // compiler vectorizes without reassociating (keeps results independent of -ffast-math).
 constexpr int kLanes = 16;
 
-void gemv_bf16_rows(const float* x, int64_t K, const uint16_t* W, int64_t n0, int64_t n1, float* y) {
+void gemv_bf16_rows(const float* x, int64_t K, const uint16_t* W, int64_t n0, int64_t n1,
+                    float* y) {
   const int64_t K16 = K / kLanes * kLanes;
   for (int64_t n = n0; n < n1; ++n) {
     const uint16_t* w = W + n * K;
@@ -38,7 +39,8 @@ void gemv_bf16_rows(const float* x, int64_t K, const uint16_t* W, int64_t n0, in
   }
 }
 
-// Few input rows: stream the weights once in blocks of 64 rows; the block stays in L2 across the M inputs.
+// Few input rows: stream the weights once in blocks of 64 rows; the block stays in L2 across the M
+// inputs.
 void small_m_bf16(const float* x, int64_t M, int64_t K, const Matrix& W, float* y) {
   const int64_t N = W.rows;
 #pragma omp parallel for schedule(static)
@@ -50,21 +52,23 @@ void small_m_bf16(const float* x, int64_t M, int64_t K, const Matrix& W, float* 
 
 }  // namespace
 
-void linear_f32(const float* x, int64_t M, int64_t K, const float* W, int64_t N, const float* bias, float* y) {
+void linear_f32(const float* x, int64_t M, int64_t K, const float* W, int64_t N, const float* bias,
+                float* y) {
   if (M == 1) {
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<blasint>(N), static_cast<blasint>(K), 1.0f, W,
-                static_cast<blasint>(K), x, 1, 0.0f, y, 1);
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<blasint>(N), static_cast<blasint>(K), 1.0f,
+                W, static_cast<blasint>(K), x, 1, 0.0f, y, 1);
   } else {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(M), static_cast<blasint>(N),
-                static_cast<blasint>(K), 1.0f, x, static_cast<blasint>(K), W, static_cast<blasint>(K), 0.0f, y,
-                static_cast<blasint>(N));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(M),
+                static_cast<blasint>(N), static_cast<blasint>(K), 1.0f, x, static_cast<blasint>(K),
+                W, static_cast<blasint>(K), 0.0f, y, static_cast<blasint>(N));
   }
   add_bias(y, M, N, bias);
 }
 
 void linear(const float* x, int64_t M, int64_t K, const Matrix& W, const float* bias, float* y) {
   if (W.cols != K) {
-    throw Error(tagged("linear", "input has " + std::to_string(K) + " features, weight expects " + std::to_string(W.cols)));
+    throw Error(tagged("linear", "input has " + std::to_string(K) + " features, weight expects " +
+                                     std::to_string(W.cols)));
   }
   const int64_t N = W.rows;
   if (W.type == WeightType::F32) return linear_f32(x, M, K, W.f32.data(), N, bias, y);
@@ -78,9 +82,10 @@ void linear(const float* x, int64_t M, int64_t K, const Matrix& W, const float* 
     for (int64_t n0 = 0; n0 < N; n0 += kBlockRows) {
       const int64_t nb = std::min(kBlockRows, N - n0);
       W.rows_f32(n0, nb, wide.data());
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(M), static_cast<blasint>(nb),
-                  static_cast<blasint>(K), 1.0f, x, static_cast<blasint>(K), wide.data(), static_cast<blasint>(K),
-                  0.0f, y + n0, static_cast<blasint>(N));
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(M),
+                  static_cast<blasint>(nb), static_cast<blasint>(K), 1.0f, x,
+                  static_cast<blasint>(K), wide.data(), static_cast<blasint>(K), 0.0f, y + n0,
+                  static_cast<blasint>(N));
     }
   }
   add_bias(y, M, N, bias);

@@ -11,6 +11,7 @@ namespace xlstm {
 void linear(const float* x, int64_t M, int64_t K, const Matrix& W, const float* bias, float* y);
 
 // The same on raw float32 weights.
-void linear_f32(const float* x, int64_t M, int64_t K, const float* W, int64_t N, const float* bias, float* y);
+void linear_f32(const float* x, int64_t M, int64_t K, const float* W, int64_t N, const float* bias,
+                float* y);
 
 }  // namespace xlstm

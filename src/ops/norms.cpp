@@ -4,7 +4,8 @@
 
 namespace xlstm {
 
-void rms_norm(const float* x, int64_t T, int64_t D, const float* w, const float* b, float eps, float* y) {
+void rms_norm(const float* x, int64_t T, int64_t D, const float* w, const float* b, float eps,
+              float* y) {
 #pragma omp parallel for if (T * D > (1 << 15))
   for (int64_t t = 0; t < T; ++t) {
     const float* xr = x + t * D;
@@ -16,8 +17,8 @@ void rms_norm(const float* x, int64_t T, int64_t D, const float* w, const float*
   }
 }
 
-void multihead_layer_norm(const float* x, int64_t T, int64_t NH, int64_t DH, const float* w, const float* b,
-                          float eps, float* y) {
+void multihead_layer_norm(const float* x, int64_t T, int64_t NH, int64_t DH, const float* w,
+                          const float* b, float eps, float* y) {
 #pragma omp parallel for collapse(2) if (T * NH * DH > (1 << 15))
   for (int64_t t = 0; t < T; ++t) {
     for (int64_t h = 0; h < NH; ++h) {
@@ -33,7 +34,8 @@ void multihead_layer_norm(const float* x, int64_t T, int64_t NH, int64_t DH, con
       const float mu = static_cast<float>(mean);
       const float* wr = w + h * DH;
       const float* br = b != nullptr ? b + h * DH : nullptr;
-      for (int64_t d = 0; d < DH; ++d) yr[d] = (xr[d] - mu) * r * wr[d] + (br != nullptr ? br[d] : 0.0f);
+      for (int64_t d = 0; d < DH; ++d)
+        yr[d] = (xr[d] - mu) * r * wr[d] + (br != nullptr ? br[d] : 0.0f);
     }
   }
 }

@@ -6,11 +6,13 @@
 
 namespace xlstm {
 
-std::vector<int32_t> prepare_prompt(const ModelConfig& c, std::span<const int32_t> prompt, bool insert_bos) {
+std::vector<int32_t> prepare_prompt(const ModelConfig& c, std::span<const int32_t> prompt,
+                                    bool insert_bos) {
   std::vector<int32_t> ids;
   const auto bos = static_cast<int32_t>(c.bos_token_id);
   // An empty prompt starts from BOS, as the reference generate does.
-  if ((insert_bos && c.force_bos_token_insert && (prompt.empty() || prompt[0] != bos)) || prompt.empty()) {
+  if ((insert_bos && c.force_bos_token_insert && (prompt.empty() || prompt[0] != bos)) ||
+      prompt.empty()) {
     ids.push_back(bos);
   }
   ids.insert(ids.end(), prompt.begin(), prompt.end());

@@ -11,16 +11,24 @@ namespace xlstm {
 
 void validate(const SamplingParams& p) {
   auto bad = [](const std::string& what) { throw InvalidInput(tagged("sampler", what)); };
-  if (!(p.temperature >= 0.0f) || !std::isfinite(p.temperature)) bad("temperature must be >= 0, got " + std::to_string(p.temperature));
+  if (!(p.temperature >= 0.0f) || !std::isfinite(p.temperature))
+    bad("temperature must be >= 0, got " + std::to_string(p.temperature));
   if (p.top_k < 0) bad("top_k must be >= 0, got " + std::to_string(p.top_k));
-  if (!(p.top_p > 0.0f && p.top_p <= 1.0f)) bad("top_p must be in (0, 1], got " + std::to_string(p.top_p));
-  if (!(p.min_p >= 0.0f && p.min_p <= 1.0f)) bad("min_p must be in [0, 1], got " + std::to_string(p.min_p));
-  if (!(p.repeat_penalty > 0.0f) || !std::isfinite(p.repeat_penalty)) bad("repeat_penalty must be > 0, got " + std::to_string(p.repeat_penalty));
+  if (!(p.top_p > 0.0f && p.top_p <= 1.0f))
+    bad("top_p must be in (0, 1], got " + std::to_string(p.top_p));
+  if (!(p.min_p >= 0.0f && p.min_p <= 1.0f))
+    bad("min_p must be in [0, 1], got " + std::to_string(p.min_p));
+  if (!(p.repeat_penalty > 0.0f) || !std::isfinite(p.repeat_penalty))
+    bad("repeat_penalty must be > 0, got " + std::to_string(p.repeat_penalty));
 }
 
-Sampler::Sampler(const SamplingParams& params) : p_(params), rng_(params.seed) { validate(params); }
+Sampler::Sampler(const SamplingParams& params) : p_(params), rng_(params.seed) {
+  validate(params);
+}
 
-double Sampler::uniform() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
+double Sampler::uniform() {
+  return static_cast<double>(rng_() >> 11) * 0x1.0p-53;
+}
 
 int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> history) {
   const auto V = static_cast<int32_t>(logits.size());
@@ -40,7 +48,9 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
   }
   order_.resize(static_cast<size_t>(V));
   std::iota(order_.begin(), order_.end(), 0);
-  auto by_logit = [&](int32_t a, int32_t b) { return work_[a] > work_[b] || (work_[a] == work_[b] && a < b); };
+  auto by_logit = [&](int32_t a, int32_t b) {
+    return work_[a] > work_[b] || (work_[a] == work_[b] && a < b);
+  };
   int32_t n = V;
   if (p_.top_k > 0 && p_.top_k < V) {
     std::partial_sort(order_.begin(), order_.begin() + p_.top_k, order_.end(), by_logit);

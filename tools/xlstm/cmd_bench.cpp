@@ -1,4 +1,5 @@
-// xlstm bench: prefill and decode throughput and peak RSS for a model (or random weights of a config).
+// xlstm bench: prefill and decode throughput and peak RSS for a model (or random weights of a
+// config).
 #include <sys/resource.h>
 
 #include <chrono>
@@ -31,31 +32,41 @@ void add_bench(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   auto* sub = app.add_subcommand("bench", "Measure prefill and decode tokens/s and peak memory");
   auto* m = sub->add_option("-m,--model", o->model_dir, "Model directory");
-  auto* c = sub->add_option("--config", o->config_file, "config.json: benchmark random weights of this shape");
+  auto* c = sub->add_option("--config", o->config_file,
+                            "config.json: benchmark random weights of this shape");
   m->excludes(c);
-  sub->add_option("--prompt-len", o->prompt_len, "Prompt tokens per sequence")->check(CLI::PositiveNumber);
+  sub->add_option("--prompt-len", o->prompt_len, "Prompt tokens per sequence")
+      ->check(CLI::PositiveNumber);
   sub->add_option("--gen", o->gen, "Decode steps")->check(CLI::NonNegativeNumber);
   sub->add_option("--batch", o->batches, "Comma-separated batch sizes");
-  sub->add_option("--chunk-size", o->chunk_size, "Prefill chunk size (default: config)")->check(CLI::NonNegativeNumber);
+  sub->add_option("--chunk-size", o->chunk_size, "Prefill chunk size (default: config)")
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--weights", o->weights, "In-memory weight type: auto (as stored), f32, bf16")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}));
-  sub->add_option("-t,--threads", o->threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
+  sub->add_option("-t,--threads", o->threads, "CPU threads (0 = all)")
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--reps", o->reps, "Repetitions (best is reported)")->check(CLI::PositiveNumber);
   sub->callback([o] {
-    if (o->model_dir.empty() && o->config_file.empty()) throw InvalidInput(tagged("cli", "bench needs -m DIR or --config FILE"));
+    if (o->model_dir.empty() && o->config_file.empty())
+      throw InvalidInput(tagged("cli", "bench needs -m DIR or --config FILE"));
     apply_threads(o->threads);
-    Model model = o->model_dir.empty() ? Model::random(load_config(o->config_file).config, 1, o->weights == "bf16") : Model::load(o->model_dir, load_options(o->weights));
+    Model model = o->model_dir.empty()
+                      ? Model::random(load_config(o->config_file).config, 1, o->weights == "bf16")
+                      : Model::load(o->model_dir, load_options(o->weights));
     const ModelConfig& cfg = model.config();
     using clock = std::chrono::steady_clock;
-    std::printf("model: E=%ld blocks=%ld heads=%ld V=%ld params=%.1fM weights=%.1f MB threads=%d\n", cfg.embedding_dim,
-                cfg.num_blocks, cfg.num_heads, cfg.vocab_size, cfg.parameter_count() / 1e6, model.weight_bytes() / 1e6,
-                num_threads());
-    std::printf("| batch | prompt | prefill tok/s | decode steps | decode tok/s | peak RSS MiB |\n");
-    std::printf("|------:|-------:|--------------:|-------------:|-------------:|-------------:|\n");
+    std::printf("model: E=%ld blocks=%ld heads=%ld V=%ld params=%.1fM weights=%.1f MB threads=%d\n",
+                cfg.embedding_dim, cfg.num_blocks, cfg.num_heads, cfg.vocab_size,
+                cfg.parameter_count() / 1e6, model.weight_bytes() / 1e6, num_threads());
+    std::printf(
+        "| batch | prompt | prefill tok/s | decode steps | decode tok/s | peak RSS MiB |\n");
+    std::printf(
+        "|------:|-------:|--------------:|-------------:|-------------:|-------------:|\n");
     for (int32_t B : parse_ids(o->batches, "--batch")) {
       if (B <= 0) throw InvalidInput(tagged("cli", "--batch: sizes must be positive"));
       std::vector<int32_t> prompt(static_cast<size_t>(B * o->prompt_len));
-      for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int32_t>((i * 7919 + 13) % cfg.vocab_size);
+      for (size_t i = 0; i < prompt.size(); ++i)
+        prompt[i] = static_cast<int32_t>((i * 7919 + 13) % cfg.vocab_size);
       double best_prefill = 0, best_decode = 0;
       for (int r = 0; r < o->reps; ++r) {
         State state = model.new_state(B);
@@ -69,15 +80,16 @@ void add_bench(CLI::App& app) {
         std::vector<int32_t> next(static_cast<size_t>(B));
         auto t1 = clock::now();
         for (int64_t s = 0; s < o->gen; ++s) {
-          for (int32_t b = 0; b < B; ++b) next[b] = static_cast<int32_t>((s * 31 + b) % cfg.vocab_size);
+          for (int32_t b = 0; b < B; ++b)
+            next[b] = static_cast<int32_t>((s * 31 + b) % cfg.vocab_size);
           logits = model.forward(next, state, run);
         }
         const double decode = std::chrono::duration<double>(clock::now() - t1).count();
         best_prefill = std::max(best_prefill, B * o->prompt_len / prefill);
         if (o->gen > 0) best_decode = std::max(best_decode, B * o->gen / decode);
       }
-      std::printf("| %5d | %6ld | %13.1f | %12ld | %12.2f | %12.1f |\n", B, o->prompt_len, best_prefill, o->gen,
-                  best_decode, peak_rss_mib());
+      std::printf("| %5d | %6ld | %13.1f | %12ld | %12.2f | %12.1f |\n", B, o->prompt_len,
+                  best_prefill, o->gen, best_decode, peak_rss_mib());
     }
   });
 }

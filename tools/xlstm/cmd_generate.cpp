@@ -23,19 +23,22 @@ void add_generate(CLI::App& app) {
   auto* sub = app.add_subcommand("generate", "Continue a prompt");
   sub->add_option("-m,--model", o->model_dir, "Model directory")->required();
   o->prompt.add_to(sub, /*allow_ids=*/true);
-  sub->add_option("-n,--n-predict", o->gen.max_new_tokens, "Number of tokens to generate")->check(CLI::NonNegativeNumber);
+  sub->add_option("-n,--n-predict", o->gen.max_new_tokens, "Number of tokens to generate")
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--temp", o->gen.sampling.temperature, "Temperature (0 = greedy)");
   sub->add_option("--top-k", o->gen.sampling.top_k, "Top-k (0 = off)");
   sub->add_option("--top-p", o->gen.sampling.top_p, "Top-p (1 = off)");
   sub->add_option("--min-p", o->gen.sampling.min_p, "Min-p (0 = off)");
-  sub->add_option("--repeat-penalty", o->gen.sampling.repeat_penalty, "Repetition penalty (1 = off)");
+  sub->add_option("--repeat-penalty", o->gen.sampling.repeat_penalty,
+                  "Repetition penalty (1 = off)");
   sub->add_option("--seed", o->gen.sampling.seed, "RNG seed");
   sub->add_flag("--no-bos", o->no_bos, "Do not insert BOS even if the config asks for it");
   sub->add_flag("--ignore-eos", o->ignore_eos, "Keep generating after EOS");
   sub->add_flag("--print-ids", o->print_ids, "Print token ids instead of text");
   sub->add_option("--weights", o->weights, "In-memory weight type: auto (as stored), f32, bf16")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}));
-  sub->add_option("-t,--threads", o->threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
+  sub->add_option("-t,--threads", o->threads, "CPU threads (0 = all)")
+      ->check(CLI::NonNegativeNumber);
   sub->callback([o] {
     apply_threads(o->threads);
     validate(o->gen.sampling);
@@ -43,7 +46,8 @@ void add_generate(CLI::App& app) {
       throw InvalidInput(tagged("cli", "generate needs a prompt: -p TEXT, -f FILE or --ids"));
     }
     std::optional<Tokenizer> tok;
-    if (!o->prompt.has_ids() || (!o->print_ids && std::filesystem::exists(o->model_dir + "/tokenizer.json"))) {
+    if (!o->prompt.has_ids() ||
+        (!o->print_ids && std::filesystem::exists(o->model_dir + "/tokenizer.json"))) {
       tok = load_model_tokenizer(o->model_dir);
     }
     const auto prompt = o->prompt.tokens(tok ? &*tok : nullptr);
@@ -54,7 +58,8 @@ void add_generate(CLI::App& app) {
     std::optional<StreamingDetokenizer> detok;
     if (as_text) {
       detok.emplace(*tok, /*skip_special_tokens=*/true);
-      std::cout << (o->prompt.has_ids() ? tok->decode(prompt, true) : o->prompt.text()) << std::flush;
+      std::cout << (o->prompt.has_ids() ? tok->decode(prompt, true) : o->prompt.text())
+                << std::flush;
     }
     bool first = true;
     auto r = generate(model, prompt, o->gen, [&](int32_t id) {
@@ -68,9 +73,11 @@ void add_generate(CLI::App& app) {
     });
     if (as_text) std::cout << detok->flush();
     std::cout << "\n";
-    const double tps = r.decode_seconds > 0 ? static_cast<double>(r.tokens.size()) / r.decode_seconds : 0.0;
-    std::cerr << r.prompt_tokens << " prompt tokens, " << r.tokens.size() << " generated (" << r.stop_reason << "), "
-              << r.prefill_seconds << " s prefill, " << tps << " tokens/s decode\n";
+    const double tps =
+        r.decode_seconds > 0 ? static_cast<double>(r.tokens.size()) / r.decode_seconds : 0.0;
+    std::cerr << r.prompt_tokens << " prompt tokens, " << r.tokens.size() << " generated ("
+              << r.stop_reason << "), " << r.prefill_seconds << " s prefill, " << tps
+              << " tokens/s decode\n";
   });
 }
 

@@ -14,12 +14,15 @@ void add_info(CLI::App& app) {
     std::string model_dir, config_file;
   };
   auto o = std::make_shared<Opts>();
-  auto* sub = app.add_subcommand("info", "Print a model's config, shapes, parameter count and state size");
-  auto* m = sub->add_option("-m,--model", o->model_dir, "Model directory (config.json + safetensors)");
+  auto* sub =
+      app.add_subcommand("info", "Print a model's config, shapes, parameter count and state size");
+  auto* m =
+      sub->add_option("-m,--model", o->model_dir, "Model directory (config.json + safetensors)");
   auto* c = sub->add_option("--config", o->config_file, "A config.json alone (no weights needed)");
   m->excludes(c);
   sub->callback([o] {
-    if (o->model_dir.empty() && o->config_file.empty()) throw InvalidInput(tagged("cli", "info needs -m DIR or --config FILE"));
+    if (o->model_dir.empty() && o->config_file.empty())
+      throw InvalidInput(tagged("cli", "info needs -m DIR or --config FILE"));
     std::vector<std::string> warnings;
     if (!o->config_file.empty()) {
       auto loaded = load_config(o->config_file);
@@ -31,7 +34,8 @@ void add_info(CLI::App& app) {
     lo.warnings = &warnings;
     Model model = Model::load(o->model_dir, lo);
     for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
-    std::cout << "model                        " << o->model_dir << "\n" << describe(model.config());
+    std::cout << "model                        " << o->model_dir << "\n"
+              << describe(model.config());
   });
 }
 

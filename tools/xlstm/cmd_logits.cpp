@@ -1,4 +1,5 @@
-// xlstm logits -m DIR --ids 1,2,3 | --batch-file ids.npy [--mode M] --out logits.npy  → float32 [B, S, V]
+// xlstm logits -m DIR --ids 1,2,3 | --batch-file ids.npy [--mode M] --out logits.npy  → float32 [B,
+// S, V]
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -23,16 +24,22 @@ void add_logits(CLI::App& app) {
   sub->add_option("-m,--model", o->model_dir, "Model directory")->required();
   o->prompt.add_to(sub, /*allow_ids=*/true);
   sub->add_option("--batch-file", o->batch_file, ".npy of int32/int64 ids, shape [B, S]");
-  sub->add_option("--mode", o->mode, "mLSTM formulation")->check(CLI::IsMember({"parallel", "chunkwise", "step"}));
-  sub->add_option("--chunk-size", o->chunk_size, "Chunk size for --mode chunkwise (default: config)")->check(CLI::NonNegativeNumber);
+  sub->add_option("--mode", o->mode, "mLSTM formulation")
+      ->check(CLI::IsMember({"parallel", "chunkwise", "step"}));
+  sub->add_option("--chunk-size", o->chunk_size,
+                  "Chunk size for --mode chunkwise (default: config)")
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--out", o->out, "Output .npy (float32 [B, S, V])")->required();
   sub->add_option("--weights", o->weights, "In-memory weight type: auto (as stored), f32, bf16")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}));
-  sub->add_option("-t,--threads", o->threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
+  sub->add_option("-t,--threads", o->threads, "CPU threads (0 = all)")
+      ->check(CLI::NonNegativeNumber);
   sub->callback([o] {
-    const bool has_prompt = o->prompt.has_ids() || !o->prompt.text_arg.empty() || !o->prompt.file.empty();
+    const bool has_prompt =
+        o->prompt.has_ids() || !o->prompt.text_arg.empty() || !o->prompt.file.empty();
     if (has_prompt == !o->batch_file.empty()) {
-      throw InvalidInput(tagged("cli", "logits needs exactly one of --ids, -p, -f or --batch-file"));
+      throw InvalidInput(
+          tagged("cli", "logits needs exactly one of --ids, -p, -f or --batch-file"));
     }
     apply_threads(o->threads);
     Model model = Model::load(o->model_dir, load_options(o->weights));
@@ -54,7 +61,8 @@ void add_logits(CLI::App& app) {
     run.chunk_size = o->chunk_size;
     const auto logits = model.forward(tokens, state, run);
     write_npy_f32(o->out, {B, S, model.config().vocab_size}, logits.data());
-    std::cerr << "wrote " << o->out << " [" << B << ", " << S << ", " << model.config().vocab_size << "]\n";
+    std::cerr << "wrote " << o->out << " [" << B << ", " << S << ", " << model.config().vocab_size
+              << "]\n";
   });
 }
 

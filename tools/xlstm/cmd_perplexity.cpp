@@ -16,16 +16,20 @@ void add_perplexity(CLI::App& app) {
     int threads = 0;
   };
   auto o = std::make_shared<Opts>();
-  auto* sub = app.add_subcommand("perplexity", "Perplexity of a text file (non-overlapping windows, second half scored)");
+  auto* sub = app.add_subcommand(
+      "perplexity", "Perplexity of a text file (non-overlapping windows, second half scored)");
   sub->add_option("-m,--model", o->model_dir, "Model directory (with tokenizer.json)")->required();
   sub->add_option("-f,--file", o->file, "Text file")->required();
-  sub->add_option("--ctx", o->ppl.ctx, "Window length in tokens")->check(CLI::Range(int64_t{2}, int64_t{1} << 30));
-  sub->add_option("--batch", o->ppl.batch, "Windows evaluated together")->check(CLI::PositiveNumber);
+  sub->add_option("--ctx", o->ppl.ctx, "Window length in tokens")
+      ->check(CLI::Range(int64_t{2}, int64_t{1} << 30));
+  sub->add_option("--batch", o->ppl.batch, "Windows evaluated together")
+      ->check(CLI::PositiveNumber);
   sub->add_option("--bos", o->bos, "Prepend BOS to each window: auto (per config), yes, no")
       ->check(CLI::IsMember({"auto", "yes", "no"}));
   sub->add_option("--weights", o->weights, "In-memory weight type: auto (as stored), f32, bf16")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}));
-  sub->add_option("-t,--threads", o->threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
+  sub->add_option("-t,--threads", o->threads, "CPU threads (0 = all)")
+      ->check(CLI::NonNegativeNumber);
   sub->callback([o] {
     apply_threads(o->threads);
     const Tokenizer tok = load_model_tokenizer(o->model_dir);
@@ -33,10 +37,11 @@ void add_perplexity(CLI::App& app) {
     text.file = o->file;
     const auto tokens = tok.encode(text.text(), /*add_special_tokens=*/false);
     Model model = Model::load(o->model_dir, load_options(o->weights));
-    o->ppl.prepend_bos = o->bos == "yes" || (o->bos == "auto" && model.config().force_bos_token_insert);
+    o->ppl.prepend_bos =
+        o->bos == "yes" || (o->bos == "auto" && model.config().force_bos_token_insert);
     const auto r = perplexity(model, tokens, o->ppl);
-    std::printf("tokens %zu, ctx %ld, windows %ld, scored tokens %ld, bos %s\n", tokens.size(), o->ppl.ctx, r.windows,
-                r.scored_tokens, o->ppl.prepend_bos ? "prepended" : "none");
+    std::printf("tokens %zu, ctx %ld, windows %ld, scored tokens %ld, bos %s\n", tokens.size(),
+                o->ppl.ctx, r.windows, r.scored_tokens, o->ppl.prepend_bos ? "prepended" : "none");
     std::printf("mean NLL %.6f, perplexity %.4f\n", r.mean_nll, r.perplexity);
   });
 }

@@ -18,8 +18,10 @@ struct TokenizerSource {
     m->excludes(t);
   }
   Tokenizer load() const {
-    if (model_dir.empty() && tokenizer_file.empty()) throw InvalidInput(tagged("cli", "needs -m DIR or --tokenizer FILE"));
-    return tokenizer_file.empty() ? load_model_tokenizer(model_dir) : Tokenizer::from_file(tokenizer_file);
+    if (model_dir.empty() && tokenizer_file.empty())
+      throw InvalidInput(tagged("cli", "needs -m DIR or --tokenizer FILE"));
+    return tokenizer_file.empty() ? load_model_tokenizer(model_dir)
+                                  : Tokenizer::from_file(tokenizer_file);
   }
 };
 
@@ -41,7 +43,8 @@ void add_tokenize(CLI::App& app) {
     const Tokenizer tok = o->source.load();
     const auto ids = tok.encode(o->prompt.text(), !o->no_special);
     std::cout << (o->json ? "[" : "");
-    for (size_t i = 0; i < ids.size(); ++i) std::cout << (i ? (o->json ? ", " : ",") : "") << ids[i];
+    for (size_t i = 0; i < ids.size(); ++i)
+      std::cout << (i ? (o->json ? ", " : ",") : "") << ids[i];
     std::cout << (o->json ? "]" : "") << "\n";
   });
 }

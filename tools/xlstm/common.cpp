@@ -19,7 +19,8 @@ std::vector<int32_t> parse_ids(const std::string& text, const std::string& flag)
     int32_t v = 0;
     auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
     if (item.empty() || ec != std::errc() || p != item.data() + item.size() || v < 0) {
-      throw InvalidInput(tagged("cli", flag + ": '" + item + "' is not a non-negative integer token id"));
+      throw InvalidInput(
+          tagged("cli", flag + ": '" + item + "' is not a non-negative integer token id"));
     }
     ids.push_back(v);
     pos = end + 1;
@@ -37,7 +38,8 @@ LoadOptions::WeightDType parse_weight_type(const std::string& name) {
 Tokenizer load_model_tokenizer(const std::string& model_dir) {
   const auto path = std::filesystem::path(model_dir) / "tokenizer.json";
   if (!std::filesystem::exists(path)) {
-    throw InvalidInput(tagged("cli", path.string() + " not found: this model has no tokenizer; use --ids"));
+    throw InvalidInput(
+        tagged("cli", path.string() + " not found: this model has no tokenizer; use --ids"));
   }
   return Tokenizer::from_file(path);
 }
@@ -69,6 +71,8 @@ std::vector<int32_t> PromptSource::tokens(const Tokenizer* tokenizer) const {
   return tokenizer->encode(text(), true);
 }
 
-void apply_threads(int threads) { set_num_threads(threads); }
+void apply_threads(int threads) {
+  set_num_threads(threads);
+}
 
 }  // namespace xlstm::cli

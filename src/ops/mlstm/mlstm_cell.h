@@ -23,7 +23,8 @@ struct CellSequence {
   int64_t h_stride;
 };
 
-// State of one (batch element, head): C [DHQK, DHV] row-major, n [DHQK], m scalar. Updated in place.
+// State of one (batch element, head): C [DHQK, DHV] row-major, n [DHQK], m scalar. Updated in
+// place.
 struct CellState {
   float* C;
   float* n;

@@ -12,7 +12,8 @@ namespace xlstm {
 void mlstm_chunkwise(const CellSequence& seq, CellState st, float eps, int64_t chunk) {
   const int64_t DHQK = seq.DHQK, DHV = seq.DHV;
   const float scale = 1.0f / std::sqrt(static_cast<float>(DHQK));
-  // b in double: differences b_l − b_j of a long cumsum would otherwise lose digits (spec §2.2 "stablef").
+  // b in double: differences b_l − b_j of a long cumsum would otherwise lose digits (spec §2.2
+  // "stablef").
   std::vector<double> b(chunk), m_comb(chunk);
   std::vector<float> den(chunk), Sm(chunk * chunk);
 
@@ -36,7 +37,8 @@ void mlstm_chunkwise(const CellSequence& seq, CellState st, float eps, int64_t c
         const float* k = seq.k.row(c0 + j);
         float dot = 0.0f;
         for (int64_t a = 0; a < DHQK; ++a) dot += q[a] * k[a];
-        const float s = dot * scale * std::exp(static_cast<float>(b[l] - b[j] + *seq.igate.row(c0 + j) - mx));
+        const float s =
+            dot * scale * std::exp(static_cast<float>(b[l] - b[j] + *seq.igate.row(c0 + j) - mx));
         Sm[l * chunk + j] = s;
         row_sum += s;
       }
@@ -60,7 +62,8 @@ void mlstm_chunkwise(const CellSequence& seq, CellState st, float eps, int64_t c
         const float* v = seq.v.row(c0 + j);
         for (int64_t d = 0; d < DHV; ++d) h[d] += s * v[d];
       }
-      const float denom = std::max(std::fabs(qn + den[l]), std::exp(static_cast<float>(-m_comb[l]))) + eps;
+      const float denom =
+          std::max(std::fabs(qn + den[l]), std::exp(static_cast<float>(-m_comb[l]))) + eps;
       for (int64_t d = 0; d < DHV; ++d) h[d] /= denom;
     }
     // State after the chunk: m' = max(g + m_k, max_l a_l), a_l = g − b_l + ĩ_l.

@@ -11,7 +11,9 @@
 namespace xlstm {
 
 namespace {
-double log_sigmoid_d(double x) { return std::min(x, 0.0) - std::log1p(std::exp(-std::fabs(x))); }
+double log_sigmoid_d(double x) {
+  return std::min(x, 0.0) - std::log1p(std::exp(-std::fabs(x)));
+}
 }  // namespace
 
 void mlstm_parallel(const CellSequence& seq, CellState st, float eps) {
