@@ -38,6 +38,8 @@ def main():
         step_kernel="native", return_last_states=True)
     torch.manual_seed(0)
     model = xLSTMForCausalLM(cfg).eval().float()
+    if cfg.tie_word_embeddings:  # HF's xLSTMForCausalLM does not tie by itself (transformers 5.23)
+        model.lm_head.weight = model.backbone.embeddings.weight
     params = sum(p.numel() for p in model.parameters())
     print(f"HF transformers {__import__('transformers').__version__}, torch {torch.__version__}, "
           f"threads={torch.get_num_threads()}, params={params / 1e6:.1f}M")
