@@ -169,7 +169,10 @@ TEST(StateObject, SaveLoadSliceAndAssignRoundTrip) {
   s2.assign(0, one);
   EXPECT_EQ(s2.slice(0).blocks()[0].C, one.blocks()[0].C);
   s2.reset();
-  for (float x : s2.blocks()[1].m) EXPECT_EQ(x, 0.0f);
+  for (const auto& b : s2.blocks()) {
+    for (float x : b.m) EXPECT_EQ(x, 0.0f);
+    for (float x : b.C) EXPECT_EQ(x, 0.0f);
+  }
 }
 
 TEST(StateObject, LoadRejectsMismatchedShapes) {
