@@ -89,7 +89,14 @@ class Fixture:
     shards: int = 1
     hf_drop_alias_keys: bool = False  # HF config with only hidden_size / num_hidden_layers
     copies: list = field(default_factory=list)  # extra dtypes stored as <name>_<dtype>/
-    mild: bool = False  # moderate gates/logits (for the reduced-precision copies) instead of cap-hitting ones
+    # weight scales (see make_single_weights); the defaults give well-conditioned cap-hitting fixtures
+    emb_std: float = 1.0
+    qk_std: float = 1.0  # q/k weights N(0, qk_std^2 / E)
+    qk_corr: float = 0.9  # correlation of the q and k weights
+    v_std: float = 2.0  # v weights N(0, v_std^2 / E): healthy per-head variance of h
+    gate_w: float = 1.5  # i/f gate weights N(0, gate_w^2 / E) (biases carry the cap-hitting, see GATE_PROFILES)
+    logit_std: float = 0.12  # lm_head: raw logits ~ N(0, (logit_std * output_logit_soft_cap)^2)
+    norm_w_std: float = 0.1  # norm weights 1 + N(0, norm_w_std^2)
     bf16_exact: bool = False  # fp32 weights chosen exactly representable in bf16 AND f16
     notes: str = ""
 
@@ -138,8 +145,10 @@ FIXTURES = [
         E=64, NH=2, V=128, blocks=2,
         gate_soft_cap=5.0, output_logit_soft_cap=12.0, norm_eps=1e-5,
         tie_word_embeddings=True,
+        emb_std=0.4,  # the embedding is the lm_head too: raw logits ~ N(0, 3.2^2) instead of N(0, 8^2)
         cases=[(2, 64), (3, 1), (2, 7)],
-        notes="HF config, tie_word_embeddings (no lm_head.weight in the file; logits use the embedding)",
+        notes="HF config, tie_word_embeddings (no lm_head.weight in the file; logits use the embedding, "
+        "embedding std 0.4)",
     ),
     Fixture(
         name="hf_sharded",
@@ -162,10 +171,9 @@ FIXTURES = [
         E=64, NH=4, V=64, blocks=1,
         norm_eps=1e-5,
         cases=[(2, 65), (1, 7)],
-        copies=["bf16", "f16"], mild=True, bf16_exact=True,
-        notes="HF config, default caps, moderate gates (i~N(-1.5,1.5^2)-ish, f biases 1..5) and logits (std 2); "
-        "the fp32 weights are exactly representable in bf16 and f16, so hf_small_bf16/ and hf_small_f16/ "
-        "hold bit-identical weight values and the same refs",
+        copies=["bf16", "f16"], bf16_exact=True,
+        notes="HF config, default caps; the fp32 weights are exactly representable in bf16 and f16, so "
+        "hf_small_bf16/ and hf_small_f16/ hold bit-identical weight values and the same refs",
     ),
 ]
 
@@ -188,21 +196,23 @@ XL_KERNELS = dict(
     eps=1e-6,
 )
 
-# Tolerances of the script's own cross-checks. The fp32 native chunkwise kernel loses ~1e-4 (abs, on logits of
-# size ~10) with strongly negative forget gates (in-chunk cumsums of log-forget gates reach -cap*64 and are
-# subtracted), so chunkwise-vs-step and fp32-vs-float64 agree only to a few 1e-4 on the aggressive fixtures;
-# the actual per-case numbers are printed and written to tests/fixtures/README.md.
-TOL_STEP = 2e-3
-TOL_F64 = 2e-3
+# Conditioning criterion, per model case: the reference's own fp32 noise must be far below the C++ acceptance
+# tolerance (1e-4 on logits), i.e. fp32 logits vs the same model in float64 AND fp32 one call vs fp32 token by
+# token both within WELL_CONDITIONED (the weights are built for that, see GATE_PROFILES). Input ids are redrawn
+# (deterministically) at most MAX_ID_DRAWS times; if no draw qualifies the script aborts: temper that fixture's
+# weights (Fixture.logit_std / gate_w / ...) instead of drawing more.
+WELL_CONDITIONED = 2e-5
+MAX_ID_DRAWS = 6
+TOL_STEP = WELL_CONDITIONED  # logits; fp32 step vs one call
+TOL_F64 = WELL_CONDITIONED  # logits; fp32 vs float64
+TOL_STATE = 2e-5  # states (C, n, m), max |a-b| / (|b| + 1), both comparisons
 TOL_HF = 1e-4
 TOL_CELL = 1e-3  # cells: max |a-b|/(|b|+1); fp32 h has near-cancellation positions (|h| up to ~500)
-TOL_SPEC = 1e-9
-# Random inputs occasionally hit positions where an mLSTM head output is dominated by a near-zero q.k
-# product; the per-head LayerNorm then rescales that cancellation error by up to 1/sqrt(norm_eps) and fp32
-# logits move by 1e-2. Such inputs make useless fixtures (any fp32 implementation differs there), so input
-# ids are redrawn (deterministically) until fp32-vs-float64 and fp32 step-vs-one-call both stay below this.
-WELL_CONDITIONED = 5e-4
-MAX_ID_DRAWS = 40  # float64 spec re-implementation vs XL in float64
+TOL_SPEC = 1e-9  # float64 spec re-implementation vs XL in float64
+# Coverage asserted per case (spec re-implementation statistics on the case's inputs): some capped gate
+# pre-activations beyond CAP_HIT * cap (input AND forget gates), the max-stabilizer taking the input path and
+# the forget path, |m_t| > 1 somewhere, and the exp(-m_t) lower bound of the normalizer active somewhere.
+CAP_HIT = 0.8
 
 # (one metadata key only: safetensors writes the metadata map in hash order, which would break idempotency)
 REF_META = {
@@ -333,6 +343,39 @@ def hf_config_dict(fx: Fixture, dtype: str = "float32") -> dict:
 # --------------------------------------------------------------------------------------------
 
 
+# Gate "profiles" per head: input-gate bias = i_cap * gate_soft_cap + i_abs, forget-gate bias = f_cap *
+# gate_soft_cap + f_abs (plus N(0, 0.3^2)); the gate weights add N(0, gate_w^2) to the pre-activations. Head h of
+# block b uses GATE_PROFILES[(h + b) % 4]; any two consecutive profiles push both the input and the forget gate
+# beyond +-0.8*cap (after the soft cap), take both paths of the max-stabilizer and activate the exp(-m) lower
+# bound of the normalizer, so every block of every fixture (NH >= 2) does all of that:
+#   0: i saturated negative, f moderately positive: the forget path wins, m_t decays from 0 towards i,
+#      h denominators at exp(-m)
+#   1: i moderate, f saturated negative: memory wiped every step, m_t = i_t (input path)
+#   2: i saturated positive, f moderate (log f ~ -0.5): short memory at m ~ cap
+#   3: i moderate, f high (log f ~ -7e-3): long memory, both paths win at times
+GATE_PROFILES = [  # (i_cap, i_abs, f_cap, f_abs)
+    (-2.0, 0.0, 0.0, 3.0),
+    (0.0, 0.0, -2.0, 0.0),
+    (2.0, 0.0, 0.0, 0.5),
+    (0.0, 0.0, 0.0, 5.0),
+]
+# What is avoided, because it made the previous fixtures ill-conditioned (fp32-vs-float64 logits up to 3e-4,
+# fp32 step-vs-one-call up to 4e-4, whatever the implementation):
+# * gate weights of norm ~cap: an absolute error in a gate pre-activation (fp32 rounding upstream times the
+#   weight norm) is a relative error of exp(i) and of the cumulated forget gates. Here the gate weights are
+#   small and the biases carry the cap-hitting.
+# * q nearly orthogonal to the k's that dominate C_t (short memory: C_t ~ k_t v_t^T): h = q.C is then tiny next
+#   to its rounding error (the recurrent form rounds every element of C), and the per-head LayerNorm rescales
+#   that noise to O(1); with a moderate i and the exp(-m) bound active the LayerNorm does not even remove the
+#   uniform part. Here q and k are correlated (Fixture.qk_corr), so q_t.k_t > 0 by several sigma.
+# * a forget gate at +cap with m ~ cap: log f_t = -3e-7 is below half an ulp of m_t, so the fp32 recurrence
+#   (step kernel) drops the decay entirely (m_t = m_{t-1} + log f_t rounds to m_{t-1}) and old terms are
+#   off by t*|log f|, ~1e-4 after 300 steps. Long-memory heads here have log f ~ -7e-3 and moderate m.
+# * wide input-gate swings with strongly negative forget gates: a non-diagonal term dominating after an in-chunk
+#   cumsum of log forget gates of -cap*64, which the chunkwise kernel gets to ~3e-5 absolute only.
+# * logits saturating the output cap (errors scale with the lm_head norm): raw logits ~ N(0, (0.12 cap)^2).
+
+
 def make_single_weights(fx: Fixture, gen: torch.Generator) -> dict[str, torch.Tensor]:
     """State dict with XL key names, weight_mode='single'."""
     qk_dim, v_dim, DHQK, DHV, F = dims(fx)
@@ -343,29 +386,25 @@ def make_single_weights(fx: Fixture, gen: torch.Generator) -> dict[str, torch.Te
         return torch.randn(*shape, generator=gen) * std + mean
 
     def norm_w(n):
-        return randn(n, std=0.2, mean=1.0)
+        return randn(n, std=fx.norm_w_std, mean=1.0)
 
     sd: dict[str, torch.Tensor] = {}
-    sd["embedding.weight"] = randn(V, E)
+    sd["embedding.weight"] = randn(V, E, std=fx.emb_std)
     for b in range(fx.blocks):
         p = f"backbone.blocks.{b}."
         sd[p + "norm_mlstm.weight"] = norm_w(E)
-        sd[p + "mlstm_layer.q.weight"] = randn(qk_dim, E, std=E**-0.5)
-        sd[p + "mlstm_layer.k.weight"] = randn(qk_dim, E, std=E**-0.5)
-        sd[p + "mlstm_layer.v.weight"] = randn(v_dim, E, std=E**-0.5)
+        # q correlated with k (q_t.k_t > 0 by several sigma, the diagonal term of h never cancels), not equal
+        wk = randn(qk_dim, E, std=fx.qk_std * E**-0.5)
+        wq = fx.qk_corr * wk + (1 - fx.qk_corr**2) ** 0.5 * randn(qk_dim, E, std=fx.qk_std * E**-0.5)
+        sd[p + "mlstm_layer.q.weight"] = wq
+        sd[p + "mlstm_layer.k.weight"] = wk
+        sd[p + "mlstm_layer.v.weight"] = randn(v_dim, E, std=fx.v_std * E**-0.5)
         sd[p + "mlstm_layer.ogate_preact.weight"] = randn(v_dim, E, std=1.5 * E**-0.5)
-        if not fx.mild:
-            # input gate: pre-activation ~ N(bias, (0.8 cap)^2) -> |x| comparable to the cap
-            sd[p + "mlstm_layer.igate_preact.weight"] = randn(NH, E, std=0.8 * gc * E**-0.5)
-            sd[p + "mlstm_layer.igate_preact.bias"] = (torch.rand(NH, generator=gen) - 0.5) * gc
-            # forget gate: strongly negative to strongly positive biases across heads
-            sd[p + "mlstm_layer.fgate_preact.weight"] = randn(NH, E, std=0.4 * gc * E**-0.5)
-            sd[p + "mlstm_layer.fgate_preact.bias"] = torch.linspace(-0.6 * gc, 0.9 * gc, NH) + randn(NH, std=0.5)
-        else:
-            sd[p + "mlstm_layer.igate_preact.weight"] = randn(NH, E, std=1.5 * E**-0.5)
-            sd[p + "mlstm_layer.igate_preact.bias"] = -1.5 + torch.rand(NH, generator=gen)
-            sd[p + "mlstm_layer.fgate_preact.weight"] = randn(NH, E, std=1.0 * E**-0.5)
-            sd[p + "mlstm_layer.fgate_preact.bias"] = torch.linspace(1.0, 5.0, NH) + randn(NH, std=0.3)
+        prof = torch.tensor([GATE_PROFILES[(h + b) % len(GATE_PROFILES)] for h in range(NH)])
+        sd[p + "mlstm_layer.igate_preact.weight"] = randn(NH, E, std=fx.gate_w * E**-0.5)
+        sd[p + "mlstm_layer.igate_preact.bias"] = prof[:, 0] * gc + prof[:, 1] + randn(NH, std=0.3)
+        sd[p + "mlstm_layer.fgate_preact.weight"] = randn(NH, E, std=fx.gate_w * E**-0.5)
+        sd[p + "mlstm_layer.fgate_preact.bias"] = prof[:, 2] * gc + prof[:, 3] + randn(NH, std=0.3)
         sd[p + "mlstm_layer.multihead_norm.weight"] = norm_w(v_dim)
         sd[p + "mlstm_layer.out_proj.weight"] = randn(E, v_dim, std=v_dim**-0.5)
         sd[p + "norm_ffn.weight"] = norm_w(E)
@@ -386,8 +425,8 @@ def make_single_weights(fx: Fixture, gen: torch.Generator) -> dict[str, torch.Te
     if fx.tie_word_embeddings:
         sd["lm_head.weight"] = sd["embedding.weight"].clone()
     else:
-        # logits ~ N(0, (0.5 cap)^2) before the soft cap (mild: N(0, 2^2))
-        sd["lm_head.weight"] = randn(V, E, std=(2.0 if fx.mild else 0.5 * lc) * E**-0.5)
+        # raw logits ~ N(0, (logit_std * cap)^2) before the soft cap
+        sd["lm_head.weight"] = randn(V, E, std=fx.logit_std * lc * E**-0.5)
     if fx.bf16_exact:
         for k, w in sd.items():
             w = w.to(torch.bfloat16).float()
@@ -482,7 +521,8 @@ def spec_forward_f64(cfg: dict, w: dict[str, torch.Tensor], ids: torch.Tensor):
     B, S = ids.shape
     x = emb[ids]
     states = {}
-    stats = dict(n_gate=0, n_gate_big=0, n_den=0, n_den_clamped=0, m_min=1e9, m_max=-1e9)
+    stats = dict(n_gate=0, n_i_cap=0, n_f_cap=0, n_den=0, n_den_clamped=0, n_in_wins=0, n_f_wins=0,
+                 m_min=1e9, m_max=-1e9, gate_max=0.0)
     for b in range(nb):
         p = f"backbone.blocks.{b}."
         u = rms(x, p + "norm_mlstm")
@@ -491,15 +531,15 @@ def spec_forward_f64(cfg: dict, w: dict[str, torch.Tensor], ids: torch.Tensor):
             q, k, v, o = torch.split(qkvo, [qk_dim, qk_dim, v_dim, v_dim], -1)
             ifg = cap(lin(u, p + "mlstm_layer.ifgate_preact"), gc)
             ig, fg = ifg[..., :NH], ifg[..., NH:]
-            ig_raw = lin(u, p + "mlstm_layer.ifgate_preact")
         else:
             q, k, v = (lin(u, p + f"mlstm_layer.{n}") for n in ("q", "k", "v"))
             o = lin(u, p + "mlstm_layer.ogate_preact")
             ig = cap(lin(u, p + "mlstm_layer.igate_preact"), gc)
             fg = cap(lin(u, p + "mlstm_layer.fgate_preact"), gc)
-            ig_raw = torch.cat([lin(u, p + "mlstm_layer.igate_preact"), lin(u, p + "mlstm_layer.fgate_preact")], -1)
-        stats["n_gate"] += ig_raw.numel()
-        stats["n_gate_big"] += int((ig_raw.abs() > 0.5 * gc).sum())
+        stats["n_gate"] += ig.numel()
+        stats["n_i_cap"] += int((ig.abs() > CAP_HIT * gc).sum())
+        stats["n_f_cap"] += int((fg.abs() > CAP_HIT * gc).sum())
+        stats["gate_max"] = max(stats["gate_max"], float(ig.abs().max()), float(fg.abs().max()))
         q = q.reshape(B, S, NH, DHQK)
         k = k.reshape(B, S, NH, DHQK)
         v = v.reshape(B, S, NH, DHV)
@@ -510,6 +550,8 @@ def spec_forward_f64(cfg: dict, w: dict[str, torch.Tensor], ids: torch.Tensor):
         for t in range(S):
             lf = torch.nn.functional.logsigmoid(fg[:, t])
             m_new = torch.maximum(lf + m, ig[:, t])
+            stats["n_in_wins"] += int((ig[:, t] > lf + m).sum())  # m_t = i_t
+            stats["n_f_wins"] += int((lf + m > ig[:, t]).sum())  # m_t = log f_t + m_{t-1}
             fa = torch.exp(lf + m - m_new)
             ia = torch.exp(ig[:, t] - m_new)
             C = fa[..., None, None] * C + ia[..., None, None] * (k[:, t, :, :, None] * v[:, t, :, None, :])
@@ -542,7 +584,7 @@ def spec_forward_f64(cfg: dict, w: dict[str, torch.Tensor], ids: torch.Tensor):
     if cfg.get("add_out_norm", True):
         x = rms(x, "backbone.out_norm")
     raw = x @ lm.T
-    stats["logit_frac_big"] = float((raw.abs() > 0.5 * lc).double().mean())
+    stats["logit_max"] = float(raw.abs().max())
     return cap(raw, lc), states, stats
 
 
@@ -651,7 +693,7 @@ def make_model_fixture(fx: Fixture, report: list, log):
         name=fx.name, format=fx.config_format, weight_names=fx.weight_names, E=fx.E, NH=fx.NH, DHQK=DHQK,
         DHV=DHV, F=F, V=fx.V, blocks=fx.blocks, weight_mode=fx.weight_mode, use_bias=fx.use_bias,
         tie=fx.tie_word_embeddings, gate_soft_cap=fx.gate_soft_cap, logit_cap=fx.output_logit_soft_cap,
-        norm_eps=fx.norm_eps, shards=fx.shards, cases=[], notes=fx.notes, checks=[],
+        norm_eps=fx.norm_eps, shards=fx.shards, cases=[], notes=fx.notes, checks=[], table=[],
     )
     log(f"== {fx.name}: E={fx.E} NH={fx.NH} DHQK={DHQK} DHV={DHV} F={F} V={fx.V} blocks={fx.blocks}")
 
@@ -669,16 +711,20 @@ def make_model_fixture(fx: Fixture, report: list, log):
     copies_refs = []
     for B, S in fx.cases:
         # Draw input ids until the case is numerically well determined in fp32 (see WELL_CONDITIONED).
+        tried = []
         for attempt in range(1, MAX_ID_DRAWS + 1):
             ids = torch.randint(0, fx.V, (B, S), generator=gen_ids)
             logits, state = xl_run(model, ids)
             lg_x64, st_x64 = xl_run(model64, ids)
-            if max_abs(logits, lg_x64) <= WELL_CONDITIONED:
-                lg_step, st_step = xl_run_stepwise(model, ids)
-                if max_abs(lg_step, logits) <= WELL_CONDITIONED:
-                    break
+            lg_step, st_step = xl_run_stepwise(model, ids)
+            tried.append((max_abs(logits, lg_x64), max_abs(lg_step, logits)))
+            if max(tried[-1]) <= WELL_CONDITIONED:
+                break
         else:
-            raise AssertionError(f"{fx.name} B{B} S{S}: no well-conditioned input in {MAX_ID_DRAWS} draws")
+            raise AssertionError(
+                f"{fx.name} B{B} S{S}: no well-conditioned input in {MAX_ID_DRAWS} draws (|fp32-f64|, |step-call| "
+                f"per draw: {', '.join(f'{a:.1e}/{b:.1e}' for a, b in tried)}; want <= {WELL_CONDITIONED:g}): "
+                f"temper the fixture's weights (logit_std, gate_w, ...)")
         refs = ref_tensors(ids, logits, state)
         fn = f"ref_B{B}_S{S}.safetensors"
         copies_refs.append((fn, ids, refs))
@@ -687,15 +733,16 @@ def make_model_fixture(fx: Fixture, report: list, log):
         # 1) chunkwise (single call) vs step-by-step, fp32
         e_log = max_abs(lg_step, logits)
         e_st = max(max_rel(st_step[b][j], state[b][j]) for b in state for j in range(3))
-        check(e_log < TOL_STEP, f"{fx.name} B{B} S{S}: step vs chunkwise logits {e_log}")
-        check(e_st < TOL_STEP, f"{fx.name} B{B} S{S}: step vs chunkwise state {e_st}")
+        check(e_log <= TOL_STEP, f"{fx.name} B{B} S{S}: step vs chunkwise logits {e_log}")
+        check(e_st <= TOL_STATE, f"{fx.name} B{B} S{S}: step vs chunkwise state {e_st}")
 
         # 2) the same XL model in float64 (stored as logits_f64) vs fp32: the reference's own fp32 noise
         refs["logits_f64"] = lg_x64.float().contiguous()
         e32 = max_abs(logits, lg_x64)
         e32_st = max(max_rel(state[b][j], st_x64[b][j]) for b in state for j in range(3))
-        check(e32 < TOL_F64, f"{fx.name} B{B} S{S}: XL fp32 vs XL f64 logits {e32}")
-        check(e32_st < TOL_F64, f"{fx.name} B{B} S{S}: XL fp32 vs XL f64 states {e32_st}")
+        e_step64 = max_abs(lg_step, lg_x64)
+        check(e32 <= TOL_F64, f"{fx.name} B{B} S{S}: XL fp32 vs XL f64 logits {e32}")
+        check(e32_st <= TOL_STATE, f"{fx.name} B{B} S{S}: XL fp32 vs XL f64 states {e32_st}")
 
         # 3) independent float64 re-implementation of the spec, reading the files as written, vs XL f64
         lg_sp, st_sp, stats = spec_forward_f64(disk_cfg, disk_w, ids)
@@ -712,14 +759,29 @@ def make_model_fixture(fx: Fixture, report: list, log):
             e_hf = max_abs(out.logits, logits)
             check(e_hf < TOL_HF, f"{fx.name} B{B} S{S}: HF vs XL logits {e_hf}")
 
+        # 5) coverage: caps hit, both stabilizer paths taken, exp(-m) bound active (spec statistics, float64)
+        n = stats["n_gate"]
+        cov = dict(i_cap=stats["n_i_cap"] / n, f_cap=stats["n_f_cap"] / n, in_wins=stats["n_in_wins"] / stats["n_den"],
+                   f_wins=stats["n_f_wins"] / stats["n_den"], lower=stats["n_den_clamped"] / stats["n_den"],
+                   m_min=stats["m_min"], m_max=stats["m_max"], gate_max=stats["gate_max"])
+        check(stats["n_i_cap"] > 0 and stats["n_f_cap"] > 0,
+              f"{fx.name} B{B} S{S}: gates do not reach {CAP_HIT}*cap (i {stats['n_i_cap']}, f {stats['n_f_cap']})")
+        check(stats["n_in_wins"] > 0 and stats["n_f_wins"] > 0,
+              f"{fx.name} B{B} S{S}: max-stabilizer takes one path only ({stats['n_in_wins']}/{stats['n_f_wins']})")
+        check(max(abs(stats["m_min"]), abs(stats["m_max"])) > 1.0, f"{fx.name} B{B} S{S}: m stays near 0")
+        check(stats["n_den_clamped"] > 0, f"{fx.name} B{B} S{S}: exp(-m) lower bound never active")
+
         save_file(refs, str(d / fn), metadata=REF_META)
+        info["table"].append(dict(B=B, S=S, draw=attempt, e32=e32, e32_st=e32_st, e_step=e_log, e_st=e_st,
+                                  e_step64=e_step64, **cov))
         msg = (
-            f"  B={B} S={S} (ids draw {attempt}): |logits-logits_f64| {e32:.1e} (states rel {e32_st:.1e}); fp32 step-by-step vs one call: "
-            f"logits {e_log:.1e} (states rel {e_st:.1e}); f64 spec re-impl vs XL f64: {e_sp:.0e}; HF-XL: "
-            f"{('%.0e' % e_hf) if e_hf is not None else '-'}; gate pre-acts |x|>cap/2: "
-            f"{stats['n_gate_big'] / stats['n_gate']:.0%}; h denominators at exp(-m): "
-            f"{stats['n_den_clamped'] / stats['n_den']:.0%}; m in [{stats['m_min']:.1f}, {stats['m_max']:.1f}]; "
-            f"raw logits |x|>cap/2: {stats['logit_frac_big']:.0%}"
+            f"  B={B} S={S} (ids draw {attempt}): |logits-logits_f64| {e32:.1e} (states rel {e32_st:.1e}); "
+            f"fp32 step-by-step vs one call: logits {e_log:.1e} (states rel {e_st:.1e}), step vs f64 {e_step64:.1e}; "
+            f"f64 spec re-impl vs XL f64: {e_sp:.0e}; HF-XL: {('%.0e' % e_hf) if e_hf is not None else '-'}; "
+            f"capped gates |x|>{CAP_HIT:g}*cap: i {cov['i_cap']:.0%}, f {cov['f_cap']:.0%} (max |x| "
+            f"{stats['gate_max'] / fx.gate_soft_cap:.3f}*cap); stabilizer input path {cov['in_wins']:.0%} / forget path "
+            f"{cov['f_wins']:.0%}; h denominators at exp(-m): {cov['lower']:.0%}; m in [{stats['m_min']:.1f}, "
+            f"{stats['m_max']:.1f}]; raw logits max |x| {stats['logit_max']:.1f} (cap {fx.output_logit_soft_cap:g})"
         )
         log(msg)
         info["checks"].append(msg.strip())
@@ -894,10 +956,13 @@ SURPRISES = [
     "kernel (fp32 zero state x bf16 keys); the low-precision comparison therefore keeps the state in bf16/f16.",
     "XL in float64 is not float64 unless norm_reduction_force_float32=False and inference_state_dtype="
     "float64 (both used for logits_f64).",
-    "fp32 noise of the reference itself is 1e-4..5e-4 on logits for cap-hitting random weights: the native "
-    "chunkwise kernel subtracts in-chunk cumsums of log forget gates (down to -cap*64) and cancellations in "
-    "q.k / q.n are amplified by the per-head LayerNorm. The cell cases with i~5*N(0,1) have positions with "
-    "|h| ~ 500 (near-zero normalizer q.n) where fp32 h is only good to ~3e-4 relative (see h_f64).",
+    "fp32 noise of a cap-hitting random model can be 1e-4..1e-3 on logits whatever the implementation (see the "
+    "Conditioning section for what causes it and what the fixtures avoid): the per-head LayerNorm rescales h "
+    "to O(1), so wherever h is tiny next to its own rounding error (q nearly orthogonal to the dominant k's, "
+    "cancellation in q.n with the exp(-m) bound active) the noise is amplified; the fp32 step recurrence drops "
+    "forget decays below half an ulp of m (log f = -3e-7 at m ~ 15); the native chunkwise kernel subtracts "
+    "in-chunk cumsums of log forget gates (down to -cap*64). The cell cases with i~5*N(0,1) have positions "
+    "with |h| ~ 500 (near-zero normalizer q.n) where fp32 h is only good to ~3e-4 relative (see h_f64).",
 ]
 
 
@@ -922,24 +987,48 @@ def write_readme(model_report: list, cell_report: list, sizes: dict):
     a("* Cross-checks done by the script for every case (it aborts otherwise; the measured numbers are listed")
     a("  per case below):")
     a("  1. the same XL model fed token by token (S=1 step kernel, state carried) vs the single call: logits")
-    a(f"     atol {TOL_STEP:g}, states rel {TOL_STEP:g};")
+    a(f"     atol {TOL_STEP:g}, states rel {TOL_STATE:g};")
     a("  2. the same XL model in float64 (norm reductions and recurrent state in float64 too) vs the fp32 refs:")
-    a(f"     logits atol {TOL_F64:g}, states rel {TOL_F64:g}. Its logits are stored as `logits_f64`;")
+    a(f"     logits atol {TOL_F64:g}, states rel {TOL_STATE:g}. Its logits are stored as `logits_f64`;")
     a("  3. an independent float64 re-implementation of the spec (recurrent form, /work/shared/spec/xlstm.md")
     a("     sections 1-2) that reads the files as written (config.json incl. aliases and defaults, shards, tying,")
     a(f"     fused names, biases) vs XL float64: logits and states within {TOL_SPEC:g} (measured 1e-13);")
     a(f"  4. HF `transformers` `xLSTMForCausalLM` vs XL, logits atol {TOL_HF:g} (measured: bit-identical), run")
     a("     with `use_cache=False`; skipped for `use_bias` (HF's out_norm has no bias). Untied HF-format")
-    a("     fixtures are also loaded with `xLSTMForCausalLM.from_pretrained(dir)` and compared weight by weight.")
+    a("     fixtures are also loaded with `xLSTMForCausalLM.from_pretrained(dir)` and compared weight by weight;")
+    a(f"  5. coverage, on the case's own inputs (statistics of the float64 re-implementation): input AND forget gate")
+    a(f"     values (after the soft cap) beyond {CAP_HIT:g}*gate_soft_cap, the max-stabilizer taking the input path")
+    a("     (m_t = i_t) and the forget path (m_t = log f_t + m_{t-1}), |m_t| > 1 and the exp(-m_t) lower bound")
+    a("     of the normalizer active, each at least once.")
     a("  (\"rel\" everywhere in this file means max |a-b| / (|b| + 1).)")
-    a(f"* Input ids are uniform random; a draw is rejected (and redrawn, deterministically) unless checks 1 and 2")
-    a(f"  are within {WELL_CONDITIONED:g}. Some random inputs hit positions where a head's output is dominated by a")
-    a("  near-zero q.k product; the per-head LayerNorm then scales that cancellation error up by as much as")
-    a("  1/sqrt(norm_eps) and fp32 logits move by ~1e-2 whatever the implementation. Those inputs are skipped.")
-    a("* Expected agreement for a correct fp32 port: about the |logits - logits_f64| and step-vs-call numbers")
-    a("  listed below (1e-4 to 5e-4 absolute on logits up to the cap on the aggressive fixtures, ~5e-6 on")
-    a("  hf_small); states C,n to ~2e-5 relative (m exactly up to rounding). A tolerance of atol 1e-3 on logits")
-    a("  (or comparing against `logits_f64` with atol ~6e-4) leaves room; bugs show up as O(0.1..10) errors.")
+    a("")
+    a("## Conditioning")
+    a("")
+    a("The C++ engine must match `logits` (and `logits_f64`) to 1e-4 in every formulation. That is only")
+    a("meaningful if the reference's own fp32 rounding noise is far below 1e-4, so every model case must satisfy")
+    a(f"**max |logits - logits_f64| <= {WELL_CONDITIONED:g} and max |fp32 token-by-token - fp32 one call| <= "
+      f"{WELL_CONDITIONED:g}** (logits).")
+    a(f"Input ids are uniform random; a draw that misses this is redrawn (deterministically), at most {MAX_ID_DRAWS}")
+    a("times, then the script aborts (the fix is to temper that fixture's weights, not to draw more).")
+    a("The weights are built for it (see `GATE_PROFILES` and the comment next to it in the script): gates hit the")
+    a("caps through their biases with small weights, q is correlated with k (q_t.k_t > 0), v has std 2/sqrt(E)")
+    a("(healthy per-head variance of h), long-memory heads keep log f ~ -7e-3 at moderate m (not log f = -3e-7")
+    a("at m ~ cap, which the fp32 recurrence cannot represent), raw logits ~ N(0, (0.12 cap)^2), norm weights")
+    a("1 + N(0, 0.1^2). The earlier fixtures (gate weights of norm ~cap, forget biases from -0.6 cap, raw logits")
+    a("~ N(0, (0.5 cap)^2)) had |fp32 - f64| up to 3e-4 whatever the implementation.")
+    a("")
+    a("| case | ids draw | max \\|logits - logits_f64\\| | max \\|step - one call\\| | max \\|step - logits_f64\\| | states rel fp32-f64 | states rel step-call | i / f beyond 0.8 cap | stabilizer input / forget path | h denom. at exp(-m) | m range |")
+    a("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in model_report:
+        for t in r.get("table", []) if not r.get("copy_of") else []:
+            a(f"| {r['name']} B={t['B']} S={t['S']} | {t['draw']} | {t['e32']:.1e} | {t['e_step']:.1e} | "
+              f"{t['e_step64']:.1e} | {t['e32_st']:.1e} | {t['e_st']:.1e} | {t['i_cap']:.0%} / {t['f_cap']:.0%} | "
+              f"{t['in_wins']:.0%} / {t['f_wins']:.0%} | {t['lower']:.0%} | [{t['m_min']:.1f}, {t['m_max']:.1f}] |")
+    a("")
+    worst = max(max(t["e32"], t["e_step"]) for r in model_report for t in r.get("table", []))
+    a(f"Worst case over all fixtures: {worst:.1e}. Expected agreement for a correct fp32 port: about these numbers")
+    a("(an fp32 engine has its own noise of the same size), i.e. well inside 1e-4 against both `logits` and")
+    a("`logits_f64`; states C, n to ~1e-5 relative, m exactly up to rounding. Bugs show up as O(0.01..10) errors.")
     a("")
     a("## Layout")
     a("")
@@ -967,11 +1056,12 @@ def write_readme(model_report: list, cell_report: list, sizes: dict):
     a("embedding). Fused models hold `mlstm_layer.qkv_opreact` ([q;k;v;o] rows), `mlstm_layer.ifgate_preact`")
     a("([i;f] rows, with bias) and `ffn.proj_up_gate_z` ([gate;up] rows) instead of the single projections")
     a("(with use_bias also `.bias` of those, of q/k/v-less layers, and of every norm incl. `backbone.out_norm.bias`).")
-    a("Weights are random, not the default init: embedding N(0,1), q/k/v ~ N(0, 1/E), o-gate N(0, 2.25/E),")
-    a("i-gate weights with std 0.8*cap/sqrt(E) and biases uniform in +-cap/2, f-gate weights std 0.4*cap/sqrt(E)")
-    a("and biases from -0.6*cap to +0.9*cap across heads, lm_head std 0.5*logit_cap/sqrt(E) (raw logits reach")
-    a("the output cap), norm weights ~ 1 + N(0, 0.2^2), biases N(0, 0.2^2). `hf_small` uses moderate gates and")
-    a("logits instead (see its note).")
+    a("Weights are random, not the default init (all fixtures, see `make_single_weights`): embedding N(0,1)")
+    a("(hf_tied: N(0, 0.4^2)), k ~ N(0, 1/E), q = 0.9 k-weights + sqrt(1-0.81) N(0, 1/E), v ~ N(0, 4/E),")
+    a("o-gate N(0, 2.25/E), i/f-gate weights N(0, 1.5^2/E) with per-head biases from `GATE_PROFILES` (head h of")
+    a("block b: profile (h+b) mod 4; +-2*cap for saturated gates, i.e. 0.96*cap after the soft cap), out_proj")
+    a("N(0, 1/v_dim), FFN N(0, 1/fan_in), lm_head N(0, (0.12*logit_cap)^2/E), norm weights 1 + N(0, 0.1^2),")
+    a("biases N(0, 0.2^2).")
     a("")
     a("## Models")
     a("")
