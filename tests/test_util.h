@@ -37,4 +37,15 @@ inline float rel_diff(const std::vector<float>& a, const std::vector<float>& b) 
   return max_abs_diff(a, b) / scale;
 }
 
+// ‖a − b‖₂ / ‖b‖₂.
+inline float rel_l2(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return INFINITY;
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    num += double(a[i] - b[i]) * (a[i] - b[i]);
+    den += double(b[i]) * b[i];
+  }
+  return static_cast<float>(std::sqrt(num / std::max(den, 1e-300)));
+}
+
 }  // namespace xlstm::testing
