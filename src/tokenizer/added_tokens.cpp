@@ -1,6 +1,7 @@
 #include "added_tokens.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "utf8.h"
 
@@ -9,9 +10,9 @@ namespace xlstm::tok {
 AddedTokenMatcher::AddedTokenMatcher(const std::vector<Token>& tokens) : tokens_(tokens) {
   root_.fill(-1);
   nodes_.emplace_back();
+  std::erase_if(tokens_, [](const Token& t) { return t.pattern.empty(); });
   for (size_t t = 0; t < tokens_.size(); ++t) {
     const std::string& p = tokens_[t].pattern;
-    if (p.empty()) continue;
     int32_t node = 0;
     for (size_t k = 0; k < p.size(); ++k) {
       const auto c = static_cast<unsigned char>(p[k]);
@@ -28,7 +29,15 @@ AddedTokenMatcher::AddedTokenMatcher(const std::vector<Token>& tokens) : tokens_
       node = child;
     }
     if (nodes_[node].token < 0) nodes_[node].token = static_cast<int32_t>(t);
+    const auto b0 = static_cast<unsigned char>(p[0]);
+    for (int b1 = 0; b1 < 256; ++b1) {
+      if (p.size() == 1 || static_cast<unsigned char>(p[1]) == b1) {
+        const int bit = b0 << 8 | b1;
+        first_pairs_[bit >> 6] |= uint64_t{1} << (bit & 63);
+      }
+    }
   }
+  if (nodes_[0].next.size() == 1) first_byte_ = nodes_[0].next[0].first;
 }
 
 int32_t AddedTokenMatcher::longest_at(std::string_view s, size_t i, size_t& len) const {
@@ -85,7 +94,17 @@ void AddedTokenMatcher::split(std::string_view s, std::vector<Piece>& out) const
     size_t mstart = pos, mlen = 0;
     int32_t t = -1;
     for (; mstart < s.size(); ++mstart) {
-      if (root_[static_cast<unsigned char>(s[mstart])] < 0) continue;
+      if (first_byte_ >= 0) {
+        const void* hit = std::memchr(s.data() + mstart, first_byte_, s.size() - mstart);
+        if (hit == nullptr) break;
+        mstart = static_cast<const char*>(hit) - s.data();
+      }
+      const auto b0 = static_cast<unsigned char>(s[mstart]);
+      if (root_[b0] < 0) continue;
+      if (mstart + 1 < s.size()) {
+        const int bit = b0 << 8 | static_cast<unsigned char>(s[mstart + 1]);
+        if (!(first_pairs_[bit >> 6] >> (bit & 63) & 1)) continue;
+      }
       t = longest_at(s, mstart, mlen);
       if (t >= 0) break;
     }

@@ -40,6 +40,9 @@ class AddedTokenMatcher {
   std::vector<Token> tokens_;
   std::vector<Node> nodes_;  // trie; nodes_[0] is the root
   std::array<int32_t, 256> root_{};
+  // Bit (b0 << 8 | b1): some pattern starts with bytes b0 b1, or is the single byte b0.
+  std::vector<uint64_t> first_pairs_ = std::vector<uint64_t>(1024);
+  int first_byte_ = -1;  // the byte every pattern starts with, if they share one (memchr)
 };
 
 }  // namespace xlstm::tok

@@ -1,6 +1,7 @@
 #include "bpe.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "byte_level.h"
 
@@ -22,19 +23,75 @@ void PairMap::insert_or_assign(int32_t a, int32_t b, Merge m) {
   vals_[i] = m;
 }
 
+uint32_t WordCache::hash(std::string_view word) {
+  // 8 bytes at a time, multiply-xorshift mixing (splitmix64 constants).
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ word.size();
+  size_t i = 0;
+  for (; i + 8 <= word.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, word.data() + i, 8);
+    h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 31;
+  }
+  if (i < word.size()) {
+    uint64_t w = 0;
+    std::memcpy(&w, word.data() + i, word.size() - i);
+    h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 31;
+  }
+  h *= 0x94D049BB133111EBull;
+  return static_cast<uint32_t>(h >> 32);
+}
+
 bool WordCache::get(std::string_view word, std::vector<int32_t>& out) const {
-  const auto it = map_.find(word);
-  if (it == map_.end()) return false;
-  const int32_t* p = ids_.data() + it->second.offset;
-  out.insert(out.end(), p, p + it->second.size);
-  return true;
+  if (slots_.empty() || word.size() > kMaxWord) return false;
+  const uint32_t h = hash(word);
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    const Slot& s = slots_[i];
+    if (s.size == 0) return false;
+    if (s.hash != h || s.size != word.size()) continue;
+    const char* entry = arena_.data() + s.offset;
+    if (std::memcmp(entry, word.data(), word.size()) != 0) continue;
+    const size_t at = out.size();
+    out.resize(at + s.count);
+    std::memcpy(out.data() + at, entry + s.size, s.count * sizeof(int32_t));
+    return true;
+  }
+}
+
+void WordCache::grow() {
+  std::vector<Slot> old;
+  old.swap(slots_);
+  slots_.resize(old.empty() ? 4096 : old.size() * 2);
+  const size_t mask = slots_.size() - 1;
+  for (const Slot& s : old) {
+    if (s.size == 0) continue;
+    size_t i = s.hash & mask;
+    while (slots_[i].size != 0) i = (i + 1) & mask;
+    slots_[i] = s;
+  }
 }
 
 void WordCache::put(std::string_view word, const int32_t* ids, size_t n) {
-  if (word.size() > kMaxWord || map_.size() >= kMaxEntries) return;
-  const auto offset = static_cast<uint32_t>(ids_.size());
-  ids_.insert(ids_.end(), ids, ids + n);
-  map_.emplace(std::string(word), Span{offset, static_cast<uint32_t>(n)});
+  if (word.empty() || word.size() > kMaxWord || entries_ >= kMaxEntries ||
+      arena_.size() >= kMaxArenaBytes) {
+    return;
+  }
+  if (2 * (entries_ + 1) > slots_.size()) grow();
+  const uint32_t h = hash(word);
+  const size_t mask = slots_.size() - 1;
+  size_t i = h & mask;
+  while (slots_[i].size != 0) i = (i + 1) & mask;
+  Slot& s = slots_[i];
+  s.hash = h;
+  s.offset = static_cast<uint32_t>(arena_.size());
+  s.size = static_cast<uint16_t>(word.size());
+  s.count = static_cast<uint16_t>(n);
+  arena_.insert(arena_.end(), word.begin(), word.end());
+  const auto* p = reinterpret_cast<const char*>(ids);
+  arena_.insert(arena_.end(), p, p + n * sizeof(int32_t));
+  ++entries_;
 }
 
 Bpe::Bpe(const TokenizerSpec& spec, const StringMap& token_ids)

@@ -38,9 +38,7 @@ class PairMap {
 
  private:
   static constexpr uint64_t kEmpty = ~uint64_t{0};
-  static uint64_t pack(int32_t a, int32_t b) {
-    return (uint64_t(uint32_t(a)) << 32) | uint32_t(b);
-  }
+  static uint64_t pack(int32_t a, int32_t b) { return (uint64_t(uint32_t(a)) << 32) | uint32_t(b); }
   size_t slot(uint64_t key) const {
     key *= 0x9E3779B97F4A7C15ull;
     return static_cast<size_t>(key >> 32) & mask_;
@@ -50,22 +48,29 @@ class PairMap {
   size_t mask_ = 0;
 };
 
-// Word -> ids memo for words up to kMaxWord bytes, bounded in entries. Not thread-safe: the
-// caller serializes access.
+// Word -> ids memo for words up to kMaxWord bytes, bounded in entries: open addressing over
+// one arena holding each word's bytes followed by its ids, so a hit touches one slot and one
+// arena line. Not thread-safe: the caller serializes access.
 class WordCache {
  public:
   static constexpr size_t kMaxWord = 256;
   static constexpr size_t kMaxEntries = 1 << 18;
+  static constexpr size_t kMaxArenaBytes = size_t{64} << 20;
   // Appends the cached ids of `word` to `out` and returns true, or returns false.
   bool get(std::string_view word, std::vector<int32_t>& out) const;
   void put(std::string_view word, const int32_t* ids, size_t n);
 
  private:
-  struct Span {
-    uint32_t offset, size;
+  struct Slot {
+    uint32_t hash = 0, offset = 0;  // offset of the entry in arena_
+    uint16_t size = 0, count = 0;   // word bytes (0: empty slot), ids
   };
-  std::unordered_map<std::string, Span, StringHash, std::equal_to<>> map_;
-  std::vector<int32_t> ids_;
+  static uint32_t hash(std::string_view word);
+  void grow();
+
+  std::vector<Slot> slots_;
+  std::vector<char> arena_;
+  size_t entries_ = 0;
 };
 
 class Bpe {

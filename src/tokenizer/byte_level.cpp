@@ -31,7 +31,9 @@ const Tables& tables() {
 
 }  // namespace
 
-char32_t byte_to_char(unsigned char b) { return tables().to_char[b]; }
+char32_t byte_to_char(unsigned char b) {
+  return tables().to_char[b];
+}
 
 bool byte_level_to_bytes(std::string_view token, std::string& out) {
   if (!is_valid_utf8(token)) return false;

@@ -26,8 +26,8 @@ struct Tokenizer::Impl {
   static constexpr uint8_t kExists = 1, kSpecial = 2;
 
   std::string file;
-  tok::StringMap vocab;        // model vocab: token string -> id
-  tok::StringMap added_vocab;  // added token content -> id
+  tok::StringMap vocab;             // model vocab: token string -> id
+  tok::StringMap added_vocab;       // added token content -> id
   std::vector<std::string> tokens;  // id -> token string (added tokens take precedence)
   std::vector<std::string> bytes;   // id -> what the ByteLevel decoder makes of it
   std::vector<uint8_t> flags;       // id -> kExists | kSpecial

@@ -1,6 +1,7 @@
 #include "pretokenizer.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "xlstm/error.h"
@@ -8,9 +9,55 @@
 namespace xlstm::tok {
 namespace {
 
-// GPT-2's word regex, as HF's ByteLevel pre-tokenizer spells it.
-constexpr const char* kGpt2Words =
-    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+enum CharClass : uint8_t { kOther, kLetter, kDigit, kSpace, kNonAscii };
+
+struct AsciiClasses {
+  CharClass c[256];
+  constexpr AsciiClasses() : c() {
+    for (int b = 0; b < 256; ++b) {
+      c[b] = b >= 0x80                                          ? kNonAscii
+             : (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') ? kLetter
+             : b >= '0' && b <= '9'                             ? kDigit
+             : (b >= 0x09 && b <= 0x0D) || b == ' '             ? kSpace
+                                                                : kOther;
+    }
+  }
+};
+constexpr AsciiClasses kAscii;
+
+// Length of the kGpt2WordPattern match at s[i] when deciding it needs only ASCII characters,
+// else 0. Alternatives in pattern order: contractions; ' ?' then a run of letters, digits or
+// others; a whitespace run that leaves its last character to the next word when a non-space
+// follows (\s+(?!\S)), or a single whitespace character (\s+).
+size_t ascii_gpt2_match(std::string_view s, size_t i) {
+  const size_t n = s.size();
+  const auto cls = [&](size_t k) { return kAscii.c[static_cast<unsigned char>(s[k])]; };
+  const CharClass c = cls(i);
+  if (c == kNonAscii) return 0;
+  if (s[i] == '\'' && i + 1 < n) {
+    const char a = s[i + 1];
+    if (a == 's' || a == 't' || a == 'm' || a == 'd') return 2;
+    if (i + 2 < n) {
+      const char b = s[i + 2];
+      if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return 3;
+    }
+  }
+  size_t j = i;  // first character of the run
+  CharClass run = c;
+  if (s[i] == ' ' && i + 1 < n) {
+    const CharClass d = cls(i + 1);
+    if (d == kNonAscii) return 0;
+    if (d != kSpace) {
+      j = i + 1;
+      run = d;
+    }
+  }
+  size_t k = j + 1;
+  while (k < n && cls(k) == run) ++k;
+  if (k < n && cls(k) == kNonAscii) return 0;  // it might continue the run or be a space
+  if (run != kSpace || k == n) return k - i;
+  return k - i > 1 ? k - i - 1 : 1;
+}
 
 struct Span {
   size_t begin, end;
@@ -73,11 +120,11 @@ PreTokenizer::PreTokenizer(const TokenizerSpec& spec) : byte_level_(spec.byte_le
   for (size_t i = 0; i < spec.splits.size(); ++i) {
     const std::string where =
         tagged("tokenizer", spec.file + ": pre_tokenizer Split #" + std::to_string(i + 1));
-    steps_.push_back({std::make_unique<Regex>(spec.splits[i].regex, where),
-                      spec.splits[i].behavior, spec.splits[i].invert});
+    steps_.push_back({std::make_unique<Regex>(spec.splits[i].regex, where), spec.splits[i].behavior,
+                      spec.splits[i].invert});
   }
   if (byte_level_.use_regex) {
-    words_ = std::make_unique<Regex>(kGpt2Words, tagged("tokenizer", "ByteLevel"));
+    words_ = std::make_unique<Regex>(kGpt2WordPattern, tagged("tokenizer", "ByteLevel"));
   }
 }
 
@@ -121,13 +168,31 @@ void PreTokenizer::byte_level(std::string_view s,
     on_word(s);
     return;
   }
-  size_t prev = 0;
-  words_->find_all(s, [&](size_t b, size_t e) {
-    if (prev != b) on_word(s.substr(prev, b - prev));
-    if (e != b) on_word(s.substr(b, e - b));
-    prev = e;
-  });
-  if (prev != s.size()) on_word(s.substr(prev));
+  split_gpt2_words(s, *words_, on_word);
+}
+
+const char* const kGpt2WordPattern =
+    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+
+void split_gpt2_words(std::string_view s, const Regex& regex,
+                      FunctionRef<void(std::string_view)> on_word) {
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t len = ascii_gpt2_match(s, i);
+    if (len == 0) {
+      size_t b = 0, e = 0;
+      if (!regex.find_at(s, i, b, e) || e <= i) {  // not reached: the pattern covers all text
+        on_word(s.substr(i));
+        return;
+      }
+      if (b > i) on_word(s.substr(i, b - i));
+      on_word(s.substr(b, e - b));
+      i = e;
+      continue;
+    }
+    on_word(s.substr(i, len));
+    i += len;
+  }
 }
 
 }  // namespace xlstm::tok

@@ -12,6 +12,15 @@
 
 namespace xlstm::tok {
 
+// GPT-2's word regex (as HF's ByteLevel pre-tokenizer spells it).
+extern const char* const kGpt2WordPattern;
+
+// Splits s into the matches of kGpt2WordPattern (which cover all of it), calling on_word for
+// each. ASCII stretches are matched by hand; a match that involves a non-ASCII character is
+// left to `regex`, which must be kGpt2WordPattern compiled.
+void split_gpt2_words(std::string_view s, const Regex& regex,
+                      FunctionRef<void(std::string_view)> on_word);
+
 class PreTokenizer {
  public:
   explicit PreTokenizer(const TokenizerSpec& spec);

@@ -3,6 +3,13 @@
 
 #include <pcre2.h>
 
+#include <cctype>
+#include <cstdio>
+#include <span>
+#include <utility>
+
+#include "unicode_tables.h"
+
 #include "xlstm/error.h"
 
 namespace xlstm::tok {
@@ -27,25 +34,98 @@ Scratch& scratch() {
   return s;
 }
 
-// HF compiles patterns with Oniguruma, whose \s is Unicode White_Space; PCRE2's \s (with UCP)
-// also takes U+180E. Spelling the property out makes the two agree, inside classes too.
-std::string onig_to_pcre2(const std::string& pattern) {
+void append_ranges(std::string& out, std::span<const CodeRange> ranges) {
+  char buf[32];
+  for (const CodeRange& r : ranges) {
+    std::snprintf(buf, sizeof(buf), "\\x{%X}-\\x{%X}", static_cast<unsigned>(r.lo),
+                  static_cast<unsigned>(r.hi));
+    out += buf;
+  }
+}
+
+// The PCRE2 class body for an Oniguruma class escape HF's patterns use, or "" if none.
+// Oniguruma (Unicode 16) knows more letters, digits, marks... than PCRE2 10.42 (Unicode 14);
+// the extra code points are added from unicode_tables.h. Its \s is exactly White_Space (PCRE2's
+// also takes U+180E), and \h is a hex digit.
+std::string class_body(std::string_view name) {
+  static const std::pair<std::string_view, std::string_view> kNames[] = {
+      {"L", "L"},   {"Letter", "L"},          {"N", "N"}, {"Number", "N"},
+      {"Nd", "Nd"}, {"Decimal_Number", "Nd"}, {"M", "M"}, {"Mark", "M"},
+      {"P", "P"},   {"Punctuation", "P"},     {"S", "S"}, {"Symbol", "S"}};
+  if (name == "s") return "\\p{White_Space}";
+  if (name == "h") return "0-9a-fA-F";
+  if (name == "d") name = "Nd";
   std::string out;
-  out.reserve(pattern.size() + 16);
-  for (size_t i = 0; i < pattern.size(); ++i) {
-    if (pattern[i] != '\\' || i + 1 == pattern.size()) {
-      out.push_back(pattern[i]);
+  std::string_view table;
+  if (name == "w") {
+    out = "\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}";
+    table = "Word";
+  } else {
+    for (const auto& [onig, cls] : kNames) {
+      if (name == onig) table = cls;
+    }
+    if (table.empty()) return "";
+    out = "\\p{" + std::string(table) + "}";
+  }
+  append_ranges(out, regex_class_extra(table));
+  return out;
+}
+
+// Rewrites the class escapes above so PCRE2 matches what Oniguruma would. Negated escapes
+// (\S \D \W \H \P{..}) inside a [...] cannot be rewritten this way and keep PCRE2's meaning.
+std::string onig_to_pcre2(const std::string& p) {
+  std::string out;
+  out.reserve(p.size() + 64);
+  bool in_class = false;
+  size_t class_first = 0;  // a ']' here is literal
+  for (size_t i = 0; i < p.size(); ++i) {
+    const char c = p[i];
+    if (c == '\\' && i + 1 < p.size()) {
+      const char e = p[i + 1];
+      std::string name;
+      size_t end = i + 2;  // one past the escape
+      bool negated = false;
+      if (e == 's' || e == 'S' || e == 'd' || e == 'D' || e == 'w' || e == 'W' || e == 'h' ||
+          e == 'H') {
+        name = std::string(1, static_cast<char>(std::tolower(static_cast<unsigned char>(e))));
+        negated = std::isupper(static_cast<unsigned char>(e));
+      } else if ((e == 'p' || e == 'P') && i + 2 < p.size()) {
+        negated = e == 'P';
+        if (p[i + 2] == '{') {
+          const size_t close = p.find('}', i + 3);
+          if (close != std::string::npos) {
+            name = p.substr(i + 3, close - i - 3);
+            end = close + 1;
+          }
+        } else {
+          name = p.substr(i + 2, 1);
+          end = i + 3;
+        }
+      }
+      const std::string body = name.empty() ? "" : class_body(name);
+      if (!body.empty() && (!negated || !in_class)) {
+        out += in_class ? body : (negated ? "[^" : "[") + body + "]";
+      } else {
+        out.append(p, i, (name.empty() ? i + 2 : end) - i);
+      }
+      i = (name.empty() ? i + 2 : end) - 1;
       continue;
     }
-    const char c = pattern[++i];
-    if (c == 's') {
-      out += "\\p{White_Space}";
-    } else if (c == 'S') {
-      out += "\\P{White_Space}";
-    } else {
-      out.push_back('\\');
-      out.push_back(c);
+    if (in_class) {
+      if (c == '[' && i + 1 < p.size() && p[i + 1] == ':') {  // POSIX [:name:]
+        const size_t close = p.find(":]", i + 2);
+        if (close != std::string::npos) {
+          out.append(p, i, close + 2 - i);
+          i = close + 1;
+          continue;
+        }
+      }
+      if (c == ']' && i != class_first) in_class = false;
+    } else if (c == '[') {
+      in_class = true;
+      class_first = (i + 1 < p.size() && p[i + 1] == '^') ? i + 2 : i + 1;
     }
+    out.push_back(c);
   }
   return out;
 }
@@ -71,7 +151,23 @@ Regex::Regex(const std::string& source, const std::string& where) {
   jit_ = pcre2_jit_compile(code_, PCRE2_JIT_COMPLETE) == 0;
 }
 
-Regex::~Regex() { pcre2_code_free(code_); }
+Regex::~Regex() {
+  pcre2_code_free(code_);
+}
+
+bool Regex::find_at(std::string_view s, size_t start, size_t& begin, size_t& end) const {
+  Scratch& sc = scratch();
+  const auto* subject = reinterpret_cast<PCRE2_SPTR>(s.data());
+  const int rc =
+      jit_ ? pcre2_jit_match(code_, subject, s.size(), start, 0, sc.data, sc.context)
+           : pcre2_match(code_, subject, s.size(), start, PCRE2_NO_UTF_CHECK, sc.data, sc.context);
+  if (rc == PCRE2_ERROR_NOMATCH) return false;
+  if (rc < 0) throw Error(tagged("tokenizer", "regex match failed: " + pcre2_message(rc)));
+  const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(sc.data);
+  begin = ov[0];
+  end = ov[1];
+  return true;
+}
 
 void Regex::find_all(std::string_view s, FunctionRef<void(size_t, size_t)> on_match) const {
   Scratch& sc = scratch();

@@ -22,6 +22,8 @@ class Regex {
   // Calls on_match(begin, end) for each match in `s` (valid UTF-8), left to right. As in
   // Oniguruma's find_iter, an empty match right where the previous match ended is skipped.
   void find_all(std::string_view s, FunctionRef<void(size_t, size_t)> on_match) const;
+  // The first match at or after `start`: false if none.
+  bool find_at(std::string_view s, size_t start, size_t& begin, size_t& end) const;
 
  private:
   pcre2_code_8* code_ = nullptr;

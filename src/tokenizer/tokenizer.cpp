@@ -32,8 +32,8 @@ Tokenizer::Impl::Impl(const tok::TokenizerSpec& spec) : file(spec.file), nfc(spe
   flags.assign(n, 0);
   for (const auto& [token, id] : spec.model.vocab) {
     if (flags[id] & kExists) {
-      tok::fail(file, "model.vocab: id " + std::to_string(id) + " is used by both \"" +
-                          tokens[id] + "\" and \"" + token + "\"");
+      tok::fail(file, "model.vocab: id " + std::to_string(id) + " is used by both \"" + tokens[id] +
+                          "\" and \"" + token + "\"");
     }
     tokens[id] = token;
     flags[id] = kExists;
@@ -115,7 +115,7 @@ void Tokenizer::Impl::encode(std::string_view text, bool add_special_tokens,
     }
     std::string_view s = text.substr(p.begin, p.end - p.begin);
     if (s.empty()) continue;
-    if (nfc) {
+    if (nfc && tok::may_need_nfc(s)) {
       tok::nfc(s, normalized);
       s = normalized;
     }
@@ -174,7 +174,9 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_to
   return out;
 }
 
-int32_t Tokenizer::vocab_size() const { return static_cast<int32_t>(impl_->flags.size()); }
+int32_t Tokenizer::vocab_size() const {
+  return static_cast<int32_t>(impl_->flags.size());
+}
 
 std::optional<int32_t> Tokenizer::token_id(std::string_view token) const {
   if (const auto it = impl_->added_vocab.find(token); it != impl_->added_vocab.end()) {

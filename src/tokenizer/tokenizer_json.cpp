@@ -187,7 +187,8 @@ void read_pre_tokenizer(const Reader& r, const json& p, const std::string& path,
     return;
   }
   if (st.have_byte_level) {
-    r.fail(path + ": a \"" + type + "\" step after ByteLevel is not supported (ByteLevel must be "
+    r.fail(path + ": a \"" + type +
+           "\" step after ByteLevel is not supported (ByteLevel must be "
            "the last pre-tokenizer)");
   }
   if (type == "ByteLevel") {
@@ -243,7 +244,8 @@ void read_template(const Reader& r, const json& p, const std::string& path, Toke
       if (!entry.is_object()) r.fail(spath + ": expected an object");
       const json& ids = r.array(entry, "ids", spath);
       for (size_t k = 0; k < ids.size(); ++k) {
-        (seen_a ? after : before).push_back(r.id(ids[k], spath + ".ids[" + std::to_string(k) + "]"));
+        (seen_a ? after : before)
+            .push_back(r.id(ids[k], spath + ".ids[" + std::to_string(k) + "]"));
       }
     } else {
       r.fail(ipath + ": expected {\"Sequence\": ...} or {\"SpecialToken\": ...}");
