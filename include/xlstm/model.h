@@ -1,6 +1,6 @@
 #pragma once
-// An xLSTM Large model (xLSTM-7B architecture) on the CPU, loaded from a Hugging Face model
-// directory.
+// An xLSTM Large model (xLSTM-7B architecture) on the CPU or a CUDA GPU, loaded from a Hugging
+// Face model directory.
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -10,9 +10,17 @@
 
 #include "xlstm/config.h"
 #include "xlstm/formulation.h"
+#include "xlstm/sampler.h"
 #include "xlstm/state.h"
 
 namespace xlstm {
+
+// Where a model's weights live and its forward passes run. Chosen once, at load.
+enum class Device { Cpu, Cuda };
+Device parse_device(const std::string& name);  // "cpu" | "cuda"
+const char* device_name(Device d);
+// One line about the device, e.g. "NVIDIA H100 80GB HBM3, sm_90, 132 SMs, 79.1 GiB".
+std::string describe_device(Device d);
 
 struct RunOptions {
   Formulation formulation = Formulation::Chunkwise;
@@ -24,8 +32,11 @@ struct RunOptions {
 
 struct LoadOptions {
   std::vector<std::string>* warnings = nullptr;  // receives config warnings if set
-  // In-memory weight type. Auto: bf16 if the checkpoint stores bf16, else float32 (F16 is widened).
+  // In-memory weight type. Auto: on the CPU bf16 if the checkpoint stores bf16, else float32 (F16
+  // is widened); on CUDA always bf16. CUDA with F32 runs float32 GEMMs (no TF32): the parity mode.
   enum class WeightDType { Auto, F32, BF16 } weight_type = WeightDType::Auto;
+  Device device = Device::Cpu;
+  bool cuda_graphs = true;  // CUDA: replay one-token steps from a captured CUDA graph
 };
 
 class Model {
@@ -33,7 +44,9 @@ class Model {
   // dir holds config.json and model.safetensors (or model.safetensors.index.json + shards).
   static Model load(const std::filesystem::path& dir, const LoadOptions& options = {});
   // Random weights of the config's shapes (benchmarks, tests): N(0, 1/sqrt(fan_in)), norms 1.
-  static Model random(const ModelConfig& config, uint64_t seed, bool bf16_weights = false);
+  // On CUDA they are drawn on the GPU (another generator: other values than on the CPU).
+  static Model random(const ModelConfig& config, uint64_t seed, bool bf16_weights = false,
+                      Device device = Device::Cpu);
 
   // Bytes of weights held in memory (what one decode step streams, roughly).
   size_t weight_bytes() const;
@@ -42,12 +55,22 @@ class Model {
   ~Model();
 
   const ModelConfig& config() const;
+  Device device() const;
   State new_state(int64_t batch) const { return State(config(), batch); }
 
   // ids: [B, S] row-major, B = state.batch(). Advances state. Returns logits [B, S, V] (all_logits)
   // or [B, V]. Logits are soft-capped, float32. Not thread-safe: one call at a time per Model.
   std::vector<float> forward(std::span<const int32_t> ids, State& state,
                              const RunOptions& options = {});
+
+  // Runs ids as forward() does (advancing state), then picks the next token of each sequence from
+  // its last logits on the model's device (on CUDA only the tokens cross to the host), by the rule
+  // of sample_token(). u[b]: the uniform draw in [0, 1) for sequence b (unused when greedy);
+  // history[b]: its tokens so far, for the repetition penalty (empty span: none).
+  std::vector<int32_t> forward_sample(std::span<const int32_t> ids, State& state,
+                                      const SamplingParams& params, std::span<const double> u,
+                                      std::span<const std::vector<int32_t>> history = {},
+                                      RunOptions options = {});
 
  private:
   struct Impl;

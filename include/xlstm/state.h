@@ -1,8 +1,16 @@
 #pragma once
 // Recurrent state of a whole model for a batch of B sequences: per block the mLSTM (C, n, m),
 // float32. Constant size whatever the sequence length; copyable (fork), savable, loadable.
+//
+// Device-resident state: a backend that runs elsewhere (CUDA) keeps its own copy of the state, a
+// StateMirror owned by this object, and advances that copy in place. The host vectors are then
+// out of date until something reads them: every host accessor (blocks(), slice(), assign(),
+// save(), copying) first downloads the mirror. Non-const host access marks the mirror out of date,
+// and the backend uploads the host copy before its next forward. So a State behaves the same
+// whichever device advanced it, and the cost is one transfer per switch between host and device.
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <vector>
 
 namespace xlstm {
@@ -15,17 +23,31 @@ struct MlstmBlockState {
   std::vector<float> m;  // [B, NH]
 };
 
+// A backend's copy of a State in its own memory.
+class StateMirror {
+ public:
+  virtual ~StateMirror() = default;
+  // Writes the mirror's values into the host blocks (already sized).
+  virtual void download(std::vector<MlstmBlockState>& blocks) const = 0;
+};
+
 class State {
  public:
   State() = default;
   State(const ModelConfig& config, int64_t batch);  // zeros (m0 = 0), as the references
+  State(const State& other);
+  State& operator=(const State& other);
+  State(State&&) noexcept;
+  State& operator=(State&&) noexcept;
+  ~State();
 
   int64_t batch() const { return batch_; }
   int64_t num_heads() const { return NH_; }
   int64_t qk_head_dim() const { return DHQK_; }
   int64_t v_head_dim() const { return DHV_; }
-  std::vector<MlstmBlockState>& blocks() { return blocks_; }
-  const std::vector<MlstmBlockState>& blocks() const { return blocks_; }
+  int64_t num_blocks() const { return static_cast<int64_t>(blocks_.size()); }
+  std::vector<MlstmBlockState>& blocks();
+  const std::vector<MlstmBlockState>& blocks() const;
 
   void reset();
   // Sequence b of this state as a new batch-1 state, and the reverse.
@@ -37,8 +59,14 @@ class State {
   static State load(const std::filesystem::path& path, const ModelConfig& config);
 
  private:
+  friend struct StateAccess;  // backends: src/model/state_access.h
+  void sync_host() const;     // downloads the mirror if it is newer than the host vectors
+
   int64_t batch_ = 0, NH_ = 0, DHQK_ = 0, DHV_ = 0;
-  std::vector<MlstmBlockState> blocks_;
+  mutable std::vector<MlstmBlockState> blocks_;  // mutable: const readers may download into it
+  std::unique_ptr<StateMirror> mirror_;
+  mutable bool host_stale_ = false;  // the mirror holds newer values than blocks_
+  bool mirror_stale_ = true;         // blocks_ holds newer values than the mirror
 };
 
 }  // namespace xlstm

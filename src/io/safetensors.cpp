@@ -203,7 +203,7 @@ std::vector<std::string> TensorStore::names() const {
   return out;
 }
 
-std::vector<float> read_f32(const TensorInfo& t, const Shape& expected) {
+void check_float_tensor(const TensorInfo& t, const Shape& expected) {
   if (t.shape != expected) {
     throw InvalidInput(tagged("weights", t.name + ": expected " + shape_str(expected) +
                                              ", file has " + shape_str(t.shape) + " (" + t.file +
@@ -214,6 +214,10 @@ std::vector<float> read_f32(const TensorInfo& t, const Shape& expected) {
         "weights", t.name + ": dtype " + dtype_name(t.dtype) +
                        " is not a floating-point weight type (F32, BF16, F16) (" + t.file + ")"));
   }
+}
+
+std::vector<float> read_f32(const TensorInfo& t, const Shape& expected) {
+  check_float_tensor(t, expected);
   std::vector<float> out(static_cast<size_t>(numel(t.shape)));
   convert_to_f32(t.dtype, t.data, out.size(), out.data());
   return out;

@@ -54,6 +54,8 @@ class TensorStore {
   std::string description_;
 };
 
+// Throws InvalidInput naming the tensor unless it has this shape and a float dtype.
+void check_float_tensor(const TensorInfo& t, const Shape& expected);
 // Loads a tensor as float32 (converting BF16/F16), checking its shape.
 std::vector<float> read_f32(const TensorInfo& t, const Shape& expected);
 std::vector<int64_t> read_i64(const TensorInfo& t);

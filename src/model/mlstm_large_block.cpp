@@ -15,69 +15,6 @@ const float* data_or_null(const std::vector<float>& v) {
 }
 }  // namespace
 
-MlstmLargeBlockWeights load_mlstm_large_block(WeightLoader& L, const ModelConfig& c,
-                                              const std::string& p, WeightType wt) {
-  const int64_t E = c.embedding_dim, NH = c.num_heads, qk = c.qk_dim(), v = c.v_dim(),
-                F = c.ffn_dim();
-  const bool fused = c.weight_mode == "fused";
-  const std::string ml = p + "mlstm_layer.";
-  MlstmLargeBlockWeights w;
-  const int64_t rows_in = 2 * qk + 2 * v + 2 * NH;
-  std::vector<float> w_in(static_cast<size_t>(rows_in * E));
-  w.b_in.assign(static_cast<size_t>(rows_in), 0.0f);
-  float* gates_w = w_in.data() + (2 * qk + 2 * v) * E;
-  float* gates_b = w.b_in.data() + 2 * qk + 2 * v;
-  if (fused) {
-    L.take_into(ml + "qkv_opreact.weight", {2 * qk + 2 * v, E}, w_in.data());
-    if (c.use_bias) L.take_into(ml + "qkv_opreact.bias", {2 * qk + 2 * v}, w.b_in.data());
-    L.take_into(ml + "ifgate_preact.weight", {2 * NH, E}, gates_w);
-    L.take_into(ml + "ifgate_preact.bias", {2 * NH}, gates_b);
-  } else {
-    const std::pair<const char*, int64_t> parts[] = {
-        {"q", qk}, {"k", qk}, {"v", v}, {"ogate_preact", v}};
-    int64_t row = 0;
-    for (const auto& [name, n] : parts) {
-      L.take_into(ml + name + ".weight", {n, E}, w_in.data() + row * E);
-      if (c.use_bias) L.take_into(ml + name + ".bias", {n}, w.b_in.data() + row);
-      row += n;
-    }
-    L.take_into(ml + "igate_preact.weight", {NH, E}, gates_w);
-    L.take_into(ml + "fgate_preact.weight", {NH, E}, gates_w + NH * E);
-    L.take_into(ml + "igate_preact.bias", {NH},
-                gates_b);  // gate biases exist even without use_bias
-    L.take_into(ml + "fgate_preact.bias", {NH}, gates_b + NH);
-  }
-  w.w_in = Matrix::from_f32(rows_in, E, std::move(w_in), wt);
-  auto optional_bias = [&](const std::string& name, int64_t n) {
-    return c.use_bias ? L.take(name, {n}) : std::vector<float>{};
-  };
-  w.norm_mlstm_w = L.take(p + "norm_mlstm.weight", {E});
-  w.norm_mlstm_b = optional_bias(p + "norm_mlstm.bias", E);
-  w.mh_norm_w = L.take(ml + "multihead_norm.weight", {v});
-  w.mh_norm_b = optional_bias(ml + "multihead_norm.bias", v);
-  w.w_out = Matrix::from_f32(E, v, L.take(ml + "out_proj.weight", {E, v}), wt);
-  w.b_out = optional_bias(ml + "out_proj.bias", E);
-  w.norm_ffn_w = L.take(p + "norm_ffn.weight", {E});
-  w.norm_ffn_b = optional_bias(p + "norm_ffn.bias", E);
-  std::vector<float> w_up(static_cast<size_t>(2 * F * E));
-  if (fused) {
-    L.take_into(p + "ffn.proj_up_gate_z.weight", {2 * F, E}, w_up.data());
-    w.b_up = optional_bias(p + "ffn.proj_up_gate_z.bias", 2 * F);
-  } else {
-    L.take_into(p + "ffn.proj_up_gate.weight", {F, E}, w_up.data());
-    L.take_into(p + "ffn.proj_up.weight", {F, E}, w_up.data() + F * E);
-    if (c.use_bias) {
-      w.b_up.resize(static_cast<size_t>(2 * F));
-      L.take_into(p + "ffn.proj_up_gate.bias", {F}, w.b_up.data());
-      L.take_into(p + "ffn.proj_up.bias", {F}, w.b_up.data() + F);
-    }
-  }
-  w.w_up = Matrix::from_f32(2 * F, E, std::move(w_up), wt);
-  w.w_down = Matrix::from_f32(E, F, L.take(p + "ffn.proj_down.weight", {E, F}), wt);
-  w.b_down = optional_bias(p + "ffn.proj_down.bias", E);
-  return w;
-}
-
 void mlstm_large_block_forward(const MlstmLargeBlockWeights& w, const ModelConfig& c, float* x,
                                int64_t B, int64_t S, MlstmBlockState& state,
                                Formulation formulation, int64_t chunk, Workspace& ws) {

@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "core/matrix.h"
-#include "model/weight_loader.h"
 #include "model/workspace.h"
 #include "xlstm/config.h"
 #include "xlstm/formulation.h"
@@ -27,9 +26,6 @@ struct MlstmLargeBlockWeights {
   Matrix w_down;                              // [E, F]
   std::vector<float> b_down;                  // [E]
 };
-
-MlstmLargeBlockWeights load_mlstm_large_block(WeightLoader& loader, const ModelConfig& c,
-                                              const std::string& prefix, WeightType weight_type);
 
 // x: [B·S, E] residual stream, row b·S + s; advanced in place, as is the block's state.
 void mlstm_large_block_forward(const MlstmLargeBlockWeights& w, const ModelConfig& c, float* x,

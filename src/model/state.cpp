@@ -17,7 +17,49 @@ State::State(const ModelConfig& c, int64_t batch)
   reset();
 }
 
+State::State(const State& other)
+    : batch_(other.batch_), NH_(other.NH_), DHQK_(other.DHQK_), DHV_(other.DHV_) {
+  other.sync_host();
+  blocks_ = other.blocks_;
+}
+
+State& State::operator=(const State& other) {
+  if (this == &other) return *this;
+  other.sync_host();
+  batch_ = other.batch_;
+  NH_ = other.NH_;
+  DHQK_ = other.DHQK_;
+  DHV_ = other.DHV_;
+  blocks_ = other.blocks_;
+  mirror_.reset();
+  host_stale_ = false;
+  mirror_stale_ = true;
+  return *this;
+}
+
+State::State(State&&) noexcept = default;
+State& State::operator=(State&&) noexcept = default;
+State::~State() = default;
+
+void State::sync_host() const {
+  if (host_stale_ && mirror_ != nullptr) mirror_->download(blocks_);
+  host_stale_ = false;
+}
+
+std::vector<MlstmBlockState>& State::blocks() {
+  sync_host();
+  mirror_stale_ = true;  // the caller may write
+  return blocks_;
+}
+
+const std::vector<MlstmBlockState>& State::blocks() const {
+  sync_host();
+  return blocks_;
+}
+
 void State::reset() {
+  host_stale_ = false;
+  mirror_stale_ = true;
   for (auto& b : blocks_) {
     b.C.assign(static_cast<size_t>(batch_ * NH_ * DHQK_ * DHV_), 0.0f);
     b.n.assign(static_cast<size_t>(batch_ * NH_ * DHQK_), 0.0f);
@@ -28,8 +70,13 @@ void State::reset() {
 State State::slice(int64_t b) const {
   if (b < 0 || b >= batch_)
     throw InvalidInput(tagged("state", "sequence " + std::to_string(b) + " out of range"));
-  State out = *this;
+  sync_host();
+  State out;
   out.batch_ = 1;
+  out.NH_ = NH_;
+  out.DHQK_ = DHQK_;
+  out.DHV_ = DHV_;
+  out.blocks_.resize(blocks_.size());
   const int64_t c = NH_ * DHQK_ * DHV_, n = NH_ * DHQK_, m = NH_;
   for (size_t i = 0; i < blocks_.size(); ++i) {
     out.blocks_[i].C.assign(blocks_[i].C.begin() + b * c, blocks_[i].C.begin() + (b + 1) * c);
@@ -44,6 +91,9 @@ void State::assign(int64_t b, const State& one) {
       one.NH_ != NH_ || one.DHQK_ != DHQK_ || one.DHV_ != DHV_) {
     throw InvalidInput(tagged("state", "assign: incompatible state or sequence index"));
   }
+  sync_host();
+  one.sync_host();
+  mirror_stale_ = true;
   const int64_t c = NH_ * DHQK_ * DHV_, n = NH_ * DHQK_, m = NH_;
   for (size_t i = 0; i < blocks_.size(); ++i) {
     std::copy(one.blocks_[i].C.begin(), one.blocks_[i].C.end(), blocks_[i].C.begin() + b * c);
@@ -53,6 +103,7 @@ void State::assign(int64_t b, const State& one) {
 }
 
 void State::save(const std::filesystem::path& path) const {
+  sync_host();
   std::vector<TensorToWrite> tensors;
   for (size_t i = 0; i < blocks_.size(); ++i) {
     const std::string p = "state." + std::to_string(i) + ".";

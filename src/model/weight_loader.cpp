@@ -18,6 +18,12 @@ std::vector<float> WeightLoader::take(const std::string& name, const Shape& shap
   return read_f32(require(name, shape), shape);
 }
 
+const TensorInfo& WeightLoader::take_info(const std::string& name, const Shape& shape) {
+  const TensorInfo& t = require(name, shape);
+  check_float_tensor(t, shape);
+  return t;
+}
+
 void WeightLoader::take_into(const std::string& name, const Shape& shape, float* dst) {
   const auto values = take(name, shape);
   std::copy(values.begin(), values.end(), dst);

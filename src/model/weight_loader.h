@@ -18,6 +18,9 @@ class WeightLoader {
   std::vector<float> take(const std::string& name, const Shape& shape);
   // Writes the tensor into dst (numel(shape) floats), e.g. rows of a fused matrix.
   void take_into(const std::string& name, const Shape& shape, float* dst);
+  // The tensor itself (bytes in the memory map, stored dtype) after checking its shape and that it
+  // is a float type: for loaders that convert or copy it themselves (the CUDA upload).
+  const TensorInfo& take_info(const std::string& name, const Shape& shape);
   // Marks a tensor as consumed without reading it (e.g. a redundant tied lm_head).
   void skip(const std::string& name) { used_.insert(name); }
   // Throws if the checkpoint holds tensors nothing asked for.

@@ -29,19 +29,23 @@ GenerateResult generate(Model& model, std::span<const int32_t> prompt, const Gen
   r.prompt_tokens = static_cast<int64_t>(history.size());
   r.stop_reason = "length";
   if (o.max_new_tokens == 0) return r;
+  // The sampler draws the uniforms (seeded stream); the model applies the rule on its device.
   Sampler sampler(o.sampling);
   State state = model.new_state(1);
   RunOptions run;
   run.all_logits = false;
+  std::vector<std::vector<int32_t>> hist(1);
+  const bool penalize = o.sampling.repeat_penalty != 1.0f;
+  if (penalize) hist[0] = history;
 
   auto t0 = clock::now();
-  std::vector<float> logits = model.forward(history, state, run);
+  double u[1] = {sampler.draw()};
+  int32_t next = model.forward_sample(history, state, o.sampling, u, hist, run)[0];
   auto t1 = clock::now();
   r.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
   run.formulation = Formulation::Step;
   for (int64_t i = 0; i < o.max_new_tokens; ++i) {
-    const int32_t next = sampler.sample(logits, history);
-    history.push_back(next);
+    if (penalize) hist[0].push_back(next);
     r.tokens.push_back(next);
     if (on_token && !on_token(next)) {
       r.stop_reason = "callback";
@@ -53,7 +57,8 @@ GenerateResult generate(Model& model, std::span<const int32_t> prompt, const Gen
     }
     if (i + 1 == o.max_new_tokens) break;
     const int32_t one[1] = {next};
-    logits = model.forward(one, state, run);
+    u[0] = sampler.draw();
+    next = model.forward_sample(one, state, o.sampling, u, hist, run)[0];
   }
   r.decode_seconds = std::chrono::duration<double>(clock::now() - t1).count();
   return r;

@@ -30,68 +30,80 @@ double Sampler::uniform() {
   return static_cast<double>(rng_() >> 11) * 0x1.0p-53;
 }
 
+double Sampler::draw() {
+  return p_.temperature == 0.0f ? 0.0 : uniform();
+}
+
 int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> history) {
+  return sample_token(logits, history, p_, draw(), scratch_);
+}
+
+int32_t sample_token(std::span<const float> logits, std::span<const int32_t> history,
+                     const SamplingParams& p, double u, SamplerScratch& scratch) {
   const auto V = static_cast<int32_t>(logits.size());
-  work_.assign(logits.begin(), logits.end());
-  if (p_.repeat_penalty != 1.0f) {
+  auto& work = scratch.work;
+  auto& order = scratch.order;
+  auto& prob = scratch.prob;
+  work.assign(logits.begin(), logits.end());
+  if (p.repeat_penalty != 1.0f) {
     // Each distinct token is penalised once, however often it occurs (HF convention).
-    seen_.assign(static_cast<size_t>(V), false);
+    scratch.seen.assign(static_cast<size_t>(V), false);
     for (int32_t id : history) {
-      if (id < 0 || id >= V || seen_[static_cast<size_t>(id)]) continue;
-      seen_[static_cast<size_t>(id)] = true;
-      float& l = work_[static_cast<size_t>(id)];
-      l = l > 0 ? l / p_.repeat_penalty : l * p_.repeat_penalty;
+      if (id < 0 || id >= V || scratch.seen[static_cast<size_t>(id)]) continue;
+      scratch.seen[static_cast<size_t>(id)] = true;
+      float& l = work[static_cast<size_t>(id)];
+      l = l > 0 ? l / p.repeat_penalty : l * p.repeat_penalty;
     }
   }
-  if (p_.temperature == 0.0f) {
-    return static_cast<int32_t>(std::max_element(work_.begin(), work_.end()) - work_.begin());
+  if (p.temperature == 0.0f) {
+    return static_cast<int32_t>(std::max_element(work.begin(), work.end()) - work.begin());
   }
-  order_.resize(static_cast<size_t>(V));
-  std::iota(order_.begin(), order_.end(), 0);
+  order.resize(static_cast<size_t>(V));
+  std::iota(order.begin(), order.end(), 0);
   auto by_logit = [&](int32_t a, int32_t b) {
-    return work_[a] > work_[b] || (work_[a] == work_[b] && a < b);
+    return work[a] > work[b] || (work[a] == work[b] && a < b);
   };
   int32_t n = V;
-  if (p_.top_k > 0 && p_.top_k < V) {
-    std::partial_sort(order_.begin(), order_.begin() + p_.top_k, order_.end(), by_logit);
-    n = p_.top_k;
+  if (p.top_k > 0 && p.top_k < V) {
+    std::partial_sort(order.begin(), order.begin() + p.top_k, order.end(), by_logit);
+    n = p.top_k;
   } else {
-    std::sort(order_.begin(), order_.end(), by_logit);
+    std::sort(order.begin(), order.end(), by_logit);
   }
   // Softmax over the kept candidates at the given temperature, in descending order.
-  std::vector<double> prob(static_cast<size_t>(n));
-  const double max_l = work_[order_[0]];
+  prob.resize(static_cast<size_t>(n));
+  const double max_l = work[order[0]];
   double sum = 0.0;
   for (int32_t i = 0; i < n; ++i) {
-    prob[i] = std::exp((work_[order_[i]] - max_l) / p_.temperature);
+    prob[i] = std::exp((work[order[i]] - max_l) / p.temperature);
     sum += prob[i];
   }
-  for (auto& q : prob) q /= sum;
+  for (int32_t i = 0; i < n; ++i) prob[i] /= sum;
   int32_t keep = n;
-  if (p_.top_p < 1.0f) {
+  if (p.top_p < 1.0f) {
     double cum = 0.0;
     for (int32_t i = 0; i < n; ++i) {
       cum += prob[i];
-      if (cum >= p_.top_p) {
+      if (cum >= p.top_p) {
         keep = i + 1;
         break;
       }
     }
   }
-  if (p_.min_p > 0.0f) {
-    const double floor_p = p_.min_p * prob[0];
+  if (p.min_p > 0.0f) {
+    const double floor_p = p.min_p * prob[0];
     int32_t i = 1;
     while (i < keep && prob[i] >= floor_p) ++i;
     keep = i;
   }
   double total = 0.0;
   for (int32_t i = 0; i < keep; ++i) total += prob[i];
-  double r = uniform() * total;
+  double r = u * total;
   for (int32_t i = 0; i < keep; ++i) {
     r -= prob[i];
-    if (r < 0.0) return order_[i];
+    if (r < 0.0) return order[i];
   }
-  return order_[keep - 1];
+  return order[keep - 1];
 }
 
 }  // namespace xlstm

@@ -1,0 +1,28 @@
+#pragma once
+// y[M, N] (float32) = x[M, K] · W[N, K]ᵀ (+ bias[N]) (+ y when accumulating): the Linear layers,
+// through cuBLASLt. x and W share one type: BF16 (float32 accumulate) or F32 (float32 arithmetic,
+// TF32 off: the parity mode). Row-major, contiguous. Algorithms are chosen once per shape and kept.
+#include <cstdint>
+#include <memory>
+
+#include "backend/cuda/api.h"
+#include "core/matrix.h"
+
+namespace xlstm::cuda {
+
+class Gemm {
+ public:
+  Gemm();
+  ~Gemm();
+  Gemm(const Gemm&) = delete;
+  Gemm& operator=(const Gemm&) = delete;
+
+  void linear(const void* x, int64_t M, int64_t K, const void* W, int64_t N, WeightType type,
+              const float* bias, float* y, bool accumulate, Stream s);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace xlstm::cuda

@@ -1,0 +1,328 @@
+// The mLSTM chunkwise form (spec §2.3) for a batch: any S, chunk L ≤ kMaxChunk (a last partial
+// chunk follows the same equations), state in and out. Float32 arithmetic with the gate prefix
+// sums and stabilizers in float64, mirroring the CPU's mlstm_chunkwise step by step. Four launches:
+//   1. gates:   per (b, head): in-chunk cumsums b_l of log σ(f̃), the stabilizer m before every
+//               chunk (it depends on the gates only), the final m;
+//   2. states:  per (b, head, 32×32 tile of C): C and n before every chunk, and the final state;
+//   3. scores:  per (b, head, chunk): S_lj = (q_l·k_j)·scale·exp(b_l − b_j + ĩ_j − m_comb,l), the
+//               normalizer and q̄'s scale;
+//   4. outputs: per (b, head, chunk, 64 columns): h_l = (q̄_lᵀ C_k + Σ_j S_lj v_j) / denominator.
+// Plain CUDA cores, no tensor cores yet: correctness first.
+#include "backend/cuda/common.cuh"
+#include "backend/cuda/ops.h"
+
+namespace xlstm::cuda {
+
+namespace {
+
+constexpr int L_MAX = static_cast<int>(kMaxChunk);
+
+// Scratch of one call, carved from d_scratch (256-byte aligned pieces).
+struct ChunkScratch {
+  double* bcum;   // [BH, S] inclusive in-chunk cumsum of log σ(f̃)
+  double* amax;   // [BH, NC] max_l (g − b_l + ĩ_l)
+  double* mnext;  // [BH, NC + 1] m after chunk c at c + 1 (unrounded); [0] = m before the call
+  float* Cbuf;    // [BH, NC, DHQK, DHV] C before each chunk
+  float* nbuf;    // [BH, NC, DHQK] n before each chunk
+  float* Smat;    // [BH, NC, L, L] intra-chunk scores
+  float* qs;      // [BH, S] scale of q̄_l
+  float* denom;   // [BH, S] max(|q̄·n + Σ S|, exp(−m_comb)) + eps
+};
+
+size_t align256(size_t n) {
+  return (n + 255) / 256 * 256;
+}
+
+ChunkScratch carve(const CellBatch& x, int64_t L, void* base, size_t* total) {
+  const auto BH = static_cast<size_t>(x.B * x.NH), S = static_cast<size_t>(x.S);
+  const size_t NC = static_cast<size_t>((x.S + L - 1) / L);
+  const auto DHQK = static_cast<size_t>(x.DHQK), DHV = static_cast<size_t>(x.DHV);
+  size_t off = 0;
+  auto* p = static_cast<char*>(base);
+  auto take = [&](size_t bytes) {
+    void* r = p != nullptr ? p + off : nullptr;
+    off += align256(bytes);
+    return r;
+  };
+  ChunkScratch c{};
+  c.bcum = static_cast<double*>(take(BH * S * 8));
+  c.amax = static_cast<double*>(take(BH * NC * 8));
+  c.mnext = static_cast<double*>(take(BH * (NC + 1) * 8));
+  c.Cbuf = static_cast<float*>(take(BH * NC * DHQK * DHV * 4));
+  c.nbuf = static_cast<float*>(take(BH * NC * DHQK * 4));
+  c.Smat = static_cast<float*>(take(BH * NC * static_cast<size_t>(L * L) * 4));
+  c.qs = static_cast<float*>(take(BH * S * 4));
+  c.denom = static_cast<float*>(take(BH * S * 4));
+  if (total != nullptr) *total = off;
+  return c;
+}
+
+__device__ __forceinline__ int64_t token_row(const CellBatch& x, int64_t bh, int64_t s) {
+  return (bh / x.NH) * x.S + s;
+}
+
+// 1. Gates. One block per (b, head); a thread per chunk for the cumsums, then thread 0 runs the
+// stabilizer recurrence m_{c+1} = max(g_c + m_c, max_l a_l) over the chunks.
+__global__ void chunk_gates_kernel(CellBatch x, int64_t L, int64_t NC, float* m_state,
+                                   ChunkScratch sc) {
+  const int64_t bh = blockIdx.x, h = bh % x.NH;
+  double* bcum = sc.bcum + bh * x.S;
+  for (int64_t c = threadIdx.x; c < NC; c += blockDim.x) {
+    const int64_t c0 = c * L, Lc = min(L, x.S - c0);
+    double acc = 0.0;
+    for (int64_t l = 0; l < Lc; ++l) {
+      const int64_t row = token_row(x, bh, c0 + l);
+      acc += log_sigmoid(x.fgate.p[row * x.fgate.stride + h]);
+      bcum[c0 + l] = acc;
+    }
+    double amax = -INFINITY;
+    for (int64_t l = 0; l < Lc; ++l) {
+      const int64_t row = token_row(x, bh, c0 + l);
+      amax = fmax(amax, acc - bcum[c0 + l] + x.igate.p[row * x.igate.stride + h]);
+    }
+    sc.amax[bh * NC + c] = amax;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    double* mn = sc.mnext + bh * (NC + 1);
+    float m = m_state[bh];
+    mn[0] = m;
+    for (int64_t c = 0; c < NC; ++c) {
+      const int64_t last = min((c + 1) * L, x.S) - 1;
+      const double next = fmax(bcum[last] + static_cast<double>(m), sc.amax[bh * NC + c]);
+      mn[c + 1] = next;
+      m = static_cast<float>(next);  // the state between chunks is float32, as on the CPU
+    }
+    m_state[bh] = m;
+  }
+}
+
+constexpr int kTile = 32, kRowGroups = 8, kRowsPerThread = kTile / kRowGroups;
+
+// 2. States. Block (32 columns × 8 row groups) owns a 32×32 tile of C in registers and walks the
+// chunks: saves C (and n, in the first column tile) before each chunk, then
+// C ← γ·C + Σ_l (k_l·w_l) v_lᵀ with γ = exp(g + m_c − m_{c+1}), w_l = exp(g − b_l + ĩ_l − m_{c+1}).
+__global__ void chunk_states_kernel(CellBatch x, int64_t L, int64_t NC, float* C, float* n,
+                                    ChunkScratch sc) {
+  __shared__ float ks[L_MAX][kTile + 1];
+  __shared__ float vs[L_MAX][kTile + 1];
+  __shared__ float w[L_MAX];
+  const int64_t bh = blockIdx.x, h = bh % x.NH;
+  const int64_t r0 = blockIdx.y * kTile, d = blockIdx.z * kTile + threadIdx.x;
+  const int tid = threadIdx.y * kTile + threadIdx.x;
+  const bool n_owner = blockIdx.z == 0 && threadIdx.y == 0 && r0 + threadIdx.x < x.DHQK;
+  float* Cb = C + bh * x.DHQK * x.DHV;
+  float creg[kRowsPerThread];
+  for (int i = 0; i < kRowsPerThread; ++i) {
+    const int64_t r = r0 + threadIdx.y + kRowGroups * i;
+    creg[i] = r < x.DHQK && d < x.DHV ? Cb[r * x.DHV + d] : 0.0f;
+  }
+  float nreg = n_owner ? n[bh * x.DHQK + r0 + threadIdx.x] : 0.0f;
+  const double* bcum = sc.bcum + bh * x.S;
+  const double* mn = sc.mnext + bh * (NC + 1);
+  for (int64_t c = 0; c < NC; ++c) {
+    const int64_t c0 = c * L, Lc = min(L, x.S - c0);
+    float* Cs = sc.Cbuf + (bh * NC + c) * x.DHQK * x.DHV;
+    for (int i = 0; i < kRowsPerThread; ++i) {
+      const int64_t r = r0 + threadIdx.y + kRowGroups * i;
+      if (r < x.DHQK && d < x.DHV) Cs[r * x.DHV + d] = creg[i];
+    }
+    if (n_owner) sc.nbuf[(bh * NC + c) * x.DHQK + r0 + threadIdx.x] = nreg;
+    const double g = bcum[c0 + Lc - 1];
+    const double m_c = static_cast<float>(mn[c]), m_next = mn[c + 1];
+    const float gamma = expf(static_cast<float>(g + m_c - m_next));
+    __syncthreads();  // the previous chunk's ks/vs/w are consumed
+    for (int64_t e = tid; e < Lc * kTile; e += kTile * kRowGroups) {
+      const int64_t l = e / kTile, j = e % kTile;
+      const int64_t row = token_row(x, bh, c0 + l);
+      const int64_t r = r0 + j, dd = blockIdx.z * kTile + j;
+      ks[l][j] = r < x.DHQK ? x.k.p[row * x.k.stride + h * x.DHQK + r] : 0.0f;
+      vs[l][j] = dd < x.DHV ? x.v.p[row * x.v.stride + h * x.DHV + dd] : 0.0f;
+    }
+    if (tid < Lc) {
+      const int64_t row = token_row(x, bh, c0 + tid);
+      w[tid] = expf(
+          static_cast<float>(g - bcum[c0 + tid] + x.igate.p[row * x.igate.stride + h] - m_next));
+    }
+    __syncthreads();
+    for (int i = 0; i < kRowsPerThread; ++i) creg[i] *= gamma;
+    for (int64_t l = 0; l < Lc; ++l) {
+      const float vd = vs[l][threadIdx.x];
+      for (int i = 0; i < kRowsPerThread; ++i)
+        creg[i] += (ks[l][threadIdx.y + kRowGroups * i] * w[l]) * vd;
+    }
+    if (n_owner) {
+      nreg *= gamma;
+      for (int64_t l = 0; l < Lc; ++l) nreg += ks[l][threadIdx.x] * w[l];
+    }
+  }
+  for (int i = 0; i < kRowsPerThread; ++i) {
+    const int64_t r = r0 + threadIdx.y + kRowGroups * i;
+    if (r < x.DHQK && d < x.DHV) Cb[r * x.DHV + d] = creg[i];
+  }
+  if (n_owner) n[bh * x.DHQK + r0 + threadIdx.x] = nreg;
+}
+
+constexpr int kThreads = 256;
+
+// 3. Scores. 16×16 threads, each a 4×4 piece of the L×L matrix of q·k dot products over
+// 32-wide slices of DHQK staged in shared memory.
+__global__ void chunk_scores_kernel(CellBatch x, int64_t L, int64_t NC, float eps,
+                                    ChunkScratch sc) {
+  __shared__ double bs[L_MAX], mcomb[L_MAX];
+  __shared__ float igs[L_MAX];
+  __shared__ float qsm[L_MAX][kTile + 1], ksm[L_MAX][kTile + 1];
+  __shared__ float Ss[L_MAX][L_MAX + 1];
+  const int64_t bh = blockIdx.x, h = bh % x.NH, c = blockIdx.y;
+  const int64_t c0 = c * L, Lc = min(L, x.S - c0);
+  const int tid = threadIdx.x;
+  const double m_k = static_cast<float>(sc.mnext[bh * (NC + 1) + c]);
+  const float scale = 1.0f / sqrtf(static_cast<float>(x.DHQK));
+  if (tid < Lc) {
+    const int64_t row = token_row(x, bh, c0 + tid);
+    bs[tid] = sc.bcum[bh * x.S + c0 + tid];
+    igs[tid] = x.igate.p[row * x.igate.stride + h];
+  }
+  __syncthreads();
+  if (tid < Lc) {
+    double mx = bs[tid] + m_k;
+    for (int j = 0; j <= tid; ++j) mx = fmax(mx, bs[tid] - bs[j] + igs[j]);
+    mcomb[tid] = mx;
+  }
+  const int ty = tid / 16, tx = tid % 16;
+  float acc[4][4] = {};
+  for (int64_t a0 = 0; a0 < x.DHQK; a0 += kTile) {
+    __syncthreads();
+    for (int e = tid; e < L_MAX * kTile; e += kThreads) {
+      const int l = e / kTile, aa = e % kTile;
+      const int64_t a = a0 + aa;
+      float qv = 0.0f, kv = 0.0f;
+      if (l < Lc && a < x.DHQK) {
+        const int64_t row = token_row(x, bh, c0 + l);
+        qv = x.q.p[row * x.q.stride + h * x.DHQK + a];
+        kv = x.k.p[row * x.k.stride + h * x.DHQK + a];
+      }
+      qsm[l][aa] = qv;
+      ksm[l][aa] = kv;
+    }
+    __syncthreads();
+    const int64_t na = min(static_cast<int64_t>(kTile), x.DHQK - a0);
+    for (int aa = 0; aa < na; ++aa) {
+      for (int i = 0; i < 4; ++i)
+        for (int jj = 0; jj < 4; ++jj) acc[i][jj] += qsm[ty * 4 + i][aa] * ksm[tx * 4 + jj][aa];
+    }
+  }
+  float* Sg = sc.Smat + (bh * NC + c) * L * L;
+  for (int i = 0; i < 4; ++i) {
+    for (int jj = 0; jj < 4; ++jj) {
+      const int l = ty * 4 + i, j = tx * 4 + jj;
+      float s = 0.0f;
+      if (l < Lc && j <= l) {
+        s = acc[i][jj] * scale * expf(static_cast<float>(bs[l] - bs[j] + igs[j] - mcomb[l]));
+      }
+      Ss[l][j] = s;
+      if (l < L && j < L) Sg[l * L + j] = s;
+    }
+  }
+  __syncthreads();
+  if (tid < Lc) {
+    const int l = tid;
+    float den = 0.0f;
+    for (int j = 0; j <= l; ++j) den += Ss[l][j];
+    const float qscale = scale * expf(static_cast<float>(bs[l] + m_k - mcomb[l]));
+    const int64_t row = token_row(x, bh, c0 + l);
+    const float* q = x.q.p + row * x.q.stride + h * x.DHQK;
+    const float* nk = sc.nbuf + (bh * NC + c) * x.DHQK;
+    float qn = 0.0f;
+    for (int64_t a = 0; a < x.DHQK; ++a) qn += (q[a] * qscale) * nk[a];
+    sc.qs[bh * x.S + c0 + l] = qscale;
+    sc.denom[bh * x.S + c0 + l] = fmaxf(fabsf(qn + den), expf(static_cast<float>(-mcomb[l]))) + eps;
+  }
+}
+
+constexpr int kOutCols = 64, kOutRowGroups = kThreads / kOutCols, kOutRows = L_MAX / kOutRowGroups;
+
+// 4. Outputs. 64 columns × 4 row groups; each thread accumulates 16 rows of one column: first
+// q̄ᵀC over 32-wide slices of DHQK (q̄ staged in shared memory), then the intra-chunk S·V.
+__global__ void chunk_outputs_kernel(CellBatch x, int64_t L, int64_t NC, ChunkScratch sc) {
+  __shared__ float qb[L_MAX][kTile + 1];
+  __shared__ float Ss[L_MAX][L_MAX + 1];
+  const int64_t bh = blockIdx.x, h = bh % x.NH, c = blockIdx.y;
+  const int64_t c0 = c * L, Lc = min(L, x.S - c0);
+  const int tid = threadIdx.x, tx = tid % kOutCols, ty = tid / kOutCols;
+  const int64_t d = blockIdx.z * kOutCols + tx;
+  const bool col_ok = d < x.DHV;
+  const float* Ck = sc.Cbuf + (bh * NC + c) * x.DHQK * x.DHV;
+  float acc[kOutRows] = {};
+  for (int64_t a0 = 0; a0 < x.DHQK; a0 += kTile) {
+    __syncthreads();
+    for (int e = tid; e < L_MAX * kTile; e += kThreads) {
+      const int l = e / kTile, aa = e % kTile;
+      const int64_t a = a0 + aa;
+      float v = 0.0f;
+      if (l < Lc && a < x.DHQK) {
+        const int64_t row = token_row(x, bh, c0 + l);
+        v = x.q.p[row * x.q.stride + h * x.DHQK + a] * sc.qs[bh * x.S + c0 + l];
+      }
+      qb[l][aa] = v;
+    }
+    __syncthreads();
+    const int64_t na = min(static_cast<int64_t>(kTile), x.DHQK - a0);
+    for (int aa = 0; aa < na; ++aa) {
+      const float cv = col_ok ? Ck[(a0 + aa) * x.DHV + d] : 0.0f;
+      for (int i = 0; i < kOutRows; ++i) acc[i] += qb[ty + kOutRowGroups * i][aa] * cv;
+    }
+  }
+  const float* Sg = sc.Smat + (bh * NC + c) * L * L;
+  for (int e = tid; e < L_MAX * L_MAX; e += kThreads) {
+    const int l = e / L_MAX, j = e % L_MAX;
+    Ss[l][j] = l < Lc && j < Lc ? Sg[l * L + j] : 0.0f;
+  }
+  __syncthreads();
+  for (int64_t j = 0; j < Lc; ++j) {
+    const int64_t row = token_row(x, bh, c0 + j);
+    const float vj = col_ok ? x.v.p[row * x.v.stride + h * x.DHV + d] : 0.0f;
+    for (int i = 0; i < kOutRows; ++i) acc[i] += Ss[ty + kOutRowGroups * i][j] * vj;
+  }
+  if (!col_ok) return;
+  for (int i = 0; i < kOutRows; ++i) {
+    const int64_t l = ty + kOutRowGroups * i;
+    if (l >= Lc) continue;
+    const int64_t row = token_row(x, bh, c0 + l);
+    x.h[row * x.h_stride + h * x.DHV + d] = acc[i] / sc.denom[bh * x.S + c0 + l];
+  }
+}
+
+}  // namespace
+
+size_t mlstm_chunkwise_scratch_bytes(const CellBatch& x, int64_t chunk) {
+  size_t total = 0;
+  carve(x, std::min(chunk, kMaxChunk), nullptr, &total);
+  return total;
+}
+
+void mlstm_chunkwise(const CellBatch& x, CellStateDev st, float eps, int64_t chunk, void* d_scratch,
+                     Stream s) {
+  if (chunk <= 0 || chunk > kMaxChunk) {
+    throw InvalidInput(tagged("mlstm_chunkwise", "[cuda] chunk size " + std::to_string(chunk) +
+                                                     " outside [1, " + std::to_string(kMaxChunk) +
+                                                     "]"));
+  }
+  const int64_t BH = x.B * x.NH;
+  if (BH == 0 || x.S == 0) return;
+  const int64_t L = chunk, NC = (x.S + L - 1) / L;
+  const ChunkScratch sc = carve(x, L, d_scratch, nullptr);
+  const auto gbh = static_cast<unsigned>(BH), gnc = static_cast<unsigned>(NC);
+  chunk_gates_kernel<<<gbh, 64, 0, s>>>(x, L, NC, st.m, sc);
+  XLSTM_CUDA_CHECK_LAUNCH();
+  chunk_states_kernel<<<dim3(gbh, blocks_for(x.DHQK, kTile), blocks_for(x.DHV, kTile)),
+                        dim3(kTile, kRowGroups), 0, s>>>(x, L, NC, st.C, st.n, sc);
+  XLSTM_CUDA_CHECK_LAUNCH();
+  chunk_scores_kernel<<<dim3(gbh, gnc), kThreads, 0, s>>>(x, L, NC, eps, sc);
+  XLSTM_CUDA_CHECK_LAUNCH();
+  chunk_outputs_kernel<<<dim3(gbh, gnc, blocks_for(x.DHV, kOutCols)), kThreads, 0, s>>>(x, L, NC,
+                                                                                        sc);
+  XLSTM_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace xlstm::cuda

@@ -1,0 +1,91 @@
+// The mLSTM recurrent step (spec §1.5, §2.1) for a batch, in two launches per token:
+//   1. per (b, head): gates, stabilizer m, normalizer n (in place) and the denominator;
+//   2. per (b, head, 32 columns of C): C = f'·C + i'·k vᵀ in place and h = (q̂ᵀC) / denominator.
+// Float32 throughout, the CPU's mlstm_step_sequence operation by operation (sums may associate
+// differently). The split keeps n's update out of the column blocks, which all read it.
+#include "backend/cuda/common.cuh"
+#include "backend/cuda/ops.h"
+
+namespace xlstm::cuda {
+
+namespace {
+
+struct StepCoef {
+  float f_act, i_act, denom;
+};
+
+__global__ void step_gates_kernel(CellBatch x, int64_t t, float* n, float* m, StepCoef* coef,
+                                  float eps) {
+  const int64_t bh = blockIdx.x, b = bh / x.NH, h = bh % x.NH, row = b * x.S + t;
+  const float* q = x.q.p + row * x.q.stride + h * x.DHQK;
+  const float* k = x.k.p + row * x.k.stride + h * x.DHQK;
+  const float i_pre = x.igate.p[row * x.igate.stride + h];
+  const float lf = log_sigmoid(x.fgate.p[row * x.fgate.stride + h]);
+  const float m_prev = m[bh];
+  const float m_new = fmaxf(lf + m_prev, i_pre);
+  const float f_act = expf(lf + m_prev - m_new);
+  const float i_act = expf(i_pre - m_new);
+  const float scale = 1.0f / sqrtf(static_cast<float>(x.DHQK));
+  float* nr = n + bh * x.DHQK;
+  float qn = 0.0f;
+  for (int64_t a = threadIdx.x; a < x.DHQK; a += blockDim.x) {
+    const float nv = f_act * nr[a] + i_act * k[a];
+    nr[a] = nv;
+    qn += (q[a] * scale) * nv;
+  }
+  qn = block_sum(qn);
+  if (threadIdx.x == 0) {
+    m[bh] = m_new;
+    coef[bh] = {f_act, i_act, fmaxf(fabsf(qn), expf(-m_new)) + eps};
+  }
+}
+
+constexpr int kCols = 32, kRowGroups = 8;
+
+__global__ void step_state_kernel(CellBatch x, int64_t t, float* C, const StepCoef* coef) {
+  __shared__ float partial[kRowGroups][kCols + 1];
+  const int64_t bh = blockIdx.x, b = bh / x.NH, h = bh % x.NH, row = b * x.S + t;
+  const int64_t d = blockIdx.y * kCols + threadIdx.x;
+  const StepCoef cf = coef[bh];
+  const float* q = x.q.p + row * x.q.stride + h * x.DHQK;
+  const float* k = x.k.p + row * x.k.stride + h * x.DHQK;
+  const float scale = 1.0f / sqrtf(static_cast<float>(x.DHQK));
+  float acc = 0.0f;
+  if (d < x.DHV) {
+    const float vd = x.v.p[row * x.v.stride + h * x.DHV + d];
+    float* Cb = C + bh * x.DHQK * x.DHV + d;
+    for (int64_t a = threadIdx.y; a < x.DHQK; a += kRowGroups) {
+      const float c = cf.f_act * Cb[a * x.DHV] + (cf.i_act * k[a]) * vd;
+      Cb[a * x.DHV] = c;
+      acc += (q[a] * scale) * c;
+    }
+  }
+  partial[threadIdx.y][threadIdx.x] = acc;
+  __syncthreads();
+  if (threadIdx.y == 0 && d < x.DHV) {
+    float sum = 0.0f;
+    for (int g = 0; g < kRowGroups; ++g) sum += partial[g][threadIdx.x];
+    x.h[row * x.h_stride + h * x.DHV + d] = sum / cf.denom;
+  }
+}
+
+}  // namespace
+
+size_t mlstm_step_scratch_bytes(const CellBatch& x) {
+  return static_cast<size_t>(x.B * x.NH) * sizeof(StepCoef);
+}
+
+void mlstm_step(const CellBatch& x, CellStateDev st, float eps, void* d_scratch, Stream s) {
+  const auto BH = static_cast<unsigned>(x.B * x.NH);
+  if (BH == 0) return;
+  auto* coef = static_cast<StepCoef*>(d_scratch);
+  const dim3 grid(BH, blocks_for(x.DHV, kCols)), block(kCols, kRowGroups);
+  for (int64_t t = 0; t < x.S; ++t) {
+    step_gates_kernel<<<BH, 128, 0, s>>>(x, t, st.n, st.m, coef, eps);
+    XLSTM_CUDA_CHECK_LAUNCH();
+    step_state_kernel<<<grid, block, 0, s>>>(x, t, st.C, coef);
+    XLSTM_CUDA_CHECK_LAUNCH();
+  }
+}
+
+}  // namespace xlstm::cuda

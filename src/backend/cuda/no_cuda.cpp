@@ -1,0 +1,122 @@
+// The CUDA backend of a build without CUDA (XLSTM_CUDA=OFF or no nvcc at configure time): the
+// same entry points, each saying so. device_count() is 0, so GPU tests skip.
+#include "backend/cuda/api.h"
+#include "backend/cuda/gemm.h"
+#include "backend/cuda/gemm_fallback.h"
+#include "backend/cuda/ops.h"
+#include "model/backend.h"
+#include "xlstm/error.h"
+
+namespace xlstm::cuda {
+
+namespace {
+[[noreturn]] void no_cuda() {
+  throw Error(tagged("cuda",
+                     "this build has no CUDA backend (configure with -DXLSTM_CUDA=ON and a CUDA "
+                     "toolkit)"));
+}
+}  // namespace
+
+bool built() {
+  return false;
+}
+int device_count() {
+  return 0;
+}
+std::string device_description() {
+  return "no CUDA backend in this build";
+}
+void require_device() {
+  no_cuda();
+}
+
+void* device_alloc(size_t) {
+  no_cuda();
+}
+void device_free(void*) noexcept {}
+void copy_to_device(void*, const void*, size_t) {
+  no_cuda();
+}
+void copy_to_host(void*, const void*, size_t) {
+  no_cuda();
+}
+void fill_nan(void*, size_t) {
+  no_cuda();
+}
+void synchronize() {
+  no_cuda();
+}
+
+void rms_norm(const float*, int64_t, int64_t, int64_t, const float*, const float*, float, void*,
+              WeightType, Stream) {
+  no_cuda();
+}
+void soft_cap_columns(float*, int64_t, int64_t, int64_t, int64_t, float, Stream) {
+  no_cuda();
+}
+void multihead_norm_gate(const float*, int64_t, int64_t, int64_t, const float*, const float*, float,
+                         const float*, int64_t, void*, WeightType, Stream) {
+  no_cuda();
+}
+void swiglu(const float*, int64_t, int64_t, void*, WeightType, Stream) {
+  no_cuda();
+}
+void embedding_gather(const int32_t*, int64_t, const void*, WeightType, int64_t, float*, Stream) {
+  no_cuda();
+}
+void convert(const void*, DType, void*, WeightType, size_t, Stream) {
+  no_cuda();
+}
+void copy_rows(const float*, int64_t, int64_t, int64_t, void*, WeightType, Stream) {
+  no_cuda();
+}
+void fill_normal(void*, WeightType, size_t, float, float, uint64_t, uint64_t, Stream) {
+  no_cuda();
+}
+void fill_value(float*, size_t, float, Stream) {
+  no_cuda();
+}
+size_t mlstm_step_scratch_bytes(const CellBatch&) {
+  no_cuda();
+}
+void mlstm_step(const CellBatch&, CellStateDev, float, void*, Stream) {
+  no_cuda();
+}
+size_t mlstm_chunkwise_scratch_bytes(const CellBatch&, int64_t) {
+  no_cuda();
+}
+void mlstm_chunkwise(const CellBatch&, CellStateDev, float, int64_t, void*, Stream) {
+  no_cuda();
+}
+size_t sample_scratch_bytes(int64_t, int64_t) {
+  no_cuda();
+}
+void sample_rows(const float*, int64_t, int64_t, const SamplingParams&, const double*,
+                 const int32_t*, const int32_t*, void*, int32_t*, Stream) {
+  no_cuda();
+}
+
+void gemm_fallback(const void*, int64_t, int64_t, const void*, int64_t, WeightType, const float*,
+                   float*, bool, Stream) {
+  no_cuda();
+}
+
+struct Gemm::Impl {};
+Gemm::Gemm() {
+  no_cuda();
+}
+Gemm::~Gemm() = default;
+void Gemm::linear(const void*, int64_t, int64_t, const void*, int64_t, WeightType, const float*,
+                  float*, bool, Stream) {
+  no_cuda();
+}
+
+std::unique_ptr<ModelBackend> load_backend(const ModelConfig&, WeightLoader&, WeightType,
+                                           const LoadOptions&) {
+  no_cuda();
+}
+std::unique_ptr<ModelBackend> random_backend(const ModelConfig&, uint64_t, WeightType) {
+  no_cuda();
+}
+
+}  // namespace xlstm::cuda

@@ -1,0 +1,90 @@
+#pragma once
+// CUDA ops: host launchers of the backend's own kernels, one .cu file per family. Each computes
+// what the CPU op of the same name in src/ops computes (tests/test_cuda_ops.cpp compares them).
+// Arithmetic is float32 whatever the storage type; all pointers are device memory; launches are
+// asynchronous on `s`. Buffers whose type is a WeightType hold F32 or BF16 (GEMM inputs).
+#include <cstddef>
+#include <cstdint>
+
+#include "backend/cuda/api.h"
+#include "core/dtype.h"
+#include "core/matrix.h"
+#include "xlstm/sampler.h"
+
+namespace xlstm::cuda {
+
+// rms_norm.cu — y[t] = x[t] · rsqrt(mean(x[t]²) + eps) · w (+ b); x rows t at x + t·x_stride
+// (x_stride = D: contiguous; S·D from x + (S-1)·D: each sequence's last row), y [T, D].
+void rms_norm(const float* x, int64_t T, int64_t D, int64_t x_stride, const float* w,
+              const float* b, float eps, void* y, WeightType y_type, Stream s);
+
+// gates.cu — in place on [rows, cols]: x[:, col0 : col0 + ncols] = cap · tanh(x / cap). The gate
+// pre-activations' and the logits' soft cap.
+void soft_cap_columns(float* x, int64_t rows, int64_t cols, int64_t col0, int64_t ncols, float cap,
+                      Stream s);
+
+// multihead_norm.cu — y = LayerNorm_head(h) · w (+ b) · σ(o): per-head LayerNorm (biased
+// variance) over DH, the flat weight [NH·DH], then the output gate. h [T, NH·DH]; o row t at
+// o + t·o_stride; y [T, NH·DH].
+void multihead_norm_gate(const float* h, int64_t T, int64_t NH, int64_t DH, const float* w,
+                         const float* b, float eps, const float* o, int64_t o_stride, void* y,
+                         WeightType y_type, Stream s);
+
+// swiglu.cu — act[t, j] = SiLU(g[t, j]) · u[t, j] with gate | up side by side: [T, 2F] → [T, F].
+void swiglu(const float* gate_up, int64_t T, int64_t F, void* act, WeightType act_type, Stream s);
+
+// weights.cu — embedding rows, type conversion, random fill.
+// x[t] = table[ids[t]] as float32; table [V, E].
+void embedding_gather(const int32_t* d_ids, int64_t T, const void* table, WeightType type,
+                      int64_t E, float* x, Stream s);
+// dst[i] = src[i] for n elements stored as src_type (F32, BF16, F16).
+void convert(const void* src, DType src_type, void* dst, WeightType dst_type, size_t n, Stream s);
+// y [R, D] (y_type) = rows of x at x + r·x_stride (float32).
+void copy_rows(const float* x, int64_t R, int64_t D, int64_t x_stride, void* y, WeightType y_type,
+               Stream s);
+// n values mean + std·N(0, 1) from a counter-based generator keyed by (seed, stream_id).
+void fill_normal(void* dst, WeightType type, size_t n, float mean, float std, uint64_t seed,
+                 uint64_t stream_id, Stream s);
+void fill_value(float* dst, size_t n, float value, Stream s);
+
+// The mLSTM cell (spec §1.5, §2) for a batch. Token (b, s) of head h reads
+// q: q.p[(b·S + s)·q.stride + h·DHQK + j] (k alike), v: v.p[... + h·DHV + j],
+// gates: igate.p[(b·S + s)·igate.stride + h] (pre-activations, already soft-capped),
+// and writes h_out[(b·S + s)·h_stride + h·DHV + j]. State C [B, NH, DHQK, DHV], n [B, NH, DHQK],
+// m [B, NH], float32, advanced in place.
+struct DevRows {
+  const float* p;
+  int64_t stride;
+};
+struct CellBatch {
+  int64_t B, S, NH, DHQK, DHV;
+  DevRows q, k, v, igate, fgate;
+  float* h;
+  int64_t h_stride;
+};
+struct CellStateDev {
+  float* C;
+  float* n;
+  float* m;
+};
+
+// mlstm_step.cu — the recurrent form, one token after another (S launches of the fused step).
+size_t mlstm_step_scratch_bytes(const CellBatch& x);
+void mlstm_step(const CellBatch& x, CellStateDev st, float eps, void* d_scratch, Stream s);
+
+// mlstm_chunkwise.cu — the chunkwise form (any S, chunk ≤ kMaxChunk; a last partial chunk is
+// fine): gate prefix sums, chunk-boundary states, intra-chunk scores, outputs.
+inline constexpr int64_t kMaxChunk = 64;
+size_t mlstm_chunkwise_scratch_bytes(const CellBatch& x, int64_t chunk);
+void mlstm_chunkwise(const CellBatch& x, CellStateDev st, float eps, int64_t chunk, void* d_scratch,
+                     Stream s);
+
+// sampling.cu — one token per row of logits [B, V] (float32, already soft-capped) by the rule of
+// sample_token() (include/xlstm/sampler.h). d_u[b]: the row's uniform draw. The repetition penalty
+// applies to d_penalty_ids[d_penalty_offsets[b] .. d_penalty_offsets[b + 1]), distinct ids.
+size_t sample_scratch_bytes(int64_t B, int64_t V);
+void sample_rows(const float* logits, int64_t B, int64_t V, const SamplingParams& p,
+                 const double* d_u, const int32_t* d_penalty_ids, const int32_t* d_penalty_offsets,
+                 void* d_scratch, int32_t* d_tokens, Stream s);
+
+}  // namespace xlstm::cuda

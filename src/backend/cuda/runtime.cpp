@@ -1,0 +1,76 @@
+// Device discovery and plain device memory for the CUDA backend.
+#include <cstdio>
+
+#include "backend/cuda/api.h"
+#include "backend/cuda/check.h"
+
+namespace xlstm::cuda {
+
+bool built() {
+  return true;
+}
+
+int device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // no driver or no device: clear the sticky error, report none
+    return 0;
+  }
+  return n;
+}
+
+std::string device_description() {
+  if (device_count() == 0) return "no CUDA device";
+  int dev = 0;
+  XLSTM_CUDA_CHECK(cudaGetDevice(&dev));
+  cudaDeviceProp p{};
+  XLSTM_CUDA_CHECK(cudaGetDeviceProperties(&p, dev));
+  char mem[32];
+  std::snprintf(mem, sizeof mem, "%.1f", static_cast<double>(p.totalGlobalMem) / (1 << 30));
+  return std::string(p.name) + ", sm_" + std::to_string(p.major) + std::to_string(p.minor) + ", " +
+         std::to_string(p.multiProcessorCount) + " SMs, " + mem + " GiB";
+}
+
+void require_device() {
+  if (device_count() == 0) {
+    int n = 0;
+    const cudaError_t e = cudaGetDeviceCount(&n);
+    cudaGetLastError();
+    throw Error(tagged("cuda", std::string("no CUDA device available (cudaGetDeviceCount: ") +
+                                   cudaGetErrorName(e) + ")"));
+  }
+}
+
+void* device_alloc(size_t bytes) {
+  void* p = nullptr;
+  if (bytes == 0) return nullptr;
+  const cudaError_t e = cudaMalloc(&p, bytes);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    throw Error(tagged("cuda", "cudaMalloc of " + std::to_string(bytes >> 20) + " MiB failed: " +
+                                   cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")"));
+  }
+  return p;
+}
+
+void device_free(void* p) noexcept {
+  if (p != nullptr) cudaFree(p);  // errors at exit (context gone) are of no use here
+}
+
+void copy_to_device(void* dst, const void* src, size_t bytes) {
+  if (bytes > 0) XLSTM_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+}
+
+void copy_to_host(void* dst, const void* src, size_t bytes) {
+  if (bytes > 0) XLSTM_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
+}
+
+void fill_nan(void* p, size_t bytes) {
+  if (bytes > 0) XLSTM_CUDA_CHECK(cudaMemset(p, 0xFF, bytes));
+}
+
+void synchronize() {
+  XLSTM_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
+}  // namespace xlstm::cuda
