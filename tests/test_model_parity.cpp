@@ -43,6 +43,16 @@ std::vector<float> as_vector(const TensorInfo& t) {
   return read_f32(t, t.shape);
 }
 
+// input_ids [B, S] of a reference file, as int32.
+std::vector<int32_t> read_ids(const TensorStore& ref, int64_t* B = nullptr, int64_t* S = nullptr) {
+  const TensorInfo& t = *ref.find("input_ids");
+  if (B != nullptr) *B = t.shape[0];
+  if (S != nullptr) *S = t.shape[1];
+  std::vector<int32_t> ids;
+  for (int64_t v : read_i64(t)) ids.push_back(static_cast<int32_t>(v));
+  return ids;
+}
+
 class ModelParity : public ::testing::TestWithParam<ParityCase> {};
 
 TEST_P(ModelParity, LogitsAndStatesMatchReference) {
@@ -50,10 +60,8 @@ TEST_P(ModelParity, LogitsAndStatesMatchReference) {
   const auto dir = testing::fixtures() / "models" / p.model;
   Model model = Model::load(dir);
   const auto ref = TensorStore::open_file(dir / p.ref);
-  const TensorInfo& ids_t = *ref.find("input_ids");
-  const int64_t B = ids_t.shape[0], S = ids_t.shape[1];
-  std::vector<int32_t> ids;
-  for (int64_t v : read_i64(ids_t)) ids.push_back(static_cast<int32_t>(v));
+  int64_t B = 0, S = 0;
+  const auto ids = read_ids(ref, &B, &S);
   const auto ref_logits = as_vector(*ref.find("logits"));
   // The same reference model run in float64: what an exact implementation would give.
   const TensorInfo* f64 = ref.find("logits_f64");
@@ -97,11 +105,9 @@ TEST_P(ModelParity, PrefillThenContinueEqualsOnePrefill) {
   const auto dir = testing::fixtures() / "models" / p.model;
   Model model = Model::load(dir);
   const auto ref = TensorStore::open_file(dir / p.ref);
-  const TensorInfo& ids_t = *ref.find("input_ids");
-  const int64_t B = ids_t.shape[0], S = ids_t.shape[1];
+  int64_t B = 0, S = 0;
+  const auto ids = read_ids(ref, &B, &S);
   if (S < 2) GTEST_SKIP() << "needs two pieces";
-  std::vector<int32_t> ids;
-  for (int64_t v : read_i64(ids_t)) ids.push_back(static_cast<int32_t>(v));
   const int64_t V = model.config().vocab_size, split = S / 3 + 1;
   std::vector<int32_t> a, b;
   for (int64_t i = 0; i < B; ++i) {
@@ -206,10 +212,9 @@ TEST(ReducedPrecision, Bf16WeightsStayWithinTolerance) {
     for (const auto& f : std::filesystem::directory_iterator(dir)) {
       if (f.path().filename().string().rfind("ref_", 0) != 0) continue;
       const auto ref = TensorStore::open_file(f.path());
-      const TensorInfo& ids_t = *ref.find("input_ids");
-      std::vector<int32_t> ids;
-      for (int64_t v : read_i64(ids_t)) ids.push_back(static_cast<int32_t>(v));
-      State state = model.new_state(ids_t.shape[0]);
+      int64_t B = 0;
+      const auto ids = read_ids(ref, &B);
+      State state = model.new_state(B);
       const auto logits = model.forward(ids, state);
       const auto expect = read_f32(*ref.find("logits"), ref.find("logits")->shape);
       const float err = testing::rel_l2(logits, expect);

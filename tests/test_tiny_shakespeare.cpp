@@ -15,7 +15,8 @@
 namespace xlstm {
 namespace {
 
-const std::filesystem::path kModel = std::filesystem::path(XLSTM_SOURCE_DIR) / "models" / "tiny-shakespeare";
+const std::filesystem::path kModel =
+    std::filesystem::path(XLSTM_SOURCE_DIR) / "models" / "tiny-shakespeare";
 const std::filesystem::path kFixtures = testing::fixtures() / "tiny_shakespeare";
 
 nlohmann::json read_json(const std::filesystem::path& p) {
@@ -61,7 +62,8 @@ TEST(TinyShakespeare, ValidationPerplexityEqualsTheReference) {
   EXPECT_EQ(r.scored_tokens, 21590);
   const double ref = fixture["mean_nll"].get<double>();
   EXPECT_NEAR(r.mean_nll, ref, 1e-3 * ref);
-  EXPECT_NEAR(r.perplexity, fixture["perplexity"].get<double>(), 1e-3 * fixture["perplexity"].get<double>());
+  EXPECT_NEAR(r.perplexity, fixture["perplexity"].get<double>(),
+              1e-3 * fixture["perplexity"].get<double>());
 }
 
 }  // namespace
