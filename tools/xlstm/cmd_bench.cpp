@@ -27,7 +27,7 @@ void add_bench(CLI::App& app) {
     std::string model_dir, config_file, batches = "1";
     int64_t prompt_len = 512, gen = 64, chunk_size = 0;
     int threads = 0, reps = 1;
-    std::string weights = "auto";
+    std::string weights = "auto", device = "cpu";
   };
   auto o = std::make_shared<Opts>();
   auto* sub = app.add_subcommand("bench", "Measure prefill and decode tokens/s and peak memory");
@@ -43,6 +43,7 @@ void add_bench(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   sub->add_option("--weights", o->weights, "In-memory weight type: auto (as stored), f32, bf16")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}));
+  add_device_option(sub, o->device);
   sub->add_option("-t,--threads", o->threads, "CPU threads (0 = all)")
       ->check(CLI::NonNegativeNumber);
   sub->add_option("--reps", o->reps, "Repetitions (best is reported)")->check(CLI::PositiveNumber);
@@ -50,14 +51,19 @@ void add_bench(CLI::App& app) {
     if (o->model_dir.empty() && o->config_file.empty())
       throw InvalidInput(tagged("cli", "bench needs -m DIR or --config FILE"));
     apply_threads(o->threads);
+    const Device device = parse_device(o->device);
+    // Random weights: bf16 if asked, and on CUDA unless f32 is asked (as a loaded model).
+    const bool random_bf16 =
+        o->weights == "bf16" || (device == Device::Cuda && o->weights == "auto");
     Model model = o->model_dir.empty()
-                      ? Model::random(load_config(o->config_file).config, 1, o->weights == "bf16")
-                      : Model::load(o->model_dir, load_options(o->weights));
+                      ? Model::random(load_config(o->config_file).config, 1, random_bf16, device)
+                      : Model::load(o->model_dir, load_options(o->weights, o->device));
     const ModelConfig& cfg = model.config();
     using clock = std::chrono::steady_clock;
     std::printf("model: E=%ld blocks=%ld heads=%ld V=%ld params=%.1fM weights=%.1f MB threads=%d\n",
                 cfg.embedding_dim, cfg.num_blocks, cfg.num_heads, cfg.vocab_size,
                 cfg.parameter_count() / 1e6, model.weight_bytes() / 1e6, num_threads());
+    if (device == Device::Cuda) std::printf("device: %s\n", describe_device(device).c_str());
     std::printf(
         "| batch | prompt | prefill tok/s | decode steps | decode tok/s | peak RSS MiB |\n");
     std::printf(

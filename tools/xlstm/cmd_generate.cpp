@@ -17,7 +17,7 @@ void add_generate(CLI::App& app) {
     GenerateOptions gen;
     bool no_bos = false, ignore_eos = false, print_ids = false;
     int threads = 0;
-    std::string weights = "auto";
+    std::string weights = "auto", device = "cpu";
   };
   auto o = std::make_shared<Opts>();
   auto* sub = app.add_subcommand("generate", "Continue a prompt");
@@ -37,6 +37,7 @@ void add_generate(CLI::App& app) {
   sub->add_flag("--print-ids", o->print_ids, "Print token ids instead of text");
   sub->add_option("--weights", o->weights, "In-memory weight type: auto (as stored), f32, bf16")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}));
+  add_device_option(sub, o->device);
   sub->add_option("-t,--threads", o->threads, "CPU threads (0 = all)")
       ->check(CLI::NonNegativeNumber);
   sub->callback([o] {
@@ -51,7 +52,7 @@ void add_generate(CLI::App& app) {
       tok = load_model_tokenizer(o->model_dir);
     }
     const auto prompt = o->prompt.tokens(tok ? &*tok : nullptr);
-    Model model = Model::load(o->model_dir, load_options(o->weights));
+    Model model = Model::load(o->model_dir, load_options(o->weights, o->device));
     o->gen.insert_bos = !o->no_bos;
     o->gen.stop_at_eos = !o->ignore_eos;
     const bool as_text = tok && !o->print_ids;

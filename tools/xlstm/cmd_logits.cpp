@@ -17,7 +17,7 @@ void add_logits(CLI::App& app) {
     PromptSource prompt;
     int64_t chunk_size = 0;
     int threads = 0;
-    std::string weights = "auto";
+    std::string weights = "auto", device = "cpu";
   };
   auto o = std::make_shared<Opts>();
   auto* sub = app.add_subcommand("logits", "Write the logits of a token sequence to a .npy file");
@@ -32,6 +32,7 @@ void add_logits(CLI::App& app) {
   sub->add_option("--out", o->out, "Output .npy (float32 [B, S, V])")->required();
   sub->add_option("--weights", o->weights, "In-memory weight type: auto (as stored), f32, bf16")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}));
+  add_device_option(sub, o->device);
   sub->add_option("-t,--threads", o->threads, "CPU threads (0 = all)")
       ->check(CLI::NonNegativeNumber);
   sub->callback([o] {
@@ -42,7 +43,7 @@ void add_logits(CLI::App& app) {
           tagged("cli", "logits needs exactly one of --ids, -p, -f or --batch-file"));
     }
     apply_threads(o->threads);
-    Model model = Model::load(o->model_dir, load_options(o->weights));
+    Model model = Model::load(o->model_dir, load_options(o->weights, o->device));
     std::vector<int32_t> tokens;
     int64_t B = 1;
     if (has_prompt) {

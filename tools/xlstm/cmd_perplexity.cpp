@@ -10,7 +10,7 @@ namespace xlstm::cli {
 
 void add_perplexity(CLI::App& app) {
   struct Opts {
-    std::string model_dir, file, weights = "auto";
+    std::string model_dir, file, weights = "auto", device = "cpu";
     PerplexityOptions ppl;
     std::string bos = "auto";
     int threads = 0;
@@ -28,6 +28,7 @@ void add_perplexity(CLI::App& app) {
       ->check(CLI::IsMember({"auto", "yes", "no"}));
   sub->add_option("--weights", o->weights, "In-memory weight type: auto (as stored), f32, bf16")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}));
+  add_device_option(sub, o->device);
   sub->add_option("-t,--threads", o->threads, "CPU threads (0 = all)")
       ->check(CLI::NonNegativeNumber);
   sub->callback([o] {
@@ -36,7 +37,7 @@ void add_perplexity(CLI::App& app) {
     PromptSource text;
     text.file = o->file;
     const auto tokens = tok.encode(text.text(), /*add_special_tokens=*/false);
-    Model model = Model::load(o->model_dir, load_options(o->weights));
+    Model model = Model::load(o->model_dir, load_options(o->weights, o->device));
     o->ppl.prepend_bos =
         o->bos == "yes" || (o->bos == "auto" && model.config().force_bos_token_insert);
     const auto r = perplexity(model, tokens, o->ppl);

@@ -35,6 +35,12 @@ LoadOptions::WeightDType parse_weight_type(const std::string& name) {
   throw InvalidInput(tagged("cli", "--weights: '" + name + "' is not one of auto, f32, bf16"));
 }
 
+void add_device_option(CLI::App* sub, std::string& device) {
+  sub->add_option("--device", device,
+                  "Where to run: cpu, or cuda (weights bf16 unless --weights f32)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+}
+
 Tokenizer load_model_tokenizer(const std::string& model_dir) {
   const auto path = std::filesystem::path(model_dir) / "tokenizer.json";
   if (!std::filesystem::exists(path)) {
