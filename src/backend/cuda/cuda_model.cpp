@@ -291,8 +291,8 @@ class CudaModel final : public ModelBackend {
     const int64_t chunk = std::min(o.chunk_size > 0 ? o.chunk_size : c.chunk_size, kMaxChunk);
     CudaStateMirror& st = mirror_of(state);
     prepare(B, S, R, chunk, !step);
-    auto* h_ids = static_cast<int32_t*>(pinned_ids.get(static_cast<size_t>(T) * 4));
     XLSTM_CUDA_CHECK(cudaStreamSynchronize(stream));  // the pinned buffer is free again
+    auto* h_ids = static_cast<int32_t*>(pinned_ids.get(static_cast<size_t>(T) * 4));
     std::copy_n(ids, T, h_ids);
     XLSTM_CUDA_CHECK(cudaMemcpyAsync(buf.ids, h_ids, T * 4, cudaMemcpyHostToDevice, stream));
     if (use_graphs && S == 1) {
@@ -358,8 +358,8 @@ class CudaModel final : public ModelBackend {
       }
     }
     const size_t bytes = B * 8 + pen.size() * 4 + off.size() * 4 + B * 4;
-    auto* h = static_cast<char*>(pinned_misc.get(bytes));
     XLSTM_CUDA_CHECK(cudaStreamSynchronize(stream));
+    auto* h = static_cast<char*>(pinned_misc.get(bytes));
     std::copy_n(u.data(), B, reinterpret_cast<double*>(h));
     XLSTM_CUDA_CHECK(cudaMemcpyAsync(buf.draws, h, B * 8, cudaMemcpyHostToDevice, stream));
     if (penalize) {
