@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The CUDA tests (and a quick 7B-shape bench) on a machine with a GPU but without this project's
+# Debian build dependencies, from binaries built here.
+#   scripts/cuda_remote_tests.sh pack   # here: .cuda_run/ with the test binaries, the CLI and the
+#                                       # non-CUDA shared libraries they need (xz-compressed)
+#   scripts/cuda_remote_tests.sh run    # there, from the repository root: runs everything, logs to
+#                                       # $OUT (or ./out) as cuda_tests.log and cuda_bench.log
+# The binaries have this checkout's absolute paths compiled in (fixtures, CLI): `run` links them
+# to the copy it runs in. CUDA's own libraries (cudart, cuBLASLt 13) come from the machine.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-}
+if [ "$mode" = pack ]; then
+  set -e
+  rm -rf .cuda_run && mkdir -p .cuda_run/stage/lib .cuda_run/stage/bin
+  cp build/tests/test_cuda_ops build/tests/test_cuda_model build/bin/xlstm .cuda_run/stage/bin/
+  strip .cuda_run/stage/bin/*
+  for lib in libopenblas.so.0 libgfortran.so.5 libquadmath.so.0 libgomp.so.1 libpcre2-8.so.0 \
+             libutf8proc.so.2; do
+    cp -L "$(ldd build/bin/xlstm | awk -v l=$lib '$1 == l {print $3}')" .cuda_run/stage/lib/
+  done
+  pwd -P > .cuda_run/stage/built_in
+  tar -C .cuda_run/stage -cJf .cuda_run/bundle.tar.xz . && rm -rf .cuda_run/stage
+  exclude=$(git rev-parse --git-path info/exclude)
+  mkdir -p "$(dirname "$exclude")" && touch "$exclude"
+  grep -qx '/.cuda_run/' "$exclude" || echo '/.cuda_run/' >> "$exclude"
+  ls -la .cuda_run
+  exit 0
+fi
+[ "$mode" = run ] || { echo "usage: $0 pack|run" >&2; exit 2; }
+OUT=${OUT:-$PWD/out}
+mkdir -p "$OUT" /tmp/xlstm_run
+tar -C /tmp/xlstm_run -xJf .cuda_run/bundle.tar.xz
+built_in=$(cat /tmp/xlstm_run/built_in)
+if [ "$(readlink -f "$built_in" 2>/dev/null)" != "$(pwd -P)" ]; then
+  mkdir -p "$(dirname "$built_in")" && ln -sfn "$(pwd -P)" "$built_in"
+fi
+mkdir -p build/bin build/tests
+cp /tmp/xlstm_run/bin/xlstm build/bin/ && cp /tmp/xlstm_run/bin/test_cuda_* build/tests/
+cudalibs=$(dirname "$(find /usr/local /opt /usr/lib -name 'libcublasLt.so.13*' 2>/dev/null | head -1)")
+export LD_LIBRARY_PATH=/tmp/xlstm_run/lib:$cudalibs:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+log=$OUT/cuda_tests.log
+{
+  echo "# $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader)"
+  echo "# cuBLASLt from $cudalibs; repository at $(pwd -P) (binaries built in $built_in)"
+  ldd build/tests/test_cuda_ops | grep -E "not found|cublas|cudart"
+} > "$log"
+# One process per group: a fault in one kernel cannot hide the others' results.
+for f in 'Table/*rms_norm*' 'Table/*soft_cap*' 'Table/*multihead*' 'Table/*swiglu*' \
+         'Table/*linear*' 'Table/*embedding*:Table/*convert*' 'Table/*mlstm_step*' \
+         'Table/*mlstm_chunkwise*' 'Table/*sample*' 'CudaBackend*'; do
+  timeout 300 build/tests/test_cuda_ops --gtest_filter="$f" 2>&1 | tee -a "$log" | tail -3
+done
+for f in 'Fixtures/*Float32*' 'Fixtures/*Bf16*' 'Fixtures/*Prefill*' 'CudaState*' 'CudaGraphs*' \
+         'CudaGenerate*' 'CudaModel*:CudaCli*:CudaBackend*'; do
+  timeout 300 build/tests/test_cuda_model --gtest_filter="$f" 2>&1 | tee -a "$log" | tail -3
+done
+grep -E "^\[  (PASSED|FAILED) |tests? ran|^\[  FAILED  \]" "$log" | sort | uniq -c > "$OUT/cuda_tests_summary.txt"
+cat "$OUT/cuda_tests_summary.txt"
+if [ "${XLSTM_BENCH:-1}" = 1 ]; then
+  # Random bf16 weights of the 7B shape, drawn on the GPU.
+  for args in "--prompt-len 2048 --gen 128 --batch 1 --reps 2" \
+              "--prompt-len 8192 --gen 32 --batch 1,8"; do
+    echo "\$ xlstm bench --config tests/fixtures/configs/xlstm-7b.json --device cuda $args"
+    timeout 300 build/bin/xlstm bench --config tests/fixtures/configs/xlstm-7b.json --device cuda \
+      $args 2>&1
+  done | tee "$OUT/cuda_bench.log"
+fi
+# Memory errors in a few small cases of each kernel family (compute-sanitizer, if present).
+if command -v compute-sanitizer >/dev/null && [ "${XLSTM_SANITIZE:-1}" = 1 ]; then
+  timeout 240 compute-sanitizer --tool memcheck build/tests/test_cuda_ops \
+    --gtest_filter='Table/*mlstm_chunkwise_2_3_7_*:Table/*mlstm_chunkwise_1_1_100_*:Table/*mlstm_step_2_3_5_*:Table/*sample_3_777_5_1*:Table/*rms_norm_3_257*:Table/*multihead_norm_gate_3_3_37*:Table/*swiglu_3_37*:Table/*linear_fallback_3*:Table/*embedding_100*' \
+    > "$OUT/cuda_sanitizer.log" 2>&1
+  tail -4 "$OUT/cuda_sanitizer.log"
+fi

@@ -1,0 +1,431 @@
+// The op harness: every CUDA op against its CPU op (src/ops, src/sampling) on fresh random inputs,
+// odd sizes included, outputs poisoned with NaN before each run. One table of cases (op, sizes,
+// storage type); the tolerance depends on the storage type and on whether the op reduces in
+// another order than the CPU: float32 1e-5 (elementwise, norms) or 3e-5 (GEMM, mLSTM cell)
+// relative to the output's largest magnitude; bf16 outputs 1e-2. Sampling must pick the same
+// tokens. Skips without a CUDA device or backend.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <random>
+
+#include "backend/cuda/gemm.h"
+#include "backend/cuda/gemm_fallback.h"
+#include "backend/cuda/ops.h"
+#include "cuda_test_util.h"
+#include "ops/elementwise.h"
+#include "ops/linear.h"
+#include "ops/mlstm/mlstm_cell.h"
+#include "ops/norms.h"
+#include "test_util.h"
+#include "xlstm/error.h"
+#include "xlstm/sampler.h"
+
+namespace xlstm {
+namespace {
+
+using testing::poisoned;
+using testing::randn;
+using testing::rel_diff;
+using testing::rounded;
+using testing::to_device;
+using testing::to_host;
+using D = std::vector<int64_t>;
+
+struct OpCase {
+  std::string op;
+  D d;  // sizes, op-specific (see each runner)
+  WeightType type;
+};
+
+void PrintTo(const OpCase& c, std::ostream* os) {
+  *os << c.op << (c.type == WeightType::BF16 ? " bf16" : " f32");
+  for (int64_t x : c.d) *os << " " << x;
+}
+
+struct Outcome {
+  std::string what;
+  float err, tol;
+};
+
+float tol_for(WeightType t, bool reduction = false) {
+  if (t == WeightType::BF16) return 1e-2f;
+  return reduction ? 3e-5f : 1e-5f;
+}
+
+size_t sz(int64_t n) {
+  return static_cast<size_t>(n);
+}
+
+// d = {T, D, bias, row stride as a multiple of D}
+std::vector<Outcome> run_rms_norm(const OpCase& c, uint64_t seed) {
+  const int64_t T = c.d[0], Dm = c.d[1], stride = Dm * c.d[3];
+  const auto x = randn(sz(T * stride), seed, 2.0f, 0.3f);
+  const auto w = randn(sz(Dm), seed + 1, 0.5f, 1.0f);
+  const auto b = c.d[2] ? randn(sz(Dm), seed + 2) : std::vector<float>{};
+  std::vector<float> rows(sz(T * Dm)), ref(sz(T * Dm));
+  for (int64_t t = 0; t < T; ++t) std::copy_n(x.data() + t * stride, Dm, rows.data() + t * Dm);
+  rms_norm(rows.data(), T, Dm, w.data(), b.empty() ? nullptr : b.data(), 1e-6f, ref.data());
+  auto dx = to_device(x), dw = to_device(w), db = to_device(b);
+  auto dy = poisoned(sz(T * Dm), c.type);
+  cuda::rms_norm(dx.as<float>(), T, Dm, stride, dw.as<float>(),
+                 b.empty() ? nullptr : db.as<float>(), 1e-6f, dy.get(), c.type, nullptr);
+  return {{"y", rel_diff(to_host(dy, sz(T * Dm), c.type), ref), tol_for(c.type)}};
+}
+
+// d = {rows, cols, col0, ncols}
+std::vector<Outcome> run_soft_cap(const OpCase& c, uint64_t seed) {
+  const int64_t R = c.d[0], C = c.d[1], c0 = c.d[2], nc = c.d[3];
+  auto x = randn(sz(R * C), seed, 20.0f);
+  auto dx = to_device(x);
+  soft_cap_columns(x.data(), R, C, c0, nc, 15.0f);
+  cuda::soft_cap_columns(dx.as<float>(), R, C, c0, nc, 15.0f, nullptr);
+  return {{"x", rel_diff(to_host(dx, sz(R * C)), x), tol_for(c.type)}};
+}
+
+// d = {T, NH, DH, bias}; o rows have an odd stride
+std::vector<Outcome> run_multihead_norm_gate(const OpCase& c, uint64_t seed) {
+  const int64_t T = c.d[0], NH = c.d[1], DH = c.d[2], V = NH * DH, os = V + 3;
+  const auto h = randn(sz(T * V), seed, 2.0f, 0.5f);
+  const auto o = randn(sz(T * os), seed + 1, 2.0f);
+  const auto w = randn(sz(V), seed + 2, 0.5f, 1.0f);
+  const auto b = c.d[3] ? randn(sz(V), seed + 3) : std::vector<float>{};
+  std::vector<float> ref(sz(T * V));
+  multihead_layer_norm(h.data(), T, NH, DH, w.data(), b.empty() ? nullptr : b.data(), 1e-6f,
+                       ref.data());
+  apply_output_gate(ref.data(), T, V, o.data(), os);
+  auto dh = to_device(h), do_ = to_device(o), dw = to_device(w), db = to_device(b);
+  auto dy = poisoned(sz(T * V), c.type);
+  cuda::multihead_norm_gate(dh.as<float>(), T, NH, DH, dw.as<float>(),
+                            b.empty() ? nullptr : db.as<float>(), 1e-6f, do_.as<float>(), os,
+                            dy.get(), c.type, nullptr);
+  return {{"y", rel_diff(to_host(dy, sz(T * V), c.type), ref), tol_for(c.type)}};
+}
+
+// d = {T, F}
+std::vector<Outcome> run_swiglu(const OpCase& c, uint64_t seed) {
+  const int64_t T = c.d[0], F = c.d[1];
+  const auto gu = randn(sz(T * 2 * F), seed, 2.0f);
+  std::vector<float> ref(sz(T * F));
+  swiglu(gu.data(), T, F, ref.data());
+  auto dg = to_device(gu);
+  auto dy = poisoned(sz(T * F), c.type);
+  cuda::swiglu(dg.as<float>(), T, F, dy.get(), c.type, nullptr);
+  return {{"act", rel_diff(to_host(dy, sz(T * F), c.type), ref), tol_for(c.type)}};
+}
+
+// d = {M, K, N, bias, accumulate}. The CPU gets the same (rounded) inputs: only the summation
+// order differs.
+std::vector<Outcome> run_linear_with(const OpCase& c, uint64_t seed, bool fallback) {
+  const int64_t M = c.d[0], K = c.d[1], N = c.d[2];
+  const bool acc = c.d[4] != 0;
+  const auto x = rounded(randn(sz(M * K), seed), c.type);
+  const auto w = randn(sz(N * K), seed + 1, 1.0f / std::sqrt(static_cast<float>(K)));
+  const auto b = c.d[3] ? randn(sz(N), seed + 2) : std::vector<float>{};
+  const auto y0 = randn(sz(M * N), seed + 3);
+  const Matrix Wm = Matrix::from_f32(N, K, w, c.type);
+  std::vector<float> ref(sz(M * N));
+  linear(x.data(), M, K, Wm, b.empty() ? nullptr : b.data(), ref.data());
+  if (acc)
+    for (size_t i = 0; i < ref.size(); ++i) ref[i] += y0[i];
+  auto dx = to_device(x, c.type), dw = to_device(w, c.type), db = to_device(b);
+  auto dy = acc ? to_device(y0) : poisoned(sz(M * N));
+  const float* bias = b.empty() ? nullptr : db.as<float>();
+  if (fallback) {
+    cuda::gemm_fallback(dx.get(), M, K, dw.get(), N, c.type, bias, dy.as<float>(), acc, nullptr);
+  } else {
+    cuda::Gemm gemm;
+    gemm.linear(dx.get(), M, K, dw.get(), N, c.type, bias, dy.as<float>(), acc, nullptr);
+    cuda::synchronize();
+  }
+  // bf16 inputs are exact in both; the products accumulate in float32 on both sides.
+  const float tol = c.type == WeightType::BF16 ? 1e-4f : tol_for(c.type, true);
+  return {{"y", rel_diff(to_host(dy, sz(M * N)), ref), tol}};
+}
+std::vector<Outcome> run_linear(const OpCase& c, uint64_t seed) {
+  return run_linear_with(c, seed, false);
+}
+std::vector<Outcome> run_linear_fallback(const OpCase& c, uint64_t seed) {
+  return run_linear_with(c, seed, true);
+}
+
+// d = {V, E, T}
+std::vector<Outcome> run_embedding(const OpCase& c, uint64_t seed) {
+  const int64_t V = c.d[0], E = c.d[1], T = c.d[2];
+  const auto table = randn(sz(V * E), seed);
+  std::mt19937 rng(static_cast<uint32_t>(seed));
+  std::vector<int32_t> ids(sz(T));
+  for (auto& id : ids) id = static_cast<int32_t>(rng() % V);
+  const Matrix m = Matrix::from_f32(V, E, table, c.type);
+  std::vector<float> ref(sz(T * E));
+  for (int64_t t = 0; t < T; ++t) m.row_f32(ids[t], ref.data() + t * E);
+  auto dt = to_device(table, c.type), di = testing::to_device_raw(ids);
+  auto dx = poisoned(sz(T * E));
+  cuda::embedding_gather(di.as<int32_t>(), T, dt.get(), c.type, E, dx.as<float>(), nullptr);
+  return {{"x", rel_diff(to_host(dx, sz(T * E)), ref), 0.0f}};
+}
+
+// d = {n, source dtype: 0 F32, 1 BF16, 2 F16}; exact.
+std::vector<Outcome> run_convert(const OpCase& c, uint64_t seed) {
+  const int64_t n = c.d[0];
+  const DType src = c.d[1] == 0 ? DType::F32 : c.d[1] == 1 ? DType::BF16 : DType::F16;
+  std::vector<unsigned char> bytes(sz(n) * dtype_size(src));
+  const auto vals = randn(sz(n), seed, 3.0f);
+  std::mt19937 rng(static_cast<uint32_t>(seed));
+  for (int64_t i = 0; i < n; ++i) {
+    if (src == DType::F32) {
+      std::memcpy(bytes.data() + 4 * i, &vals[i], 4);
+    } else {
+      uint16_t h = src == DType::BF16 ? f32_to_bf16(vals[i]) : static_cast<uint16_t>(rng());
+      if (src == DType::F16 && ((h >> 10) & 31) == 31) h &= 0xBFFF;  // finite halves only
+      std::memcpy(bytes.data() + 2 * i, &h, 2);
+    }
+  }
+  std::vector<float> ref(sz(n));
+  convert_to_f32(src, bytes.data(), sz(n), ref.data());
+  ref = rounded(ref, c.type);
+  auto ds = testing::to_device_raw(bytes);
+  auto dy = poisoned(sz(n), c.type);
+  cuda::convert(ds.get(), src, dy.get(), c.type, sz(n), nullptr);
+  return {{"dst", rel_diff(to_host(dy, sz(n), c.type), ref), 0.0f}};
+}
+
+// d = {B, NH, S, DHQK, DHV, chunk (0: the step form)}; random non-zero initial state.
+std::vector<Outcome> run_mlstm(const OpCase& c, uint64_t seed) {
+  const int64_t B = c.d[0], NH = c.d[1], S = c.d[2], DQ = c.d[3], DV = c.d[4], L = c.d[5];
+  const int64_t T = B * S;
+  const auto q = randn(sz(T * NH * DQ), seed), k = randn(sz(T * NH * DQ), seed + 1),
+             v = randn(sz(T * NH * DV), seed + 2);
+  const auto ig = randn(sz(T * NH), seed + 3, 3.0f), fg = randn(sz(T * NH), seed + 4, 2.0f, 1.5f);
+  const auto C0 = randn(sz(B * NH * DQ * DV), seed + 5, 0.5f),
+             n0 = randn(sz(B * NH * DQ), seed + 6, 0.5f), m0 = randn(sz(B * NH), seed + 7);
+  std::vector<float> h_ref(sz(T * NH * DV)), C = C0, n = n0, m = m0;
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t hd = 0; hd < NH; ++hd) {
+      const int64_t r0 = b * S;
+      CellSequence seq{S,
+                       DQ,
+                       DV,
+                       {q.data() + r0 * NH * DQ + hd * DQ, NH * DQ},
+                       {k.data() + r0 * NH * DQ + hd * DQ, NH * DQ},
+                       {v.data() + r0 * NH * DV + hd * DV, NH * DV},
+                       {ig.data() + r0 * NH + hd, NH},
+                       {fg.data() + r0 * NH + hd, NH},
+                       h_ref.data() + r0 * NH * DV + hd * DV,
+                       NH * DV};
+      const int64_t bh = b * NH + hd;
+      CellState st{C.data() + bh * DQ * DV, n.data() + bh * DQ, m.data() + bh};
+      if (L == 0) {
+        mlstm_step_sequence(seq, st, 1e-6f);
+      } else {
+        mlstm_chunkwise(seq, st, 1e-6f, L);
+      }
+    }
+  }
+  auto dq = to_device(q), dk = to_device(k), dv = to_device(v), di = to_device(ig),
+       df = to_device(fg), dC = to_device(C0), dn = to_device(n0), dm = to_device(m0);
+  auto dh = poisoned(sz(T * NH * DV));
+  const cuda::CellBatch x{B,
+                          S,
+                          NH,
+                          DQ,
+                          DV,
+                          {dq.as<float>(), NH * DQ},
+                          {dk.as<float>(), NH * DQ},
+                          {dv.as<float>(), NH * DV},
+                          {di.as<float>(), NH},
+                          {df.as<float>(), NH},
+                          dh.as<float>(),
+                          NH * DV};
+  const cuda::CellStateDev st{dC.as<float>(), dn.as<float>(), dm.as<float>()};
+  if (L == 0) {
+    cuda::DeviceBuffer scratch(cuda::mlstm_step_scratch_bytes(x));
+    cuda::mlstm_step(x, st, 1e-6f, scratch.get(), nullptr);
+    cuda::synchronize();
+  } else {
+    cuda::DeviceBuffer scratch(cuda::mlstm_chunkwise_scratch_bytes(x, L));
+    cuda::fill_nan(scratch.get(), scratch.bytes());
+    cuda::mlstm_chunkwise(x, st, 1e-6f, L, scratch.get(), nullptr);
+    cuda::synchronize();
+  }
+  const float tol = tol_for(c.type, true);
+  return {{"h", rel_diff(to_host(dh, h_ref.size()), h_ref), tol},
+          {"C", rel_diff(to_host(dC, C.size()), C), tol},
+          {"n", rel_diff(to_host(dn, n.size()), n), tol},
+          {"m", rel_diff(to_host(dm, m.size()), m), tol}};
+}
+
+SamplingParams sampling_mode(int64_t mode) {
+  SamplingParams p;
+  switch (mode) {
+    case 0:
+      break;  // greedy
+    case 1:
+      p.temperature = 0.7f;
+      break;
+    case 2:
+      p.temperature = 1.0f, p.top_k = 40;
+      break;
+    case 3:
+      p.temperature = 1.2f, p.top_p = 0.9f;
+      break;
+    case 4:
+      p.temperature = 0.8f, p.min_p = 0.05f;
+      break;
+    case 5:
+      p.temperature = 1.0f, p.top_k = 50, p.top_p = 0.8f, p.min_p = 0.02f;
+      p.repeat_penalty = 1.3f;
+      break;
+    case 6:
+      p.repeat_penalty = 1.5f;
+      break;  // greedy with penalty
+    case 7:
+      p.temperature = 1.0f, p.top_k = 1;
+      break;
+    default:
+      p.temperature = 2.0f, p.top_p = 0.5f, p.top_k = 7;
+      break;
+  }
+  return p;
+}
+
+// d = {B, V, mode, quantized logits (many ties)}; counts tokens that differ from the CPU's.
+std::vector<Outcome> run_sampling(const OpCase& c, uint64_t seed) {
+  const int64_t B = c.d[0], V = c.d[1];
+  const SamplingParams p = sampling_mode(c.d[2]);
+  auto logits = randn(sz(B * V), seed, 2.5f);
+  for (auto& l : logits) {
+    if (c.d[3]) l = std::round(l * 2.0f) / 2.0f;
+    l = soft_cap(l, 30.0f);
+  }
+  std::mt19937_64 rng(seed);
+  std::vector<std::vector<int32_t>> hist(sz(B));
+  std::vector<int32_t> pen, off{0};
+  for (int64_t b = 0; b < B; ++b) {
+    for (int i = 0; i < 30; ++i) hist[b].push_back(static_cast<int32_t>(rng() % (V / 4 + 1)));
+    std::vector<char> seen(sz(V));
+    for (int32_t id : hist[b])
+      if (!seen[id]) seen[id] = 1, pen.push_back(id);
+    off.push_back(static_cast<int32_t>(pen.size()));
+  }
+  auto dl = to_device(logits), dp = testing::to_device_raw(pen), dof = testing::to_device_raw(off);
+  cuda::DeviceBuffer scratch(cuda::sample_scratch_bytes(B, V));
+  float mismatches = 0;
+  SamplerScratch cpu;
+  for (int trial = 0; trial < 6; ++trial) {
+    std::vector<double> u(sz(B));
+    for (auto& x : u) x = static_cast<double>(rng() >> 11) * 0x1.0p-53;
+    auto du = testing::to_device_raw(u);
+    auto dt = poisoned(sz(B));
+    cuda::sample_rows(dl.as<float>(), B, V, p, du.as<double>(), dp.as<int32_t>(), dof.as<int32_t>(),
+                      scratch.get(), dt.as<int32_t>(), nullptr);
+    const auto got = testing::to_host_raw<int32_t>(dt, sz(B));
+    for (int64_t b = 0; b < B; ++b) {
+      const int32_t want = sample_token({logits.data() + b * V, sz(V)}, hist[b], p, u[b], cpu);
+      if (got[b] != want) {
+        ++mismatches;
+        ADD_FAILURE() << "row " << b << " trial " << trial << ": cuda " << got[b] << ", cpu "
+                      << want;
+      }
+    }
+  }
+  return {{"tokens differing", mismatches, 0.0f}};
+}
+
+using Runner = std::function<std::vector<Outcome>(const OpCase&, uint64_t)>;
+const std::map<std::string, Runner>& runners() {
+  static const std::map<std::string, Runner> r = {
+      {"rms_norm", run_rms_norm},
+      {"soft_cap", run_soft_cap},
+      {"multihead_norm_gate", run_multihead_norm_gate},
+      {"swiglu", run_swiglu},
+      {"linear", run_linear},
+      {"linear_fallback", run_linear_fallback},
+      {"embedding", run_embedding},
+      {"convert", run_convert},
+      {"mlstm_step", run_mlstm},
+      {"mlstm_chunkwise", run_mlstm},
+      {"sample", run_sampling},
+  };
+  return r;
+}
+
+std::vector<OpCase> op_cases() {
+  std::vector<OpCase> cs;
+  const auto F32 = WeightType::F32, BF16 = WeightType::BF16;
+  for (WeightType t : {F32, BF16}) {
+    for (D d : {D{1, 64, 0, 1}, D{3, 257, 1, 1}, D{17, 1000, 0, 3}, D{5, 4096, 1, 1}})
+      cs.push_back({"rms_norm", d, t});
+    for (D d : {D{1, 1, 64, 0}, D{3, 3, 37, 1}, D{5, 8, 512, 0}, D{2, 4, 100, 1}})
+      cs.push_back({"multihead_norm_gate", d, t});
+    for (D d : {D{1, 10944}, D{3, 37}, D{7, 1000}}) cs.push_back({"swiglu", d, t});
+    for (D d : {D{1, 64, 96, 0, 0}, D{3, 37, 53, 1, 0}, D{5, 96, 1000, 1, 1}, D{17, 256, 300, 0, 1},
+                D{64, 512, 520, 1, 0}, D{1, 4096, 4096, 0, 0}, D{2, 4096, 12304, 1, 0}})
+      cs.push_back({"linear", d, t});
+    for (D d : {D{3, 37, 53, 1, 1}, D{5, 96, 100, 0, 0}}) cs.push_back({"linear_fallback", d, t});
+    for (D d : {D{100, 64, 7}, D{1000, 96, 33}}) cs.push_back({"embedding", d, t});
+    for (int64_t src : {0, 1, 2}) cs.push_back({"convert", {1001, src}, t});
+  }
+  for (D d : {D{3, 10, 2, 4}, D{5, 100, 0, 100}, D{7, 1031, 17, 1000}})
+    cs.push_back({"soft_cap", d, F32});
+  for (D d : {D{1, 1, 1, 8, 8, 0}, D{2, 3, 5, 37, 45, 0}, D{1, 8, 3, 256, 512, 0},
+              D{3, 2, 20, 16, 24, 0}})
+    cs.push_back({"mlstm_step", d, F32});
+  for (D d : {D{1, 1, 1, 8, 8, 64}, D{2, 3, 7, 37, 45, 64}, D{1, 2, 65, 16, 24, 64},
+              D{2, 2, 130, 32, 48, 16}, D{1, 1, 100, 24, 20, 7}, D{1, 8, 128, 256, 512, 64},
+              D{1, 2, 200, 64, 64, 64}, D{3, 1, 64, 40, 72, 32}})
+    cs.push_back({"mlstm_chunkwise", d, F32});
+  for (int64_t mode = 0; mode <= 8; ++mode) {
+    cs.push_back({"sample", {4, 1000, mode, 0}, F32});
+    cs.push_back({"sample", {2, 50304, mode, 0}, F32});
+    cs.push_back({"sample", {3, 777, mode, 1}, F32});
+  }
+  return cs;
+}
+
+class CudaOps : public ::testing::TestWithParam<OpCase> {};
+
+TEST_P(CudaOps, MatchesCpu) {
+  XLSTM_SKIP_WITHOUT_CUDA();
+  const OpCase& c = GetParam();
+  // Fresh inputs per case and per run of the suite (the seed is printed for replay).
+  const uint64_t seed = std::random_device{}() ^ (std::hash<std::string>{}(c.op) * 31);
+  const auto outcomes = runners().at(c.op)(c, seed);
+  for (const Outcome& o : outcomes) {
+    EXPECT_LE(o.err, o.tol) << c.op << " " << o.what << " (seed " << seed << ")";
+    std::printf("[ op ] %-20s %-8s %-5s err %.3g (tol %.3g)\n", c.op.c_str(), o.what.c_str(),
+                c.type == WeightType::BF16 ? "bf16" : "f32", static_cast<double>(o.err),
+                static_cast<double>(o.tol));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, CudaOps, ::testing::ValuesIn(op_cases()), [](const auto& info) {
+  std::string name = info.param.op;
+  for (int64_t x : info.param.d) {
+    name += '_';
+    name += std::to_string(x);
+  }
+  name += info.param.type == WeightType::BF16 ? "_bf16" : "_f32";
+  return name;
+});
+
+TEST(CudaBackend, StubOrDeviceReportsClearly) {
+  if (cuda::built()) {
+    EXPECT_FALSE(cuda::device_description().empty());
+    GTEST_SKIP() << "build has the CUDA backend: " << cuda::device_description();
+  }
+  EXPECT_EQ(cuda::device_count(), 0);
+  try {
+    cuda::DeviceBuffer b(16);
+    FAIL() << "allocation in a build without CUDA";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("[cuda] this build has no CUDA backend"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace xlstm
