@@ -62,7 +62,7 @@ void small_m(const float* x, int64_t M, int64_t K, const T* W, int64_t N, float*
 
 void linear_f32(const float* x, int64_t M, int64_t K, const float* W, int64_t N, const float* bias,
                 float* y) {
-  if (M <= 2) {
+  if (M <= 8) {
     small_m(x, M, K, W, N, y);  // the memory-bound decode shapes
   } else {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(M),
