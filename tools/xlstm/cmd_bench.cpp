@@ -26,8 +26,8 @@ void add_bench(CLI::App& app) {
   struct Opts {
     std::string model_dir, config_file, batches = "1";
     int64_t prompt_len = 512, gen = 64, chunk_size = 0;
-    int threads = 0, reps = 1;
-    std::string weights = "auto", device = "cpu";
+    int reps = 1;
+    RuntimeOptions runtime;
   };
   auto o = std::make_shared<Opts>();
   auto* sub = app.add_subcommand("bench", "Measure prefill and decode tokens/s and peak memory");
@@ -41,23 +41,19 @@ void add_bench(CLI::App& app) {
   sub->add_option("--batch", o->batches, "Comma-separated batch sizes");
   sub->add_option("--chunk-size", o->chunk_size, "Prefill chunk size (default: config)")
       ->check(CLI::NonNegativeNumber);
-  sub->add_option("--weights", o->weights, "In-memory weight type: auto (as stored), f32, bf16")
-      ->check(CLI::IsMember({"auto", "f32", "bf16"}));
-  add_device_option(sub, o->device);
-  sub->add_option("-t,--threads", o->threads, "CPU threads (0 = all)")
-      ->check(CLI::NonNegativeNumber);
+  o->runtime.add_to(sub);
   sub->add_option("--reps", o->reps, "Repetitions (best is reported)")->check(CLI::PositiveNumber);
   sub->callback([o] {
     if (o->model_dir.empty() && o->config_file.empty())
       throw InvalidInput(tagged("cli", "bench needs -m DIR or --config FILE"));
-    apply_threads(o->threads);
-    const Device device = parse_device(o->device);
+    o->runtime.apply_threads();
+    const Device device = parse_device(o->runtime.device);
     // Random weights: bf16 if asked, and on CUDA unless f32 is asked (as a loaded model).
     const bool random_bf16 =
-        o->weights == "bf16" || (device == Device::Cuda && o->weights == "auto");
+        o->runtime.weights == "bf16" || (device == Device::Cuda && o->runtime.weights == "auto");
     Model model = o->model_dir.empty()
                       ? Model::random(load_config(o->config_file).config, 1, random_bf16, device)
-                      : Model::load(o->model_dir, load_options(o->weights, o->device));
+                      : Model::load(o->model_dir, o->runtime.load_options());
     const ModelConfig& cfg = model.config();
     using clock = std::chrono::steady_clock;
     std::printf("model: E=%ld blocks=%ld heads=%ld V=%ld params=%.1fM weights=%.1f MB threads=%d\n",

@@ -16,8 +16,7 @@ void add_generate(CLI::App& app) {
     PromptSource prompt;
     GenerateOptions gen;
     bool no_bos = false, ignore_eos = false, print_ids = false;
-    int threads = 0;
-    std::string weights = "auto", device = "cpu";
+    RuntimeOptions runtime;
   };
   auto o = std::make_shared<Opts>();
   auto* sub = app.add_subcommand("generate", "Continue a prompt");
@@ -35,13 +34,9 @@ void add_generate(CLI::App& app) {
   sub->add_flag("--no-bos", o->no_bos, "Do not insert BOS even if the config asks for it");
   sub->add_flag("--ignore-eos", o->ignore_eos, "Keep generating after EOS");
   sub->add_flag("--print-ids", o->print_ids, "Print token ids instead of text");
-  sub->add_option("--weights", o->weights, "In-memory weight type: auto (as stored), f32, bf16")
-      ->check(CLI::IsMember({"auto", "f32", "bf16"}));
-  add_device_option(sub, o->device);
-  sub->add_option("-t,--threads", o->threads, "CPU threads (0 = all)")
-      ->check(CLI::NonNegativeNumber);
+  o->runtime.add_to(sub);
   sub->callback([o] {
-    apply_threads(o->threads);
+    o->runtime.apply_threads();
     validate(o->gen.sampling);
     if (!o->prompt.has_ids() && o->prompt.text_arg.empty() && o->prompt.file.empty()) {
       throw InvalidInput(tagged("cli", "generate needs a prompt: -p TEXT, -f FILE or --ids"));
@@ -52,7 +47,7 @@ void add_generate(CLI::App& app) {
       tok = load_model_tokenizer(o->model_dir);
     }
     const auto prompt = o->prompt.tokens(tok ? &*tok : nullptr);
-    Model model = Model::load(o->model_dir, load_options(o->weights, o->device));
+    Model model = Model::load(o->model_dir, o->runtime.load_options());
     o->gen.insert_bos = !o->no_bos;
     o->gen.stop_at_eos = !o->ignore_eos;
     const bool as_text = tok && !o->print_ids;

@@ -16,8 +16,7 @@ void add_logits(CLI::App& app) {
     std::string model_dir, batch_file, mode = "chunkwise", out;
     PromptSource prompt;
     int64_t chunk_size = 0;
-    int threads = 0;
-    std::string weights = "auto", device = "cpu";
+    RuntimeOptions runtime;
   };
   auto o = std::make_shared<Opts>();
   auto* sub = app.add_subcommand("logits", "Write the logits of a token sequence to a .npy file");
@@ -30,11 +29,7 @@ void add_logits(CLI::App& app) {
                   "Chunk size for --mode chunkwise (default: config)")
       ->check(CLI::NonNegativeNumber);
   sub->add_option("--out", o->out, "Output .npy (float32 [B, S, V])")->required();
-  sub->add_option("--weights", o->weights, "In-memory weight type: auto (as stored), f32, bf16")
-      ->check(CLI::IsMember({"auto", "f32", "bf16"}));
-  add_device_option(sub, o->device);
-  sub->add_option("-t,--threads", o->threads, "CPU threads (0 = all)")
-      ->check(CLI::NonNegativeNumber);
+  o->runtime.add_to(sub);
   sub->callback([o] {
     const bool has_prompt =
         o->prompt.has_ids() || !o->prompt.text_arg.empty() || !o->prompt.file.empty();
@@ -42,8 +37,8 @@ void add_logits(CLI::App& app) {
       throw InvalidInput(
           tagged("cli", "logits needs exactly one of --ids, -p, -f or --batch-file"));
     }
-    apply_threads(o->threads);
-    Model model = Model::load(o->model_dir, load_options(o->weights, o->device));
+    o->runtime.apply_threads();
+    Model model = Model::load(o->model_dir, o->runtime.load_options());
     std::vector<int32_t> tokens;
     int64_t B = 1;
     if (has_prompt) {

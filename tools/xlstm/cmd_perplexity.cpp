@@ -10,10 +10,10 @@ namespace xlstm::cli {
 
 void add_perplexity(CLI::App& app) {
   struct Opts {
-    std::string model_dir, file, weights = "auto", device = "cpu";
+    std::string model_dir, file;
+    RuntimeOptions runtime;
     PerplexityOptions ppl;
     std::string bos = "auto";
-    int threads = 0;
   };
   auto o = std::make_shared<Opts>();
   auto* sub = app.add_subcommand(
@@ -26,18 +26,14 @@ void add_perplexity(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   sub->add_option("--bos", o->bos, "Prepend BOS to each window: auto (per config), yes, no")
       ->check(CLI::IsMember({"auto", "yes", "no"}));
-  sub->add_option("--weights", o->weights, "In-memory weight type: auto (as stored), f32, bf16")
-      ->check(CLI::IsMember({"auto", "f32", "bf16"}));
-  add_device_option(sub, o->device);
-  sub->add_option("-t,--threads", o->threads, "CPU threads (0 = all)")
-      ->check(CLI::NonNegativeNumber);
+  o->runtime.add_to(sub);
   sub->callback([o] {
-    apply_threads(o->threads);
+    o->runtime.apply_threads();
     const Tokenizer tok = load_model_tokenizer(o->model_dir);
     PromptSource text;
     text.file = o->file;
     const auto tokens = tok.encode(text.text(), /*add_special_tokens=*/false);
-    Model model = Model::load(o->model_dir, load_options(o->weights, o->device));
+    Model model = Model::load(o->model_dir, o->runtime.load_options());
     o->ppl.prepend_bos =
         o->bos == "yes" || (o->bos == "auto" && model.config().force_bos_token_insert);
     const auto r = perplexity(model, tokens, o->ppl);

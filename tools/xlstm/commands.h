@@ -35,15 +35,14 @@ struct PromptSource {
 std::vector<int32_t> parse_ids(const std::string& text, const std::string& flag);
 // --weights auto|f32|bf16 as a load option.
 LoadOptions::WeightDType parse_weight_type(const std::string& name);
-// --device cpu|cuda on a subcommand (default cpu).
-void add_device_option(CLI::App* sub, std::string& device);
-inline LoadOptions load_options(const std::string& weights, const std::string& device = "cpu") {
-  LoadOptions lo;
-  lo.weight_type = parse_weight_type(weights);
-  lo.device = parse_device(device);
-  return lo;
-}
-// Applies --threads (0 = all cores).
-void apply_threads(int threads);
+// --weights, --device and --threads: how a subcommand loads and runs its model.
+struct RuntimeOptions {
+  std::string weights = "auto", device = "cpu";
+  int threads = 0;
+  void add_to(CLI::App* sub);
+  LoadOptions load_options() const;
+  // Applies --threads (0 = all cores).
+  void apply_threads() const;
+};
 
 }  // namespace xlstm::cli

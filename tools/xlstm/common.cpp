@@ -35,10 +35,24 @@ LoadOptions::WeightDType parse_weight_type(const std::string& name) {
   throw InvalidInput(tagged("cli", "--weights: '" + name + "' is not one of auto, f32, bf16"));
 }
 
-void add_device_option(CLI::App* sub, std::string& device) {
+void RuntimeOptions::add_to(CLI::App* sub) {
+  sub->add_option("--weights", weights, "In-memory weight type: auto (as stored), f32, bf16")
+      ->check(CLI::IsMember({"auto", "f32", "bf16"}));
   sub->add_option("--device", device,
                   "Where to run: cpu, or cuda (weights bf16 unless --weights f32)")
       ->check(CLI::IsMember({"cpu", "cuda"}));
+  sub->add_option("-t,--threads", threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
+}
+
+LoadOptions RuntimeOptions::load_options() const {
+  LoadOptions lo;
+  lo.weight_type = parse_weight_type(weights);
+  lo.device = parse_device(device);
+  return lo;
+}
+
+void RuntimeOptions::apply_threads() const {
+  set_num_threads(threads);
 }
 
 Tokenizer load_model_tokenizer(const std::string& model_dir) {
@@ -75,10 +89,6 @@ std::vector<int32_t> PromptSource::tokens(const Tokenizer* tokenizer) const {
   if (has_ids()) return parse_ids(ids, "--ids");
   if (tokenizer == nullptr) throw InvalidInput(tagged("cli", "a text prompt needs a tokenizer"));
   return tokenizer->encode(text(), true);
-}
-
-void apply_threads(int threads) {
-  set_num_threads(threads);
 }
 
 }  // namespace xlstm::cli
