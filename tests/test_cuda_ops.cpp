@@ -13,6 +13,7 @@
 
 #include "backend/cuda/gemm.h"
 #include "backend/cuda/gemm_fallback.h"
+#include "backend/cuda/gemv.h"
 #include "backend/cuda/ops.h"
 #include "cuda_test_util.h"
 #include "ops/elementwise.h"
@@ -118,7 +119,8 @@ std::vector<Outcome> run_swiglu(const OpCase& c, uint64_t seed) {
 
 // d = {M, K, N, bias, accumulate}. The CPU gets the same (rounded) inputs: only the summation
 // order differs.
-std::vector<Outcome> run_linear_with(const OpCase& c, uint64_t seed, bool fallback) {
+enum class LinearPath { Gemm, Fallback, Gemv };
+std::vector<Outcome> run_linear_with(const OpCase& c, uint64_t seed, LinearPath path) {
   const int64_t M = c.d[0], K = c.d[1], N = c.d[2];
   const bool acc = c.d[4] != 0;
   const auto x = rounded(randn(sz(M * K), seed), c.type);
@@ -133,8 +135,10 @@ std::vector<Outcome> run_linear_with(const OpCase& c, uint64_t seed, bool fallba
   auto dx = to_device(x, c.type), dw = to_device(w, c.type), db = to_device(b);
   auto dy = acc ? to_device(y0) : poisoned(sz(M * N));
   const float* bias = b.empty() ? nullptr : db.as<float>();
-  if (fallback) {
+  if (path == LinearPath::Fallback) {
     cuda::gemm_fallback(dx.get(), M, K, dw.get(), N, c.type, bias, dy.as<float>(), acc, nullptr);
+  } else if (path == LinearPath::Gemv) {
+    cuda::gemv_bf16(dx.get(), M, K, dw.get(), N, bias, dy.as<float>(), acc, nullptr);
   } else {
     cuda::Gemm gemm;
     gemm.linear(dx.get(), M, K, dw.get(), N, c.type, bias, dy.as<float>(), acc, nullptr);
@@ -145,11 +149,15 @@ std::vector<Outcome> run_linear_with(const OpCase& c, uint64_t seed, bool fallba
   return {{"y", rel_diff(to_host(dy, sz(M * N)), ref), tol}};
 }
 std::vector<Outcome> run_linear(const OpCase& c, uint64_t seed) {
-  return run_linear_with(c, seed, false);
+  return run_linear_with(c, seed, LinearPath::Gemm);
 }
 std::vector<Outcome> run_linear_fallback(const OpCase& c, uint64_t seed) {
-  return run_linear_with(c, seed, true);
+  return run_linear_with(c, seed, LinearPath::Fallback);
 }
+std::vector<Outcome> run_linear_gemv(const OpCase& c, uint64_t seed) {
+  return run_linear_with(c, seed, LinearPath::Gemv);
+}
+
 
 // d = {V, E, T}
 std::vector<Outcome> run_embedding(const OpCase& c, uint64_t seed) {
@@ -343,6 +351,7 @@ const std::map<std::string, Runner>& runners() {
       {"swiglu", run_swiglu},
       {"linear", run_linear},
       {"linear_fallback", run_linear_fallback},
+      {"linear_gemv", run_linear_gemv},
       {"embedding", run_embedding},
       {"convert", run_convert},
       {"mlstm_step", run_mlstm},
@@ -368,6 +377,15 @@ std::vector<OpCase> op_cases() {
     for (D d : {D{100, 64, 7}, D{1000, 96, 33}}) cs.push_back({"embedding", d, t});
     for (int64_t src : {0, 1, 2}) cs.push_back({"convert", {1001, src}, t});
   }
+  // The bf16 GEMV (decode, M ≤ 8) at every M: K % 8 ≠ 0 (scalar loads) and K % 8 = 0 (16-byte
+  // loads, a partial last group of pieces), N not a multiple of the rows per block.
+  for (int64_t M = 1; M <= 8; ++M) {
+    cs.push_back({"linear_gemv", {M, 100, 77, M % 2, M / 2 % 2}, BF16});
+    cs.push_back({"linear_gemv", {M, 1048, 77, (M + 1) % 2, M % 3 == 0}, BF16});
+  }
+  for (D d : {D{1, 4096, 4096, 0, 1}, D{8, 10944, 300, 1, 1}, D{5, 8, 33, 1, 0}, D{2, 7, 1, 0, 0},
+              D{3, 24, 5, 1, 1}})
+    cs.push_back({"linear_gemv", d, BF16});
   for (D d : {D{3, 10, 2, 4}, D{5, 100, 0, 100}, D{7, 1031, 17, 1000}})
     cs.push_back({"soft_cap", d, F32});
   for (D d : {D{1, 1, 1, 8, 8, 0}, D{2, 3, 5, 37, 45, 0}, D{1, 8, 3, 256, 512, 0},

@@ -3,12 +3,18 @@
 // transposed and x as K×M (ld K). Compute type 32F: bf16 products accumulate in float32, and
 // float32 inputs run true SGEMM (TF32 would need CUBLAS_COMPUTE_32F_FAST_TF32). A shape for which
 // the heuristic offers no algorithm (unusual alignments) runs a plain tiled kernel instead.
+// bf16 calls with few rows (decode; bound in gemv.h, XLSTM_GEMV overrides it) run the own GEMV
+// kernel (gemv.cu).
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <tuple>
 
 #include "backend/cuda/check.h"
 #include "backend/cuda/gemm.h"
 #include "backend/cuda/gemm_fallback.h"
+#include "backend/cuda/gemv.h"
 
 namespace xlstm::cuda {
 
@@ -113,6 +119,16 @@ Gemm::~Gemm() = default;
 void Gemm::linear(const void* x, int64_t M, int64_t K, const void* W, int64_t N, WeightType type,
                   const float* bias, float* y, bool accumulate, Stream s) {
   if (M == 0 || N == 0) return;
+  static const int64_t gemv_rows = [] {
+    const char* e = std::getenv("XLSTM_GEMV");
+    if (e == nullptr) return kGemvDefaultRows;
+    if (std::strcmp(e, "off") == 0) return int64_t{0};
+    return std::clamp<int64_t>(std::atoll(e), 0, kGemvMaxRows);
+  }();
+  if (type == WeightType::BF16 && M <= gemv_rows) {
+    gemv_bf16(x, M, K, W, N, bias, y, accumulate, s);
+    return;
+  }
   Plan& p = impl_->plan(M, K, N, type, bias != nullptr, alignment(x), alignment(W), alignment(y));
   if (!p.has_algo) {
     gemm_fallback(x, M, K, W, N, type, bias, y, accumulate, s);

@@ -3,6 +3,7 @@
 #include "backend/cuda/api.h"
 #include "backend/cuda/gemm.h"
 #include "backend/cuda/gemm_fallback.h"
+#include "backend/cuda/gemv.h"
 #include "backend/cuda/ops.h"
 #include "model/backend.h"
 #include "xlstm/error.h"
@@ -101,6 +102,10 @@ void gemm_fallback(const void*, int64_t, int64_t, const void*, int64_t, WeightTy
   no_cuda();
 }
 
+void gemv_bf16(const void*, int64_t, int64_t, const void*, int64_t, const float*, float*, bool,
+               Stream) {
+  no_cuda();
+}
 struct Gemm::Impl {};
 Gemm::Gemm() {
   no_cuda();

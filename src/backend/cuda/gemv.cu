@@ -1,0 +1,151 @@
+// Memory-bound bf16 GEMV / skinny GEMM (M ≤ 8): one warp per R consecutive output rows of W, 4
+// warps per block. Each lane streams 16-byte pieces of those W rows (8 bf16, evict-first loads,
+// U pieces per row in flight before the first use), reads the matching x pieces through L1 (x is
+// small and shared by every warp), and accumulates R·M float32 dot products; warp shuffles reduce
+// them and lanes 0 .. R·M−1 write one output each (bias and accumulate fused). R grows with M so
+// that x reads from L1 stay at most two per W piece. Rows whose start is not 16-byte aligned
+// (K % 8 ≠ 0, or unaligned pointers) take the scalar variant.
+#include "backend/cuda/common.cuh"
+#include "backend/cuda/gemv.h"
+
+namespace xlstm::cuda {
+
+namespace {
+
+constexpr int kWarps = 4;
+
+__device__ __forceinline__ void unpack(uint32_t u, float& lo, float& hi) {
+  lo = __uint_as_float(u << 16);
+  hi = __uint_as_float(u & 0xffff0000u);
+}
+
+__device__ __forceinline__ float dot8(const uint4& w, const uint4& x) {
+  float w0, w1, x0, x1, acc = 0.0f;
+  unpack(w.x, w0, w1);
+  unpack(x.x, x0, x1);
+  acc = fmaf(w0, x0, acc);
+  acc = fmaf(w1, x1, acc);
+  unpack(w.y, w0, w1);
+  unpack(x.y, x0, x1);
+  acc = fmaf(w0, x0, acc);
+  acc = fmaf(w1, x1, acc);
+  unpack(w.z, w0, w1);
+  unpack(x.z, x0, x1);
+  acc = fmaf(w0, x0, acc);
+  acc = fmaf(w1, x1, acc);
+  unpack(w.w, w0, w1);
+  unpack(x.w, x0, x1);
+  acc = fmaf(w0, x0, acc);
+  acc = fmaf(w1, x1, acc);
+  return acc;
+}
+
+template <int M, int R, int U, bool Vec>
+__global__ void __launch_bounds__(kWarps * 32)
+    gemv_kernel(const bf16* __restrict__ x, int64_t K, const bf16* __restrict__ W, int64_t N,
+                const float* __restrict__ bias, float* y, bool accumulate) {
+  const int lane = threadIdx.x % 32;
+  const int64_t n0 = (static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32) * R;
+  if (n0 >= N) return;
+  float acc[R][M];
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int m = 0; m < M; ++m) acc[r][m] = 0.0f;
+  // Rows past N read row N − 1 (valid memory) and are not written.
+  int64_t row[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) row[r] = min(n0 + r, N - 1);
+  if constexpr (Vec) {
+    const int64_t K8 = K / 8;
+    const auto* W8 = reinterpret_cast<const uint4*>(W);
+    const auto* x8 = reinterpret_cast<const uint4*>(x);
+    for (int64_t base = lane; base < K8; base += 32 * U) {
+      uint4 wv[U][R];
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const int64_t i = base + u * 32;
+#pragma unroll
+        for (int r = 0; r < R; ++r) wv[u][r] = __ldcs(W8 + row[r] * K8 + min(i, K8 - 1));
+      }
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const int64_t i = base + u * 32;
+        if (i < K8) {
+#pragma unroll
+          for (int m = 0; m < M; ++m) {
+            const uint4 xv = __ldg(x8 + m * K8 + i);
+#pragma unroll
+            for (int r = 0; r < R; ++r) acc[r][m] += dot8(wv[u][r], xv);
+          }
+        }
+      }
+    }
+  } else {
+    for (int64_t k = lane; k < K; k += 32) {
+      float wv[R];
+#pragma unroll
+      for (int r = 0; r < R; ++r) wv[r] = __bfloat162float(W[row[r] * K + k]);
+#pragma unroll
+      for (int m = 0; m < M; ++m) {
+        const float xv = __bfloat162float(x[m * K + k]);
+#pragma unroll
+        for (int r = 0; r < R; ++r) acc[r][m] = fmaf(wv[r], xv, acc[r][m]);
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int m = 0; m < M; ++m) acc[r][m] = warp_sum(acc[r][m]);
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+#pragma unroll
+    for (int m = 0; m < M; ++m) {
+      const int64_t n = n0 + r;
+      if (lane == r * M + m && n < N) {
+        float v = acc[r][m] + (bias != nullptr ? bias[n] : 0.0f);
+        if (accumulate) v += y[m * N + n];
+        y[m * N + n] = v;
+      }
+    }
+  }
+}
+
+template <int M>
+void launch(const bf16* x, int64_t K, const bf16* W, int64_t N, const float* bias, float* y,
+            bool accumulate, bool vec, Stream s) {
+  constexpr int R = M <= 2 ? 1 : (M <= 4 ? 2 : 4);
+  constexpr int U = R == 1 ? 4 : 2;
+  const unsigned grid = blocks_for(N, kWarps * R);
+  if (vec) {
+    gemv_kernel<M, R, U, true><<<grid, kWarps * 32, 0, s>>>(x, K, W, N, bias, y, accumulate);
+  } else {
+    gemv_kernel<M, R, 1, false><<<grid, kWarps * 32, 0, s>>>(x, K, W, N, bias, y, accumulate);
+  }
+}
+
+}  // namespace
+
+void gemv_bf16(const void* x, int64_t M, int64_t K, const void* W, int64_t N, const float* bias,
+               float* y, bool accumulate, Stream s) {
+  if (M == 0 || N == 0) return;
+  const auto* xb = static_cast<const bf16*>(x);
+  const auto* wb = static_cast<const bf16*>(W);
+  const bool vec = K % 8 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 &&
+                   reinterpret_cast<uintptr_t>(W) % 16 == 0;
+  switch (M) {
+    case 1: launch<1>(xb, K, wb, N, bias, y, accumulate, vec, s); break;
+    case 2: launch<2>(xb, K, wb, N, bias, y, accumulate, vec, s); break;
+    case 3: launch<3>(xb, K, wb, N, bias, y, accumulate, vec, s); break;
+    case 4: launch<4>(xb, K, wb, N, bias, y, accumulate, vec, s); break;
+    case 5: launch<5>(xb, K, wb, N, bias, y, accumulate, vec, s); break;
+    case 6: launch<6>(xb, K, wb, N, bias, y, accumulate, vec, s); break;
+    case 7: launch<7>(xb, K, wb, N, bias, y, accumulate, vec, s); break;
+    case 8: launch<8>(xb, K, wb, N, bias, y, accumulate, vec, s); break;
+    default: throw InvalidInput("[cuda] gemv_bf16: more than 8 rows");
+  }
+  XLSTM_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace xlstm::cuda
