@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include "cuda_test_util.h"
+#include "fixture_cases.h"
 #include "io/safetensors.h"
 #include "test_util.h"
 #include "xlstm/error.h"
@@ -24,33 +25,8 @@ namespace fs = std::filesystem;
 using testing::max_abs_diff;
 using testing::rel_diff;
 
-struct ParityCase {
-  std::string model;  // directory under fixtures/models
-  std::string ref;    // ref_B{B}_S{S}.safetensors
-};
-
-void PrintTo(const ParityCase& p, std::ostream* os) {
-  *os << p.model << "/" << p.ref;
-}
-
-std::vector<ParityCase> find_cases() {
-  std::vector<ParityCase> cases;
-  const auto root = testing::fixtures() / "models";
-  if (!fs::exists(root)) return cases;
-  for (const auto& dir : fs::directory_iterator(root)) {
-    for (const auto& f : fs::directory_iterator(dir.path())) {
-      const auto name = f.path().filename().string();
-      if (name.rfind("ref_", 0) == 0) cases.push_back({dir.path().filename().string(), name});
-    }
-  }
-  std::sort(cases.begin(), cases.end(),
-            [](auto& a, auto& b) { return a.model + a.ref < b.model + b.ref; });
-  return cases;
-}
-
-bool reduced_storage(const std::string& model) {
-  return model.find("_bf16") != std::string::npos || model.find("_f16") != std::string::npos;
-}
+using testing::find_parity_cases;
+using testing::ParityCase;
 
 Model load(const fs::path& dir, Device device, LoadOptions::WeightDType wt, bool graphs = true) {
   LoadOptions o;
@@ -95,7 +71,7 @@ TEST_P(CudaModelParity, Float32ModeMatchesReferenceAndCpu) {
   const auto dir = testing::fixtures() / "models" / p.model;
   Model gpu = cuda_f32(dir), cpu = cpu_f32(dir);
   const Reference ref = read_reference(p);
-  const bool reduced = reduced_storage(p.model);
+  const bool reduced = testing::is_reduced_storage(p.model);
   const float tol = reduced ? 2e-2f : 1e-3f, state_tol = reduced ? 5e-2f : 1e-3f;
   State cpu_state = cpu.new_state(ref.B);
   const auto cpu_logits = cpu.forward(ref.ids, cpu_state);
@@ -178,7 +154,7 @@ TEST_P(CudaModelParity, PrefillThenContinueEqualsOnePrefill) {
   EXPECT_LE(max_abs_diff(tail, whole_tail), 1e-4f);
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, CudaModelParity, ::testing::ValuesIn(find_cases()),
+INSTANTIATE_TEST_SUITE_P(Fixtures, CudaModelParity, ::testing::ValuesIn(find_parity_cases()),
                          [](const auto& info) {
                            std::string name =
                                info.param.model + "_" +

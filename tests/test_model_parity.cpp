@@ -2,6 +2,7 @@
 // scripts/make_fixtures.py) for every fixture model, every case and every formulation.
 #include <gtest/gtest.h>
 
+#include "fixture_cases.h"
 #include "io/safetensors.h"
 #include "test_util.h"
 #include "xlstm/error.h"
@@ -12,32 +13,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct ParityCase {
-  std::string model;  // directory name under fixtures/models
-  std::string ref;    // ref_B{B}_S{S}.safetensors
-};
-
-std::vector<ParityCase> find_cases() {
-  std::vector<ParityCase> cases;
-  const auto root = testing::fixtures() / "models";
-  if (!fs::exists(root)) return cases;
-  for (const auto& dir : fs::directory_iterator(root)) {
-    for (const auto& f : fs::directory_iterator(dir.path())) {
-      const auto name = f.path().filename().string();
-      if (name.rfind("ref_", 0) == 0) cases.push_back({dir.path().filename().string(), name});
-    }
-  }
-  std::sort(cases.begin(), cases.end(),
-            [](auto& a, auto& b) { return a.model + a.ref < b.model + b.ref; });
-  return cases;
-}
-
-// Weights stored in reduced precision are compared against the float32 model's reference.
-float logit_tolerance(const std::string& model) {
-  const bool reduced =
-      model.find("_bf16") != std::string::npos || model.find("_f16") != std::string::npos;
-  return reduced ? 2e-2f : 1e-4f;
-}
+using testing::find_parity_cases;
+using testing::ParityCase;
 
 std::vector<float> as_vector(const TensorInfo& t) {
   return read_f32(t, t.shape);
@@ -66,7 +43,8 @@ TEST_P(ModelParity, LogitsAndStatesMatchReference) {
   // The same reference model run in float64: what an exact implementation would give.
   const TensorInfo* f64 = ref.find("logits_f64");
   const auto ref_logits_f64 = f64 != nullptr ? as_vector(*f64) : ref_logits;
-  const float tol = logit_tolerance(p.model);
+  // The 16-bit-stored copies hold exactly representable weights: same tolerance as fp32.
+  const float tol = 1e-4f;
 
   struct Run {
     Formulation f;
@@ -89,7 +67,7 @@ TEST_P(ModelParity, LogitsAndStatesMatchReference) {
     for (int64_t b = 0; b < model.config().num_blocks; ++b) {
       const std::string pre = "state." + std::to_string(b) + ".";
       const auto& st = state.blocks()[b];
-      const float state_tol = tol == 1e-4f ? 1e-4f : 5e-2f;
+      const float state_tol = 1e-4f;
       EXPECT_LE(testing::rel_diff(st.C, as_vector(*ref.find(pre + "C"))), state_tol)
           << what << " " << pre << "C";
       EXPECT_LE(testing::rel_diff(st.n, as_vector(*ref.find(pre + "n"))), state_tol)
@@ -126,7 +104,7 @@ TEST_P(ModelParity, PrefillThenContinueEqualsOnePrefill) {
   EXPECT_LE(testing::max_abs_diff(tail, whole_tail), 1e-4f);
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, ModelParity, ::testing::ValuesIn(find_cases()),
+INSTANTIATE_TEST_SUITE_P(Fixtures, ModelParity, ::testing::ValuesIn(find_parity_cases()),
                          [](const auto& info) {
                            std::string name =
                                info.param.model + "_" +
@@ -137,7 +115,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, ModelParity, ::testing::ValuesIn(find_cases()
                          });
 
 TEST(ModelParityFixtures, AreCommitted) {
-  EXPECT_GE(find_cases().size(), 10u);
+  EXPECT_GE(find_parity_cases().size(), 10u);
 }
 
 }  // namespace
