@@ -1,6 +1,7 @@
 #pragma once
 // The model-parity cases in tests/fixtures/models: one per (model directory, ref_B{B}_S{S} file).
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <ostream>
 #include <string>
@@ -33,6 +34,15 @@ inline std::vector<ParityCase> find_parity_cases() {
   std::sort(cases.begin(), cases.end(),
             [](auto& a, auto& b) { return a.model + a.ref < b.model + b.ref; });
   return cases;
+}
+
+// gtest name of a case: "<model>_B<b>_S<s>" with non-alphanumerics as '_'.
+inline std::string parity_case_name(const ParityCase& p) {
+  std::string name = p.model + "_" + p.ref.substr(4, p.ref.size() - 4 - 12);
+  for (auto& ch : name) {
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  }
+  return name;
 }
 
 // The *_bf16 / *_f16 copies store the fp32 model's (exactly representable) weights in 16 bits.

@@ -105,14 +105,7 @@ TEST_P(ModelParity, PrefillThenContinueEqualsOnePrefill) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, ModelParity, ::testing::ValuesIn(find_parity_cases()),
-                         [](const auto& info) {
-                           std::string name =
-                               info.param.model + "_" +
-                               info.param.ref.substr(4, info.param.ref.size() - 4 - 12);
-                           for (auto& ch : name)
-                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return name;
-                         });
+                         [](const auto& info) { return testing::parity_case_name(info.param); });
 
 TEST(ModelParityFixtures, AreCommitted) {
   EXPECT_GE(find_parity_cases().size(), 10u);
