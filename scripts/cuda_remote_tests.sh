@@ -5,6 +5,7 @@
 #                                       # non-CUDA shared libraries they need (xz-compressed)
 #   scripts/cuda_remote_tests.sh run    # there, from the repository root: runs everything, logs to
 #                                       # $OUT (or ./out) as cuda_tests.log and cuda_bench.log
+#   scripts/cuda_remote_tests.sh exec CMD...  # there: unpacks, then runs CMD with the libraries found
 # The binaries have this checkout's absolute paths compiled in (fixtures, CLI): `run` links them
 # to the copy it runs in. CUDA's own libraries (cudart, cuBLASLt 13) come from the machine.
 set -uo pipefail
@@ -27,7 +28,7 @@ if [ "$mode" = pack ]; then
   ls -la .cuda_run
   exit 0
 fi
-[ "$mode" = run ] || { echo "usage: $0 pack|run" >&2; exit 2; }
+[ "$mode" = run ] || [ "$mode" = exec ] || { echo "usage: $0 pack|run|exec CMD..." >&2; exit 2; }
 OUT=${OUT:-$PWD/out}
 mkdir -p "$OUT" /tmp/xlstm_run
 tar -C /tmp/xlstm_run -xJf .cuda_run/bundle.tar.xz
@@ -39,6 +40,11 @@ mkdir -p build/bin build/tests
 cp /tmp/xlstm_run/bin/xlstm build/bin/ && cp /tmp/xlstm_run/bin/test_cuda_* build/tests/
 cudalibs=$(dirname "$(find /usr/local /opt /usr/lib -name 'libcublasLt.so.13*' 2>/dev/null | head -1)")
 export LD_LIBRARY_PATH=/tmp/xlstm_run/lib:$cudalibs:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+if [ "$mode" = exec ]; then
+  shift
+  "$@"
+  exit $?
+fi
 log=$OUT/cuda_tests.log
 {
   echo "# $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader)"
@@ -69,7 +75,7 @@ fi
 # Memory errors in a few small cases of each kernel family (compute-sanitizer, if present).
 if command -v compute-sanitizer >/dev/null && [ "${XLSTM_SANITIZE:-1}" = 1 ]; then
   timeout 240 compute-sanitizer --tool memcheck build/tests/test_cuda_ops \
-    --gtest_filter='Table/*mlstm_chunkwise_2_3_7_*:Table/*mlstm_chunkwise_1_1_100_*:Table/*mlstm_step_2_3_5_*:Table/*sample_3_777_5_1*:Table/*rms_norm_3_257*:Table/*multihead_norm_gate_3_3_37*:Table/*swiglu_3_37*:Table/*linear_fallback_3*:Table/*linear_gemv_3_100_*:Table/*linear_gemv_5_1048_*:Table/*embedding_100*' \
+    --gtest_filter='Table/*mlstm_chunkwise_2_3_7_*:Table/*mlstm_chunkwise_3_2_7_64_128_64_bf16*:Table/*mlstm_chunkwise_1_1_77_192_64_13_bf16*:Table/*mlstm_chunkwise_1_1_100_*:Table/*mlstm_step_2_3_5_*:Table/*sample_3_777_5_1*:Table/*rms_norm_3_257*:Table/*multihead_norm_gate_3_3_37*:Table/*swiglu_3_37*:Table/*linear_fallback_3*:Table/*linear_gemv_3_100_*:Table/*linear_gemv_5_1048_*:Table/*embedding_100*' \
     > "$OUT/cuda_sanitizer.log" 2>&1
   tail -4 "$OUT/cuda_sanitizer.log"
 fi

@@ -200,16 +200,13 @@ std::vector<Outcome> run_convert(const OpCase& c, uint64_t seed) {
   return {{"dst", rel_diff(to_host(dy, sz(n), c.type), ref), 0.0f}};
 }
 
-// d = {B, NH, S, DHQK, DHV, chunk (0: the step form)}; random non-zero initial state.
-std::vector<Outcome> run_mlstm(const OpCase& c, uint64_t seed) {
-  const int64_t B = c.d[0], NH = c.d[1], S = c.d[2], DQ = c.d[3], DV = c.d[4], L = c.d[5];
-  const int64_t T = B * S;
-  const auto q = randn(sz(T * NH * DQ), seed), k = randn(sz(T * NH * DQ), seed + 1),
-             v = randn(sz(T * NH * DV), seed + 2);
-  const auto ig = randn(sz(T * NH), seed + 3, 3.0f), fg = randn(sz(T * NH), seed + 4, 2.0f, 1.5f);
-  const auto C0 = randn(sz(B * NH * DQ * DV), seed + 5, 0.5f),
-             n0 = randn(sz(B * NH * DQ), seed + 6, 0.5f), m0 = randn(sz(B * NH), seed + 7);
-  std::vector<float> h_ref(sz(T * NH * DV)), C = C0, n = n0, m = m0;
+// The CPU cell (step or chunkwise by L) over B sequences of NH heads, state advanced in place.
+std::vector<float> cpu_cell(int64_t B, int64_t NH, int64_t S, int64_t DQ, int64_t DV, int64_t L,
+                            const std::vector<float>& q, const std::vector<float>& k,
+                            const std::vector<float>& v, const std::vector<float>& ig,
+                            const std::vector<float>& fg, std::vector<float>& C,
+                            std::vector<float>& n, std::vector<float>& m) {
+  std::vector<float> h(sz(B * S * NH * DV));
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t hd = 0; hd < NH; ++hd) {
       const int64_t r0 = b * S;
@@ -221,7 +218,7 @@ std::vector<Outcome> run_mlstm(const OpCase& c, uint64_t seed) {
                        {v.data() + r0 * NH * DV + hd * DV, NH * DV},
                        {ig.data() + r0 * NH + hd, NH},
                        {fg.data() + r0 * NH + hd, NH},
-                       h_ref.data() + r0 * NH * DV + hd * DV,
+                       h.data() + r0 * NH * DV + hd * DV,
                        NH * DV};
       const int64_t bh = b * NH + hd;
       CellState st{C.data() + bh * DQ * DV, n.data() + bh * DQ, m.data() + bh};
@@ -232,6 +229,24 @@ std::vector<Outcome> run_mlstm(const OpCase& c, uint64_t seed) {
       }
     }
   }
+  return h;
+}
+
+// d = {B, NH, S, DHQK, DHV, chunk (0: the step form)}; random non-zero initial state. bf16: the
+// tensor-core chunkwise path. Rows whose normalizer nearly cancels (q̄·n against Σ S) amplify any
+// rounding, so the chunkwise h is held to the type's tolerance or to 3× the CPU's own
+// disagreement, whichever is larger: its step form against its chunkwise form (float32), and
+// its chunkwise form on q, k, v rounded to bf16 (bf16).
+std::vector<Outcome> run_mlstm(const OpCase& c, uint64_t seed) {
+  const int64_t B = c.d[0], NH = c.d[1], S = c.d[2], DQ = c.d[3], DV = c.d[4], L = c.d[5];
+  const int64_t T = B * S;
+  const auto q = randn(sz(T * NH * DQ), seed), k = randn(sz(T * NH * DQ), seed + 1),
+             v = randn(sz(T * NH * DV), seed + 2);
+  const auto ig = randn(sz(T * NH), seed + 3, 3.0f), fg = randn(sz(T * NH), seed + 4, 2.0f, 1.5f);
+  const auto C0 = randn(sz(B * NH * DQ * DV), seed + 5, 0.5f),
+             n0 = randn(sz(B * NH * DQ), seed + 6, 0.5f), m0 = randn(sz(B * NH), seed + 7);
+  std::vector<float> C = C0, n = n0, m = m0;
+  const auto h_ref = cpu_cell(B, NH, S, DQ, DV, L, q, k, v, ig, fg, C, n, m);
   auto dq = to_device(q), dk = to_device(k), dv = to_device(v), di = to_device(ig),
        df = to_device(fg), dC = to_device(C0), dn = to_device(n0), dm = to_device(m0);
   auto dh = poisoned(sz(T * NH * DV));
@@ -253,16 +268,38 @@ std::vector<Outcome> run_mlstm(const OpCase& c, uint64_t seed) {
     cuda::mlstm_step(x, st, 1e-6f, scratch.get(), nullptr);
     cuda::synchronize();
   } else {
-    cuda::DeviceBuffer scratch(cuda::mlstm_chunkwise_scratch_bytes(x, L));
+    // bf16: the tensor-core path, which every bf16 case's shape must take.
+    const bool tc = c.type == WeightType::BF16;
+    EXPECT_EQ(cuda::mlstm_chunkwise_uses_tensor_cores(x, L, tc), tc);
+    cuda::DeviceBuffer scratch(cuda::mlstm_chunkwise_scratch_bytes(x, L, tc));
     cuda::fill_nan(scratch.get(), scratch.bytes());
-    cuda::mlstm_chunkwise(x, st, 1e-6f, L, scratch.get(), nullptr);
+    cuda::mlstm_chunkwise(x, st, 1e-6f, L, scratch.get(), nullptr, tc);
     cuda::synchronize();
   }
   const float tol = tol_for(c.type, true);
-  return {{"h", rel_diff(to_host(dh, h_ref.size()), h_ref), tol},
+  float h_tol = tol;
+  std::vector<Outcome> out;
+  if (L > 0) {
+    std::vector<float> Cs = C0, ns = n0, ms = m0;
+    const float own = rel_diff(cpu_cell(B, NH, S, DQ, DV, 0, q, k, v, ig, fg, Cs, ns, ms), h_ref);
+    h_tol = std::max(h_tol, 3 * own);
+    out.push_back({"h of the CPU step vs chunkwise (informational)", own, INFINITY});
+  }
+  if (c.type == WeightType::BF16) {
+    std::vector<float> Cr = C0, nr = n0, mr = m0;
+    const auto WT = WeightType::BF16;
+    const float own = rel_diff(cpu_cell(B, NH, S, DQ, DV, L, rounded(q, WT), rounded(k, WT),
+                                        rounded(v, WT), ig, fg, Cr, nr, mr),
+                               h_ref);
+    h_tol = std::max(h_tol, 3 * own);
+    out.push_back({"h of bf16 q,k,v on the CPU (informational)", own, INFINITY});
+  }
+  out.insert(out.end(),
+             {{"h", rel_diff(to_host(dh, h_ref.size()), h_ref), h_tol},
           {"C", rel_diff(to_host(dC, C.size()), C), tol},
-          {"n", rel_diff(to_host(dn, n.size()), n), tol},
-          {"m", rel_diff(to_host(dm, m.size()), m), tol}};
+              {"n", rel_diff(to_host(dn, n.size()), n), tol},
+              {"m", rel_diff(to_host(dm, m.size()), m), tol}});
+  return out;
 }
 
 SamplingParams sampling_mode(int64_t mode) {
@@ -395,6 +432,11 @@ std::vector<OpCase> op_cases() {
               D{2, 2, 130, 32, 48, 16}, D{1, 1, 100, 24, 20, 7}, D{1, 8, 128, 256, 512, 64},
               D{1, 2, 200, 64, 64, 64}, D{3, 1, 64, 40, 72, 32}})
     cs.push_back({"mlstm_chunkwise", d, F32});
+  // Tensor-core path: head dims in 64-wide tiles, partial last chunks, chunks < 64, batches.
+  for (D d : {D{1, 8, 128, 256, 512, 64}, D{2, 2, 200, 64, 64, 64}, D{1, 2, 130, 128, 128, 32},
+              D{2, 1, 64, 64, 192, 64}, D{1, 1, 1000, 256, 512, 64}, D{3, 2, 7, 64, 128, 64},
+              D{1, 1, 77, 192, 64, 13}})
+    cs.push_back({"mlstm_chunkwise", d, BF16});
   for (int64_t mode = 0; mode <= 8; ++mode) {
     cs.push_back({"sample", {4, 1000, mode, 0}, F32});
     cs.push_back({"sample", {2, 50304, mode, 0}, F32});

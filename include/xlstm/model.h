@@ -21,6 +21,13 @@ Device parse_device(const std::string& name);  // "cpu" | "cuda"
 const char* device_name(Device d);
 // One line about the device, e.g. "NVIDIA H100 80GB HBM3, sm_90, 132 SMs, 79.1 GiB".
 std::string describe_device(Device d);
+// Device memory held by the library (weights, workspace, states) now and at most since the last
+// reset; zero on the CPU.
+struct DeviceMemory {
+  size_t in_use = 0, peak = 0;
+};
+DeviceMemory device_memory(Device d);
+void reset_device_memory_peak(Device d);
 
 struct RunOptions {
   Formulation formulation = Formulation::Chunkwise;

@@ -25,6 +25,15 @@ std::string describe_device(Device d) {
   return d == Device::Cuda ? cuda::device_description() : "cpu";
 }
 
+DeviceMemory device_memory(Device d) {
+  if (d != Device::Cuda) return {};
+  return {cuda::device_bytes_in_use(), cuda::device_bytes_peak()};
+}
+
+void reset_device_memory_peak(Device d) {
+  if (d == Device::Cuda) cuda::reset_device_bytes_peak();
+}
+
 struct Model::Impl {
   ModelConfig config;
   Device device = Device::Cpu;

@@ -24,6 +24,10 @@ void copy_to_device(void* d_dst, const void* src, size_t bytes);
 void copy_to_host(void* dst, const void* d_src, size_t bytes);
 void fill_nan(void* d_ptr, size_t bytes);  // poison: every byte 0xFF is NaN in f32 and bf16
 void synchronize();                        // waits for the device; throws on a pending error
+// Bytes held through device_alloc now, and the most held at once since the last reset.
+size_t device_bytes_in_use();
+size_t device_bytes_peak();
+void reset_device_bytes_peak();
 
 // Owner of one cudaMalloc'd buffer.
 class DeviceBuffer {

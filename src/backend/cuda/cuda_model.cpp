@@ -118,6 +118,8 @@ class CudaModel final : public ModelBackend {
     return static_cast<const float*>(field(f, w));
   }
   WeightType field_type(WeightField f) const { return is_matrix(f) ? wt : WeightType::F32; }
+  // bf16 models run the cell's chunkwise products on tensor cores; float32 ones stay float32.
+  bool tensor_cores() const { return wt == WeightType::BF16; }
 
   // Allocates every field of the config, zeroed (absent biases inside b_in stay zero).
   void allocate_fields() {
@@ -156,7 +158,7 @@ class CudaModel final : public ModelBackend {
     const CellBatch probe{
         B, S, c.num_heads, c.qk_head_dim(), c.v_head_dim(), {}, {}, {}, {}, {}, nullptr, 0};
     size_t cell = mlstm_step_scratch_bytes(probe);
-    if (chunkwise) cell = std::max(cell, mlstm_chunkwise_scratch_bytes(probe, chunk));
+    if (chunkwise) cell = std::max(cell, mlstm_chunkwise_scratch_bytes(probe, chunk, tensor_cores()));
     // Offsets of each piece; the mLSTM half and the FFN half of a block share one region.
     size_t off = 0;
     auto take = [&](size_t bytes) {
@@ -252,7 +254,7 @@ class CudaModel final : public ModelBackend {
       if (step) {
         mlstm_step(cells, st.block(i), cell_eps, buf.cell, stream);
       } else {
-        mlstm_chunkwise(cells, st.block(i), cell_eps, chunk, buf.cell, stream);
+        mlstm_chunkwise(cells, st.block(i), cell_eps, chunk, buf.cell, stream, tensor_cores());
       }
       multihead_norm_gate(buf.h, T, NH, c.v_head_dim(), vec(w, WF::MhNormW), vec(w, WF::MhNormB),
                           eps, p + 2 * qk + v, W, buf.hn, wt, stream);

@@ -7,33 +7,21 @@
 //   3. scores:  per (b, head, chunk): S_lj = (q_l·k_j)·scale·exp(b_l − b_j + ĩ_j − m_comb,l), the
 //               normalizer and q̄'s scale;
 //   4. outputs: per (b, head, chunk, 64 columns): h_l = (q̄_lᵀ C_k + Σ_j S_lj v_j) / denominator.
-// Plain CUDA cores, no tensor cores yet: correctness first.
-#include "backend/cuda/common.cuh"
-#include "backend/cuda/ops.h"
+// Plain CUDA cores in float32: the parity path (float32 models, shapes the tensor-core path,
+// mlstm_chunkwise_tc.cu, does not take).
+#include "backend/cuda/mlstm_chunkwise_impl.cuh"
 
 namespace xlstm::cuda {
 
+namespace chunkwise {
+
 namespace {
-
-constexpr int L_MAX = static_cast<int>(kMaxChunk);
-
-// Scratch of one call, carved from d_scratch (256-byte aligned pieces).
-struct ChunkScratch {
-  double* bcum;   // [BH, S] inclusive in-chunk cumsum of log σ(f̃)
-  double* amax;   // [BH, NC] max_l (g − b_l + ĩ_l)
-  double* mnext;  // [BH, NC + 1] m after chunk c at c + 1 (unrounded); [0] = m before the call
-  float* Cbuf;    // [BH, NC, DHQK, DHV] C before each chunk
-  float* nbuf;    // [BH, NC, DHQK] n before each chunk
-  float* Smat;    // [BH, NC, L, L] intra-chunk scores
-  float* qs;      // [BH, S] scale of q̄_l
-  float* denom;   // [BH, S] max(|q̄·n + Σ S|, exp(−m_comb)) + eps
-};
-
 size_t align256(size_t n) {
   return (n + 255) / 256 * 256;
 }
+}  // namespace
 
-ChunkScratch carve(const CellBatch& x, int64_t L, void* base, size_t* total) {
+ChunkScratch carve(const CellBatch& x, int64_t L, bool tensor_cores, void* base, size_t* total) {
   const auto BH = static_cast<size_t>(x.B * x.NH), S = static_cast<size_t>(x.S);
   const size_t NC = static_cast<size_t>((x.S + L - 1) / L);
   const auto DHQK = static_cast<size_t>(x.DHQK), DHV = static_cast<size_t>(x.DHV);
@@ -48,54 +36,113 @@ ChunkScratch carve(const CellBatch& x, int64_t L, void* base, size_t* total) {
   c.bcum = static_cast<double*>(take(BH * S * 8));
   c.amax = static_cast<double*>(take(BH * NC * 8));
   c.mnext = static_cast<double*>(take(BH * (NC + 1) * 8));
-  c.Cbuf = static_cast<float*>(take(BH * NC * DHQK * DHV * 4));
   c.nbuf = static_cast<float*>(take(BH * NC * DHQK * 4));
-  c.Smat = static_cast<float*>(take(BH * NC * static_cast<size_t>(L * L) * 4));
-  c.qs = static_cast<float*>(take(BH * S * 4));
-  c.denom = static_cast<float*>(take(BH * S * 4));
+  if (tensor_cores) {
+    c.C16 = static_cast<bf16*>(take(BH * NC * DHQK * DHV * 2));
+  } else {
+    c.Cbuf = static_cast<float*>(take(BH * NC * DHQK * DHV * 4));
+    c.Smat = static_cast<float*>(take(BH * NC * static_cast<size_t>(L * L) * 4));
+    c.qs = static_cast<float*>(take(BH * S * 4));
+    c.denom = static_cast<float*>(take(BH * S * 4));
+  }
   if (total != nullptr) *total = off;
   return c;
 }
 
-__device__ __forceinline__ int64_t token_row(const CellBatch& x, int64_t bh, int64_t s) {
-  return (bh / x.NH) * x.S + s;
-}
+namespace {
 
-// 1. Gates. One block per (b, head); a thread per chunk for the cumsums, then thread 0 runs the
-// stabilizer recurrence m_{c+1} = max(g_c + m_c, max_l a_l) over the chunks.
+constexpr int kGateThreads = 256, kGateTile = 256;
+
+// 1. Gates. One block per (b, head). A warp per chunk (two positions per lane, L ≤ 64): the
+// inclusive cumsum b_l of log σ(f̃) by a warp scan, and a_c = max_l (g − b_l + ĩ_l). Then thread
+// 0 runs the stabilizer recurrence m_{c+1} = max(g_c + m_c, a_c) over the chunks, from g and a
+// staged in shared memory a tile at a time.
 __global__ void chunk_gates_kernel(CellBatch x, int64_t L, int64_t NC, float* m_state,
                                    ChunkScratch sc) {
+  __shared__ double g_tile[kGateTile], a_tile[kGateTile];
+  __shared__ float m_carry;
   const int64_t bh = blockIdx.x, h = bh % x.NH;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warps = kGateThreads / 32;
   double* bcum = sc.bcum + bh * x.S;
-  for (int64_t c = threadIdx.x; c < NC; c += blockDim.x) {
-    const int64_t c0 = c * L, Lc = min(L, x.S - c0);
-    double acc = 0.0;
-    for (int64_t l = 0; l < Lc; ++l) {
-      const int64_t row = token_row(x, bh, c0 + l);
-      acc += log_sigmoid(x.fgate.p[row * x.fgate.stride + h]);
-      bcum[c0 + l] = acc;
+  for (int64_t c = warp; c < NC; c += warps) {
+    const int64_t c0 = c * L, Lc = min(L, x.S - c0), l0 = 2 * lane, l1 = l0 + 1;
+    double a0 = 0.0, a1 = 0.0;
+    float ig0 = 0.0f, ig1 = 0.0f;
+    if (l0 < Lc) {
+      const int64_t row = token_row(x, bh, c0 + l0);
+      a0 = log_sigmoid(x.fgate.p[row * x.fgate.stride + h]);
+      ig0 = x.igate.p[row * x.igate.stride + h];
     }
+    if (l1 < Lc) {
+      const int64_t row = token_row(x, bh, c0 + l1);
+      a1 = log_sigmoid(x.fgate.p[row * x.fgate.stride + h]);
+      ig1 = x.igate.p[row * x.igate.stride + h];
+    }
+    double incl = a0 + a1;  // inclusive scan of the pair sums over the lanes
+    for (int o = 1; o < 32; o <<= 1) {
+      const double up = __shfl_up_sync(0xffffffffu, incl, o);
+      if (lane >= o) incl += up;
+    }
+    double excl = __shfl_up_sync(0xffffffffu, incl, 1);
+    if (lane == 0) excl = 0.0;
+    const double b0 = excl + a0, b1 = b0 + a1;
+    if (l0 < Lc) bcum[c0 + l0] = b0;
+    if (l1 < Lc) bcum[c0 + l1] = b1;
+    const int64_t last = Lc - 1;
+    const double g0 = __shfl_sync(0xffffffffu, b0, static_cast<int>(last / 2));
+    const double g1 = __shfl_sync(0xffffffffu, b1, static_cast<int>(last / 2));
+    const double g = last % 2 == 0 ? g0 : g1;
     double amax = -INFINITY;
-    for (int64_t l = 0; l < Lc; ++l) {
-      const int64_t row = token_row(x, bh, c0 + l);
-      amax = fmax(amax, acc - bcum[c0 + l] + x.igate.p[row * x.igate.stride + h]);
-    }
-    sc.amax[bh * NC + c] = amax;
+    if (l0 < Lc) amax = fmax(amax, g - b0 + ig0);
+    if (l1 < Lc) amax = fmax(amax, g - b1 + ig1);
+    for (int o = 16; o > 0; o >>= 1) amax = fmax(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+    if (lane == 0) sc.amax[bh * NC + c] = amax;
   }
   __syncthreads();
+  double* mn = sc.mnext + bh * (NC + 1);
   if (threadIdx.x == 0) {
-    double* mn = sc.mnext + bh * (NC + 1);
-    float m = m_state[bh];
-    mn[0] = m;
-    for (int64_t c = 0; c < NC; ++c) {
-      const int64_t last = min((c + 1) * L, x.S) - 1;
-      const double next = fmax(bcum[last] + static_cast<double>(m), sc.amax[bh * NC + c]);
-      mn[c + 1] = next;
-      m = static_cast<float>(next);  // the state between chunks is float32, as on the CPU
-    }
-    m_state[bh] = m;
+    m_carry = m_state[bh];
+    mn[0] = m_carry;
   }
+  for (int64_t t0 = 0; t0 < NC; t0 += kGateTile) {
+    const int64_t n = min(static_cast<int64_t>(kGateTile), NC - t0);
+    for (int64_t i = threadIdx.x; i < n; i += kGateThreads) {
+      const int64_t c = t0 + i;
+      g_tile[i] = bcum[min((c + 1) * L, x.S) - 1];
+      a_tile[i] = sc.amax[bh * NC + c];
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      float m = m_carry;
+      for (int64_t i = 0; i < n; ++i) {
+        const double next = fmax(g_tile[i] + static_cast<double>(m), a_tile[i]);
+        mn[t0 + i + 1] = next;
+        m = static_cast<float>(next);  // the state between chunks is float32, as on the CPU
+      }
+      m_carry = m;
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) m_state[bh] = m_carry;
 }
+
+}  // namespace
+
+void launch_gates(const CellBatch& x, int64_t L, int64_t NC, float* m_state, const ChunkScratch& sc,
+                  Stream s) {
+  chunk_gates_kernel<<<static_cast<unsigned>(x.B * x.NH), kGateThreads, 0, s>>>(x, L, NC, m_state,
+                                                                               sc);
+  XLSTM_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace chunkwise
+
+namespace {
+
+using chunkwise::ChunkScratch;
+using chunkwise::token_row;
+
+constexpr int L_MAX = static_cast<int>(kMaxChunk);
 
 constexpr int kTile = 32, kRowGroups = 8, kRowsPerThread = kTile / kRowGroups;
 
@@ -295,14 +342,19 @@ __global__ void chunk_outputs_kernel(CellBatch x, int64_t L, int64_t NC, ChunkSc
 
 }  // namespace
 
-size_t mlstm_chunkwise_scratch_bytes(const CellBatch& x, int64_t chunk) {
+bool mlstm_chunkwise_uses_tensor_cores(const CellBatch& x, int64_t chunk, bool allow) {
+  return allow && chunkwise::tc_supported(x, chunk);
+}
+
+size_t mlstm_chunkwise_scratch_bytes(const CellBatch& x, int64_t chunk, bool tensor_cores) {
   size_t total = 0;
-  carve(x, std::min(chunk, kMaxChunk), nullptr, &total);
+  const int64_t L = std::min(chunk, kMaxChunk);
+  chunkwise::carve(x, L, mlstm_chunkwise_uses_tensor_cores(x, L, tensor_cores), nullptr, &total);
   return total;
 }
 
 void mlstm_chunkwise(const CellBatch& x, CellStateDev st, float eps, int64_t chunk, void* d_scratch,
-                     Stream s) {
+                     Stream s, bool tensor_cores) {
   if (chunk <= 0 || chunk > kMaxChunk) {
     throw InvalidInput(tagged("mlstm_chunkwise", "[cuda] chunk size " + std::to_string(chunk) +
                                                      " outside [1, " + std::to_string(kMaxChunk) +
@@ -311,10 +363,14 @@ void mlstm_chunkwise(const CellBatch& x, CellStateDev st, float eps, int64_t chu
   const int64_t BH = x.B * x.NH;
   if (BH == 0 || x.S == 0) return;
   const int64_t L = chunk, NC = (x.S + L - 1) / L;
-  const ChunkScratch sc = carve(x, L, d_scratch, nullptr);
+  const bool tc = mlstm_chunkwise_uses_tensor_cores(x, L, tensor_cores);
+  const ChunkScratch sc = chunkwise::carve(x, L, tc, d_scratch, nullptr);
+  chunkwise::launch_gates(x, L, NC, st.m, sc, s);
+  if (tc) {
+    chunkwise::launch_tc(x, L, NC, st, eps, sc, s);
+    return;
+  }
   const auto gbh = static_cast<unsigned>(BH), gnc = static_cast<unsigned>(NC);
-  chunk_gates_kernel<<<gbh, 64, 0, s>>>(x, L, NC, st.m, sc);
-  XLSTM_CUDA_CHECK_LAUNCH();
   chunk_states_kernel<<<dim3(gbh, blocks_for(x.DHQK, kTile), blocks_for(x.DHV, kTile)),
                         dim3(kTile, kRowGroups), 0, s>>>(x, L, NC, st.C, st.n, sc);
   XLSTM_CUDA_CHECK_LAUNCH();

@@ -40,9 +40,12 @@ __global__ void step_gates_kernel(CellBatch x, int64_t t, float* n, float* m, St
   }
 }
 
-constexpr int kCols = 32, kRowGroups = 8;
+constexpr int kCols = 32, kRowGroups = 8, kBatchRows = 16;
 
-__global__ void step_state_kernel(CellBatch x, int64_t t, float* C, const StepCoef* coef) {
+// Each thread walks its column's rows kBatchRows at a time, issuing every load of a batch (C, k,
+// q) before the first store: the state's read-modify-write then streams at memory speed.
+__global__ void step_state_kernel(CellBatch x, int64_t t, float* __restrict__ C,
+                                  const StepCoef* __restrict__ coef) {
   __shared__ float partial[kRowGroups][kCols + 1];
   const int64_t bh = blockIdx.x, b = bh / x.NH, h = bh % x.NH, row = b * x.S + t;
   const int64_t d = blockIdx.y * kCols + threadIdx.x;
@@ -54,10 +57,24 @@ __global__ void step_state_kernel(CellBatch x, int64_t t, float* C, const StepCo
   if (d < x.DHV) {
     const float vd = x.v.p[row * x.v.stride + h * x.DHV + d];
     float* Cb = C + bh * x.DHQK * x.DHV + d;
-    for (int64_t a = threadIdx.y; a < x.DHQK; a += kRowGroups) {
-      const float c = cf.f_act * Cb[a * x.DHV] + (cf.i_act * k[a]) * vd;
-      Cb[a * x.DHV] = c;
-      acc += (q[a] * scale) * c;
+    for (int64_t a0 = threadIdx.y; a0 < x.DHQK; a0 += kRowGroups * kBatchRows) {
+      float cv[kBatchRows], kv[kBatchRows], qv[kBatchRows];
+#pragma unroll
+      for (int i = 0; i < kBatchRows; ++i) {
+        const int64_t a = a0 + i * kRowGroups;
+        const bool in = a < x.DHQK;
+        cv[i] = in ? Cb[a * x.DHV] : 0.0f;
+        kv[i] = in ? k[a] : 0.0f;
+        qv[i] = in ? q[a] : 0.0f;
+      }
+#pragma unroll
+      for (int i = 0; i < kBatchRows; ++i) {
+        const int64_t a = a0 + i * kRowGroups;
+        if (a >= x.DHQK) break;
+        const float c = cf.f_act * cv[i] + (cf.i_act * kv[i]) * vd;
+        Cb[a * x.DHV] = c;
+        acc += (qv[i] * scale) * c;
+      }
     }
   }
   partial[threadIdx.y][threadIdx.x] = acc;

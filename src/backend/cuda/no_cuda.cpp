@@ -47,6 +47,13 @@ void fill_nan(void*, size_t) {
 void synchronize() {
   no_cuda();
 }
+size_t device_bytes_in_use() {
+  return 0;
+}
+size_t device_bytes_peak() {
+  return 0;
+}
+void reset_device_bytes_peak() {}
 
 void rms_norm(const float*, int64_t, int64_t, int64_t, const float*, const float*, float, void*,
               WeightType, Stream) {
@@ -83,10 +90,13 @@ size_t mlstm_step_scratch_bytes(const CellBatch&) {
 void mlstm_step(const CellBatch&, CellStateDev, float, void*, Stream) {
   no_cuda();
 }
-size_t mlstm_chunkwise_scratch_bytes(const CellBatch&, int64_t) {
+bool mlstm_chunkwise_uses_tensor_cores(const CellBatch&, int64_t, bool) {
   no_cuda();
 }
-void mlstm_chunkwise(const CellBatch&, CellStateDev, float, int64_t, void*, Stream) {
+size_t mlstm_chunkwise_scratch_bytes(const CellBatch&, int64_t, bool) {
+  no_cuda();
+}
+void mlstm_chunkwise(const CellBatch&, CellStateDev, float, int64_t, void*, Stream, bool) {
   no_cuda();
 }
 size_t sample_scratch_bytes(int64_t, int64_t) {

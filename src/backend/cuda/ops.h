@@ -73,11 +73,15 @@ size_t mlstm_step_scratch_bytes(const CellBatch& x);
 void mlstm_step(const CellBatch& x, CellStateDev st, float eps, void* d_scratch, Stream s);
 
 // mlstm_chunkwise.cu — the chunkwise form (any S, chunk ≤ kMaxChunk; a last partial chunk is
-// fine): gate prefix sums, chunk-boundary states, intra-chunk scores, outputs.
+// fine): gate prefix sums, chunk-boundary states, intra-chunk scores, outputs. tensor_cores: the
+// products on bf16 tensor cores (q, k, v, scores and chunk-boundary C rounded to bf16, float32
+// accumulation; gates, stabilizers, normalizers and the state stay float32), taken where the
+// shape allows it (mlstm_chunkwise_uses_tensor_cores), for bf16 models; else float32 CUDA cores.
 inline constexpr int64_t kMaxChunk = 64;
-size_t mlstm_chunkwise_scratch_bytes(const CellBatch& x, int64_t chunk);
+bool mlstm_chunkwise_uses_tensor_cores(const CellBatch& x, int64_t chunk, bool tensor_cores);
+size_t mlstm_chunkwise_scratch_bytes(const CellBatch& x, int64_t chunk, bool tensor_cores = false);
 void mlstm_chunkwise(const CellBatch& x, CellStateDev st, float eps, int64_t chunk, void* d_scratch,
-                     Stream s);
+                     Stream s, bool tensor_cores = false);
 
 // sampling.cu — one token per row of logits [B, V] (float32, already soft-capped) by the rule of
 // sample_token() (include/xlstm/sampler.h). d_u[b]: the row's uniform draw. The repetition penalty

@@ -1,4 +1,6 @@
 // RMSNorm over the last dim (spec §1.6), one block per row; float32 arithmetic, stored as y's type.
+// Rows up to kPerThread·1024 wide are held in registers: every load of the row is issued before
+// the first use (a decode step's few rows are latency-bound, not bandwidth-bound).
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/ops.h"
 
@@ -6,7 +8,31 @@ namespace xlstm::cuda {
 
 namespace {
 
-constexpr int kThreads = 256;
+constexpr int kThreads = 256, kPerThread = 8;
+
+template <typename T>
+__global__ void rms_norm_cached_kernel(const float* __restrict__ x, int64_t D, int64_t x_stride,
+                                       const float* __restrict__ w, const float* __restrict__ b,
+                                       float eps, T* __restrict__ y) {
+  const float* xr = x + blockIdx.x * x_stride;
+  T* yr = y + blockIdx.x * D;
+  float v[kPerThread];
+#pragma unroll
+  for (int i = 0; i < kPerThread; ++i) {
+    const int64_t d = threadIdx.x + static_cast<int64_t>(i) * blockDim.x;
+    v[i] = d < D ? xr[d] : 0.0f;
+  }
+  float ss = 0.0f;
+#pragma unroll
+  for (int i = 0; i < kPerThread; ++i) ss += v[i] * v[i];
+  ss = block_sum(ss);
+  const float r = 1.0f / sqrtf(ss / static_cast<float>(D) + eps);
+#pragma unroll
+  for (int i = 0; i < kPerThread; ++i) {
+    const int64_t d = threadIdx.x + static_cast<int64_t>(i) * blockDim.x;
+    if (d < D) store(yr + d, v[i] * r * w[d] + (b != nullptr ? b[d] : 0.0f));
+  }
+}
 
 template <typename T>
 __global__ void rms_norm_kernel(const float* x, int64_t D, int64_t x_stride, const float* w,
@@ -27,6 +53,19 @@ __global__ void rms_norm_kernel(const float* x, int64_t D, int64_t x_stride, con
 void rms_norm(const float* x, int64_t T, int64_t D, int64_t x_stride, const float* w,
               const float* b, float eps, void* y, WeightType y_type, Stream s) {
   if (T == 0) return;
+  if (D <= int64_t{kPerThread} * 1024) {
+    const auto threads = static_cast<unsigned>(
+        std::clamp<int64_t>((D + kPerThread - 1) / kPerThread + 31, 32, 1024) / 32 * 32);
+    if (y_type == WeightType::BF16) {
+      rms_norm_cached_kernel<<<static_cast<unsigned>(T), threads, 0, s>>>(
+          x, D, x_stride, w, b, eps, static_cast<bf16*>(y));
+    } else {
+      rms_norm_cached_kernel<<<static_cast<unsigned>(T), threads, 0, s>>>(
+          x, D, x_stride, w, b, eps, static_cast<float*>(y));
+    }
+    XLSTM_CUDA_CHECK_LAUNCH();
+    return;
+  }
   if (y_type == WeightType::BF16) {
     rms_norm_kernel<<<static_cast<unsigned>(T), kThreads, 0, s>>>(x, D, x_stride, w, b, eps,
                                                                   static_cast<bf16*>(y));

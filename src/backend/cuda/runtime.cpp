@@ -1,5 +1,8 @@
 // Device discovery and plain device memory for the CUDA backend.
+#include <algorithm>
 #include <cstdio>
+#include <mutex>
+#include <unordered_map>
 
 #include "backend/cuda/api.h"
 #include "backend/cuda/check.h"
@@ -41,6 +44,32 @@ void require_device() {
   }
 }
 
+namespace {
+// Accounting of device_alloc's memory (for benchmarks' peak memory).
+struct Accounting {
+  std::mutex mu;
+  std::unordered_map<void*, size_t> sizes;
+  size_t in_use = 0, peak = 0;
+};
+Accounting& accounting() {
+  static Accounting a;
+  return a;
+}
+}  // namespace
+
+size_t device_bytes_in_use() {
+  std::lock_guard lock(accounting().mu);
+  return accounting().in_use;
+}
+size_t device_bytes_peak() {
+  std::lock_guard lock(accounting().mu);
+  return accounting().peak;
+}
+void reset_device_bytes_peak() {
+  std::lock_guard lock(accounting().mu);
+  accounting().peak = accounting().in_use;
+}
+
 void* device_alloc(size_t bytes) {
   void* p = nullptr;
   if (bytes == 0) return nullptr;
@@ -50,11 +79,23 @@ void* device_alloc(size_t bytes) {
     throw Error(tagged("cuda", "cudaMalloc of " + std::to_string(bytes >> 20) + " MiB failed: " +
                                    cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")"));
   }
+  Accounting& a = accounting();
+  std::lock_guard lock(a.mu);
+  a.sizes[p] = bytes;
+  a.in_use += bytes;
+  a.peak = std::max(a.peak, a.in_use);
   return p;
 }
 
 void device_free(void* p) noexcept {
-  if (p != nullptr) cudaFree(p);  // errors at exit (context gone) are of no use here
+  if (p == nullptr) return;
+  cudaFree(p);  // errors at exit (context gone) are of no use here
+  Accounting& a = accounting();
+  std::lock_guard lock(a.mu);
+  if (auto it = a.sizes.find(p); it != a.sizes.end()) {
+    a.in_use -= it->second;
+    a.sizes.erase(it);
+  }
 }
 
 void copy_to_device(void* dst, const void* src, size_t bytes) {

@@ -15,6 +15,7 @@ if(XLSTM_WITH_CUDA)
     ${CMAKE_CURRENT_LIST_DIR}/swiglu.cu
     ${CMAKE_CURRENT_LIST_DIR}/mlstm_step.cu
     ${CMAKE_CURRENT_LIST_DIR}/mlstm_chunkwise.cu
+    ${CMAKE_CURRENT_LIST_DIR}/mlstm_chunkwise_tc.cu
     ${CMAKE_CURRENT_LIST_DIR}/sampling.cu)
   target_link_libraries(xlstm PUBLIC CUDA::cudart CUDA::cublasLt)
   # Fast-math stays off: the kernels are compared with the CPU reference at float32 tolerances.

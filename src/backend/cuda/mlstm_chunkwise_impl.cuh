@@ -1,0 +1,40 @@
+#pragma once
+// Shared between the two chunkwise paths (mlstm_chunkwise.cu: float32 CUDA cores, the parity path;
+// mlstm_chunkwise_tc.cu: bf16 tensor cores): the scratch layout and the gate pass both use.
+#include "backend/cuda/common.cuh"
+#include "backend/cuda/ops.h"
+
+namespace xlstm::cuda::chunkwise {
+
+// Scratch of one call, carved from d_scratch (256-byte aligned pieces). Pieces a path does not
+// use are left out (null): the float32 path's C/S/qs/denom, the tensor-core path's C16.
+struct ChunkScratch {
+  double* bcum;   // [BH, S] inclusive in-chunk cumsum of log σ(f̃)
+  double* amax;   // [BH, NC] max_l (g − b_l + ĩ_l)
+  double* mnext;  // [BH, NC + 1] m after chunk c at c + 1 (unrounded); [0] = m before the call
+  float* Cbuf;    // [BH, NC, DHQK, DHV] C before each chunk (float32 path)
+  bf16* C16;      // [BH, NC, DHQK, DHV] C before each chunk (tensor-core path)
+  float* nbuf;    // [BH, NC, DHQK] n before each chunk
+  float* Smat;    // [BH, NC, L, L] intra-chunk scores (float32 path)
+  float* qs;      // [BH, S] scale of q̄_l (float32 path)
+  float* denom;   // [BH, S] max(|q̄·n + Σ S|, exp(−m_comb)) + eps (float32 path)
+};
+
+// Lays the scratch out over base (nullptr: only measure); *total receives the bytes.
+ChunkScratch carve(const CellBatch& x, int64_t L, bool tensor_cores, void* base, size_t* total);
+
+// Pass 1 of both paths: per (b, head) the in-chunk cumsums, the per-chunk maxima and the
+// stabilizer before every chunk; advances m_state.
+void launch_gates(const CellBatch& x, int64_t L, int64_t NC, float* m_state, const ChunkScratch& sc,
+                  Stream s);
+
+// The tensor-core passes (mlstm_chunkwise_tc.cu).
+bool tc_supported(const CellBatch& x, int64_t L);
+void launch_tc(const CellBatch& x, int64_t L, int64_t NC, CellStateDev st, float eps,
+               const ChunkScratch& sc, Stream s);
+
+__device__ __forceinline__ int64_t token_row(const CellBatch& x, int64_t bh, int64_t s) {
+  return (bh / x.NH) * x.S + s;
+}
+
+}  // namespace xlstm::cuda::chunkwise

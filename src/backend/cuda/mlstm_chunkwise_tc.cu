@@ -1,0 +1,333 @@
+// The mLSTM chunkwise form on bf16 tensor cores (WMMA 16×16×16, float32 accumulation), for bf16
+// models. Same equations, gate pass and stabilizers as mlstm_chunkwise.cu; two launches after it:
+//   states:  per (b, head, 64×64 tile of C): walks the chunks with the tile in accumulators;
+//            saves C (bf16) and n before each chunk, then C ← γ·C + (K ⊙ w)ᵀ V, n ← γ·n + Kᵀw;
+//   outputs: per (b, head, chunk, 64 columns of h): S = Q Kᵀ, decayed and masked in float32, the
+//            normalizer, then h = (Q̄ C_chunk + S V) / denominator.
+// Rounded to bf16 for the products: q, k·w, v, the decayed scores and the saved C. The state
+// carried between calls, gate math, row sums and the normalizer stay float32.
+#include <mma.h>
+
+#include "backend/cuda/mlstm_chunkwise_impl.cuh"
+
+namespace xlstm::cuda::chunkwise {
+
+namespace {
+
+using namespace nvcuda;
+
+constexpr int TL = 64;  // chunk rows, padded (L ≤ 64)
+constexpr int TT = 64;  // tile of C: rows (states pass) and columns (both passes)
+constexpr int kWarps = 4, kThreads = kWarps * 32;
+constexpr int PAD_H = 8;  // bf16 row padding: 16 bytes, keeps ldm % 8 == 0 and spreads banks
+constexpr int PAD_F = 4;  // float row padding
+
+using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major>;
+using FragAcol = wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::col_major>;
+using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major>;
+using FragBcol = wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major>;
+using FragAcc = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
+
+__device__ __forceinline__ void store_bf16x4(bf16* dst, float4 v) {
+  reinterpret_cast<__nv_bfloat162*>(dst)[0] = __floats2bfloat162_rn(v.x, v.y);
+  reinterpret_cast<__nv_bfloat162*>(dst)[1] = __floats2bfloat162_rn(v.z, v.w);
+}
+
+__device__ __forceinline__ float4 load4(const float* p) {
+  return *reinterpret_cast<const float4*>(p);
+}
+
+// States. Block = 4 warps over a 64×64 tile of C (rows r0.., columns d0..); warp w holds rows
+// [16w, 16w + 16) as four accumulator fragments for the whole walk over the chunks.
+__global__ void __launch_bounds__(kThreads) tc_states_kernel(CellBatch x, int64_t L, int64_t NC,
+                                                             float* C, float* n, ChunkScratch sc) {
+  __shared__ __align__(32) bf16 kw[TL][TT + PAD_H];   // k_l ⊙ w_l, columns = rows of C
+  __shared__ __align__(32) bf16 vs[TL][TT + PAD_H];   // v_l, columns of the tile
+  __shared__ __align__(32) float ft[TT][TT + PAD_F];  // C staging, then k_l ⊙ w_l in float32
+  __shared__ float w[TL];
+  const int64_t bh = blockIdx.x, h = bh % x.NH;
+  const int r0 = static_cast<int>(blockIdx.y) * TT, d0 = static_cast<int>(blockIdx.z) * TT;
+  const int tid = threadIdx.x, warp = tid / 32;
+  const bool n_owner = blockIdx.z == 0 && tid < TT;
+  float* Cb = C + bh * x.DHQK * x.DHV;
+  FragAcc acc[4];
+  for (int f = 0; f < 4; ++f) {
+    wmma::load_matrix_sync(acc[f], Cb + (r0 + warp * 16) * x.DHV + d0 + f * 16,
+                           static_cast<unsigned>(x.DHV), wmma::mem_row_major);
+  }
+  float nreg = n_owner ? n[bh * x.DHQK + r0 + tid] : 0.0f;
+  const double* bcum = sc.bcum + bh * x.S;
+  const double* mn = sc.mnext + bh * (NC + 1);
+  for (int64_t c = 0; c < NC; ++c) {
+    const int64_t c0 = c * L, Lc = min(L, x.S - c0);
+    // C before the chunk, rounded to bf16 for the outputs pass.
+    for (int f = 0; f < 4; ++f)
+      wmma::store_matrix_sync(&ft[warp * 16][f * 16], acc[f], TT + PAD_F, wmma::mem_row_major);
+    const double g = bcum[c0 + Lc - 1];
+    const double m_c = static_cast<float>(mn[c]), m_next = mn[c + 1];
+    const float gamma = expf(static_cast<float>(g + m_c - m_next));
+    if (tid < TL) {
+      float wl = 0.0f;
+      if (tid < Lc) {
+        const int64_t row = token_row(x, bh, c0 + tid);
+        wl = expf(static_cast<float>(g - bcum[c0 + tid] + x.igate.p[row * x.igate.stride + h] -
+                                     m_next));
+      }
+      w[tid] = wl;
+    }
+    __syncthreads();
+    bf16* dst = sc.C16 + ((bh * NC + c) * x.DHQK + r0) * x.DHV + d0;
+    for (int e = tid; e < TT * TT / 4; e += kThreads) {
+      const int r = e / (TT / 4), j = e % (TT / 4) * 4;
+      store_bf16x4(dst + r * x.DHV + j, make_float4(ft[r][j], ft[r][j + 1], ft[r][j + 2],
+                                                    ft[r][j + 3]));
+    }
+    if (n_owner) sc.nbuf[(bh * NC + c) * x.DHQK + r0 + tid] = nreg;
+    __syncthreads();  // ft is free again
+    for (int e = tid; e < TL * TT / 4; e += kThreads) {
+      const int l = e / (TT / 4), j = e % (TT / 4) * 4;
+      float4 kv = make_float4(0, 0, 0, 0), vv = kv;
+      if (l < Lc) {
+        const int64_t row = token_row(x, bh, c0 + l);
+        kv = load4(x.k.p + row * x.k.stride + h * x.DHQK + r0 + j);
+        vv = load4(x.v.p + row * x.v.stride + h * x.DHV + d0 + j);
+        kv.x *= w[l], kv.y *= w[l], kv.z *= w[l], kv.w *= w[l];
+      }
+      ft[l][j] = kv.x, ft[l][j + 1] = kv.y, ft[l][j + 2] = kv.z, ft[l][j + 3] = kv.w;
+      store_bf16x4(&kw[l][j], kv);
+      store_bf16x4(&vs[l][j], vv);
+    }
+    __syncthreads();
+    if (n_owner) {
+      nreg *= gamma;
+      for (int l = 0; l < Lc; ++l) nreg += ft[l][tid];
+    }
+    for (int f = 0; f < 4; ++f)
+      for (int i = 0; i < acc[f].num_elements; ++i) acc[f].x[i] *= gamma;
+    const int ksteps = static_cast<int>((Lc + 15) / 16);
+    for (int kk = 0; kk < ksteps; ++kk) {
+      FragAcol a;
+      wmma::load_matrix_sync(a, &kw[kk * 16][warp * 16], TT + PAD_H);
+      for (int f = 0; f < 4; ++f) {
+        FragB b;
+        wmma::load_matrix_sync(b, &vs[kk * 16][f * 16], TT + PAD_H);
+        wmma::mma_sync(acc[f], a, b, acc[f]);
+      }
+    }
+    __syncthreads();  // kw, vs and ft are rewritten by the next chunk
+  }
+  for (int f = 0; f < 4; ++f) {
+    wmma::store_matrix_sync(Cb + (r0 + warp * 16) * x.DHV + d0 + f * 16, acc[f],
+                            static_cast<unsigned>(x.DHV), wmma::mem_row_major);
+  }
+  if (n_owner) n[bh * x.DHQK + r0 + tid] = nreg;
+}
+
+// Dynamic shared memory of the outputs pass for head dim Dq, in the order of the pointers below.
+struct OutLayout {
+  size_t qs, kc, sf, sb, vs, total;
+  __host__ __device__ explicit OutLayout(int64_t Dq) {
+    const auto ldq = static_cast<size_t>(Dq + PAD_H);
+    qs = 0;
+    kc = qs + TL * ldq * 2;
+    const size_t k_elems = TL * ldq, c_elems = static_cast<size_t>(Dq) * (TT + PAD_H);
+    sf = kc + (k_elems > c_elems ? k_elems : c_elems) * 2;
+    sb = sf + TL * (TL + PAD_F) * 4;
+    vs = sb + TL * (TL + PAD_H) * 2;
+    total = vs + TL * (TT + PAD_H) * 2 + TL * (8 + 8 + 4 + 4 + 4);
+  }
+};
+
+// Outputs. Block = 4 warps over one chunk's 64 rows × 64 columns of h; warp w owns rows
+// [16w, 16w + 16) in every product and in the per-row math.
+__global__ void __launch_bounds__(kThreads) tc_outputs_kernel(CellBatch x, int64_t L, int64_t NC,
+                                                              float eps, ChunkScratch sc) {
+  extern __shared__ __align__(128) unsigned char smem[];
+  const int Dq = static_cast<int>(x.DHQK), ldq = Dq + PAD_H;
+  const OutLayout lay(Dq);
+  auto* qs = reinterpret_cast<bf16*>(smem + lay.qs);  // q, then q̄ = q · qscale   [TL][ldq]
+  auto* kc = reinterpret_cast<bf16*>(smem + lay.kc);  // k [TL][ldq], then C [Dq][TT + PAD_H]
+  auto* sf = reinterpret_cast<float*>(smem + lay.sf);  // q·k, then the output tile [TL][TL+PAD_F]
+  auto* sb = reinterpret_cast<bf16*>(smem + lay.sb);   // decayed scores [TL][TL + PAD_H]
+  auto* vsm = reinterpret_cast<bf16*>(smem + lay.vs);  // v [TL][TT + PAD_H]
+  auto* bs = reinterpret_cast<double*>(vsm + TL * (TT + PAD_H));
+  double* mcomb = bs + TL;
+  auto* igs = reinterpret_cast<float*>(mcomb + TL);
+  float* qscale = igs + TL;
+  float* denom = qscale + TL;
+  const int64_t bh = blockIdx.x, h = bh % x.NH, c = blockIdx.y;
+  const int d0 = static_cast<int>(blockIdx.z) * TT;
+  const int64_t c0 = c * L, Lc = min(L, x.S - c0);
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const double m_k = static_cast<float>(sc.mnext[bh * (NC + 1) + c]);
+  const float scale = 1.0f / sqrtf(static_cast<float>(Dq));
+  if (tid < Lc) {
+    const int64_t row = token_row(x, bh, c0 + tid);
+    bs[tid] = sc.bcum[bh * x.S + c0 + tid];
+    igs[tid] = x.igate.p[row * x.igate.stride + h];
+  }
+  for (int e = tid; e < TL * Dq / 4; e += kThreads) {
+    const int l = e / (Dq / 4), a = e % (Dq / 4) * 4;
+    float4 qv = make_float4(0, 0, 0, 0), kv = qv;
+    if (l < Lc) {
+      const int64_t row = token_row(x, bh, c0 + l);
+      qv = load4(x.q.p + row * x.q.stride + h * Dq + a);
+      kv = load4(x.k.p + row * x.k.stride + h * Dq + a);
+    }
+    store_bf16x4(qs + l * ldq + a, qv);
+    store_bf16x4(kc + l * ldq + a, kv);
+  }
+  __syncthreads();
+  if (tid < Lc) {
+    double mx = bs[tid] + m_k;
+    for (int j = 0; j <= tid; ++j) mx = fmax(mx, bs[tid] - bs[j] + igs[j]);
+    mcomb[tid] = mx;
+  }
+  // S = Q Kᵀ (raw dot products).
+  {
+    FragAcc s[4];
+    for (auto& f : s) wmma::fill_fragment(f, 0.0f);
+    for (int kk = 0; kk < Dq / 16; ++kk) {
+      FragA a;
+      wmma::load_matrix_sync(a, qs + warp * 16 * ldq + kk * 16, ldq);
+      for (int f = 0; f < 4; ++f) {
+        FragBcol b;
+        wmma::load_matrix_sync(b, kc + f * 16 * ldq + kk * 16, ldq);
+        wmma::mma_sync(s[f], a, b, s[f]);
+      }
+    }
+    for (int f = 0; f < 4; ++f) {
+      wmma::store_matrix_sync(sf + warp * 16 * (TL + PAD_F) + f * 16, s[f], TL + PAD_F,
+                              wmma::mem_row_major);
+    }
+  }
+  __syncthreads();  // mcomb and every warp's S rows are in place; kc (k) is free
+  // Per row (a warp's own 16): decay and causal mask, row sum, q·n, the normalizer and q̄'s scale.
+  const float* nk = sc.nbuf + (bh * NC + c) * x.DHQK;
+  for (int r = 0; r < 16; ++r) {
+    const int l = warp * 16 + r;
+    float sum = 0.0f;
+    for (int j = lane; j < TL; j += 32) {
+      float sv = 0.0f;
+      if (l < Lc && j <= l) {
+        sv = sf[l * (TL + PAD_F) + j] * scale *
+             expf(static_cast<float>(bs[l] - bs[j] + igs[j] - mcomb[l]));
+      }
+      sb[l * (TL + PAD_H) + j] = __float2bfloat16(sv);
+      sum += sv;
+    }
+    sum = warp_sum(sum);
+    float qn = 0.0f;
+    if (l < Lc) {
+      const float* q = x.q.p + token_row(x, bh, c0 + l) * x.q.stride + h * Dq;
+      for (int a = lane; a < Dq; a += 32) qn += q[a] * nk[a];
+    }
+    qn = warp_sum(qn);
+    if (lane == 0) {
+      if (l < Lc) {
+        const float qsc = scale * expf(static_cast<float>(bs[l] + m_k - mcomb[l]));
+        qscale[l] = qsc;
+        denom[l] = fmaxf(fabsf(qsc * qn + sum), expf(static_cast<float>(-mcomb[l]))) + eps;
+      } else {
+        qscale[l] = 0.0f;
+        denom[l] = 1.0f;
+      }
+    }
+  }
+  __syncwarp();
+  for (int r = 0; r < 16; ++r) {
+    const int l = warp * 16 + r;
+    const float qsc = qscale[l];
+    for (int a = 2 * lane; a < Dq; a += 64) {
+      auto* p = reinterpret_cast<__nv_bfloat162*>(qs + l * ldq + a);
+      const float2 v = __bfloat1622float2(*p);
+      *p = __floats2bfloat162_rn(v.x * qsc, v.y * qsc);
+    }
+  }
+  // The chunk's C columns [Dq][TT] (bf16 from the states pass) and v [TL][TT].
+  const bf16* Ck = sc.C16 + (bh * NC + c) * x.DHQK * x.DHV + d0;
+  for (int e = tid; e < Dq * TT / 8; e += kThreads) {
+    const int r = e / (TT / 8), j = e % (TT / 8) * 8;
+    *reinterpret_cast<uint4*>(kc + r * (TT + PAD_H) + j) =
+        *reinterpret_cast<const uint4*>(Ck + r * x.DHV + j);
+  }
+  for (int e = tid; e < TL * TT / 4; e += kThreads) {
+    const int l = e / (TT / 4), j = e % (TT / 4) * 4;
+    float4 vv = make_float4(0, 0, 0, 0);
+    if (l < Lc) vv = load4(x.v.p + token_row(x, bh, c0 + l) * x.v.stride + h * x.DHV + d0 + j);
+    store_bf16x4(vsm + l * (TT + PAD_H) + j, vv);
+  }
+  __syncthreads();
+  FragAcc o[4];
+  for (auto& f : o) wmma::fill_fragment(f, 0.0f);
+  for (int kk = 0; kk < Dq / 16; ++kk) {
+    FragA a;
+    wmma::load_matrix_sync(a, qs + warp * 16 * ldq + kk * 16, ldq);
+    for (int f = 0; f < 4; ++f) {
+      FragB b;
+      wmma::load_matrix_sync(b, kc + kk * 16 * (TT + PAD_H) + f * 16, TT + PAD_H);
+      wmma::mma_sync(o[f], a, b, o[f]);
+    }
+  }
+  for (int kk = 0; kk < TL / 16; ++kk) {
+    FragA a;
+    wmma::load_matrix_sync(a, sb + warp * 16 * (TL + PAD_H) + kk * 16, TL + PAD_H);
+    for (int f = 0; f < 4; ++f) {
+      FragB b;
+      wmma::load_matrix_sync(b, vsm + kk * 16 * (TT + PAD_H) + f * 16, TT + PAD_H);
+      wmma::mma_sync(o[f], a, b, o[f]);
+    }
+  }
+  for (int f = 0; f < 4; ++f) {
+    wmma::store_matrix_sync(sf + warp * 16 * (TL + PAD_F) + f * 16, o[f], TL + PAD_F,
+                            wmma::mem_row_major);
+  }
+  __syncwarp();
+  for (int r = 0; r < 16; ++r) {
+    const int l = warp * 16 + r;
+    if (l >= Lc) break;
+    float* hr = x.h + token_row(x, bh, c0 + l) * x.h_stride + h * x.DHV + d0;
+    const float inv = 1.0f / denom[l];
+    for (int j = lane; j < TT; j += 32) hr[j] = sf[l * (TL + PAD_F) + j] * inv;
+  }
+}
+
+bool aligned16(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) % 16 == 0;
+}
+
+size_t max_dynamic_smem() {
+  static const size_t bytes = [] {
+    int dev = 0, v = 0;
+    XLSTM_CUDA_CHECK(cudaGetDevice(&dev));
+    XLSTM_CUDA_CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    return static_cast<size_t>(v);
+  }();
+  return bytes;
+}
+
+}  // namespace
+
+bool tc_supported(const CellBatch& x, int64_t L) {
+  // Head dims in whole tiles, 16-byte vector loads of q, k, v, the outputs' smem within the limit.
+  return L >= 1 && L <= TL && x.DHQK % TT == 0 && x.DHV % TT == 0 && x.q.stride % 4 == 0 &&
+         x.k.stride % 4 == 0 && x.v.stride % 4 == 0 && aligned16(x.q.p) && aligned16(x.k.p) &&
+         aligned16(x.v.p) && OutLayout(x.DHQK).total <= max_dynamic_smem();
+}
+
+void launch_tc(const CellBatch& x, int64_t L, int64_t NC, CellStateDev st, float eps,
+               const ChunkScratch& sc, Stream s) {
+  const auto BH = static_cast<unsigned>(x.B * x.NH);
+  const auto tiles_q = static_cast<unsigned>(x.DHQK / TT), tiles_v = static_cast<unsigned>(x.DHV / TT);
+  tc_states_kernel<<<dim3(BH, tiles_q, tiles_v), kThreads, 0, s>>>(x, L, NC, st.C, st.n, sc);
+  XLSTM_CUDA_CHECK_LAUNCH();
+  const size_t smem = OutLayout(x.DHQK).total;
+  XLSTM_CUDA_CHECK(cudaFuncSetAttribute(tc_outputs_kernel,
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                        static_cast<int>(smem)));
+  tc_outputs_kernel<<<dim3(BH, static_cast<unsigned>(NC), tiles_v), kThreads, smem, s>>>(x, L, NC,
+                                                                                         eps, sc);
+  XLSTM_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace xlstm::cuda::chunkwise
