@@ -106,14 +106,21 @@ std::vector<Outcome> run_multihead_norm_gate(const OpCase& c, uint64_t seed) {
 }
 
 // d = {T, F}
+// d = {T, F, gate | up stored as bf16 (the bf16 prefill) or float32}.
 std::vector<Outcome> run_swiglu(const OpCase& c, uint64_t seed) {
   const int64_t T = c.d[0], F = c.d[1];
-  const auto gu = randn(sz(T * 2 * F), seed, 2.0f);
+  const bool bf16_in = c.d.size() > 2 && c.d[2] != 0;
+  const auto in_type = bf16_in ? WeightType::BF16 : WeightType::F32;
+  const auto gu = rounded(randn(sz(T * 2 * F), seed, 2.0f), in_type);
   std::vector<float> ref(sz(T * F));
   swiglu(gu.data(), T, F, ref.data());
-  auto dg = to_device(gu);
+  auto dg = to_device(gu, in_type);
   auto dy = poisoned(sz(T * F), c.type);
-  cuda::swiglu(dg.as<float>(), T, F, dy.get(), c.type, nullptr);
+  if (bf16_in) {
+    cuda::swiglu_bf16_in(dg.get(), T, F, dy.get(), c.type, nullptr);
+  } else {
+    cuda::swiglu(dg.as<float>(), T, F, dy.get(), c.type, nullptr);
+  }
   return {{"act", rel_diff(to_host(dy, sz(T * F), c.type), ref), tol_for(c.type)}};
 }
 
@@ -147,6 +154,23 @@ std::vector<Outcome> run_linear_with(const OpCase& c, uint64_t seed, LinearPath 
   // bf16 inputs are exact in both; the products accumulate in float32 on both sides.
   const float tol = c.type == WeightType::BF16 ? 1e-4f : tol_for(c.type, true);
   return {{"y", rel_diff(to_host(dy, sz(M * N)), ref), tol}};
+}
+// d = {M, K, N}: bf16 in, bf16 out (the prefill's up projection); one rounding of the float32
+// result, so within bf16's half ulp (2^-9) of the largest output plus summation order.
+std::vector<Outcome> run_linear_bf16_out(const OpCase& c, uint64_t seed) {
+  const int64_t M = c.d[0], K = c.d[1], N = c.d[2];
+  const auto BF = WeightType::BF16;
+  const auto x = rounded(randn(sz(M * K), seed), BF);
+  const auto w = randn(sz(N * K), seed + 1, 1.0f / std::sqrt(static_cast<float>(K)));
+  const Matrix Wm = Matrix::from_f32(N, K, w, BF);
+  std::vector<float> ref(sz(M * N));
+  linear(x.data(), M, K, Wm, nullptr, ref.data());
+  auto dx = to_device(x, BF), dw = to_device(w, BF);
+  auto dy = poisoned(sz(M * N), BF);
+  cuda::Gemm gemm;
+  EXPECT_TRUE(gemm.linear_bf16_out(dx.get(), M, K, dw.get(), N, dy.get(), nullptr));
+  cuda::synchronize();
+  return {{"y", rel_diff(to_host(dy, sz(M * N), BF), ref), 4e-3f}};
 }
 std::vector<Outcome> run_linear(const OpCase& c, uint64_t seed) {
   return run_linear_with(c, seed, LinearPath::Gemm);
@@ -387,6 +411,7 @@ const std::map<std::string, Runner>& runners() {
       {"multihead_norm_gate", run_multihead_norm_gate},
       {"swiglu", run_swiglu},
       {"linear", run_linear},
+      {"linear_bf16_out", run_linear_bf16_out},
       {"linear_fallback", run_linear_fallback},
       {"linear_gemv", run_linear_gemv},
       {"embedding", run_embedding},
@@ -406,7 +431,8 @@ std::vector<OpCase> op_cases() {
       cs.push_back({"rms_norm", d, t});
     for (D d : {D{1, 1, 64, 0}, D{3, 3, 37, 1}, D{5, 8, 512, 0}, D{2, 4, 100, 1}})
       cs.push_back({"multihead_norm_gate", d, t});
-    for (D d : {D{1, 10944}, D{3, 37}, D{7, 1000}}) cs.push_back({"swiglu", d, t});
+    for (D d : {D{1, 10944}, D{3, 37}, D{7, 1000}, D{4, 10944, 1}, D{3, 37, 1}, D{5, 1000, 1}})
+      cs.push_back({"swiglu", d, t});
     for (D d : {D{1, 64, 96, 0, 0}, D{3, 37, 53, 1, 0}, D{5, 96, 1000, 1, 1}, D{17, 256, 300, 0, 1},
                 D{64, 512, 520, 1, 0}, D{1, 4096, 4096, 0, 0}, D{2, 4096, 12304, 1, 0}})
       cs.push_back({"linear", d, t});
@@ -423,11 +449,14 @@ std::vector<OpCase> op_cases() {
   for (D d : {D{1, 4096, 4096, 0, 1}, D{8, 10944, 300, 1, 1}, D{5, 8, 33, 1, 0}, D{2, 7, 1, 0, 0},
               D{3, 24, 5, 1, 1}})
     cs.push_back({"linear_gemv", d, BF16});
+  for (D d : {D{64, 512, 520}, D{300, 256, 1000}, D{17, 96, 100}})
+    cs.push_back({"linear_bf16_out", d, BF16});
   for (D d : {D{3, 10, 2, 4}, D{5, 100, 0, 100}, D{7, 1031, 17, 1000}})
     cs.push_back({"soft_cap", d, F32});
   for (D d : {D{1, 1, 1, 8, 8, 0}, D{2, 3, 5, 37, 45, 0}, D{1, 8, 3, 256, 512, 0},
               D{3, 2, 20, 16, 24, 0}})
     cs.push_back({"mlstm_step", d, F32});
+  cs.push_back({"mlstm_step", {64, 8, 2, 64, 128, 0}, F32});  // wide grid: 16-byte kernel
   for (D d : {D{1, 1, 1, 8, 8, 64}, D{2, 3, 7, 37, 45, 64}, D{1, 2, 65, 16, 24, 64},
               D{2, 2, 130, 32, 48, 16}, D{1, 1, 100, 24, 20, 7}, D{1, 8, 128, 256, 512, 64},
               D{1, 2, 200, 64, 64, 64}, D{3, 1, 64, 40, 72, 32}})

@@ -33,8 +33,9 @@ struct RunOptions {
   Formulation formulation = Formulation::Chunkwise;
   int64_t chunk_size = 0;  // 0: the config's chunk_size
   bool all_logits = true;  // false: only the last position's logits ([B, V])
-  int64_t segment_len =
-      1024;  // prefill is processed in segments of this many tokens: bounded memory
+  // Prefill runs in segments of this many tokens per sequence: bounded memory. 0: the device's
+  // choice (CPU 1024; CUDA 4096 tokens over the batch, a multiple of 64 per sequence).
+  int64_t segment_len = 0;
 };
 
 struct LoadOptions {

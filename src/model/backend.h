@@ -21,6 +21,8 @@ class ModelBackend {
  public:
   virtual ~ModelBackend() = default;
   virtual size_t weight_bytes() const = 0;
+  // Segment length per sequence when RunOptions::segment_len is 0.
+  virtual int64_t default_segment_len(int64_t /*B*/) const { return 1024; }
   // One segment of ids [B, S] (checked by the front) through the model, advancing state. Keeps the
   // soft-capped float32 logits of all B·S positions (all_logits) or of each sequence's last one.
   virtual void run_segment(const int32_t* ids, int64_t B, int64_t S, State& state,

@@ -126,15 +126,17 @@ int64_t Model::Impl::check(std::span<const int32_t> ids, const State& state,
                                              std::to_string(V) + ")"));
     }
   }
-  if (o.segment_len <= 0) throw InvalidInput(tagged("model", "segment_len must be positive"));
+  if (o.segment_len < 0)
+    throw InvalidInput(tagged("model", "segment_len must be positive (or 0: the device's choice)"));
   return S;
 }
 
 void Model::Impl::run(std::span<const int32_t> ids, int64_t S, State& state, const RunOptions& o,
                       bool all_logits, float* out) {
   const int64_t B = state.batch(), V = config.vocab_size;
-  for (int64_t s0 = 0; s0 < S; s0 += o.segment_len) {
-    const int64_t Ss = std::min(o.segment_len, S - s0);
+  const int64_t seg_len = o.segment_len > 0 ? o.segment_len : backend->default_segment_len(B);
+  for (int64_t s0 = 0; s0 < S; s0 += seg_len) {
+    const int64_t Ss = std::min(seg_len, S - s0);
     const bool last = s0 + Ss == S;
     const int32_t* seg = ids.data();
     if (Ss != S) {

@@ -73,7 +73,7 @@ void add_bench(CLI::App& app) {
         "|-------------:|\n");
     for (int32_t B : parse_ids(o->batches, "--batch")) {
       if (B <= 0) throw InvalidInput(tagged("cli", "--batch: sizes must be positive"));
-      std::vector<int32_t> prompt(static_cast<size_t>(B * o->prompt_len)), next_first(B);
+      std::vector<int32_t> prompt(static_cast<size_t>(B * o->prompt_len));
       for (size_t i = 0; i < prompt.size(); ++i)
         prompt[i] = static_cast<int32_t>((i * 7919 + 13) % cfg.vocab_size);
       double best_prefill = 0, best_decode = 0, best_ttft = 1e30;
@@ -84,23 +84,17 @@ void add_bench(CLI::App& app) {
         run.all_logits = false;
         run.chunk_size = o->chunk_size;
         if (o->segment_len > 0) run.segment_len = o->segment_len;
+        // As generation runs: the prompt's pass and greedy pick of the first tokens (TTFT), then
+        // one step per token with the pick on the model's device (only tokens cross to the host).
+        const SamplingParams greedy;
+        const std::vector<double> u(static_cast<size_t>(B), 0.0);
         auto t0 = clock::now();
-        auto logits = model.forward(prompt, state, run);
+        std::vector<int32_t> next = model.forward_sample(prompt, state, greedy, u, {}, run);
         const double prefill = std::chrono::duration<double>(clock::now() - t0).count();
-        const auto V = static_cast<size_t>(cfg.vocab_size);
-        for (int32_t b = 0; b < B; ++b) {
-          const auto row = logits.begin() + static_cast<std::ptrdiff_t>(b * V);
-          next_first[b] = static_cast<int32_t>(std::max_element(row, row + V) - row);
-        }
-        best_ttft = std::min(best_ttft, std::chrono::duration<double>(clock::now() - t0).count());
+        best_ttft = std::min(best_ttft, prefill);
         run.formulation = Formulation::Step;
-        std::vector<int32_t> next(static_cast<size_t>(B));
         auto t1 = clock::now();
-        for (int64_t s = 0; s < o->gen; ++s) {
-          for (int32_t b = 0; b < B; ++b)
-            next[b] = static_cast<int32_t>((s * 31 + b) % cfg.vocab_size);
-          logits = model.forward(next, state, run);
-        }
+        for (int64_t s = 0; s < o->gen; ++s) next = model.forward_sample(next, state, greedy, u, {}, run);
         const double decode = std::chrono::duration<double>(clock::now() - t1).count();
         best_prefill = std::max(best_prefill, B * o->prompt_len / prefill);
         if (o->gen > 0) best_decode = std::max(best_decode, B * o->gen / decode);

@@ -13,6 +13,7 @@
 #include "backend/cuda/check.h"
 #include "backend/cuda/cuda_state.h"
 #include "backend/cuda/gemm.h"
+#include "backend/cuda/gemv.h"
 #include "backend/cuda/ops.h"
 #include "model/backend.h"
 #include "model/state_access.h"
@@ -139,6 +140,13 @@ class CudaModel final : public ModelBackend {
     }
   }
 
+  // 4096 tokens over the batch: big GEMMs (the prefill runs at the GEMMs' rate) in a workspace of
+  // under 1 GiB at the 7B shape; whole 64-token chunks per sequence.
+  int64_t default_segment_len(int64_t B) const override {
+    const int64_t per_seq = 4096 / std::max<int64_t>(B, 1);
+    return per_seq >= 64 ? per_seq / 64 * 64 : std::max<int64_t>(per_seq, 1);
+  }
+
   size_t weight_bytes() const override {
     size_t total = 0;
     auto add = [&](const FieldBuffers& set) {
@@ -260,9 +268,17 @@ class CudaModel final : public ModelBackend {
                           eps, p + 2 * qk + v, W, buf.hn, wt, stream);
       gemm->linear(buf.hn, T, v, field(w, WF::WOut), E, wt, vec(w, WF::BOut), buf.x, true, stream);
       rms_norm(buf.x, T, E, E, vec(w, WF::NormFfnW), vec(w, WF::NormFfnB), eps, buf.u, wt, stream);
-      gemm->linear(buf.u, T, E, field(w, WF::WUp), 2 * F, wt, vec(w, WF::BUp), buf.up, false,
-                   stream);
-      swiglu(buf.up, T, F, buf.act, wt, stream);
+      // bf16 prefill: the up projection leaves bf16 (half the bytes for it and SwiGLU to move).
+      const bool up_bf16 = wt == WeightType::BF16 && T > kGemvMaxRows && vec(w, WF::BUp) == nullptr &&
+                           gemm->linear_bf16_out(buf.u, T, E, field(w, WF::WUp), 2 * F, buf.up,
+                                                 stream);
+      if (up_bf16) {
+        swiglu_bf16_in(buf.up, T, F, buf.act, wt, stream);
+      } else {
+        gemm->linear(buf.u, T, E, field(w, WF::WUp), 2 * F, wt, vec(w, WF::BUp), buf.up, false,
+                     stream);
+        swiglu(buf.up, T, F, buf.act, wt, stream);
+      }
       gemm->linear(buf.act, T, F, field(w, WF::WDown), E, wt, vec(w, WF::BDown), buf.x, true,
                    stream);
     }

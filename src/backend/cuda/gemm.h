@@ -19,6 +19,10 @@ class Gemm {
 
   void linear(const void* x, int64_t M, int64_t K, const void* W, int64_t N, WeightType type,
               const float* bias, float* y, bool accumulate, Stream s);
+  // y[M, N] (bf16) = x · Wᵀ for bf16 x and W through cuBLASLt (float32 accumulation, one rounding
+  // at the end); no bias. False, with nothing launched, when cuBLASLt offers no algorithm.
+  bool linear_bf16_out(const void* x, int64_t M, int64_t K, const void* W, int64_t N, void* y,
+                       Stream s);
 
  private:
   struct Impl;

@@ -37,7 +37,8 @@ struct Plan {
   bool has_algo = false;
 };
 
-using PlanKey = std::tuple<int64_t, int64_t, int64_t, int, bool, uint32_t, uint32_t, uint32_t>;
+using PlanKey =
+    std::tuple<int64_t, int64_t, int64_t, int, bool, uint32_t, uint32_t, uint32_t, bool>;
 
 }  // namespace
 
@@ -57,8 +58,8 @@ struct Gemm::Impl {
   }
 
   Plan& plan(int64_t M, int64_t K, int64_t N, WeightType type, bool bias, uint32_t al_x,
-             uint32_t al_w, uint32_t al_y) {
-    const PlanKey key{M, N, K, static_cast<int>(type), bias, al_x, al_w, al_y};
+             uint32_t al_w, uint32_t al_y, bool out_bf16 = false) {
+    const PlanKey key{M, N, K, static_cast<int>(type), bias, al_x, al_w, al_y, out_bf16};
     auto it = plans.find(key);
     if (it != plans.end()) return it->second;
     Plan& p = plans[key];
@@ -81,7 +82,8 @@ struct Gemm::Impl {
                                                   static_cast<uint64_t>(N), K));
     XLSTM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.b, in, static_cast<uint64_t>(K),
                                                   static_cast<uint64_t>(M), K));
-    XLSTM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.c, CUDA_R_32F, static_cast<uint64_t>(N),
+    XLSTM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.c, out_bf16 ? CUDA_R_16BF : CUDA_R_32F,
+                                                  static_cast<uint64_t>(N),
                                                   static_cast<uint64_t>(M), N));
     cublasLtMatmulPreference_t pref = nullptr;
     XLSTM_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
@@ -141,6 +143,18 @@ void Gemm::linear(const void* x, int64_t M, int64_t K, const void* W, int64_t N,
   const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
   XLSTM_CUBLAS_CHECK(cublasLtMatmul(impl_->handle, p.op, &alpha, W, p.a, x, p.b, &beta, y, p.c, y,
                                     p.c, &p.algo, impl_->workspace.get(), kWorkspaceBytes, s));
+}
+
+bool Gemm::linear_bf16_out(const void* x, int64_t M, int64_t K, const void* W, int64_t N, void* y,
+                           Stream s) {
+  if (M == 0 || N == 0) return true;
+  Plan& p = impl_->plan(M, K, N, WeightType::BF16, false, alignment(x), alignment(W), alignment(y),
+                        true);
+  if (!p.has_algo) return false;
+  const float alpha = 1.0f, beta = 0.0f;
+  XLSTM_CUBLAS_CHECK(cublasLtMatmul(impl_->handle, p.op, &alpha, W, p.a, x, p.b, &beta, y, p.c, y,
+                                    p.c, &p.algo, impl_->workspace.get(), kWorkspaceBytes, s));
+  return true;
 }
 
 }  // namespace xlstm::cuda

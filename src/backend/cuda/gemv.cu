@@ -5,6 +5,9 @@
 // them and lanes 0 .. R·M−1 write one output each (bias and accumulate fused). R grows with M so
 // that x reads from L1 stay at most two per W piece. Rows whose start is not 16-byte aligned
 // (K % 8 ≠ 0, or unaligned pointers) take the scalar variant.
+#include <cstdlib>
+#include <string>
+
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/gemv.h"
 
@@ -112,12 +115,48 @@ __global__ void __launch_bounds__(kWarps * 32)
   }
 }
 
+template <int M, int R, int U>
+void launch_vec(const bf16* x, int64_t K, const bf16* W, int64_t N, const float* bias, float* y,
+                bool accumulate, Stream s) {
+  gemv_kernel<M, R, U, true><<<blocks_for(N, kWarps * R), kWarps * 32, 0, s>>>(x, K, W, N, bias,
+                                                                              y, accumulate);
+}
+
+// XLSTM_GEMV_M1=R,U picks another rows-per-warp / pieces-in-flight pair for one-row GEMVs
+// (benchmarking); unknown pairs keep the default 1,4.
+int m1_variant() {
+  static const int v = [] {
+    const char* e = std::getenv("XLSTM_GEMV_M1");
+    if (e == nullptr) return 0;
+    const std::string s(e);
+    if (s == "1,8") return 1;
+    if (s == "2,4") return 2;
+    if (s == "2,2") return 3;
+    if (s == "4,2") return 4;
+    if (s == "1,2") return 5;
+    return 0;
+  }();
+  return v;
+}
+
 template <int M>
 void launch(const bf16* x, int64_t K, const bf16* W, int64_t N, const float* bias, float* y,
             bool accumulate, bool vec, Stream s) {
   constexpr int R = M <= 2 ? 1 : (M <= 4 ? 2 : 4);
   constexpr int U = R == 1 ? 4 : 2;
   const unsigned grid = blocks_for(N, kWarps * R);
+  if constexpr (M == 1) {
+    if (vec) {
+      switch (m1_variant()) {
+        case 1: return launch_vec<1, 1, 8>(x, K, W, N, bias, y, accumulate, s);
+        case 2: return launch_vec<1, 2, 4>(x, K, W, N, bias, y, accumulate, s);
+        case 3: return launch_vec<1, 2, 2>(x, K, W, N, bias, y, accumulate, s);
+        case 4: return launch_vec<1, 4, 2>(x, K, W, N, bias, y, accumulate, s);
+        case 5: return launch_vec<1, 1, 2>(x, K, W, N, bias, y, accumulate, s);
+        default: break;
+      }
+    }
+  }
   if (vec) {
     gemv_kernel<M, R, U, true><<<grid, kWarps * 32, 0, s>>>(x, K, W, N, bias, y, accumulate);
   } else {

@@ -37,6 +37,42 @@ __device__ __forceinline__ float4 load4(const float* p) {
   return *reinterpret_cast<const float4*>(p);
 }
 
+// One chunk's inputs of a states block, in registers: loaded a chunk ahead, so the loads are in
+// flight while the previous chunk's products run. Thread t holds float4 pieces e = t + i·kThreads
+// (i < kPieces) of the [TL, TT] slices of k and v: row e / (TT/4), columns e % (TT/4) · 4.
+constexpr int kPieces = TL * TT / 4 / kThreads;
+struct ChunkInputs {
+  float4 k[kPieces], v[kPieces];
+  double b;    // thread t < TL: b_t of the chunk
+  float ig;    // thread t < TL: ĩ_t
+  double g;    // the chunk's last cumsum
+  int64_t Lc;  // rows in the chunk
+};
+
+__device__ __forceinline__ void load_chunk(const CellBatch& x, int64_t bh, int64_t h, int r0,
+                                           int d0, int64_t L, int64_t c, const double* bcum,
+                                           ChunkInputs& in) {
+  const int tid = threadIdx.x;
+  const int64_t c0 = c * L, Lc = min(L, x.S - c0);
+  in.Lc = Lc;
+#pragma unroll
+  for (int i = 0; i < kPieces; ++i) {
+    const int e = tid + i * kThreads, l = e / (TT / 4), j = e % (TT / 4) * 4;
+    in.k[i] = in.v[i] = make_float4(0, 0, 0, 0);
+    if (l < Lc) {
+      const int64_t row = token_row(x, bh, c0 + l);
+      in.k[i] = load4(x.k.p + row * x.k.stride + h * x.DHQK + r0 + j);
+      in.v[i] = load4(x.v.p + row * x.v.stride + h * x.DHV + d0 + j);
+    }
+  }
+  in.b = 0.0, in.ig = 0.0f;
+  if (tid < Lc) {
+    in.b = bcum[c0 + tid];
+    in.ig = x.igate.p[token_row(x, bh, c0 + tid) * x.igate.stride + h];
+  }
+  in.g = bcum[c0 + Lc - 1];
+}
+
 // States. Block = 4 warps over a 64×64 tile of C (rows r0.., columns d0..); warp w holds rows
 // [16w, 16w + 16) as four accumulator fragments for the whole walk over the chunks.
 __global__ void __launch_bounds__(kThreads) tc_states_kernel(CellBatch x, int64_t L, int64_t NC,
@@ -50,31 +86,25 @@ __global__ void __launch_bounds__(kThreads) tc_states_kernel(CellBatch x, int64_
   const int tid = threadIdx.x, warp = tid / 32;
   const bool n_owner = blockIdx.z == 0 && tid < TT;
   float* Cb = C + bh * x.DHQK * x.DHV;
+  const double* bcum = sc.bcum + bh * x.S;
+  const double* mn = sc.mnext + bh * (NC + 1);
+  ChunkInputs in;
+  load_chunk(x, bh, h, r0, d0, L, 0, bcum, in);
   FragAcc acc[4];
   for (int f = 0; f < 4; ++f) {
     wmma::load_matrix_sync(acc[f], Cb + (r0 + warp * 16) * x.DHV + d0 + f * 16,
                            static_cast<unsigned>(x.DHV), wmma::mem_row_major);
   }
   float nreg = n_owner ? n[bh * x.DHQK + r0 + tid] : 0.0f;
-  const double* bcum = sc.bcum + bh * x.S;
-  const double* mn = sc.mnext + bh * (NC + 1);
   for (int64_t c = 0; c < NC; ++c) {
-    const int64_t c0 = c * L, Lc = min(L, x.S - c0);
+    const int64_t Lc = in.Lc;
     // C before the chunk, rounded to bf16 for the outputs pass.
     for (int f = 0; f < 4; ++f)
       wmma::store_matrix_sync(&ft[warp * 16][f * 16], acc[f], TT + PAD_F, wmma::mem_row_major);
-    const double g = bcum[c0 + Lc - 1];
+    const double g = in.g;
     const double m_c = static_cast<float>(mn[c]), m_next = mn[c + 1];
     const float gamma = expf(static_cast<float>(g + m_c - m_next));
-    if (tid < TL) {
-      float wl = 0.0f;
-      if (tid < Lc) {
-        const int64_t row = token_row(x, bh, c0 + tid);
-        wl = expf(static_cast<float>(g - bcum[c0 + tid] + x.igate.p[row * x.igate.stride + h] -
-                                     m_next));
-      }
-      w[tid] = wl;
-    }
+    if (tid < TL) w[tid] = tid < Lc ? expf(static_cast<float>(g - in.b + in.ig - m_next)) : 0.0f;
     __syncthreads();
     bf16* dst = sc.C16 + ((bh * NC + c) * x.DHQK + r0) * x.DHV + d0;
     for (int e = tid; e < TT * TT / 4; e += kThreads) {
@@ -84,19 +114,17 @@ __global__ void __launch_bounds__(kThreads) tc_states_kernel(CellBatch x, int64_
     }
     if (n_owner) sc.nbuf[(bh * NC + c) * x.DHQK + r0 + tid] = nreg;
     __syncthreads();  // ft is free again
-    for (int e = tid; e < TL * TT / 4; e += kThreads) {
-      const int l = e / (TT / 4), j = e % (TT / 4) * 4;
-      float4 kv = make_float4(0, 0, 0, 0), vv = kv;
-      if (l < Lc) {
-        const int64_t row = token_row(x, bh, c0 + l);
-        kv = load4(x.k.p + row * x.k.stride + h * x.DHQK + r0 + j);
-        vv = load4(x.v.p + row * x.v.stride + h * x.DHV + d0 + j);
-        kv.x *= w[l], kv.y *= w[l], kv.z *= w[l], kv.w *= w[l];
-      }
+#pragma unroll
+    for (int i = 0; i < kPieces; ++i) {
+      const int e = tid + i * kThreads, l = e / (TT / 4), j = e % (TT / 4) * 4;
+      float4 kv = in.k[i];
+      const float wl = w[l];
+      kv.x *= wl, kv.y *= wl, kv.z *= wl, kv.w *= wl;
       ft[l][j] = kv.x, ft[l][j + 1] = kv.y, ft[l][j + 2] = kv.z, ft[l][j + 3] = kv.w;
       store_bf16x4(&kw[l][j], kv);
-      store_bf16x4(&vs[l][j], vv);
+      store_bf16x4(&vs[l][j], in.v[i]);
     }
+    if (c + 1 < NC) load_chunk(x, bh, h, r0, d0, L, c + 1, bcum, in);  // in flight meanwhile
     __syncthreads();
     if (n_owner) {
       nreg *= gamma;
@@ -125,7 +153,7 @@ __global__ void __launch_bounds__(kThreads) tc_states_kernel(CellBatch x, int64_
 
 // Dynamic shared memory of the outputs pass for head dim Dq, in the order of the pointers below.
 struct OutLayout {
-  size_t qs, kc, sf, sb, vs, total;
+  size_t qs, kc, sf, sb, vs, rows, total;
   __host__ __device__ explicit OutLayout(int64_t Dq) {
     const auto ldq = static_cast<size_t>(Dq + PAD_H);
     qs = 0;
@@ -134,29 +162,34 @@ struct OutLayout {
     sf = kc + (k_elems > c_elems ? k_elems : c_elems) * 2;
     sb = sf + TL * (TL + PAD_F) * 4;
     vs = sb + TL * (TL + PAD_H) * 2;
-    total = vs + TL * (TT + PAD_H) * 2 + TL * (8 + 8 + 4 + 4 + 4);
+    rows = vs + TL * (TT + PAD_H) * 2;
+    // bs, mcomb (double); igs, qscale, denom; n [Dq]; q·n partials [TL][Dq / 64] (float)
+    total = rows + TL * (8 + 8 + 4 + 4 + 4) + static_cast<size_t>(Dq) * 4 + TL * (Dq / 64) * 4;
   }
 };
 
-// Outputs. Block = 4 warps over one chunk's 64 rows × 64 columns of h; warp w owns rows
-// [16w, 16w + 16) in every product and in the per-row math.
+// Outputs. Block = 4 warps over one chunk's 64 rows and `tiles` 64-column tiles of h; warp w owns
+// rows [16w, 16w + 16) in every product and in the per-row math. The scores are computed once per
+// block and reused for each column tile.
 __global__ void __launch_bounds__(kThreads) tc_outputs_kernel(CellBatch x, int64_t L, int64_t NC,
-                                                              float eps, ChunkScratch sc) {
+                                                              float eps, int tiles,
+                                                              ChunkScratch sc) {
   extern __shared__ __align__(128) unsigned char smem[];
-  const int Dq = static_cast<int>(x.DHQK), ldq = Dq + PAD_H;
+  const int Dq = static_cast<int>(x.DHQK), ldq = Dq + PAD_H, parts = Dq / 64;
   const OutLayout lay(Dq);
   auto* qs = reinterpret_cast<bf16*>(smem + lay.qs);  // q, then q̄ = q · qscale   [TL][ldq]
   auto* kc = reinterpret_cast<bf16*>(smem + lay.kc);  // k [TL][ldq], then C [Dq][TT + PAD_H]
   auto* sf = reinterpret_cast<float*>(smem + lay.sf);  // q·k, then the output tile [TL][TL+PAD_F]
   auto* sb = reinterpret_cast<bf16*>(smem + lay.sb);   // decayed scores [TL][TL + PAD_H]
   auto* vsm = reinterpret_cast<bf16*>(smem + lay.vs);  // v [TL][TT + PAD_H]
-  auto* bs = reinterpret_cast<double*>(vsm + TL * (TT + PAD_H));
+  auto* bs = reinterpret_cast<double*>(smem + lay.rows);
   double* mcomb = bs + TL;
   auto* igs = reinterpret_cast<float*>(mcomb + TL);
   float* qscale = igs + TL;
   float* denom = qscale + TL;
+  float* nks = denom + TL;      // n before the chunk [Dq]
+  float* qn_part = nks + Dq;    // [TL][parts]: q·n over 64-wide slices, summed in a fixed order
   const int64_t bh = blockIdx.x, h = bh % x.NH, c = blockIdx.y;
-  const int d0 = static_cast<int>(blockIdx.z) * TT;
   const int64_t c0 = c * L, Lc = min(L, x.S - c0);
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const double m_k = static_cast<float>(sc.mnext[bh * (NC + 1) + c]);
@@ -166,16 +199,37 @@ __global__ void __launch_bounds__(kThreads) tc_outputs_kernel(CellBatch x, int64
     bs[tid] = sc.bcum[bh * x.S + c0 + tid];
     igs[tid] = x.igate.p[row * x.igate.stride + h];
   }
-  for (int e = tid; e < TL * Dq / 4; e += kThreads) {
-    const int l = e / (Dq / 4), a = e % (Dq / 4) * 4;
-    float4 qv = make_float4(0, 0, 0, 0), kv = qv;
-    if (l < Lc) {
-      const int64_t row = token_row(x, bh, c0 + l);
-      qv = load4(x.q.p + row * x.q.stride + h * Dq + a);
-      kv = load4(x.k.p + row * x.k.stride + h * Dq + a);
+  for (int a = tid; a < Dq; a += kThreads) nks[a] = sc.nbuf[(bh * NC + c) * x.DHQK + a];
+  for (int i = tid; i < TL * parts; i += kThreads) qn_part[i] = 0.0f;
+  __syncthreads();
+  // q and k as bf16, and q·n in float32 from the loaded q: 16 lanes hold 64 consecutive values of
+  // one row (Dq/4 is a multiple of 16), reduced by shuffles; lane 0 of each 16 adds its part.
+  constexpr int kUnroll = 4;
+  const int pieces = TL * Dq / 4;
+  for (int e0 = tid; e0 < pieces; e0 += kUnroll * kThreads) {
+    float4 qv[kUnroll], kv[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int e = e0 + u * kThreads, l = e / (Dq / 4), a = e % (Dq / 4) * 4;
+      qv[u] = kv[u] = make_float4(0, 0, 0, 0);
+      if (e < pieces && l < Lc) {
+        const int64_t row = token_row(x, bh, c0 + l);
+        qv[u] = load4(x.q.p + row * x.q.stride + h * Dq + a);
+        kv[u] = load4(x.k.p + row * x.k.stride + h * Dq + a);
+      }
     }
-    store_bf16x4(qs + l * ldq + a, qv);
-    store_bf16x4(kc + l * ldq + a, kv);
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int e = e0 + u * kThreads, l = e / (Dq / 4), a = e % (Dq / 4) * 4;
+      float p = 0.0f;
+      if (e < pieces) {
+        store_bf16x4(qs + l * ldq + a, qv[u]);
+        store_bf16x4(kc + l * ldq + a, kv[u]);
+        p = qv[u].x * nks[a] + qv[u].y * nks[a + 1] + qv[u].z * nks[a + 2] + qv[u].w * nks[a + 3];
+      }
+      for (int o = 8; o > 0; o >>= 1) p += __shfl_xor_sync(0xffffffffu, p, o);
+      if (e < pieces && lane % 16 == 0) qn_part[l * parts + a / 64] = p;
+    }
   }
   __syncthreads();
   if (tid < Lc) {
@@ -202,8 +256,7 @@ __global__ void __launch_bounds__(kThreads) tc_outputs_kernel(CellBatch x, int64
     }
   }
   __syncthreads();  // mcomb and every warp's S rows are in place; kc (k) is free
-  // Per row (a warp's own 16): decay and causal mask, row sum, q·n, the normalizer and q̄'s scale.
-  const float* nk = sc.nbuf + (bh * NC + c) * x.DHQK;
+  // Per row (a warp's own 16): decay and causal mask, row sum, the normalizer and q̄'s scale.
   for (int r = 0; r < 16; ++r) {
     const int l = warp * 16 + r;
     float sum = 0.0f;
@@ -217,14 +270,10 @@ __global__ void __launch_bounds__(kThreads) tc_outputs_kernel(CellBatch x, int64
       sum += sv;
     }
     sum = warp_sum(sum);
-    float qn = 0.0f;
-    if (l < Lc) {
-      const float* q = x.q.p + token_row(x, bh, c0 + l) * x.q.stride + h * Dq;
-      for (int a = lane; a < Dq; a += 32) qn += q[a] * nk[a];
-    }
-    qn = warp_sum(qn);
     if (lane == 0) {
       if (l < Lc) {
+        float qn = 0.0f;
+        for (int p = 0; p < parts; ++p) qn += qn_part[l * parts + p];
         const float qsc = scale * expf(static_cast<float>(bs[l] + m_k - mcomb[l]));
         qscale[l] = qsc;
         denom[l] = fmaxf(fabsf(qsc * qn + sum), expf(static_cast<float>(-mcomb[l]))) + eps;
@@ -244,51 +293,65 @@ __global__ void __launch_bounds__(kThreads) tc_outputs_kernel(CellBatch x, int64
       *p = __floats2bfloat162_rn(v.x * qsc, v.y * qsc);
     }
   }
-  // The chunk's C columns [Dq][TT] (bf16 from the states pass) and v [TL][TT].
-  const bf16* Ck = sc.C16 + (bh * NC + c) * x.DHQK * x.DHV + d0;
-  for (int e = tid; e < Dq * TT / 8; e += kThreads) {
-    const int r = e / (TT / 8), j = e % (TT / 8) * 8;
-    *reinterpret_cast<uint4*>(kc + r * (TT + PAD_H) + j) =
-        *reinterpret_cast<const uint4*>(Ck + r * x.DHV + j);
-  }
-  for (int e = tid; e < TL * TT / 4; e += kThreads) {
-    const int l = e / (TT / 4), j = e % (TT / 4) * 4;
-    float4 vv = make_float4(0, 0, 0, 0);
-    if (l < Lc) vv = load4(x.v.p + token_row(x, bh, c0 + l) * x.v.stride + h * x.DHV + d0 + j);
-    store_bf16x4(vsm + l * (TT + PAD_H) + j, vv);
-  }
-  __syncthreads();
-  FragAcc o[4];
-  for (auto& f : o) wmma::fill_fragment(f, 0.0f);
-  for (int kk = 0; kk < Dq / 16; ++kk) {
-    FragA a;
-    wmma::load_matrix_sync(a, qs + warp * 16 * ldq + kk * 16, ldq);
-    for (int f = 0; f < 4; ++f) {
-      FragB b;
-      wmma::load_matrix_sync(b, kc + kk * 16 * (TT + PAD_H) + f * 16, TT + PAD_H);
-      wmma::mma_sync(o[f], a, b, o[f]);
+  for (int t = 0; t < tiles; ++t) {
+    const int d0 = (static_cast<int>(blockIdx.z) * tiles + t) * TT;
+    __syncthreads();  // every warp is done with kc, vsm and its rows of sf from before
+    // The chunk's C columns [Dq][TT] (bf16 from the states pass) and v [TL][TT].
+    const bf16* Ck = sc.C16 + (bh * NC + c) * x.DHQK * x.DHV + d0;
+    const int cpieces = Dq * TT / 8;
+    for (int e0 = tid; e0 < cpieces; e0 += kUnroll * kThreads) {
+      uint4 cv[kUnroll];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int e = e0 + u * kThreads, r = e / (TT / 8), j = e % (TT / 8) * 8;
+        if (e < cpieces) cv[u] = *reinterpret_cast<const uint4*>(Ck + r * x.DHV + j);
+      }
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int e = e0 + u * kThreads, r = e / (TT / 8), j = e % (TT / 8) * 8;
+        if (e < cpieces) *reinterpret_cast<uint4*>(kc + r * (TT + PAD_H) + j) = cv[u];
+      }
     }
-  }
-  for (int kk = 0; kk < TL / 16; ++kk) {
-    FragA a;
-    wmma::load_matrix_sync(a, sb + warp * 16 * (TL + PAD_H) + kk * 16, TL + PAD_H);
-    for (int f = 0; f < 4; ++f) {
-      FragB b;
-      wmma::load_matrix_sync(b, vsm + kk * 16 * (TT + PAD_H) + f * 16, TT + PAD_H);
-      wmma::mma_sync(o[f], a, b, o[f]);
+#pragma unroll
+    for (int i = 0; i < TL * TT / 4 / kThreads; ++i) {
+      const int e = tid + i * kThreads, l = e / (TT / 4), j = e % (TT / 4) * 4;
+      float4 vv = make_float4(0, 0, 0, 0);
+      if (l < Lc) vv = load4(x.v.p + token_row(x, bh, c0 + l) * x.v.stride + h * x.DHV + d0 + j);
+      store_bf16x4(vsm + l * (TT + PAD_H) + j, vv);
     }
-  }
-  for (int f = 0; f < 4; ++f) {
-    wmma::store_matrix_sync(sf + warp * 16 * (TL + PAD_F) + f * 16, o[f], TL + PAD_F,
-                            wmma::mem_row_major);
-  }
-  __syncwarp();
-  for (int r = 0; r < 16; ++r) {
-    const int l = warp * 16 + r;
-    if (l >= Lc) break;
-    float* hr = x.h + token_row(x, bh, c0 + l) * x.h_stride + h * x.DHV + d0;
-    const float inv = 1.0f / denom[l];
-    for (int j = lane; j < TT; j += 32) hr[j] = sf[l * (TL + PAD_F) + j] * inv;
+    __syncthreads();
+    FragAcc o[4];
+    for (auto& f : o) wmma::fill_fragment(f, 0.0f);
+    for (int kk = 0; kk < Dq / 16; ++kk) {
+      FragA a;
+      wmma::load_matrix_sync(a, qs + warp * 16 * ldq + kk * 16, ldq);
+      for (int f = 0; f < 4; ++f) {
+        FragB b;
+        wmma::load_matrix_sync(b, kc + kk * 16 * (TT + PAD_H) + f * 16, TT + PAD_H);
+        wmma::mma_sync(o[f], a, b, o[f]);
+      }
+    }
+    for (int kk = 0; kk < TL / 16; ++kk) {
+      FragA a;
+      wmma::load_matrix_sync(a, sb + warp * 16 * (TL + PAD_H) + kk * 16, TL + PAD_H);
+      for (int f = 0; f < 4; ++f) {
+        FragB b;
+        wmma::load_matrix_sync(b, vsm + kk * 16 * (TT + PAD_H) + f * 16, TT + PAD_H);
+        wmma::mma_sync(o[f], a, b, o[f]);
+      }
+    }
+    for (int f = 0; f < 4; ++f) {
+      wmma::store_matrix_sync(sf + warp * 16 * (TL + PAD_F) + f * 16, o[f], TL + PAD_F,
+                              wmma::mem_row_major);
+    }
+    __syncwarp();
+    for (int r = 0; r < 16; ++r) {
+      const int l = warp * 16 + r;
+      if (l >= Lc) break;
+      float* hr = x.h + token_row(x, bh, c0 + l) * x.h_stride + h * x.DHV + d0;
+      const float inv = 1.0f / denom[l];
+      for (int j = lane; j < TT; j += 32) hr[j] = sf[l * (TL + PAD_F) + j] * inv;
+    }
   }
 }
 
@@ -325,8 +388,9 @@ void launch_tc(const CellBatch& x, int64_t L, int64_t NC, CellStateDev st, float
   XLSTM_CUDA_CHECK(cudaFuncSetAttribute(tc_outputs_kernel,
                                         cudaFuncAttributeMaxDynamicSharedMemorySize,
                                         static_cast<int>(smem)));
-  tc_outputs_kernel<<<dim3(BH, static_cast<unsigned>(NC), tiles_v), kThreads, smem, s>>>(x, L, NC,
-                                                                                         eps, sc);
+  const int tiles = tiles_v % 2 == 0 ? 2 : 1;  // column tiles per block: the scores are reused
+  tc_outputs_kernel<<<dim3(BH, static_cast<unsigned>(NC), tiles_v / tiles), kThreads, smem, s>>>(
+      x, L, NC, eps, tiles, sc);
   XLSTM_CUDA_CHECK_LAUNCH();
 }
 

@@ -66,6 +66,9 @@ void multihead_norm_gate(const float*, int64_t, int64_t, int64_t, const float*, 
                          const float*, int64_t, void*, WeightType, Stream) {
   no_cuda();
 }
+void swiglu_bf16_in(const void*, int64_t, int64_t, void*, WeightType, Stream) {
+  no_cuda();
+}
 void swiglu(const float*, int64_t, int64_t, void*, WeightType, Stream) {
   no_cuda();
 }
@@ -123,6 +126,9 @@ Gemm::Gemm() {
 Gemm::~Gemm() = default;
 void Gemm::linear(const void*, int64_t, int64_t, const void*, int64_t, WeightType, const float*,
                   float*, bool, Stream) {
+  no_cuda();
+}
+bool Gemm::linear_bf16_out(const void*, int64_t, int64_t, const void*, int64_t, void*, Stream) {
   no_cuda();
 }
 

@@ -32,6 +32,9 @@ void multihead_norm_gate(const float* h, int64_t T, int64_t NH, int64_t DH, cons
 
 // swiglu.cu — act[t, j] = SiLU(g[t, j]) · u[t, j] with gate | up side by side: [T, 2F] → [T, F].
 void swiglu(const float* gate_up, int64_t T, int64_t F, void* act, WeightType act_type, Stream s);
+// The same from bf16 gate | up rows (the bf16 prefill's up-projection output).
+void swiglu_bf16_in(const void* gate_up, int64_t T, int64_t F, void* act, WeightType act_type,
+                    Stream s);
 
 // weights.cu — embedding rows, type conversion, random fill.
 // x[t] = table[ids[t]] as float32; table [V, E].
