@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # On the GPU machine, through `scripts/cuda_remote_tests.sh exec scripts/cuda_profile.sh`: where the
 # GPU time of a 7B-shape prefill and decode step goes (ncu, one metric per kernel, real clocks and
-# caches), then the bench table at the issue's sizes. Logs to $OUT.
+# caches), then the bench table at the issue's sizes. Logs to $OUT. PROFILES="prefill8192
+# decode_b1 decode_b64 decode_b256" picks the profiles, BENCH=0 skips the bench table.
 set -uo pipefail
 OUT=${OUT:-$PWD/out}
 mkdir -p "$OUT"
@@ -19,11 +20,15 @@ profile() {  # name, per (calls to divide by), bench arguments...
   python3 bench/ncu_summary.py "$raw/ncu_$name.csv" --skip "$skip" --per "$per" | head -${TOP:-25}
 }
 {
-  if [ "${PROFILE:-1}" = 1 ]; then
-    profile prefill8192 1 --prompt-len 8192 --gen 0 --batch 1
-    profile decode_b1 4 --prompt-len 1 --gen 3 --batch 1
-    profile decode_b64 4 --prompt-len 1 --gen 3 --batch 64
-  fi
+  for p in ${PROFILES-prefill8192 decode_b1 decode_b64}; do
+    case $p in
+      prefill8192) profile prefill8192 1 --prompt-len 8192 --gen 0 --batch 1 ;;
+      decode_b1) profile decode_b1 4 --prompt-len 1 --gen 3 --batch 1 ;;
+      decode_b64) profile decode_b64 4 --prompt-len 1 --gen 3 --batch 64 ;;
+      decode_b256) profile decode_b256 4 --prompt-len 1 --gen 3 --batch 256 ;;
+    esac
+  done
+  [ "${BENCH:-1}" = 1 ] || exit 0
   for S in 512 2048 8192 32768; do
     echo "\$ ${bench[*]} --prompt-len $S --gen 0 --batch 1 --reps 2"
     timeout 200 "${bench[@]}" --prompt-len "$S" --gen 0 --batch 1 --reps 2 2>&1 | tail -1

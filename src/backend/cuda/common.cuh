@@ -58,6 +58,21 @@ __device__ __forceinline__ float block_sum(float v) {
   return out;
 }
 
+// Programmatic dependent launch (sm_90+; no-ops elsewhere). A kernel that calls
+// allow_dependent_launch() lets the next kernel, if launched with programmatic stream
+// serialization, start before it ends; that kernel calls wait_for_preceding_kernel() before it
+// reads what this one writes.
+__device__ __forceinline__ void allow_dependent_launch() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void wait_for_preceding_kernel() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
 inline unsigned blocks_for(int64_t n, int threads) {
   return static_cast<unsigned>((n + threads - 1) / threads);
 }

@@ -5,6 +5,9 @@
 // them and lanes 0 .. R·M−1 write one output each (bias and accumulate fused). R grows with M so
 // that x reads from L1 stay at most two per W piece. Rows whose start is not 16-byte aligned
 // (K % 8 ≠ 0, or unaligned pointers) take the scalar variant.
+// Launched with programmatic dependent launch (Hopper): the blocks become resident and start
+// streaming W while the preceding kernel (a norm, SwiGLU) still runs, and wait for it
+// (griddepcontrol.wait) only before the first read of x or y. W does not depend on it.
 #include <cstdlib>
 #include <string>
 
@@ -63,14 +66,19 @@ __global__ void __launch_bounds__(kWarps * 32)
     const int64_t K8 = K / 8;
     const auto* W8 = reinterpret_cast<const uint4*>(W);
     const auto* x8 = reinterpret_cast<const uint4*>(x);
-    for (int64_t base = lane; base < K8; base += 32 * U) {
-      uint4 wv[U][R];
+    uint4 wv[U][R];
+    auto load_w = [&](int64_t base) {
 #pragma unroll
       for (int u = 0; u < U; ++u) {
         const int64_t i = base + u * 32;
 #pragma unroll
         for (int r = 0; r < R; ++r) wv[u][r] = __ldcs(W8 + row[r] * K8 + min(i, K8 - 1));
       }
+    };
+    load_w(lane);  // before the wait: W is ready, x may not be
+    wait_for_preceding_kernel();
+    for (int64_t base = lane; base < K8; base += 32 * U) {
+      if (base > lane) load_w(base);
 #pragma unroll
       for (int u = 0; u < U; ++u) {
         const int64_t i = base + u * 32;
@@ -85,6 +93,7 @@ __global__ void __launch_bounds__(kWarps * 32)
       }
     }
   } else {
+    wait_for_preceding_kernel();
     for (int64_t k = lane; k < K; k += 32) {
       float wv[R];
 #pragma unroll
@@ -115,11 +124,34 @@ __global__ void __launch_bounds__(kWarps * 32)
   }
 }
 
+// Launches with programmatic stream serialization where the device has it (sm_90+).
+template <int M, int R, int U, bool Vec>
+void launch_kernel(const bf16* x, int64_t K, const bf16* W, int64_t N, const float* bias, float* y,
+                   bool accumulate, Stream s) {
+  static const bool pdl = [] {
+    int dev = 0, major = 0;
+    XLSTM_CUDA_CHECK(cudaGetDevice(&dev));
+    XLSTM_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+    const char* e = std::getenv("XLSTM_PDL");
+    return major >= 9 && !(e != nullptr && std::string(e) == "off");
+  }();
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3(blocks_for(N, kWarps * R));
+  cfg.blockDim = dim3(kWarps * 32);
+  cfg.stream = s;
+  cudaLaunchAttribute attr{};
+  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr.val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = &attr;
+  cfg.numAttrs = pdl ? 1 : 0;
+  XLSTM_CUDA_CHECK(
+      cudaLaunchKernelEx(&cfg, gemv_kernel<M, R, U, Vec>, x, K, W, N, bias, y, accumulate));
+}
+
 template <int M, int R, int U>
 void launch_vec(const bf16* x, int64_t K, const bf16* W, int64_t N, const float* bias, float* y,
                 bool accumulate, Stream s) {
-  gemv_kernel<M, R, U, true><<<blocks_for(N, kWarps * R), kWarps * 32, 0, s>>>(x, K, W, N, bias,
-                                                                              y, accumulate);
+  launch_kernel<M, R, U, true>(x, K, W, N, bias, y, accumulate, s);
 }
 
 // XLSTM_GEMV_M1=R,U picks another rows-per-warp / pieces-in-flight pair for one-row GEMVs
@@ -144,7 +176,6 @@ void launch(const bf16* x, int64_t K, const bf16* W, int64_t N, const float* bia
             bool accumulate, bool vec, Stream s) {
   constexpr int R = M <= 2 ? 1 : (M <= 4 ? 2 : 4);
   constexpr int U = R == 1 ? 4 : 2;
-  const unsigned grid = blocks_for(N, kWarps * R);
   if constexpr (M == 1) {
     if (vec) {
       switch (m1_variant()) {
@@ -158,9 +189,9 @@ void launch(const bf16* x, int64_t K, const bf16* W, int64_t N, const float* bia
     }
   }
   if (vec) {
-    gemv_kernel<M, R, U, true><<<grid, kWarps * 32, 0, s>>>(x, K, W, N, bias, y, accumulate);
+    launch_kernel<M, R, U, true>(x, K, W, N, bias, y, accumulate, s);
   } else {
-    gemv_kernel<M, R, 1, false><<<grid, kWarps * 32, 0, s>>>(x, K, W, N, bias, y, accumulate);
+    launch_kernel<M, R, 1, false>(x, K, W, N, bias, y, accumulate, s);
   }
 }
 

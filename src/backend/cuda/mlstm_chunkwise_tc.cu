@@ -168,10 +168,11 @@ struct OutLayout {
   }
 };
 
-// Outputs. Block = 4 warps over one chunk's 64 rows and `tiles` 64-column tiles of h; warp w owns
-// rows [16w, 16w + 16) in every product and in the per-row math. The scores are computed once per
-// block and reused for each column tile.
-__global__ void __launch_bounds__(kThreads) tc_outputs_kernel(CellBatch x, int64_t L, int64_t NC,
+// Outputs. Block = 8 warps over one chunk's 64 rows and `tiles` 64-column tiles of h; warp w owns
+// rows [16·(w % 4), +16) and columns [32·(w / 4), +32) of every product, and rows [8w, 8w + 8) of
+// the per-row math. The scores are computed once per block and reused for each column tile.
+constexpr int kOutWarps = 8, kOutThreads = kOutWarps * 32;
+__global__ void __launch_bounds__(kOutThreads, 2) tc_outputs_kernel(CellBatch x, int64_t L, int64_t NC,
                                                               float eps, int tiles,
                                                               ChunkScratch sc) {
   extern __shared__ __align__(128) unsigned char smem[];
@@ -192,6 +193,7 @@ __global__ void __launch_bounds__(kThreads) tc_outputs_kernel(CellBatch x, int64
   const int64_t bh = blockIdx.x, h = bh % x.NH, c = blockIdx.y;
   const int64_t c0 = c * L, Lc = min(L, x.S - c0);
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int rw = warp % 4, ch = warp / 4;  // the products' row group and column half
   const double m_k = static_cast<float>(sc.mnext[bh * (NC + 1) + c]);
   const float scale = 1.0f / sqrtf(static_cast<float>(Dq));
   if (tid < Lc) {
@@ -199,18 +201,18 @@ __global__ void __launch_bounds__(kThreads) tc_outputs_kernel(CellBatch x, int64
     bs[tid] = sc.bcum[bh * x.S + c0 + tid];
     igs[tid] = x.igate.p[row * x.igate.stride + h];
   }
-  for (int a = tid; a < Dq; a += kThreads) nks[a] = sc.nbuf[(bh * NC + c) * x.DHQK + a];
-  for (int i = tid; i < TL * parts; i += kThreads) qn_part[i] = 0.0f;
+  for (int a = tid; a < Dq; a += kOutThreads) nks[a] = sc.nbuf[(bh * NC + c) * x.DHQK + a];
+  for (int i = tid; i < TL * parts; i += kOutThreads) qn_part[i] = 0.0f;
   __syncthreads();
   // q and k as bf16, and q·n in float32 from the loaded q: 16 lanes hold 64 consecutive values of
   // one row (Dq/4 is a multiple of 16), reduced by shuffles; lane 0 of each 16 adds its part.
   constexpr int kUnroll = 4;
   const int pieces = TL * Dq / 4;
-  for (int e0 = tid; e0 < pieces; e0 += kUnroll * kThreads) {
+  for (int e0 = tid; e0 < pieces; e0 += kUnroll * kOutThreads) {
     float4 qv[kUnroll], kv[kUnroll];
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      const int e = e0 + u * kThreads, l = e / (Dq / 4), a = e % (Dq / 4) * 4;
+      const int e = e0 + u * kOutThreads, l = e / (Dq / 4), a = e % (Dq / 4) * 4;
       qv[u] = kv[u] = make_float4(0, 0, 0, 0);
       if (e < pieces && l < Lc) {
         const int64_t row = token_row(x, bh, c0 + l);
@@ -220,7 +222,7 @@ __global__ void __launch_bounds__(kThreads) tc_outputs_kernel(CellBatch x, int64
     }
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      const int e = e0 + u * kThreads, l = e / (Dq / 4), a = e % (Dq / 4) * 4;
+      const int e = e0 + u * kOutThreads, l = e / (Dq / 4), a = e % (Dq / 4) * 4;
       float p = 0.0f;
       if (e < pieces) {
         store_bf16x4(qs + l * ldq + a, qv[u]);
@@ -239,26 +241,26 @@ __global__ void __launch_bounds__(kThreads) tc_outputs_kernel(CellBatch x, int64
   }
   // S = Q Kᵀ (raw dot products).
   {
-    FragAcc s[4];
+    FragAcc s[2];
     for (auto& f : s) wmma::fill_fragment(f, 0.0f);
     for (int kk = 0; kk < Dq / 16; ++kk) {
       FragA a;
-      wmma::load_matrix_sync(a, qs + warp * 16 * ldq + kk * 16, ldq);
-      for (int f = 0; f < 4; ++f) {
+      wmma::load_matrix_sync(a, qs + rw * 16 * ldq + kk * 16, ldq);
+      for (int f = 0; f < 2; ++f) {
         FragBcol b;
-        wmma::load_matrix_sync(b, kc + f * 16 * ldq + kk * 16, ldq);
+        wmma::load_matrix_sync(b, kc + (ch * 2 + f) * 16 * ldq + kk * 16, ldq);
         wmma::mma_sync(s[f], a, b, s[f]);
       }
     }
-    for (int f = 0; f < 4; ++f) {
-      wmma::store_matrix_sync(sf + warp * 16 * (TL + PAD_F) + f * 16, s[f], TL + PAD_F,
+    for (int f = 0; f < 2; ++f) {
+      wmma::store_matrix_sync(sf + rw * 16 * (TL + PAD_F) + (ch * 2 + f) * 16, s[f], TL + PAD_F,
                               wmma::mem_row_major);
     }
   }
   __syncthreads();  // mcomb and every warp's S rows are in place; kc (k) is free
-  // Per row (a warp's own 16): decay and causal mask, row sum, the normalizer and q̄'s scale.
-  for (int r = 0; r < 16; ++r) {
-    const int l = warp * 16 + r;
+  // Per row (a warp's own 8): decay and causal mask, row sum, the normalizer and q̄'s scale.
+  for (int r = 0; r < TL / kOutWarps; ++r) {
+    const int l = warp * (TL / kOutWarps) + r;
     float sum = 0.0f;
     for (int j = lane; j < TL; j += 32) {
       float sv = 0.0f;
@@ -284,8 +286,8 @@ __global__ void __launch_bounds__(kThreads) tc_outputs_kernel(CellBatch x, int64
     }
   }
   __syncwarp();
-  for (int r = 0; r < 16; ++r) {
-    const int l = warp * 16 + r;
+  for (int r = 0; r < TL / kOutWarps; ++r) {
+    const int l = warp * (TL / kOutWarps) + r;
     const float qsc = qscale[l];
     for (int a = 2 * lane; a < Dq; a += 64) {
       auto* p = reinterpret_cast<__nv_bfloat162*>(qs + l * ldq + a);
@@ -299,58 +301,57 @@ __global__ void __launch_bounds__(kThreads) tc_outputs_kernel(CellBatch x, int64
     // The chunk's C columns [Dq][TT] (bf16 from the states pass) and v [TL][TT].
     const bf16* Ck = sc.C16 + (bh * NC + c) * x.DHQK * x.DHV + d0;
     const int cpieces = Dq * TT / 8;
-    for (int e0 = tid; e0 < cpieces; e0 += kUnroll * kThreads) {
+    for (int e0 = tid; e0 < cpieces; e0 += kUnroll * kOutThreads) {
       uint4 cv[kUnroll];
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
-        const int e = e0 + u * kThreads, r = e / (TT / 8), j = e % (TT / 8) * 8;
+        const int e = e0 + u * kOutThreads, r = e / (TT / 8), j = e % (TT / 8) * 8;
         if (e < cpieces) cv[u] = *reinterpret_cast<const uint4*>(Ck + r * x.DHV + j);
       }
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
-        const int e = e0 + u * kThreads, r = e / (TT / 8), j = e % (TT / 8) * 8;
+        const int e = e0 + u * kOutThreads, r = e / (TT / 8), j = e % (TT / 8) * 8;
         if (e < cpieces) *reinterpret_cast<uint4*>(kc + r * (TT + PAD_H) + j) = cv[u];
       }
     }
 #pragma unroll
-    for (int i = 0; i < TL * TT / 4 / kThreads; ++i) {
-      const int e = tid + i * kThreads, l = e / (TT / 4), j = e % (TT / 4) * 4;
+    for (int i = 0; i < TL * TT / 4 / kOutThreads; ++i) {
+      const int e = tid + i * kOutThreads, l = e / (TT / 4), j = e % (TT / 4) * 4;
       float4 vv = make_float4(0, 0, 0, 0);
       if (l < Lc) vv = load4(x.v.p + token_row(x, bh, c0 + l) * x.v.stride + h * x.DHV + d0 + j);
       store_bf16x4(vsm + l * (TT + PAD_H) + j, vv);
     }
     __syncthreads();
-    FragAcc o[4];
+    FragAcc o[2];
     for (auto& f : o) wmma::fill_fragment(f, 0.0f);
     for (int kk = 0; kk < Dq / 16; ++kk) {
       FragA a;
-      wmma::load_matrix_sync(a, qs + warp * 16 * ldq + kk * 16, ldq);
-      for (int f = 0; f < 4; ++f) {
+      wmma::load_matrix_sync(a, qs + rw * 16 * ldq + kk * 16, ldq);
+      for (int f = 0; f < 2; ++f) {
         FragB b;
-        wmma::load_matrix_sync(b, kc + kk * 16 * (TT + PAD_H) + f * 16, TT + PAD_H);
+        wmma::load_matrix_sync(b, kc + kk * 16 * (TT + PAD_H) + (ch * 2 + f) * 16, TT + PAD_H);
         wmma::mma_sync(o[f], a, b, o[f]);
       }
     }
     for (int kk = 0; kk < TL / 16; ++kk) {
       FragA a;
-      wmma::load_matrix_sync(a, sb + warp * 16 * (TL + PAD_H) + kk * 16, TL + PAD_H);
-      for (int f = 0; f < 4; ++f) {
+      wmma::load_matrix_sync(a, sb + rw * 16 * (TL + PAD_H) + kk * 16, TL + PAD_H);
+      for (int f = 0; f < 2; ++f) {
         FragB b;
-        wmma::load_matrix_sync(b, vsm + kk * 16 * (TT + PAD_H) + f * 16, TT + PAD_H);
+        wmma::load_matrix_sync(b, vsm + kk * 16 * (TT + PAD_H) + (ch * 2 + f) * 16, TT + PAD_H);
         wmma::mma_sync(o[f], a, b, o[f]);
       }
     }
-    for (int f = 0; f < 4; ++f) {
-      wmma::store_matrix_sync(sf + warp * 16 * (TL + PAD_F) + f * 16, o[f], TL + PAD_F,
+    for (int f = 0; f < 2; ++f) {
+      wmma::store_matrix_sync(sf + rw * 16 * (TL + PAD_F) + (ch * 2 + f) * 16, o[f], TL + PAD_F,
                               wmma::mem_row_major);
     }
     __syncwarp();
     for (int r = 0; r < 16; ++r) {
-      const int l = warp * 16 + r;
+      const int l = rw * 16 + r;
       if (l >= Lc) break;
-      float* hr = x.h + token_row(x, bh, c0 + l) * x.h_stride + h * x.DHV + d0;
-      const float inv = 1.0f / denom[l];
-      for (int j = lane; j < TT; j += 32) hr[j] = sf[l * (TL + PAD_F) + j] * inv;
+      float* hr = x.h + token_row(x, bh, c0 + l) * x.h_stride + h * x.DHV + d0 + ch * 32;
+      hr[lane] = sf[l * (TL + PAD_F) + ch * 32 + lane] / denom[l];
     }
   }
 }
@@ -389,7 +390,8 @@ void launch_tc(const CellBatch& x, int64_t L, int64_t NC, CellStateDev st, float
                                         cudaFuncAttributeMaxDynamicSharedMemorySize,
                                         static_cast<int>(smem)));
   const int tiles = tiles_v % 2 == 0 ? 2 : 1;  // column tiles per block: the scores are reused
-  tc_outputs_kernel<<<dim3(BH, static_cast<unsigned>(NC), tiles_v / tiles), kThreads, smem, s>>>(
+  tc_outputs_kernel<<<dim3(BH, static_cast<unsigned>(NC), tiles_v / tiles), kOutThreads, smem,
+                      s>>>(
       x, L, NC, eps, tiles, sc);
   XLSTM_CUDA_CHECK_LAUNCH();
 }

@@ -17,6 +17,7 @@ __global__ void multihead_norm_gate_kernel(const float* __restrict__ h, int64_t 
                                            const float* __restrict__ b, float eps,
                                            const float* __restrict__ o, int64_t o_stride,
                                            T* __restrict__ y) {
+  allow_dependent_launch();  // the next GEMV may start streaming its weights
   const int64_t t = blockIdx.x / NH, head = blockIdx.x % NH;
   const int64_t off = t * NH * DH + head * DH;
   const float* xr = h + off;

@@ -14,6 +14,7 @@ template <typename T>
 __global__ void rms_norm_cached_kernel(const float* __restrict__ x, int64_t D, int64_t x_stride,
                                        const float* __restrict__ w, const float* __restrict__ b,
                                        float eps, T* __restrict__ y) {
+  allow_dependent_launch();  // the next GEMV may start streaming its weights
   const float* xr = x + blockIdx.x * x_stride;
   T* yr = y + blockIdx.x * D;
   float v[kPerThread];

@@ -34,6 +34,7 @@ __device__ __forceinline__ void store_four(bf16* p, const Four& f) {
 
 template <typename In, typename Out, bool kVec>
 __global__ void swiglu_kernel(const In* gate_up, int64_t T_, int64_t F, Out* act) {
+  allow_dependent_launch();  // the next GEMV may start streaming its weights
   for (int64_t t = blockIdx.y; t < T_; t += gridDim.y) {
     const In* g = gate_up + t * 2 * F;
     const In* u = g + F;
