@@ -182,7 +182,6 @@ std::vector<Outcome> run_linear_gemv(const OpCase& c, uint64_t seed) {
   return run_linear_with(c, seed, LinearPath::Gemv);
 }
 
-
 // d = {V, E, T}
 std::vector<Outcome> run_embedding(const OpCase& c, uint64_t seed) {
   const int64_t V = c.d[0], E = c.d[1], T = c.d[2];
@@ -318,11 +317,10 @@ std::vector<Outcome> run_mlstm(const OpCase& c, uint64_t seed) {
     h_tol = std::max(h_tol, 3 * own);
     out.push_back({"h of bf16 q,k,v on the CPU (informational)", own, INFINITY});
   }
-  out.insert(out.end(),
-             {{"h", rel_diff(to_host(dh, h_ref.size()), h_ref), h_tol},
-          {"C", rel_diff(to_host(dC, C.size()), C), tol},
-              {"n", rel_diff(to_host(dn, n.size()), n), tol},
-              {"m", rel_diff(to_host(dm, m.size()), m), tol}});
+  out.insert(out.end(), {{"h", rel_diff(to_host(dh, h_ref.size()), h_ref), h_tol},
+                         {"C", rel_diff(to_host(dC, C.size()), C), tol},
+                         {"n", rel_diff(to_host(dn, n.size()), n), tol},
+                         {"m", rel_diff(to_host(dm, m.size()), m), tol}});
   return out;
 }
 

@@ -94,7 +94,8 @@ void add_bench(CLI::App& app) {
         best_ttft = std::min(best_ttft, prefill);
         run.formulation = Formulation::Step;
         auto t1 = clock::now();
-        for (int64_t s = 0; s < o->gen; ++s) next = model.forward_sample(next, state, greedy, u, {}, run);
+        for (int64_t s = 0; s < o->gen; ++s)
+          next = model.forward_sample(next, state, greedy, u, {}, run);
         const double decode = std::chrono::duration<double>(clock::now() - t1).count();
         best_prefill = std::max(best_prefill, B * o->prompt_len / prefill);
         if (o->gen > 0) best_decode = std::max(best_decode, B * o->gen / decode);

@@ -166,7 +166,8 @@ class CudaModel final : public ModelBackend {
     const CellBatch probe{
         B, S, c.num_heads, c.qk_head_dim(), c.v_head_dim(), {}, {}, {}, {}, {}, nullptr, 0};
     size_t cell = mlstm_step_scratch_bytes(probe);
-    if (chunkwise) cell = std::max(cell, mlstm_chunkwise_scratch_bytes(probe, chunk, tensor_cores()));
+    if (chunkwise)
+      cell = std::max(cell, mlstm_chunkwise_scratch_bytes(probe, chunk, tensor_cores()));
     // Offsets of each piece; the mLSTM half and the FFN half of a block share one region.
     size_t off = 0;
     auto take = [&](size_t bytes) {
@@ -269,9 +270,9 @@ class CudaModel final : public ModelBackend {
       gemm->linear(buf.hn, T, v, field(w, WF::WOut), E, wt, vec(w, WF::BOut), buf.x, true, stream);
       rms_norm(buf.x, T, E, E, vec(w, WF::NormFfnW), vec(w, WF::NormFfnB), eps, buf.u, wt, stream);
       // bf16 prefill: the up projection leaves bf16 (half the bytes for it and SwiGLU to move).
-      const bool up_bf16 = wt == WeightType::BF16 && T > kGemvMaxRows && vec(w, WF::BUp) == nullptr &&
-                           gemm->linear_bf16_out(buf.u, T, E, field(w, WF::WUp), 2 * F, buf.up,
-                                                 stream);
+      const bool up_bf16 =
+          wt == WeightType::BF16 && T > kGemvMaxRows && vec(w, WF::BUp) == nullptr &&
+          gemm->linear_bf16_out(buf.u, T, E, field(w, WF::WUp), 2 * F, buf.up, stream);
       if (up_bf16) {
         swiglu_bf16_in(buf.up, T, F, buf.act, wt, stream);
       } else {

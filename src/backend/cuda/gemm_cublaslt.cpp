@@ -148,8 +148,8 @@ void Gemm::linear(const void* x, int64_t M, int64_t K, const void* W, int64_t N,
 bool Gemm::linear_bf16_out(const void* x, int64_t M, int64_t K, const void* W, int64_t N, void* y,
                            Stream s) {
   if (M == 0 || N == 0) return true;
-  Plan& p = impl_->plan(M, K, N, WeightType::BF16, false, alignment(x), alignment(W), alignment(y),
-                        true);
+  Plan& p =
+      impl_->plan(M, K, N, WeightType::BF16, false, alignment(x), alignment(W), alignment(y), true);
   if (!p.has_algo) return false;
   const float alpha = 1.0f, beta = 0.0f;
   XLSTM_CUBLAS_CHECK(cublasLtMatmul(impl_->handle, p.op, &alpha, W, p.a, x, p.b, &beta, y, p.c, y,

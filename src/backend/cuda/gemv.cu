@@ -179,12 +179,18 @@ void launch(const bf16* x, int64_t K, const bf16* W, int64_t N, const float* bia
   if constexpr (M == 1) {
     if (vec) {
       switch (m1_variant()) {
-        case 1: return launch_vec<1, 1, 8>(x, K, W, N, bias, y, accumulate, s);
-        case 2: return launch_vec<1, 2, 4>(x, K, W, N, bias, y, accumulate, s);
-        case 3: return launch_vec<1, 2, 2>(x, K, W, N, bias, y, accumulate, s);
-        case 4: return launch_vec<1, 4, 2>(x, K, W, N, bias, y, accumulate, s);
-        case 5: return launch_vec<1, 1, 2>(x, K, W, N, bias, y, accumulate, s);
-        default: break;
+        case 1:
+          return launch_vec<1, 1, 8>(x, K, W, N, bias, y, accumulate, s);
+        case 2:
+          return launch_vec<1, 2, 4>(x, K, W, N, bias, y, accumulate, s);
+        case 3:
+          return launch_vec<1, 2, 2>(x, K, W, N, bias, y, accumulate, s);
+        case 4:
+          return launch_vec<1, 4, 2>(x, K, W, N, bias, y, accumulate, s);
+        case 5:
+          return launch_vec<1, 1, 2>(x, K, W, N, bias, y, accumulate, s);
+        default:
+          break;
       }
     }
   }
@@ -205,15 +211,32 @@ void gemv_bf16(const void* x, int64_t M, int64_t K, const void* W, int64_t N, co
   const bool vec = K % 8 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 &&
                    reinterpret_cast<uintptr_t>(W) % 16 == 0;
   switch (M) {
-    case 1: launch<1>(xb, K, wb, N, bias, y, accumulate, vec, s); break;
-    case 2: launch<2>(xb, K, wb, N, bias, y, accumulate, vec, s); break;
-    case 3: launch<3>(xb, K, wb, N, bias, y, accumulate, vec, s); break;
-    case 4: launch<4>(xb, K, wb, N, bias, y, accumulate, vec, s); break;
-    case 5: launch<5>(xb, K, wb, N, bias, y, accumulate, vec, s); break;
-    case 6: launch<6>(xb, K, wb, N, bias, y, accumulate, vec, s); break;
-    case 7: launch<7>(xb, K, wb, N, bias, y, accumulate, vec, s); break;
-    case 8: launch<8>(xb, K, wb, N, bias, y, accumulate, vec, s); break;
-    default: throw InvalidInput("[cuda] gemv_bf16: more than 8 rows");
+    case 1:
+      launch<1>(xb, K, wb, N, bias, y, accumulate, vec, s);
+      break;
+    case 2:
+      launch<2>(xb, K, wb, N, bias, y, accumulate, vec, s);
+      break;
+    case 3:
+      launch<3>(xb, K, wb, N, bias, y, accumulate, vec, s);
+      break;
+    case 4:
+      launch<4>(xb, K, wb, N, bias, y, accumulate, vec, s);
+      break;
+    case 5:
+      launch<5>(xb, K, wb, N, bias, y, accumulate, vec, s);
+      break;
+    case 6:
+      launch<6>(xb, K, wb, N, bias, y, accumulate, vec, s);
+      break;
+    case 7:
+      launch<7>(xb, K, wb, N, bias, y, accumulate, vec, s);
+      break;
+    case 8:
+      launch<8>(xb, K, wb, N, bias, y, accumulate, vec, s);
+      break;
+    default:
+      throw InvalidInput("[cuda] gemv_bf16: more than 8 rows");
   }
   XLSTM_CUDA_CHECK_LAUNCH();
 }

@@ -131,7 +131,7 @@ __global__ void chunk_gates_kernel(CellBatch x, int64_t L, int64_t NC, float* m_
 void launch_gates(const CellBatch& x, int64_t L, int64_t NC, float* m_state, const ChunkScratch& sc,
                   Stream s) {
   chunk_gates_kernel<<<static_cast<unsigned>(x.B * x.NH), kGateThreads, 0, s>>>(x, L, NC, m_state,
-                                                                               sc);
+                                                                                sc);
   XLSTM_CUDA_CHECK_LAUNCH();
 }
 

@@ -75,8 +75,8 @@ __device__ __forceinline__ void load_chunk(const CellBatch& x, int64_t bh, int64
 
 // States. Block = 4 warps over a 64×64 tile of C (rows r0.., columns d0..); warp w holds rows
 // [16w, 16w + 16) as four accumulator fragments for the whole walk over the chunks.
-__global__ void __launch_bounds__(kThreads) tc_states_kernel(CellBatch x, int64_t L, int64_t NC,
-                                                             float* C, float* n, ChunkScratch sc) {
+__global__ void __launch_bounds__(kThreads)
+    tc_states_kernel(CellBatch x, int64_t L, int64_t NC, float* C, float* n, ChunkScratch sc) {
   __shared__ __align__(32) bf16 kw[TL][TT + PAD_H];   // k_l ⊙ w_l, columns = rows of C
   __shared__ __align__(32) bf16 vs[TL][TT + PAD_H];   // v_l, columns of the tile
   __shared__ __align__(32) float ft[TT][TT + PAD_F];  // C staging, then k_l ⊙ w_l in float32
@@ -109,8 +109,8 @@ __global__ void __launch_bounds__(kThreads) tc_states_kernel(CellBatch x, int64_
     bf16* dst = sc.C16 + ((bh * NC + c) * x.DHQK + r0) * x.DHV + d0;
     for (int e = tid; e < TT * TT / 4; e += kThreads) {
       const int r = e / (TT / 4), j = e % (TT / 4) * 4;
-      store_bf16x4(dst + r * x.DHV + j, make_float4(ft[r][j], ft[r][j + 1], ft[r][j + 2],
-                                                    ft[r][j + 3]));
+      store_bf16x4(dst + r * x.DHV + j,
+                   make_float4(ft[r][j], ft[r][j + 1], ft[r][j + 2], ft[r][j + 3]));
     }
     if (n_owner) sc.nbuf[(bh * NC + c) * x.DHQK + r0 + tid] = nreg;
     __syncthreads();  // ft is free again
@@ -172,14 +172,13 @@ struct OutLayout {
 // rows [16·(w % 4), +16) and columns [32·(w / 4), +32) of every product, and rows [8w, 8w + 8) of
 // the per-row math. The scores are computed once per block and reused for each column tile.
 constexpr int kOutWarps = 8, kOutThreads = kOutWarps * 32;
-__global__ void __launch_bounds__(kOutThreads, 2) tc_outputs_kernel(CellBatch x, int64_t L, int64_t NC,
-                                                              float eps, int tiles,
-                                                              ChunkScratch sc) {
+__global__ void __launch_bounds__(kOutThreads, 2)
+    tc_outputs_kernel(CellBatch x, int64_t L, int64_t NC, float eps, int tiles, ChunkScratch sc) {
   extern __shared__ __align__(128) unsigned char smem[];
   const int Dq = static_cast<int>(x.DHQK), ldq = Dq + PAD_H, parts = Dq / 64;
   const OutLayout lay(Dq);
-  auto* qs = reinterpret_cast<bf16*>(smem + lay.qs);  // q, then q̄ = q · qscale   [TL][ldq]
-  auto* kc = reinterpret_cast<bf16*>(smem + lay.kc);  // k [TL][ldq], then C [Dq][TT + PAD_H]
+  auto* qs = reinterpret_cast<bf16*>(smem + lay.qs);   // q, then q̄ = q · qscale   [TL][ldq]
+  auto* kc = reinterpret_cast<bf16*>(smem + lay.kc);   // k [TL][ldq], then C [Dq][TT + PAD_H]
   auto* sf = reinterpret_cast<float*>(smem + lay.sf);  // q·k, then the output tile [TL][TL+PAD_F]
   auto* sb = reinterpret_cast<bf16*>(smem + lay.sb);   // decayed scores [TL][TL + PAD_H]
   auto* vsm = reinterpret_cast<bf16*>(smem + lay.vs);  // v [TL][TT + PAD_H]
@@ -188,8 +187,8 @@ __global__ void __launch_bounds__(kOutThreads, 2) tc_outputs_kernel(CellBatch x,
   auto* igs = reinterpret_cast<float*>(mcomb + TL);
   float* qscale = igs + TL;
   float* denom = qscale + TL;
-  float* nks = denom + TL;      // n before the chunk [Dq]
-  float* qn_part = nks + Dq;    // [TL][parts]: q·n over 64-wide slices, summed in a fixed order
+  float* nks = denom + TL;    // n before the chunk [Dq]
+  float* qn_part = nks + Dq;  // [TL][parts]: q·n over 64-wide slices, summed in a fixed order
   const int64_t bh = blockIdx.x, h = bh % x.NH, c = blockIdx.y;
   const int64_t c0 = c * L, Lc = min(L, x.S - c0);
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
@@ -382,16 +381,15 @@ bool tc_supported(const CellBatch& x, int64_t L) {
 void launch_tc(const CellBatch& x, int64_t L, int64_t NC, CellStateDev st, float eps,
                const ChunkScratch& sc, Stream s) {
   const auto BH = static_cast<unsigned>(x.B * x.NH);
-  const auto tiles_q = static_cast<unsigned>(x.DHQK / TT), tiles_v = static_cast<unsigned>(x.DHV / TT);
+  const auto tiles_q = static_cast<unsigned>(x.DHQK / TT),
+             tiles_v = static_cast<unsigned>(x.DHV / TT);
   tc_states_kernel<<<dim3(BH, tiles_q, tiles_v), kThreads, 0, s>>>(x, L, NC, st.C, st.n, sc);
   XLSTM_CUDA_CHECK_LAUNCH();
   const size_t smem = OutLayout(x.DHQK).total;
-  XLSTM_CUDA_CHECK(cudaFuncSetAttribute(tc_outputs_kernel,
-                                        cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                        static_cast<int>(smem)));
+  XLSTM_CUDA_CHECK(cudaFuncSetAttribute(
+      tc_outputs_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
   const int tiles = tiles_v % 2 == 0 ? 2 : 1;  // column tiles per block: the scores are reused
-  tc_outputs_kernel<<<dim3(BH, static_cast<unsigned>(NC), tiles_v / tiles), kOutThreads, smem,
-                      s>>>(
+  tc_outputs_kernel<<<dim3(BH, static_cast<unsigned>(NC), tiles_v / tiles), kOutThreads, smem, s>>>(
       x, L, NC, eps, tiles, sc);
   XLSTM_CUDA_CHECK_LAUNCH();
 }

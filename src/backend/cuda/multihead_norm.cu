@@ -13,9 +13,8 @@ constexpr int kThreads = 128, kPerThread = 4;
 // (decode's few rows are latency-bound); wider heads re-read them.
 template <typename T, bool kCached>
 __global__ void multihead_norm_gate_kernel(const float* __restrict__ h, int64_t NH, int64_t DH,
-                                           const float* __restrict__ w,
-                                           const float* __restrict__ b, float eps,
-                                           const float* __restrict__ o, int64_t o_stride,
+                                           const float* __restrict__ w, const float* __restrict__ b,
+                                           float eps, const float* __restrict__ o, int64_t o_stride,
                                            T* __restrict__ y) {
   allow_dependent_launch();  // the next GEMV may start streaming its weights
   const int64_t t = blockIdx.x / NH, head = blockIdx.x % NH;

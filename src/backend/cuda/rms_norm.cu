@@ -58,11 +58,11 @@ void rms_norm(const float* x, int64_t T, int64_t D, int64_t x_stride, const floa
     const auto threads = static_cast<unsigned>(
         std::clamp<int64_t>((D + kPerThread - 1) / kPerThread + 31, 32, 1024) / 32 * 32);
     if (y_type == WeightType::BF16) {
-      rms_norm_cached_kernel<<<static_cast<unsigned>(T), threads, 0, s>>>(
-          x, D, x_stride, w, b, eps, static_cast<bf16*>(y));
+      rms_norm_cached_kernel<<<static_cast<unsigned>(T), threads, 0, s>>>(x, D, x_stride, w, b, eps,
+                                                                          static_cast<bf16*>(y));
     } else {
-      rms_norm_cached_kernel<<<static_cast<unsigned>(T), threads, 0, s>>>(
-          x, D, x_stride, w, b, eps, static_cast<float*>(y));
+      rms_norm_cached_kernel<<<static_cast<unsigned>(T), threads, 0, s>>>(x, D, x_stride, w, b, eps,
+                                                                          static_cast<float*>(y));
     }
     XLSTM_CUDA_CHECK_LAUNCH();
     return;

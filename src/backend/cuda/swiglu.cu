@@ -39,7 +39,8 @@ __global__ void swiglu_kernel(const In* gate_up, int64_t T_, int64_t F, Out* act
     const In* g = gate_up + t * 2 * F;
     const In* u = g + F;
     Out* a = act + t * F;
-    const int64_t j0 = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * (kVec ? 4 : 1);
+    const int64_t j0 =
+        (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * (kVec ? 4 : 1);
     if (j0 >= F) continue;
     if constexpr (kVec) {
       const Four gv = load_four(g + j0), uv = load_four(u + j0);
