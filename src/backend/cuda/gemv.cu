@@ -210,34 +210,12 @@ void gemv_bf16(const void* x, int64_t M, int64_t K, const void* W, int64_t N, co
   const auto* wb = static_cast<const bf16*>(W);
   const bool vec = K % 8 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 &&
                    reinterpret_cast<uintptr_t>(W) % 16 == 0;
-  switch (M) {
-    case 1:
-      launch<1>(xb, K, wb, N, bias, y, accumulate, vec, s);
-      break;
-    case 2:
-      launch<2>(xb, K, wb, N, bias, y, accumulate, vec, s);
-      break;
-    case 3:
-      launch<3>(xb, K, wb, N, bias, y, accumulate, vec, s);
-      break;
-    case 4:
-      launch<4>(xb, K, wb, N, bias, y, accumulate, vec, s);
-      break;
-    case 5:
-      launch<5>(xb, K, wb, N, bias, y, accumulate, vec, s);
-      break;
-    case 6:
-      launch<6>(xb, K, wb, N, bias, y, accumulate, vec, s);
-      break;
-    case 7:
-      launch<7>(xb, K, wb, N, bias, y, accumulate, vec, s);
-      break;
-    case 8:
-      launch<8>(xb, K, wb, N, bias, y, accumulate, vec, s);
-      break;
-    default:
-      throw InvalidInput("[cuda] gemv_bf16: more than 8 rows");
-  }
+  using Launch = void (*)(const bf16*, int64_t, const bf16*, int64_t, const float*, float*, bool,
+                          bool, Stream);
+  static constexpr Launch by_rows[] = {launch<1>, launch<2>, launch<3>, launch<4>,
+                                       launch<5>, launch<6>, launch<7>, launch<8>};
+  if (M > kGemvMaxRows) throw InvalidInput("[cuda] gemv_bf16: more than 8 rows");
+  by_rows[M - 1](xb, K, wb, N, bias, y, accumulate, vec, s);
   XLSTM_CUDA_CHECK_LAUNCH();
 }
 
