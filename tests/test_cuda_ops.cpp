@@ -266,10 +266,16 @@ std::vector<Outcome> run_mlstm(const OpCase& c, uint64_t seed) {
   const auto q = randn(sz(T * NH * DQ), seed), k = randn(sz(T * NH * DQ), seed + 1),
              v = randn(sz(T * NH * DV), seed + 2);
   const auto ig = randn(sz(T * NH), seed + 3, 3.0f), fg = randn(sz(T * NH), seed + 4, 2.0f, 1.5f);
+  // d[6] (step form): raw gates that the kernel soft-caps itself (cap 2.5: the cap matters).
+  const float gate_cap = c.d.size() > 6 && c.d[6] != 0 ? 2.5f : 0.0f;
+  std::vector<float> ig_capped = ig, fg_capped = fg;
+  if (gate_cap > 0)
+    for (size_t i = 0; i < ig.size(); ++i)
+      ig_capped[i] = soft_cap(ig[i], gate_cap), fg_capped[i] = soft_cap(fg[i], gate_cap);
   const auto C0 = randn(sz(B * NH * DQ * DV), seed + 5, 0.5f),
              n0 = randn(sz(B * NH * DQ), seed + 6, 0.5f), m0 = randn(sz(B * NH), seed + 7);
   std::vector<float> C = C0, n = n0, m = m0;
-  const auto h_ref = cpu_cell(B, NH, S, DQ, DV, L, q, k, v, ig, fg, C, n, m);
+  const auto h_ref = cpu_cell(B, NH, S, DQ, DV, L, q, k, v, ig_capped, fg_capped, C, n, m);
   auto dq = to_device(q), dk = to_device(k), dv = to_device(v), di = to_device(ig),
        df = to_device(fg), dC = to_device(C0), dn = to_device(n0), dm = to_device(m0);
   auto dh = poisoned(sz(T * NH * DV));
@@ -284,7 +290,8 @@ std::vector<Outcome> run_mlstm(const OpCase& c, uint64_t seed) {
                           {di.as<float>(), NH},
                           {df.as<float>(), NH},
                           dh.as<float>(),
-                          NH * DV};
+                          NH * DV,
+                          gate_cap};
   const cuda::CellStateDev st{dC.as<float>(), dn.as<float>(), dm.as<float>()};
   if (L == 0) {
     cuda::DeviceBuffer scratch(cuda::mlstm_step_scratch_bytes(x));
@@ -304,7 +311,8 @@ std::vector<Outcome> run_mlstm(const OpCase& c, uint64_t seed) {
   std::vector<Outcome> out;
   if (L > 0) {
     std::vector<float> Cs = C0, ns = n0, ms = m0;
-    const float own = rel_diff(cpu_cell(B, NH, S, DQ, DV, 0, q, k, v, ig, fg, Cs, ns, ms), h_ref);
+    const float own =
+        rel_diff(cpu_cell(B, NH, S, DQ, DV, 0, q, k, v, ig_capped, fg_capped, Cs, ns, ms), h_ref);
     h_tol = std::max(h_tol, 3 * own);
     out.push_back({"h of the CPU step vs chunkwise (informational)", own, INFINITY});
   }
@@ -312,7 +320,7 @@ std::vector<Outcome> run_mlstm(const OpCase& c, uint64_t seed) {
     std::vector<float> Cr = C0, nr = n0, mr = m0;
     const auto WT = WeightType::BF16;
     const float own = rel_diff(cpu_cell(B, NH, S, DQ, DV, L, rounded(q, WT), rounded(k, WT),
-                                        rounded(v, WT), ig, fg, Cr, nr, mr),
+                                        rounded(v, WT), ig_capped, fg_capped, Cr, nr, mr),
                                h_ref);
     h_tol = std::max(h_tol, 3 * own);
     out.push_back({"h of bf16 q,k,v on the CPU (informational)", own, INFINITY});
@@ -454,7 +462,9 @@ std::vector<OpCase> op_cases() {
   for (D d : {D{1, 1, 1, 8, 8, 0}, D{2, 3, 5, 37, 45, 0}, D{1, 8, 3, 256, 512, 0},
               D{3, 2, 20, 16, 24, 0}})
     cs.push_back({"mlstm_step", d, F32});
-  cs.push_back({"mlstm_step", {64, 8, 2, 64, 128, 0}, F32});  // wide grid: 16-byte kernel
+  cs.push_back({"mlstm_step", {64, 8, 2, 64, 128, 0}, F32});          // wide grid: 16-byte kernel
+  for (D d : {D{2, 3, 5, 37, 45, 0, 1}, D{1, 8, 3, 256, 512, 0, 1}})  // gates capped in the kernel
+    cs.push_back({"mlstm_step", d, F32});
   for (D d : {D{1, 1, 1, 8, 8, 64}, D{2, 3, 7, 37, 45, 64}, D{1, 2, 65, 16, 24, 64},
               D{2, 2, 130, 32, 48, 16}, D{1, 1, 100, 24, 20, 7}, D{1, 8, 128, 256, 512, 64},
               D{1, 2, 200, 64, 64, 64}, D{3, 1, 64, 40, 72, 32}})

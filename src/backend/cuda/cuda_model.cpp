@@ -245,8 +245,8 @@ class CudaModel final : public ModelBackend {
       rms_norm(buf.x, T, E, E, vec(w, WF::NormMlstmW), vec(w, WF::NormMlstmB), eps, buf.u, wt,
                stream);
       gemm->linear(buf.u, T, E, field(w, WF::WIn), W, wt, vec(w, WF::BIn), buf.proj, false, stream);
-      soft_cap_columns(buf.proj, T, W, 2 * qk + 2 * v, 2 * NH, static_cast<float>(c.gate_soft_cap),
-                       stream);
+      const auto gate_cap = static_cast<float>(c.gate_soft_cap);
+      if (!step) soft_cap_columns(buf.proj, T, W, 2 * qk + 2 * v, 2 * NH, gate_cap, stream);
       const float* p = buf.proj;
       const CellBatch cells{B,
                             S,
@@ -259,7 +259,8 @@ class CudaModel final : public ModelBackend {
                             {p + 2 * qk + 2 * v, W},
                             {p + 2 * qk + 2 * v + NH, W},
                             buf.h,
-                            v};
+                            v,
+                            step ? gate_cap : 0.0f};  // the step form caps the gates itself
       if (step) {
         mlstm_step(cells, st.block(i), cell_eps, buf.cell, stream);
       } else {

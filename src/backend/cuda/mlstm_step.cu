@@ -19,8 +19,13 @@ __global__ void step_gates_kernel(CellBatch x, int64_t t, float* n, float* m, St
   const int64_t bh = blockIdx.x, b = bh / x.NH, h = bh % x.NH, row = b * x.S + t;
   const float* q = x.q.p + row * x.q.stride + h * x.DHQK;
   const float* k = x.k.p + row * x.k.stride + h * x.DHQK;
-  const float i_pre = x.igate.p[row * x.igate.stride + h];
-  const float lf = log_sigmoid(x.fgate.p[row * x.fgate.stride + h]);
+  float i_pre = x.igate.p[row * x.igate.stride + h];
+  float f_pre = x.fgate.p[row * x.fgate.stride + h];
+  if (x.gate_cap > 0.0f) {
+    i_pre = x.gate_cap * tanhf(i_pre / x.gate_cap);
+    f_pre = x.gate_cap * tanhf(f_pre / x.gate_cap);
+  }
+  const float lf = log_sigmoid(f_pre);
   const float m_prev = m[bh];
   const float m_new = fmaxf(lf + m_prev, i_pre);
   const float f_act = expf(lf + m_prev - m_new);

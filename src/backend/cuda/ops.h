@@ -64,6 +64,9 @@ struct CellBatch {
   DevRows q, k, v, igate, fgate;
   float* h;
   int64_t h_stride;
+  // > 0: the gates are raw and the step form soft-caps them as it reads them (one launch fewer
+  // per block in decode); 0: already capped. The chunkwise form needs them capped.
+  float gate_cap = 0.0f;
 };
 struct CellStateDev {
   float* C;
