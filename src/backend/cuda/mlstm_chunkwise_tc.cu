@@ -2,8 +2,8 @@
 // models. Same equations, gate pass and stabilizers as mlstm_chunkwise.cu; two launches after it:
 //   states:  per (b, head, 64×64 tile of C): walks the chunks with the tile in accumulators;
 //            saves C (bf16) and n before each chunk, then C ← γ·C + (K ⊙ w)ᵀ V, n ← γ·n + Kᵀw;
-//   outputs: per (b, head, chunk, 64 columns of h): S = Q Kᵀ, decayed and masked in float32, the
-//            normalizer, then h = (Q̄ C_chunk + S V) / denominator.
+//   outputs: per (b, head, chunk, one or two 64-column tiles of h): S = Q Kᵀ once, decayed and
+//            masked in float32, the normalizer, then per tile h = (Q̄ C_chunk + S V) / denominator.
 // Rounded to bf16 for the products: q, k·w, v, the decayed scores and the saved C. The state
 // carried between calls, gate math, row sums and the normalizer stay float32.
 #include <mma.h>
