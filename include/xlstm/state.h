@@ -8,6 +8,10 @@
 // save(), copying) first downloads the mirror. Non-const host access marks the mirror out of date,
 // and the backend uploads the host copy before its next forward. So a State behaves the same
 // whichever device advanced it, and the cost is one transfer per switch between host and device.
+//
+// A fresh or reset state is known to be zero and holds no host memory until something reads it on
+// the host; a device backend then clears its copy instead of uploading (a 7B state is 134 MB per
+// sequence).
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -60,13 +64,16 @@ class State {
 
  private:
   friend struct StateAccess;  // backends: src/model/state_access.h
-  void sync_host() const;     // downloads the mirror if it is newer than the host vectors
+  void sync_host() const;     // downloads the mirror if it is newer; allocates a zero state
+  void copy_host_from(const State& other);
+  bool host_is_zero() const { return host_zero_ && !host_stale_; }
 
   int64_t batch_ = 0, NH_ = 0, DHQK_ = 0, DHV_ = 0;
   mutable std::vector<MlstmBlockState> blocks_;  // mutable: const readers may download into it
   std::unique_ptr<StateMirror> mirror_;
   mutable bool host_stale_ = false;  // the mirror holds newer values than blocks_
   bool mirror_stale_ = true;         // blocks_ holds newer values than the mirror
+  mutable bool host_zero_ = false;   // blocks_ is all zeros, its vectors perhaps not allocated
 };
 
 }  // namespace xlstm

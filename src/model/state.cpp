@@ -19,8 +19,18 @@ State::State(const ModelConfig& c, int64_t batch)
 
 State::State(const State& other)
     : batch_(other.batch_), NH_(other.NH_), DHQK_(other.DHQK_), DHV_(other.DHV_) {
+  copy_host_from(other);
+}
+
+void State::copy_host_from(const State& other) {
+  if (other.host_is_zero()) {
+    blocks_.assign(other.blocks_.size(), MlstmBlockState{});
+    host_zero_ = true;
+    return;
+  }
   other.sync_host();
   blocks_ = other.blocks_;
+  host_zero_ = false;
 }
 
 State& State::operator=(const State& other) {
@@ -30,7 +40,7 @@ State& State::operator=(const State& other) {
   NH_ = other.NH_;
   DHQK_ = other.DHQK_;
   DHV_ = other.DHV_;
-  blocks_ = other.blocks_;
+  copy_host_from(other);
   mirror_.reset();
   host_stale_ = false;
   mirror_stale_ = true;
@@ -42,13 +52,24 @@ State& State::operator=(State&&) noexcept = default;
 State::~State() = default;
 
 void State::sync_host() const {
-  if (host_stale_ && mirror_ != nullptr) mirror_->download(blocks_);
+  if (host_zero_) {  // allocate the zeros a reader (or a download) needs
+    for (auto& b : blocks_) {
+      b.C.assign(static_cast<size_t>(batch_ * NH_ * DHQK_ * DHV_), 0.0f);
+      b.n.assign(static_cast<size_t>(batch_ * NH_ * DHQK_), 0.0f);
+      b.m.assign(static_cast<size_t>(batch_ * NH_), 0.0f);
+    }
+  }
+  if (host_stale_ && mirror_ != nullptr) {
+    mirror_->download(blocks_);
+    host_zero_ = false;
+  }
   host_stale_ = false;
 }
 
 std::vector<MlstmBlockState>& State::blocks() {
   sync_host();
   mirror_stale_ = true;  // the caller may write
+  host_zero_ = false;
   return blocks_;
 }
 
@@ -60,11 +81,8 @@ const std::vector<MlstmBlockState>& State::blocks() const {
 void State::reset() {
   host_stale_ = false;
   mirror_stale_ = true;
-  for (auto& b : blocks_) {
-    b.C.assign(static_cast<size_t>(batch_ * NH_ * DHQK_ * DHV_), 0.0f);
-    b.n.assign(static_cast<size_t>(batch_ * NH_ * DHQK_), 0.0f);
-    b.m.assign(static_cast<size_t>(batch_ * NH_), 0.0f);
-  }
+  host_zero_ = true;
+  for (auto& b : blocks_) b = MlstmBlockState{};  // zeros, allocated on first host use
 }
 
 State State::slice(int64_t b) const {
@@ -94,6 +112,7 @@ void State::assign(int64_t b, const State& one) {
   sync_host();
   one.sync_host();
   mirror_stale_ = true;
+  host_zero_ = false;
   const int64_t c = NH_ * DHQK_ * DHV_, n = NH_ * DHQK_, m = NH_;
   for (size_t i = 0; i < blocks_.size(); ++i) {
     std::copy(one.blocks_[i].C.begin(), one.blocks_[i].C.end(), blocks_[i].C.begin() + b * c);
@@ -134,6 +153,7 @@ State State::load(const std::filesystem::path& path, const ModelConfig& config) 
     s.blocks_[i].n = get(p + "n", {s.batch_, s.NH_, s.DHQK_});
     s.blocks_[i].m = get(p + "m", {s.batch_, s.NH_, 1});
   }
+  s.host_zero_ = false;
   return s;
 }
 

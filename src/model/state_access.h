@@ -12,11 +12,13 @@ struct StateAccess {
   static StateMirror* mirror(State& s) { return s.mirror_.get(); }
   // Installs a fresh mirror; its contents count as out of date until uploaded.
   static void set_mirror(State& s, std::unique_ptr<StateMirror> m) {
-    s.sync_host();
+    if (s.host_stale_) s.sync_host();  // keep the old mirror's values (a zero state stays lazy)
     s.mirror_ = std::move(m);
     s.mirror_stale_ = true;
   }
   static bool mirror_stale(const State& s) { return s.mirror_stale_; }
+  // The host copy is all zeros (perhaps unallocated): clear the device copy instead of uploading.
+  static bool host_is_zero(const State& s) { return s.host_is_zero(); }
   // The host blocks as they are, without download: the backend's upload source.
   static const std::vector<MlstmBlockState>& host_blocks(const State& s) { return s.blocks_; }
   static void mark_uploaded(State& s) { s.mirror_stale_ = false; }

@@ -163,8 +163,25 @@ class CudaModel final : public ModelBackend {
     const int64_t T = B * S, E = c.embedding_dim, V = c.vocab_size, v = c.v_dim(), F = c.ffn_dim(),
                   W = 2 * c.qk_dim() + 2 * v + 2 * c.num_heads;
     const size_t g = type_size(wt);
-    const CellBatch probe{
-        B, S, c.num_heads, c.qk_head_dim(), c.v_head_dim(), {}, {}, {}, {}, {}, nullptr, 0};
+    // The cell's scratch depends on its path, which depends on the strides and on the pointers'
+    // alignment: the probe has the real strides and offsets from a 256-byte aligned base (the
+    // projection rows' start); it is never dereferenced.
+    const int64_t qk = c.qk_dim();
+    auto at = [](int64_t floats) {
+      return reinterpret_cast<const float*>(uintptr_t{256} + static_cast<uintptr_t>(floats) * 4);
+    };
+    const CellBatch probe{B,
+                          S,
+                          c.num_heads,
+                          c.qk_head_dim(),
+                          c.v_head_dim(),
+                          {at(0), W},
+                          {at(qk), W},
+                          {at(2 * qk), W},
+                          {at(2 * qk + 2 * v), W},
+                          {at(2 * qk + 2 * v + c.num_heads), W},
+                          nullptr,
+                          v};
     size_t cell = mlstm_step_scratch_bytes(probe);
     if (chunkwise)
       cell = std::max(cell, mlstm_chunkwise_scratch_bytes(probe, chunk, tensor_cores()));
@@ -226,7 +243,11 @@ class CudaModel final : public ModelBackend {
       StateAccess::set_mirror(state, std::move(fresh));
     }
     if (StateAccess::mirror_stale(state)) {
-      m->upload(StateAccess::host_blocks(state));
+      if (StateAccess::host_is_zero(state)) {
+        m->zero(stream);
+      } else {
+        m->upload(StateAccess::host_blocks(state));
+      }
       StateAccess::mark_uploaded(state);
     }
     return *m;

@@ -1,5 +1,6 @@
 #include "backend/cuda/cuda_state.h"
 
+#include "backend/cuda/check.h"
 #include "xlstm/error.h"
 
 namespace xlstm::cuda {
@@ -37,6 +38,10 @@ void CudaStateMirror::upload(const std::vector<MlstmBlockState>& host) {
     copy_to_device(d.n, h.n.data(), static_cast<size_t>(n_) * sizeof(float));
     copy_to_device(d.m, h.m.data(), static_cast<size_t>(m_) * sizeof(float));
   }
+}
+
+void CudaStateMirror::zero(Stream s) {
+  XLSTM_CUDA_CHECK(cudaMemsetAsync(buf_.get(), 0, buf_.bytes(), s));
 }
 
 void CudaStateMirror::download(std::vector<MlstmBlockState>& host) const {

@@ -20,6 +20,7 @@ class CudaStateMirror final : public StateMirror {
   CellStateDev block(int64_t i) const;
   const void* data() const { return buf_.get(); }
   void upload(const std::vector<MlstmBlockState>& host);
+  void zero(Stream s);  // every value 0 (a fresh state), ordered on s
   void download(std::vector<MlstmBlockState>& host) const override;
 
  private:

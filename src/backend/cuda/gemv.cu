@@ -128,12 +128,14 @@ __global__ void __launch_bounds__(kWarps * 32)
 template <int M, int R, int U, bool Vec>
 void launch_kernel(const bf16* x, int64_t K, const bf16* W, int64_t N, const float* bias, float* y,
                    bool accumulate, Stream s) {
+  // Only where the code running is sm_90 or newer: the wait compiles to nothing in older targets
+  // (e.g. the compute_80 PTX JIT-compiled for a newer GPU), and the launch must then be ordinary.
   static const bool pdl = [] {
-    int dev = 0, major = 0;
-    XLSTM_CUDA_CHECK(cudaGetDevice(&dev));
-    XLSTM_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+    cudaFuncAttributes a{};
+    XLSTM_CUDA_CHECK(cudaFuncGetAttributes(&a, gemv_kernel<M, R, U, Vec>));
     const char* e = std::getenv("XLSTM_PDL");
-    return major >= 9 && !(e != nullptr && std::string(e) == "off");
+    return a.binaryVersion >= 90 && a.ptxVersion >= 90 &&
+           !(e != nullptr && std::string(e) == "off");
   }();
   cudaLaunchConfig_t cfg{};
   cfg.gridDim = dim3(blocks_for(N, kWarps * R));

@@ -364,6 +364,12 @@ void mlstm_chunkwise(const CellBatch& x, CellStateDev st, float eps, int64_t chu
   if (BH == 0 || x.S == 0) return;
   const int64_t L = chunk, NC = (x.S + L - 1) / L;
   const bool tc = mlstm_chunkwise_uses_tensor_cores(x, L, tensor_cores);
+  if (tc && reinterpret_cast<uintptr_t>(st.C) % 32 != 0)
+    throw InvalidInput("[cuda] mlstm_chunkwise: the tensor-core path needs C 32-byte aligned");
+  if (NC > 65535) {
+    throw InvalidInput("[cuda] mlstm_chunkwise: " + std::to_string(NC) +
+                       " chunks in one call (at most 65535: a shorter segment or a longer chunk)");
+  }
   const ChunkScratch sc = chunkwise::carve(x, L, tc, d_scratch, nullptr);
   chunkwise::launch_gates(x, L, NC, st.m, sc, s);
   if (tc) {

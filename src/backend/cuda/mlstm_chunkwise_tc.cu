@@ -201,10 +201,9 @@ __global__ void __launch_bounds__(kOutThreads, 2)
     igs[tid] = x.igate.p[row * x.igate.stride + h];
   }
   for (int a = tid; a < Dq; a += kOutThreads) nks[a] = sc.nbuf[(bh * NC + c) * x.DHQK + a];
-  for (int i = tid; i < TL * parts; i += kOutThreads) qn_part[i] = 0.0f;
   __syncthreads();
   // q and k as bf16, and q·n in float32 from the loaded q: 16 lanes hold 64 consecutive values of
-  // one row (Dq/4 is a multiple of 16), reduced by shuffles; lane 0 of each 16 adds its part.
+  // one row (Dq/4 is a multiple of 16), reduced by shuffles; lane 0 of each 16 writes its part.
   constexpr int kUnroll = 4;
   const int pieces = TL * Dq / 4;
   for (int e0 = tid; e0 < pieces; e0 += kUnroll * kOutThreads) {

@@ -141,9 +141,9 @@ __global__ void step_state_vec4_kernel(CellBatch x, int64_t t, float* __restrict
       const float4 p = partial[g][threadIdx.x];
       sum.x += p.x, sum.y += p.y, sum.z += p.z, sum.w += p.w;
     }
-    const float inv = cf.denom;
+    const float den = cf.denom;
     *reinterpret_cast<float4*>(x.h + row * x.h_stride + h * x.DHV + d) =
-        make_float4(sum.x / inv, sum.y / inv, sum.z / inv, sum.w / inv);
+        make_float4(sum.x / den, sum.y / den, sum.z / den, sum.w / den);
   }
 }
 

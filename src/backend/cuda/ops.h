@@ -52,9 +52,9 @@ void fill_value(float* dst, size_t n, float value, Stream s);
 
 // The mLSTM cell (spec §1.5, §2) for a batch. Token (b, s) of head h reads
 // q: q.p[(b·S + s)·q.stride + h·DHQK + j] (k alike), v: v.p[... + h·DHV + j],
-// gates: igate.p[(b·S + s)·igate.stride + h] (pre-activations, already soft-capped),
+// gates: igate.p[(b·S + s)·igate.stride + h] (pre-activations, soft-capped unless gate_cap > 0),
 // and writes h_out[(b·S + s)·h_stride + h·DHV + j]. State C [B, NH, DHQK, DHV], n [B, NH, DHQK],
-// m [B, NH], float32, advanced in place.
+// m [B, NH], float32, advanced in place; the tensor-core path needs C 32-byte aligned.
 struct DevRows {
   const float* p;
   int64_t stride;
