@@ -152,6 +152,39 @@ TEST(StateObject, SaveLoadSliceAndAssignRoundTrip) {
   }
 }
 
+// A fresh or reset state is zero without holding host memory until read: every way of reading it
+// (blocks, copies, slices, saving, running) sees zeros of the right shapes, and a reset state runs
+// exactly as a fresh one.
+TEST(StateObject, FreshAndResetStatesReadAsZeros) {
+  Model model = Model::load(testing::fixtures() / "models" / "nxai_odd_heads");
+  const ModelConfig& c = model.config();
+  const std::vector<int32_t> ids = {3, 1, 4, 1, 5, 9};
+  auto expect_zeros = [&](const State& s, int64_t B) {
+    ASSERT_EQ(s.num_blocks(), c.num_blocks);
+    for (const auto& b : s.blocks()) {
+      ASSERT_EQ(static_cast<int64_t>(b.C.size()),
+                B * c.num_heads * c.qk_head_dim() * c.v_head_dim());
+      ASSERT_EQ(static_cast<int64_t>(b.n.size()), B * c.num_heads * c.qk_head_dim());
+      ASSERT_EQ(static_cast<int64_t>(b.m.size()), B * c.num_heads);
+      for (float x : b.C) ASSERT_EQ(x, 0.0f);
+      for (float x : b.n) ASSERT_EQ(x, 0.0f);
+      for (float x : b.m) ASSERT_EQ(x, 0.0f);
+    }
+  };
+  State fresh = model.new_state(2);
+  const State copy = fresh;  // copied while lazy
+  expect_zeros(copy, 2);
+  expect_zeros(fresh.slice(1), 1);
+  expect_zeros(fresh, 2);
+  State run = model.new_state(2);
+  const auto first = model.forward(ids, run);
+  State copy_of_run = run;
+  run.reset();
+  expect_zeros(run, 2);
+  EXPECT_EQ(model.forward(ids, run), first);  // a reset state runs as a fresh one
+  EXPECT_EQ(copy_of_run.blocks()[0].m, run.blocks()[0].m);
+}
+
 TEST(StateObject, LoadRejectsMismatchedShapes) {
   ModelConfig other = Model::load(testing::fixtures() / "models" / "nxai_odd_heads").config();
   State s(other, 1);
