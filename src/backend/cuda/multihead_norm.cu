@@ -9,8 +9,8 @@ namespace {
 
 constexpr int kThreads = 128, kPerThread = 4;
 
-// Heads up to kPerThread·1024 wide keep h and o in registers, loaded before the first use
-// (decode's few rows are latency-bound); wider heads re-read them.
+// Heads up to kPerThread·1024 wide keep h, o and the norm weights in registers, loaded before the
+// first use (decode's few rows are latency-bound); wider heads re-read them.
 template <typename T, bool kCached>
 __global__ void multihead_norm_gate_kernel(const float* __restrict__ h, int64_t NH, int64_t DH,
                                            const float* __restrict__ w, const float* __restrict__ b,
@@ -22,12 +22,14 @@ __global__ void multihead_norm_gate_kernel(const float* __restrict__ h, int64_t 
   const float* xr = h + off;
   const float* orow = o + t * o_stride + head * DH;
   if constexpr (kCached) {
-    float v[kPerThread], g[kPerThread];
+    float v[kPerThread], g[kPerThread], wv[kPerThread], bv[kPerThread];
 #pragma unroll
     for (int i = 0; i < kPerThread; ++i) {
-      const int64_t d = threadIdx.x + static_cast<int64_t>(i) * blockDim.x;
+      const int64_t d = threadIdx.x + static_cast<int64_t>(i) * blockDim.x, j = head * DH + d;
       v[i] = d < DH ? xr[d] : 0.0f;
       g[i] = d < DH ? orow[d] : 0.0f;
+      wv[i] = d < DH ? w[j] : 0.0f;
+      bv[i] = d < DH && b != nullptr ? b[j] : 0.0f;
     }
     float sum = 0.0f;
 #pragma unroll
@@ -43,11 +45,8 @@ __global__ void multihead_norm_gate_kernel(const float* __restrict__ h, int64_t 
     const float r = 1.0f / sqrtf(var + eps);
 #pragma unroll
     for (int i = 0; i < kPerThread; ++i) {
-      const int64_t d = threadIdx.x + static_cast<int64_t>(i) * blockDim.x, j = head * DH + d;
-      if (d < DH) {
-        const float normed = (v[i] - mean) * r * w[j] + (b != nullptr ? b[j] : 0.0f);
-        store(y + off + d, normed * sigmoid(g[i]));
-      }
+      const int64_t d = threadIdx.x + static_cast<int64_t>(i) * blockDim.x;
+      if (d < DH) store(y + off + d, ((v[i] - mean) * r * wv[i] + bv[i]) * sigmoid(g[i]));
     }
     return;
   }

@@ -17,11 +17,13 @@ __global__ void rms_norm_cached_kernel(const float* __restrict__ x, int64_t D, i
   allow_dependent_launch();  // the next GEMV may start streaming its weights
   const float* xr = x + blockIdx.x * x_stride;
   T* yr = y + blockIdx.x * D;
-  float v[kPerThread];
+  float v[kPerThread], wv[kPerThread], bv[kPerThread];  // the weights too: one round trip
 #pragma unroll
   for (int i = 0; i < kPerThread; ++i) {
     const int64_t d = threadIdx.x + static_cast<int64_t>(i) * blockDim.x;
     v[i] = d < D ? xr[d] : 0.0f;
+    wv[i] = d < D ? w[d] : 0.0f;
+    bv[i] = d < D && b != nullptr ? b[d] : 0.0f;
   }
   float ss = 0.0f;
 #pragma unroll
@@ -31,7 +33,7 @@ __global__ void rms_norm_cached_kernel(const float* __restrict__ x, int64_t D, i
 #pragma unroll
   for (int i = 0; i < kPerThread; ++i) {
     const int64_t d = threadIdx.x + static_cast<int64_t>(i) * blockDim.x;
-    if (d < D) store(yr + d, v[i] * r * w[d] + (b != nullptr ? b[d] : 0.0f));
+    if (d < D) store(yr + d, v[i] * r * wv[i] + bv[i]);
   }
 }
 
