@@ -52,8 +52,9 @@ State& State::operator=(State&&) noexcept = default;
 State::~State() = default;
 
 void State::sync_host() const {
-  if (host_zero_) {  // allocate the zeros a reader (or a download) needs
+  if (host_zero_) {  // allocate, once, the zeros a reader (or a download) needs
     for (auto& b : blocks_) {
+      if (!b.m.empty()) continue;
       b.C.assign(static_cast<size_t>(batch_ * NH_ * DHQK_ * DHV_), 0.0f);
       b.n.assign(static_cast<size_t>(batch_ * NH_ * DHQK_), 0.0f);
       b.m.assign(static_cast<size_t>(batch_ * NH_), 0.0f);

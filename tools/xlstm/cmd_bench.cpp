@@ -1,5 +1,6 @@
-// xlstm bench: prefill and decode throughput and peak RSS for a model (or random weights of a
-// config).
+// xlstm bench: prefill throughput, time to first token, decode throughput (tokens picked on the
+// model's device, as in generation), peak RSS and peak device memory for a model (or random
+// weights of a config).
 #include <sys/resource.h>
 
 #include <algorithm>

@@ -26,6 +26,27 @@ __device__ __forceinline__ float load(const bf16* p) {
   return __bfloat162float(*p);
 }
 
+// Four adjacent values as a float4: float32 memory 16-byte aligned, bf16 memory 8-byte aligned
+// (stores round to nearest even).
+__device__ __forceinline__ float4 load4(const float* p) {
+  return *reinterpret_cast<const float4*>(p);
+}
+__device__ __forceinline__ float4 load4(const bf16* p) {
+  const uint2 u = *reinterpret_cast<const uint2*>(p);
+  const float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.x));
+  const float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.y));
+  return make_float4(a.x, a.y, b.x, b.y);
+}
+__device__ __forceinline__ void store4(float* p, float4 v) {
+  *reinterpret_cast<float4*>(p) = v;
+}
+__device__ __forceinline__ void store4(bf16* p, float4 v) {
+  uint2 u;
+  *reinterpret_cast<__nv_bfloat162*>(&u.x) = __floats2bfloat162_rn(v.x, v.y);
+  *reinterpret_cast<__nv_bfloat162*>(&u.y) = __floats2bfloat162_rn(v.z, v.w);
+  *reinterpret_cast<uint2*>(p) = u;
+}
+
 __device__ __forceinline__ float sigmoid(float x) {
   return 1.0f / (1.0f + expf(-x));
 }
@@ -71,6 +92,13 @@ __device__ __forceinline__ void wait_for_preceding_kernel() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
+}
+
+// Threads for a block that holds a row of n values in registers, per_thread each: a whole number
+// of warps, at least one, at most 1024 (the caller checks n ≤ 1024·per_thread).
+inline unsigned threads_for_row(int64_t n, int per_thread) {
+  const int64_t warps = ((n + per_thread - 1) / per_thread + 31) / 32;
+  return static_cast<unsigned>(std::clamp<int64_t>(warps, 1, 32) * 32);
 }
 
 inline unsigned blocks_for(int64_t n, int threads) {

@@ -25,24 +25,18 @@ __device__ __forceinline__ void unpack(uint32_t u, float& lo, float& hi) {
   hi = __uint_as_float(u & 0xffff0000u);
 }
 
+// Σ w_i·x_i over 8 bf16 pairs, in order, one fma each.
 __device__ __forceinline__ float dot8(const uint4& w, const uint4& x) {
-  float w0, w1, x0, x1, acc = 0.0f;
-  unpack(w.x, w0, w1);
-  unpack(x.x, x0, x1);
-  acc = fmaf(w0, x0, acc);
-  acc = fmaf(w1, x1, acc);
-  unpack(w.y, w0, w1);
-  unpack(x.y, x0, x1);
-  acc = fmaf(w0, x0, acc);
-  acc = fmaf(w1, x1, acc);
-  unpack(w.z, w0, w1);
-  unpack(x.z, x0, x1);
-  acc = fmaf(w0, x0, acc);
-  acc = fmaf(w1, x1, acc);
-  unpack(w.w, w0, w1);
-  unpack(x.w, x0, x1);
-  acc = fmaf(w0, x0, acc);
-  acc = fmaf(w1, x1, acc);
+  const uint32_t wv[4] = {w.x, w.y, w.z, w.w}, xv[4] = {x.x, x.y, x.z, x.w};
+  float acc = 0.0f;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    float w0, w1, x0, x1;
+    unpack(wv[i], w0, w1);
+    unpack(xv[i], x0, x1);
+    acc = fmaf(w0, x0, acc);
+    acc = fmaf(w1, x1, acc);
+  }
   return acc;
 }
 

@@ -28,15 +28,6 @@ using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major>;
 using FragBcol = wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major>;
 using FragAcc = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
 
-__device__ __forceinline__ void store_bf16x4(bf16* dst, float4 v) {
-  reinterpret_cast<__nv_bfloat162*>(dst)[0] = __floats2bfloat162_rn(v.x, v.y);
-  reinterpret_cast<__nv_bfloat162*>(dst)[1] = __floats2bfloat162_rn(v.z, v.w);
-}
-
-__device__ __forceinline__ float4 load4(const float* p) {
-  return *reinterpret_cast<const float4*>(p);
-}
-
 // One chunk's inputs of a states block, in registers: loaded a chunk ahead, so the loads are in
 // flight while the previous chunk's products run. Thread t holds float4 pieces e = t + i·kThreads
 // (i < kPieces) of the [TL, TT] slices of k and v: row e / (TT/4), columns e % (TT/4) · 4.
@@ -109,8 +100,7 @@ __global__ void __launch_bounds__(kThreads)
     bf16* dst = sc.C16 + ((bh * NC + c) * x.DHQK + r0) * x.DHV + d0;
     for (int e = tid; e < TT * TT / 4; e += kThreads) {
       const int r = e / (TT / 4), j = e % (TT / 4) * 4;
-      store_bf16x4(dst + r * x.DHV + j,
-                   make_float4(ft[r][j], ft[r][j + 1], ft[r][j + 2], ft[r][j + 3]));
+      store4(dst + r * x.DHV + j, make_float4(ft[r][j], ft[r][j + 1], ft[r][j + 2], ft[r][j + 3]));
     }
     if (n_owner) sc.nbuf[(bh * NC + c) * x.DHQK + r0 + tid] = nreg;
     __syncthreads();  // ft is free again
@@ -121,8 +111,8 @@ __global__ void __launch_bounds__(kThreads)
       const float wl = w[l];
       kv.x *= wl, kv.y *= wl, kv.z *= wl, kv.w *= wl;
       ft[l][j] = kv.x, ft[l][j + 1] = kv.y, ft[l][j + 2] = kv.z, ft[l][j + 3] = kv.w;
-      store_bf16x4(&kw[l][j], kv);
-      store_bf16x4(&vs[l][j], in.v[i]);
+      store4(&kw[l][j], kv);
+      store4(&vs[l][j], in.v[i]);
     }
     if (c + 1 < NC) load_chunk(x, bh, h, r0, d0, L, c + 1, bcum, in);  // in flight meanwhile
     __syncthreads();
@@ -223,8 +213,8 @@ __global__ void __launch_bounds__(kOutThreads, 2)
       const int e = e0 + u * kOutThreads, l = e / (Dq / 4), a = e % (Dq / 4) * 4;
       float p = 0.0f;
       if (e < pieces) {
-        store_bf16x4(qs + l * ldq + a, qv[u]);
-        store_bf16x4(kc + l * ldq + a, kv[u]);
+        store4(qs + l * ldq + a, qv[u]);
+        store4(kc + l * ldq + a, kv[u]);
         p = qv[u].x * nks[a] + qv[u].y * nks[a + 1] + qv[u].z * nks[a + 2] + qv[u].w * nks[a + 3];
       }
       for (int o = 8; o > 0; o >>= 1) p += __shfl_xor_sync(0xffffffffu, p, o);
@@ -317,7 +307,7 @@ __global__ void __launch_bounds__(kOutThreads, 2)
       const int e = tid + i * kOutThreads, l = e / (TT / 4), j = e % (TT / 4) * 4;
       float4 vv = make_float4(0, 0, 0, 0);
       if (l < Lc) vv = load4(x.v.p + token_row(x, bh, c0 + l) * x.v.stride + h * x.DHV + d0 + j);
-      store_bf16x4(vsm + l * (TT + PAD_H) + j, vv);
+      store4(vsm + l * (TT + PAD_H) + j, vv);
     }
     __syncthreads();
     FragAcc o[2];

@@ -70,8 +70,7 @@ void launch_multihead_norm_gate(const float* h, int64_t T_, int64_t NH, int64_t 
                                 Stream s) {
   const auto grid = static_cast<unsigned>(T_ * NH);
   if (DH <= int64_t{kPerThread} * 1024) {
-    const auto threads = static_cast<unsigned>(
-        std::clamp<int64_t>((DH + kPerThread - 1) / kPerThread + 31, 32, 1024) / 32 * 32);
+    const unsigned threads = threads_for_row(DH, kPerThread);
     multihead_norm_gate_kernel<T, true>
         <<<grid, threads, 0, s>>>(h, NH, DH, w, b, eps, o, o_stride, y);
   } else {

@@ -51,32 +51,29 @@ __global__ void rms_norm_kernel(const float* x, int64_t D, int64_t x_stride, con
   }
 }
 
+template <typename T>
+void launch_rms_norm(const float* x, int64_t rows, int64_t D, int64_t x_stride, const float* w,
+                     const float* b, float eps, T* y, Stream s) {
+  const auto grid = static_cast<unsigned>(rows);
+  if (D <= int64_t{kPerThread} * 1024) {
+    rms_norm_cached_kernel<<<grid, threads_for_row(D, kPerThread), 0, s>>>(x, D, x_stride, w, b,
+                                                                           eps, y);
+  } else {
+    rms_norm_kernel<<<grid, kThreads, 0, s>>>(x, D, x_stride, w, b, eps, y);
+  }
+  XLSTM_CUDA_CHECK_LAUNCH();
+}
+
 }  // namespace
 
 void rms_norm(const float* x, int64_t T, int64_t D, int64_t x_stride, const float* w,
               const float* b, float eps, void* y, WeightType y_type, Stream s) {
   if (T == 0) return;
-  if (D <= int64_t{kPerThread} * 1024) {
-    const auto threads = static_cast<unsigned>(
-        std::clamp<int64_t>((D + kPerThread - 1) / kPerThread + 31, 32, 1024) / 32 * 32);
-    if (y_type == WeightType::BF16) {
-      rms_norm_cached_kernel<<<static_cast<unsigned>(T), threads, 0, s>>>(x, D, x_stride, w, b, eps,
-                                                                          static_cast<bf16*>(y));
-    } else {
-      rms_norm_cached_kernel<<<static_cast<unsigned>(T), threads, 0, s>>>(x, D, x_stride, w, b, eps,
-                                                                          static_cast<float*>(y));
-    }
-    XLSTM_CUDA_CHECK_LAUNCH();
-    return;
-  }
   if (y_type == WeightType::BF16) {
-    rms_norm_kernel<<<static_cast<unsigned>(T), kThreads, 0, s>>>(x, D, x_stride, w, b, eps,
-                                                                  static_cast<bf16*>(y));
+    launch_rms_norm(x, T, D, x_stride, w, b, eps, static_cast<bf16*>(y), s);
   } else {
-    rms_norm_kernel<<<static_cast<unsigned>(T), kThreads, 0, s>>>(x, D, x_stride, w, b, eps,
-                                                                  static_cast<float*>(y));
+    launch_rms_norm(x, T, D, x_stride, w, b, eps, static_cast<float*>(y), s);
   }
-  XLSTM_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace xlstm::cuda

@@ -8,30 +8,6 @@ namespace xlstm::cuda {
 
 namespace {
 
-struct Four {
-  float v[4];
-};
-
-__device__ __forceinline__ Four load_four(const float* p) {
-  const float4 f = *reinterpret_cast<const float4*>(p);
-  return {{f.x, f.y, f.z, f.w}};
-}
-__device__ __forceinline__ Four load_four(const bf16* p) {
-  const uint2 u = *reinterpret_cast<const uint2*>(p);
-  const float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.x));
-  const float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.y));
-  return {{a.x, a.y, b.x, b.y}};
-}
-__device__ __forceinline__ void store_four(float* p, const Four& f) {
-  *reinterpret_cast<float4*>(p) = make_float4(f.v[0], f.v[1], f.v[2], f.v[3]);
-}
-__device__ __forceinline__ void store_four(bf16* p, const Four& f) {
-  uint2 u;
-  *reinterpret_cast<__nv_bfloat162*>(&u.x) = __floats2bfloat162_rn(f.v[0], f.v[1]);
-  *reinterpret_cast<__nv_bfloat162*>(&u.y) = __floats2bfloat162_rn(f.v[2], f.v[3]);
-  *reinterpret_cast<uint2*>(p) = u;
-}
-
 template <typename In, typename Out, bool kVec>
 __global__ void swiglu_kernel(const In* gate_up, int64_t T_, int64_t F, Out* act) {
   allow_dependent_launch();  // the next GEMV may start streaming its weights
@@ -43,11 +19,9 @@ __global__ void swiglu_kernel(const In* gate_up, int64_t T_, int64_t F, Out* act
         (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * (kVec ? 4 : 1);
     if (j0 >= F) continue;
     if constexpr (kVec) {
-      const Four gv = load_four(g + j0), uv = load_four(u + j0);
-      Four out;
-#pragma unroll
-      for (int i = 0; i < 4; ++i) out.v[i] = gv.v[i] * sigmoid(gv.v[i]) * uv.v[i];
-      store_four(a + j0, out);
+      const float4 gv = load4(g + j0), uv = load4(u + j0);
+      store4(a + j0, make_float4(gv.x * sigmoid(gv.x) * uv.x, gv.y * sigmoid(gv.y) * uv.y,
+                                 gv.z * sigmoid(gv.z) * uv.z, gv.w * sigmoid(gv.w) * uv.w));
     } else {
       const float gj = load(g + j0);
       store(a + j0, gj * sigmoid(gj) * load(u + j0));
