@@ -61,18 +61,19 @@ size_t sz(int64_t n) {
   return static_cast<size_t>(n);
 }
 
-// d = {T, D, bias, row stride as a multiple of D}
+// d = {T, D, bias, row stride as a multiple of D, unit weight (w null: folded into a GEMM)}
 std::vector<Outcome> run_rms_norm(const OpCase& c, uint64_t seed) {
   const int64_t T = c.d[0], Dm = c.d[1], stride = Dm * c.d[3];
+  const bool unit = c.d.size() > 4 && c.d[4] != 0;
   const auto x = randn(sz(T * stride), seed, 2.0f, 0.3f);
-  const auto w = randn(sz(Dm), seed + 1, 0.5f, 1.0f);
+  const auto w = unit ? std::vector<float>(sz(Dm), 1.0f) : randn(sz(Dm), seed + 1, 0.5f, 1.0f);
   const auto b = c.d[2] ? randn(sz(Dm), seed + 2) : std::vector<float>{};
   std::vector<float> rows(sz(T * Dm)), ref(sz(T * Dm));
   for (int64_t t = 0; t < T; ++t) std::copy_n(x.data() + t * stride, Dm, rows.data() + t * Dm);
   rms_norm(rows.data(), T, Dm, w.data(), b.empty() ? nullptr : b.data(), 1e-6f, ref.data());
   auto dx = to_device(x), dw = to_device(w), db = to_device(b);
   auto dy = poisoned(sz(T * Dm), c.type);
-  cuda::rms_norm(dx.as<float>(), T, Dm, stride, dw.as<float>(),
+  cuda::rms_norm(dx.as<float>(), T, Dm, stride, unit ? nullptr : dw.as<float>(),
                  b.empty() ? nullptr : db.as<float>(), 1e-6f, dy.get(), c.type, nullptr);
   return {{"y", rel_diff(to_host(dy, sz(T * Dm), c.type), ref), tol_for(c.type)}};
 }
@@ -181,6 +182,58 @@ std::vector<Outcome> run_linear_fallback(const OpCase& c, uint64_t seed) {
 }
 std::vector<Outcome> run_linear_gemv(const OpCase& c, uint64_t seed) {
   return run_linear_with(c, seed, LinearPath::Gemv);
+}
+
+// d = {M, K, N, bias, accumulate, logit cap, SwiGLU}: decode's fused GEMVs, float32 x normalised
+// as it is read (the norm weight is in W). The CPU: rms_norm with unit weight (float32, not
+// rounded), linear, cap or swiglu. SwiGLU: N is F (W has 2F rows) and the output bf16, so within
+// bf16's half ulp plus summation order.
+std::vector<Outcome> run_linear_gemv_rms(const OpCase& c, uint64_t seed) {
+  const int64_t M = c.d[0], K = c.d[1], N = c.d[2];
+  const bool acc = c.d[4] != 0, swiglu_out = c.d[6] != 0;
+  const float cap = c.d[5] ? 30.0f : 0.0f;
+  const int64_t rows = swiglu_out ? 2 * N : N;
+  const auto x = randn(sz(M * K), seed, 3.0f, 0.5f);
+  const auto w = randn(sz(rows * K), seed + 2, 8.0f / std::sqrt(static_cast<float>(K)));
+  const auto b = c.d[3] ? randn(sz(rows), seed + 3) : std::vector<float>{};
+  const auto y0 = randn(sz(M * N), seed + 4);
+  std::vector<float> normed(sz(M * K)), lin(sz(M * rows)), ref(sz(M * N));
+  const std::vector<float> ones(sz(K), 1.0f);
+  rms_norm(x.data(), M, K, ones.data(), nullptr, 1e-6f, normed.data());
+  const Matrix Wm = Matrix::from_f32(rows, K, w, WeightType::BF16);
+  linear(normed.data(), M, K, Wm, b.empty() ? nullptr : b.data(), lin.data());
+  if (swiglu_out) {
+    swiglu(lin.data(), M, N, ref.data());
+  } else {
+    for (size_t i = 0; i < ref.size(); ++i) {
+      ref[i] = lin[i] + (acc ? y0[i] : 0.0f);
+      if (cap > 0) ref[i] = soft_cap(ref[i], cap);
+    }
+  }
+  auto dx = to_device(x), dw = to_device(w, WeightType::BF16), db = to_device(b);
+  const float* bias = b.empty() ? nullptr : db.as<float>();
+  const auto out_type = swiglu_out ? WeightType::BF16 : WeightType::F32;
+  auto dy = acc ? to_device(y0) : poisoned(sz(M * N), out_type);
+  const bool launched = swiglu_out
+                            ? cuda::gemv_bf16_rms_swiglu(dx.as<float>(), M, K, 1e-6f, dw.get(), N,
+                                                         bias, dy.get(), nullptr)
+                            : cuda::gemv_bf16_rms(dx.as<float>(), M, K, 1e-6f, dw.get(), N, bias,
+                                                  dy.as<float>(), acc, cap, nullptr);
+  EXPECT_TRUE(launched);
+  return {{"y", rel_diff(to_host(dy, sz(M * N), out_type), ref), swiglu_out ? 4e-3f : 1e-4f}};
+}
+
+// d = {N, K}: W ·= g column-wise in place (a norm weight folded into W); one rounding per element.
+std::vector<Outcome> run_scale_columns(const OpCase& c, uint64_t seed) {
+  const int64_t N = c.d[0], K = c.d[1];
+  const auto w = rounded(randn(sz(N * K), seed), c.type);
+  const auto g = randn(sz(K), seed + 1, 0.5f, 1.0f);
+  std::vector<float> ref(w.size());
+  for (size_t i = 0; i < ref.size(); ++i) ref[i] = w[i] * g[i % sz(K)];
+  ref = rounded(ref, c.type);
+  auto dw = to_device(w, c.type), dg = to_device(g);
+  cuda::scale_columns(dw.get(), c.type, N, K, dg.as<float>(), nullptr);
+  return {{"W", rel_diff(to_host(dw, w.size(), c.type), ref), 0.0f}};
 }
 
 // d = {V, E, T}
@@ -294,10 +347,33 @@ std::vector<Outcome> run_mlstm(const OpCase& c, uint64_t seed) {
                           NH * DV,
                           gate_cap};
   const cuda::CellStateDev st{dC.as<float>(), dn.as<float>(), dm.as<float>()};
+  // d[7] (step form): the output norm and gate fused into the step, y as float32 (1) or bf16 (2).
+  const int64_t fused_norm = c.d.size() > 7 ? c.d[7] : 0;
+  const auto y_type = fused_norm == 2 ? WeightType::BF16 : WeightType::F32;
+  const int64_t os = NH * DV + 5;  // the output gate's rows, an odd stride
+  const auto o = randn(sz(T * os), seed + 8, 2.0f);
+  const auto nw = randn(sz(NH * DV), seed + 9, 0.5f, 1.0f), nb = randn(sz(NH * DV), seed + 10);
+  auto d_o = to_device(o), d_nw = to_device(nw), d_nb = to_device(nb);
+  auto dy = poisoned(sz(T * NH * DV), y_type);
+  std::vector<Outcome> out;
   if (L == 0) {
-    cuda::DeviceBuffer scratch(cuda::mlstm_step_scratch_bytes(x));
-    cuda::mlstm_step(x, st, 1e-6f, scratch.get(), nullptr);
+    const size_t sync_bytes = cuda::mlstm_step_sync_bytes(x);
+    auto sync = testing::to_device_raw(std::vector<unsigned>(sync_bytes / sizeof(unsigned), 0u));
+    const cuda::HeadNormGate norm{
+        d_nw.as<float>(), d_nb.as<float>(), 1e-5f, d_o.as<float>(), os, dy.get(), y_type};
+    cuda::mlstm_step(x, st, 1e-6f, sync.as<unsigned>(), nullptr, fused_norm ? &norm : nullptr);
     cuda::synchronize();
+    const auto left = testing::to_host_raw<unsigned>(sync, sync_bytes / sizeof(unsigned));
+    float nonzero = 0;
+    for (unsigned u : left) nonzero += u != 0;
+    out.push_back({"counters left non-zero", nonzero, 0.0f});
+    if (fused_norm) {
+      std::vector<float> y_ref(h_ref.size());
+      multihead_layer_norm(h_ref.data(), T, NH, DV, nw.data(), nb.data(), 1e-5f, y_ref.data());
+      apply_output_gate(y_ref.data(), T, NH * DV, o.data(), os);
+      out.push_back({"y (fused norm)", rel_diff(to_host(dy, y_ref.size(), y_type), y_ref),
+                     y_type == WeightType::BF16 ? 1e-2f : 1e-4f});
+    }
   } else {
     // bf16: the tensor-core path, which every bf16 case's shape must take.
     const bool tc = c.type == WeightType::BF16;
@@ -309,7 +385,6 @@ std::vector<Outcome> run_mlstm(const OpCase& c, uint64_t seed) {
   }
   const float tol = tol_for(c.type, true);
   float h_tol = tol;
-  std::vector<Outcome> out;
   if (L > 0) {
     std::vector<float> Cs = C0, ns = n0, ms = m0;
     const float own =
@@ -421,6 +496,8 @@ const std::map<std::string, Runner>& runners() {
       {"linear_bf16_out", run_linear_bf16_out},
       {"linear_fallback", run_linear_fallback},
       {"linear_gemv", run_linear_gemv},
+      {"linear_gemv_rms", run_linear_gemv_rms},
+      {"scale_columns", run_scale_columns},
       {"embedding", run_embedding},
       {"convert", run_convert},
       {"mlstm_step", run_mlstm},
@@ -434,7 +511,8 @@ std::vector<OpCase> op_cases() {
   std::vector<OpCase> cs;
   const auto F32 = WeightType::F32, BF16 = WeightType::BF16;
   for (WeightType t : {F32, BF16}) {
-    for (D d : {D{1, 64, 0, 1}, D{3, 257, 1, 1}, D{17, 1000, 0, 3}, D{5, 4096, 1, 1}})
+    for (D d : {D{1, 64, 0, 1}, D{3, 257, 1, 1}, D{17, 1000, 0, 3}, D{5, 4096, 1, 1},
+                D{3, 4096, 0, 1, 1}, D{2, 10000, 1, 2, 1}})
       cs.push_back({"rms_norm", d, t});
     for (D d : {D{1, 1, 64, 0}, D{3, 3, 37, 1}, D{5, 8, 512, 0}, D{2, 4, 100, 1}})
       cs.push_back({"multihead_norm_gate", d, t});
@@ -446,6 +524,7 @@ std::vector<OpCase> op_cases() {
     for (D d : {D{3, 37, 53, 1, 1}, D{5, 96, 100, 0, 0}}) cs.push_back({"linear_fallback", d, t});
     for (D d : {D{100, 64, 7}, D{1000, 96, 33}}) cs.push_back({"embedding", d, t});
     for (int64_t src : {0, 1, 2}) cs.push_back({"convert", {1001, src}, t});
+    for (D d : {D{3, 37}, D{100, 4096}}) cs.push_back({"scale_columns", d, t});
   }
   // The bf16 GEMV (decode, M ≤ 8) at every M: K % 8 ≠ 0 (scalar loads) and K % 8 = 0 (16-byte
   // loads, a partial last group of pieces), N not a multiple of the rows per block.
@@ -454,8 +533,16 @@ std::vector<OpCase> op_cases() {
     cs.push_back({"linear_gemv", {M, 1048, 77, (M + 1) % 2, M % 3 == 0}, BF16});
   }
   for (D d : {D{1, 4096, 4096, 0, 1}, D{8, 10944, 300, 1, 1}, D{5, 8, 33, 1, 0}, D{2, 7, 1, 0, 0},
-              D{3, 24, 5, 1, 1}})
+              D{3, 24, 5, 1, 1}, D{1, 10944, 301, 1, 1}, D{1, 2056, 77, 1, 0}, D{1, 4104, 3, 0, 0}})
     cs.push_back({"linear_gemv", d, BF16});
+  // The fused decode GEMVs: every M; bias, accumulate, logit cap; SwiGLU pairs; 7B's shapes.
+  for (int64_t M = 1; M <= 8; ++M) {
+    cs.push_back({"linear_gemv_rms", {M, 1048, 77, M % 2, M / 2 % 2, M % 3 == 0, 0}, BF16});
+    cs.push_back({"linear_gemv_rms", {M, 264, 37, (M + 1) % 2, 0, 0, 1}, BF16});
+  }
+  for (D d : {D{1, 4096, 12304, 1, 0, 0, 0}, D{1, 4096, 10944, 0, 0, 0, 1},
+              D{1, 4096, 50304, 0, 0, 1, 0}})
+    cs.push_back({"linear_gemv_rms", d, BF16});
   for (D d : {D{64, 512, 520}, D{300, 256, 1000}, D{17, 96, 100}})
     cs.push_back({"linear_bf16_out", d, BF16});
   for (D d : {D{3, 10, 2, 4}, D{5, 100, 0, 100}, D{7, 1031, 17, 1000}})
@@ -465,6 +552,10 @@ std::vector<OpCase> op_cases() {
     cs.push_back({"mlstm_step", d, F32});
   cs.push_back({"mlstm_step", {64, 8, 2, 64, 128, 0}, F32});          // wide grid: 16-byte kernel
   for (D d : {D{2, 3, 5, 37, 45, 0, 1}, D{1, 8, 3, 256, 512, 0, 1}})  // gates capped in the kernel
+    cs.push_back({"mlstm_step", d, F32});
+  // The output norm and gate fused (float32 and bf16 y; the scalar and the 16-byte kernel).
+  for (D d : {D{2, 3, 5, 37, 45, 0, 1, 1}, D{1, 8, 3, 256, 512, 0, 1, 2},
+              D{64, 8, 2, 64, 128, 0, 1, 2}, D{3, 2, 4, 16, 24, 0, 0, 1}})
     cs.push_back({"mlstm_step", d, F32});
   for (D d : {D{1, 1, 1, 8, 8, 64}, D{2, 3, 7, 37, 45, 64}, D{1, 2, 65, 16, 24, 64},
               D{2, 2, 130, 32, 48, 16}, D{1, 1, 100, 24, 20, 7}, D{1, 8, 128, 256, 512, 64},

@@ -60,16 +60,18 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
-// Sum over the block (blockDim.x a multiple of 32, ≤ 1024); every thread gets the total.
+// Sum over the block (1-D or 2-D; its thread count a multiple of 32, ≤ 1024); every thread gets
+// the total.
 __device__ __forceinline__ float block_sum(float v) {
   __shared__ float partial[32];
   __shared__ float total;
   v = warp_sum(v);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int tid = static_cast<int>(threadIdx.x + threadIdx.y * blockDim.x);
+  const int warp = tid / 32, lane = tid % 32;
   if (lane == 0) partial[warp] = v;
   __syncthreads();
   if (warp == 0) {
-    float w = lane < static_cast<int>(blockDim.x / 32) ? partial[lane] : 0.0f;
+    float w = lane < static_cast<int>(blockDim.x * blockDim.y / 32) ? partial[lane] : 0.0f;
     w = warp_sum(w);
     if (lane == 0) total = w;
   }

@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <map>
+#include <string>
 #include <tuple>
 
 #include "backend/cuda/check.h"
@@ -57,16 +59,17 @@ class PinnedBuffer {
 // Pointers into the workspace for one shape of call.
 struct Buffers {
   int32_t* ids;
-  float* x;       // [T, E] residual stream
-  void* u;        // [T, E] normed input (GEMM type); also the final rows [R, E]
-  float* proj;    // [T, 2qk + 2v + 2NH]
-  float* h;       // [T, v] cell output
-  void* hn;       // [T, v] normed and gated (GEMM type)
-  float* up;      // [T, 2F] (shares memory with proj/h/hn, dead by then)
-  void* act;      // [T, F] (GEMM type)
-  float* logits;  // [R, V]
-  void* cell;     // cell scratch
-  void* sample;   // sampling scratch [B, V]
+  float* x;        // [T, E] residual stream
+  void* u;         // [T, E] normed input (GEMM type); also the final rows [R, E]
+  float* proj;     // [T, 2qk + 2v + 2NH]
+  float* h;        // [T, v] cell output
+  void* hn;        // [T, v] normed and gated (GEMM type)
+  float* up;       // [T, 2F] (shares memory with proj/h/hn, dead by then)
+  void* act;       // [T, F] (GEMM type)
+  float* logits;   // [R, V]
+  void* cell;      // cell scratch
+  unsigned* sync;  // the step kernel's per-(b, head) counters: at the arena's start, kept zero
+  void* sample;    // sampling scratch [B, V]
   int32_t* tokens;
   double* draws;
   int32_t* pen_ids;  // [B·V]
@@ -97,6 +100,7 @@ class CudaModel final : public ModelBackend {
 
   DeviceBuffer arena;
   uint64_t arena_generation = 0;
+  size_t sync_zeroed = 0;  // bytes at the arena's start known to be zero counters
   Buffers buf{};
   PinnedBuffer pinned_ids, pinned_misc;
   int64_t kept_rows = 0, kept_B = 0;
@@ -138,6 +142,36 @@ class CudaModel final : public ModelBackend {
       for (int f = static_cast<int>(WeightField::NormMlstmW); f < kNumWeightFields; ++f)
         alloc(b, static_cast<WeightField>(f));
     }
+  }
+
+  // bf16 models: each block's RMS norm weights are folded into the Linear layer that reads the
+  // norm (W_in, W_up; the out norm's into an untied LM head), so that decode's GEMVs normalise x
+  // as they read it (gemv_bf16_rms) and the prefill's norm kernels run with unit weight. Norms with
+  // a bias, float32 models (the parity mode) and XLSTM_FUSE=off keep weights as loaded.
+  bool blocks_folded = false, out_folded = false;
+  void fold_norm_weights() {
+    static const bool allowed = [] {
+      const char* e = std::getenv("XLSTM_FUSE");
+      return e == nullptr || std::string(e) != "off";
+    }();
+    using WF = WeightField;
+    const bool biases = std::any_of(blocks.begin(), blocks.end(), [&](const FieldBuffers& b) {
+      return vec(b, WF::NormMlstmB) != nullptr || vec(b, WF::NormFfnB) != nullptr;
+    });
+    if (!allowed || wt != WeightType::BF16 || biases) return;
+    const int64_t E = c.embedding_dim, W = 2 * c.qk_dim() + 2 * c.v_dim() + 2 * c.num_heads;
+    for (FieldBuffers& b : blocks) {
+      scale_columns(b[static_cast<int>(WF::WIn)].get(), wt, W, E, vec(b, WF::NormMlstmW), stream);
+      scale_columns(b[static_cast<int>(WF::WUp)].get(), wt, 2 * c.ffn_dim(), E,
+                    vec(b, WF::NormFfnW), stream);
+    }
+    blocks_folded = true;
+    if (c.add_out_norm && !c.tie_word_embeddings && vec(top, WF::OutNormB) == nullptr) {
+      scale_columns(top[static_cast<int>(WF::LmHead)].get(), wt, c.vocab_size, E,
+                    vec(top, WF::OutNormW), stream);
+      out_folded = true;
+    }
+    XLSTM_CUDA_CHECK(cudaStreamSynchronize(stream));
   }
 
   // 4096 tokens over the batch: big GEMMs (the prefill runs at the GEMMs' rate) in a workspace of
@@ -182,9 +216,8 @@ class CudaModel final : public ModelBackend {
                           {at(2 * qk + 2 * v + c.num_heads), W},
                           nullptr,
                           v};
-    size_t cell = mlstm_step_scratch_bytes(probe);
-    if (chunkwise)
-      cell = std::max(cell, mlstm_chunkwise_scratch_bytes(probe, chunk, tensor_cores()));
+    const size_t cell = chunkwise ? mlstm_chunkwise_scratch_bytes(probe, chunk, tensor_cores()) : 0;
+    const size_t sync = mlstm_step_sync_bytes(probe);
     // Offsets of each piece; the mLSTM half and the FFN half of a block share one region.
     size_t off = 0;
     auto take = [&](size_t bytes) {
@@ -192,6 +225,9 @@ class CudaModel final : public ModelBackend {
       off += align256(bytes);
       return at;
     };
+    // The counters first: every layout's counters are a prefix of the largest one's, which the
+    // step kernels leave zero.
+    const size_t o_sync = take(sync);
     const size_t o_ids = take(T * 4), o_x = take(T * E * 4), o_u = take(T * E * g);
     const size_t region = off;
     size_t a = region;
@@ -214,6 +250,7 @@ class CudaModel final : public ModelBackend {
       arena = DeviceBuffer();
       arena = DeviceBuffer(off + off / 4);  // headroom: fewer regrowths
       ++arena_generation;
+      sync_zeroed = 0;
     }
     char* base = arena.as<char>();
     buf.ids = reinterpret_cast<int32_t*>(base + o_ids);
@@ -226,6 +263,11 @@ class CudaModel final : public ModelBackend {
     buf.act = base + o_act;
     buf.logits = reinterpret_cast<float*>(base + o_logits);
     buf.cell = base + o_cell;
+    buf.sync = reinterpret_cast<unsigned*>(base + o_sync);
+    if (sync > sync_zeroed) {
+      XLSTM_CUDA_CHECK(cudaMemsetAsync(buf.sync, 0, sync, stream));
+      sync_zeroed = sync;
+    }
     buf.sample = base + o_sample;
     buf.tokens = reinterpret_cast<int32_t*>(base + o_tokens);
     buf.draws = reinterpret_cast<double*>(base + o_draws);
@@ -261,11 +303,17 @@ class CudaModel final : public ModelBackend {
     const auto eps = static_cast<float>(c.norm_eps), cell_eps = static_cast<float>(c.eps);
     using WF = WeightField;
     embedding_gather(buf.ids, T, field(top, WF::Embedding), wt, E, buf.x, stream);
+    // Decode's GEMVs normalise x as they read it (norm weights folded into W at load).
+    const bool fuse_norms = blocks_folded && T <= gemv_row_limit();
     for (int64_t i = 0; i < c.num_blocks; ++i) {
       const FieldBuffers& w = blocks[static_cast<size_t>(i)];
-      rms_norm(buf.x, T, E, E, vec(w, WF::NormMlstmW), vec(w, WF::NormMlstmB), eps, buf.u, wt,
-               stream);
-      gemm->linear(buf.u, T, E, field(w, WF::WIn), W, wt, vec(w, WF::BIn), buf.proj, false, stream);
+      if (!(fuse_norms && gemv_bf16_rms(buf.x, T, E, eps, field(w, WF::WIn), W, vec(w, WF::BIn),
+                                        buf.proj, false, 0.0f, stream))) {
+        rms_norm(buf.x, T, E, E, blocks_folded ? nullptr : vec(w, WF::NormMlstmW),
+                 vec(w, WF::NormMlstmB), eps, buf.u, wt, stream);
+        gemm->linear(buf.u, T, E, field(w, WF::WIn), W, wt, vec(w, WF::BIn), buf.proj, false,
+                     stream);
+      }
       const auto gate_cap = static_cast<float>(c.gate_soft_cap);
       if (!step) soft_cap_columns(buf.proj, T, W, 2 * qk + 2 * v, 2 * NH, gate_cap, stream);
       const float* p = buf.proj;
@@ -282,25 +330,33 @@ class CudaModel final : public ModelBackend {
                             buf.h,
                             v,
                             step ? gate_cap : 0.0f};  // the step form caps the gates itself
-      if (step) {
-        mlstm_step(cells, st.block(i), cell_eps, buf.cell, stream);
+      const float* o_gate = p + 2 * qk + v;
+      if (step) {  // the output norm and gate in the step's launch
+        const HeadNormGate norm{
+            vec(w, WF::MhNormW), vec(w, WF::MhNormB), eps, o_gate, W, buf.hn, wt};
+        mlstm_step(cells, st.block(i), cell_eps, buf.sync, stream, &norm);
       } else {
         mlstm_chunkwise(cells, st.block(i), cell_eps, chunk, buf.cell, stream, tensor_cores());
+        multihead_norm_gate(buf.h, T, NH, c.v_head_dim(), vec(w, WF::MhNormW), vec(w, WF::MhNormB),
+                            eps, o_gate, W, buf.hn, wt, stream);
       }
-      multihead_norm_gate(buf.h, T, NH, c.v_head_dim(), vec(w, WF::MhNormW), vec(w, WF::MhNormB),
-                          eps, p + 2 * qk + v, W, buf.hn, wt, stream);
       gemm->linear(buf.hn, T, v, field(w, WF::WOut), E, wt, vec(w, WF::BOut), buf.x, true, stream);
-      rms_norm(buf.x, T, E, E, vec(w, WF::NormFfnW), vec(w, WF::NormFfnB), eps, buf.u, wt, stream);
-      // bf16 prefill: the up projection leaves bf16 (half the bytes for it and SwiGLU to move).
-      const bool up_bf16 =
-          wt == WeightType::BF16 && T > kGemvMaxRows && vec(w, WF::BUp) == nullptr &&
-          gemm->linear_bf16_out(buf.u, T, E, field(w, WF::WUp), 2 * F, buf.up, stream);
-      if (up_bf16) {
-        swiglu_bf16_in(buf.up, T, F, buf.act, wt, stream);
-      } else {
-        gemm->linear(buf.u, T, E, field(w, WF::WUp), 2 * F, wt, vec(w, WF::BUp), buf.up, false,
-                     stream);
-        swiglu(buf.up, T, F, buf.act, wt, stream);
+      // act = SwiGLU(norm(x) · W_upᵀ): one fused GEMV in decode, else norm, GEMM and SwiGLU.
+      if (!(fuse_norms && gemv_bf16_rms_swiglu(buf.x, T, E, eps, field(w, WF::WUp), F,
+                                               vec(w, WF::BUp), buf.act, stream))) {
+        rms_norm(buf.x, T, E, E, blocks_folded ? nullptr : vec(w, WF::NormFfnW),
+                 vec(w, WF::NormFfnB), eps, buf.u, wt, stream);
+        // bf16 prefill: the up projection leaves bf16 (half the bytes for it and SwiGLU to move).
+        const bool up_bf16 =
+            wt == WeightType::BF16 && T > kGemvMaxRows && vec(w, WF::BUp) == nullptr &&
+            gemm->linear_bf16_out(buf.u, T, E, field(w, WF::WUp), 2 * F, buf.up, stream);
+        if (up_bf16) {
+          swiglu_bf16_in(buf.up, T, F, buf.act, wt, stream);
+        } else {
+          gemm->linear(buf.u, T, E, field(w, WF::WUp), 2 * F, wt, vec(w, WF::BUp), buf.up, false,
+                       stream);
+          swiglu(buf.up, T, F, buf.act, wt, stream);
+        }
       }
       gemm->linear(buf.act, T, F, field(w, WF::WDown), E, wt, vec(w, WF::BDown), buf.x, true,
                    stream);
@@ -309,15 +365,19 @@ class CudaModel final : public ModelBackend {
     const int64_t R = all_logits ? T : B;
     const float* rows = all_logits ? buf.x : buf.x + (S - 1) * E;
     const int64_t stride = all_logits ? E : S * E;
+    const void* head = c.tie_word_embeddings ? field(top, WF::Embedding) : field(top, WF::LmHead);
+    const auto logit_cap = static_cast<float>(c.output_logit_soft_cap);
+    if (out_folded && R <= gemv_row_limit() && stride == E &&
+        gemv_bf16_rms(rows, R, E, eps, head, V, nullptr, buf.logits, false, logit_cap, stream))
+      return;
     if (c.add_out_norm) {
-      rms_norm(rows, R, E, stride, vec(top, WF::OutNormW), vec(top, WF::OutNormB), eps, buf.u, wt,
-               stream);
+      rms_norm(rows, R, E, stride, out_folded ? nullptr : vec(top, WF::OutNormW),
+               vec(top, WF::OutNormB), eps, buf.u, wt, stream);
     } else {
       copy_rows(rows, R, E, stride, buf.u, wt, stream);
     }
-    const void* head = c.tie_word_embeddings ? field(top, WF::Embedding) : field(top, WF::LmHead);
     gemm->linear(buf.u, R, E, head, V, wt, nullptr, buf.logits, false, stream);
-    soft_cap_columns(buf.logits, R, V, 0, V, static_cast<float>(c.output_logit_soft_cap), stream);
+    soft_cap_columns(buf.logits, R, V, 0, V, logit_cap, stream);
   }
 
   void run_segment(const int32_t* ids, int64_t B, int64_t S, State& state, const RunOptions& o,
@@ -469,6 +529,7 @@ std::unique_ptr<ModelBackend> load_backend(const ModelConfig& c, WeightLoader& L
   }
   for (const auto& name : plan.skipped) L.skip(name);
   L.check_all_used();
+  m->fold_norm_weights();
   return m;
 }
 
@@ -507,6 +568,7 @@ std::unique_ptr<ModelBackend> random_backend(const ModelConfig& c, uint64_t seed
     copy_to_device(b[static_cast<int>(WF::BIn)].get(), b_in.data(), b_in.size() * 4);
   }
   XLSTM_CUDA_CHECK(cudaStreamSynchronize(m->stream));
+  m->fold_norm_weights();
   return m;
 }
 

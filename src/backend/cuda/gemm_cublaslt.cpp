@@ -121,13 +121,7 @@ Gemm::~Gemm() = default;
 void Gemm::linear(const void* x, int64_t M, int64_t K, const void* W, int64_t N, WeightType type,
                   const float* bias, float* y, bool accumulate, Stream s) {
   if (M == 0 || N == 0) return;
-  static const int64_t gemv_rows = [] {
-    const char* e = std::getenv("XLSTM_GEMV");
-    if (e == nullptr) return kGemvDefaultRows;
-    if (std::strcmp(e, "off") == 0) return int64_t{0};
-    return std::clamp<int64_t>(std::atoll(e), 0, kGemvMaxRows);
-  }();
-  if (type == WeightType::BF16 && M <= gemv_rows) {
+  if (type == WeightType::BF16 && M <= gemv_row_limit()) {
     gemv_bf16(x, M, K, W, N, bias, y, accumulate, s);
     return;
   }

@@ -5,9 +5,15 @@
 // them and lanes 0 .. R·M−1 write one output each (bias and accumulate fused). R grows with M so
 // that x reads from L1 stay at most two per W piece. Rows whose start is not 16-byte aligned
 // (K % 8 ≠ 0, or unaligned pointers) take the scalar variant.
+// Decode's neighbours are fused where they cost no extra pass: every warp reads all of x anyway,
+// so it also sums x² for the RMS norm (applied to the dot products at the end, Σ w·(x·r) = r·Σ w·x;
+// the norm's weight is folded into W at load), and a warp can own a SwiGLU pair (gate row n and
+// up row F + n) and write SiLU(g)·u.
 // Launched with programmatic dependent launch (Hopper): the blocks become resident and start
-// streaming W while the preceding kernel (a norm, SwiGLU) still runs, and wait for it
-// (griddepcontrol.wait) only before the first read of x or y. W does not depend on it.
+// streaming W while the preceding kernel still runs, and wait for it (griddepcontrol.wait) only
+// before the first read of x or y. W does not depend on it. Every GEMV lets its successor launch
+// early too, so back-to-back GEMVs overlap one's tail with the next one's first loads.
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 
@@ -25,48 +31,92 @@ __device__ __forceinline__ void unpack(uint32_t u, float& lo, float& hi) {
   hi = __uint_as_float(u & 0xffff0000u);
 }
 
-// Σ w_i·x_i over 8 bf16 pairs, in order, one fma each.
-__device__ __forceinline__ float dot8(const uint4& w, const uint4& x) {
-  const uint32_t wv[4] = {w.x, w.y, w.z, w.w}, xv[4] = {x.x, x.y, x.z, x.w};
+// What the kernel reads as x and writes.
+enum class In {
+  Bf16,   // x [M, K] bf16, as it is
+  RmsF32  // x [M, K] float32, RMS-normalised on the fly: x · rsqrt(mean(x²) + eps)
+};
+enum class Out {
+  F32,        // y [M, N] = acc (+ bias) (+ y), then cap · tanh(y / cap) where cap > 0
+  SwiGluBf16  // act [M, N] bf16 = SiLU(g) · u, g | u the rows n and N + n of W [2N, K] (+ bias)
+};
+
+struct Args {
+  const void* x;
+  int64_t K;
+  float norm_eps;
+  const bf16* W;
+  int64_t N;
+  const float* bias;
+  float* y;
+  bool accumulate;
+  float cap;
+  bf16* act;
+};
+
+// Σ w_i·x_i over 8 bf16 weights and 8 float32 inputs, in order.
+__device__ __forceinline__ float dot8(const uint4& w, const float (&x)[8]) {
+  const uint32_t wv[4] = {w.x, w.y, w.z, w.w};
   float acc = 0.0f;
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
-    float w0, w1, x0, x1;
+    float w0, w1;
     unpack(wv[i], w0, w1);
-    unpack(xv[i], x0, x1);
-    acc = fmaf(w0, x0, acc);
-    acc = fmaf(w1, x1, acc);
+    acc = fmaf(w0, x[2 * i], acc);
+    acc = fmaf(w1, x[2 * i + 1], acc);
   }
   return acc;
 }
 
-template <int M, int R, int U, bool Vec>
-__global__ void __launch_bounds__(kWarps * 32)
-    gemv_kernel(const bf16* __restrict__ x, int64_t K, const bf16* __restrict__ W, int64_t N,
-                const float* __restrict__ bias, float* y, bool accumulate) {
+// The 8 inputs of piece i of row m as float32; the RMS form also adds their squares to ss.
+template <In I>
+__device__ __forceinline__ void load_x8(const Args& a, int64_t m, int64_t i, float (&xf)[8],
+                                        float& ss) {
+  if constexpr (I == In::Bf16) {
+    const uint4 u = __ldg(reinterpret_cast<const uint4*>(a.x) + m * (a.K / 8) + i);
+    const uint32_t uv[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+    for (int j = 0; j < 4; ++j) unpack(uv[j], xf[2 * j], xf[2 * j + 1]);
+  } else {
+    const auto* x4 = reinterpret_cast<const float4*>(a.x) + m * (a.K / 4) + 2 * i;
+    const float4 lo = __ldg(x4), hi = __ldg(x4 + 1);
+    xf[0] = lo.x, xf[1] = lo.y, xf[2] = lo.z, xf[3] = lo.w;
+    xf[4] = hi.x, xf[5] = hi.y, xf[6] = hi.z, xf[7] = hi.w;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) ss = fmaf(xf[j], xf[j], ss);
+  }
+}
+
+// RW = R weight rows per warp (Out::F32) or R gate rows and their R up rows (Out::SwiGluBf16).
+template <int M, int R, int U, bool Vec, In I, Out O>
+__global__ void __launch_bounds__(kWarps * 32) gemv_kernel(Args a) {
+  allow_dependent_launch();  // a following GEMV may start streaming its weights
+  constexpr int RW = O == Out::SwiGluBf16 ? 2 * R : R;
   const int lane = threadIdx.x % 32;
+  const int64_t K = a.K, N = a.N;
   const int64_t n0 = (static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32) * R;
   if (n0 >= N) return;
-  float acc[R][M];
+  float acc[RW][M], ss[M];
 #pragma unroll
-  for (int r = 0; r < R; ++r)
+  for (int m = 0; m < M; ++m) {
+    ss[m] = 0.0f;
 #pragma unroll
-    for (int m = 0; m < M; ++m) acc[r][m] = 0.0f;
+    for (int r = 0; r < RW; ++r) acc[r][m] = 0.0f;
+  }
   // Rows past N read row N − 1 (valid memory) and are not written.
-  int64_t row[R];
+  int64_t row[RW];
 #pragma unroll
-  for (int r = 0; r < R; ++r) row[r] = min(n0 + r, N - 1);
+  for (int r = 0; r < RW; ++r) row[r] = (r < R ? 0 : N) + min(n0 + r % R, N - 1);
   if constexpr (Vec) {
     const int64_t K8 = K / 8;
-    const auto* W8 = reinterpret_cast<const uint4*>(W);
-    const auto* x8 = reinterpret_cast<const uint4*>(x);
-    uint4 wv[U][R];
+    const auto* W8 = reinterpret_cast<const uint4*>(a.W);
+    uint4 wv[U][RW];
     auto load_w = [&](int64_t base) {
 #pragma unroll
       for (int u = 0; u < U; ++u) {
         const int64_t i = base + u * 32;
 #pragma unroll
-        for (int r = 0; r < R; ++r) wv[u][r] = __ldcs(W8 + row[r] * K8 + min(i, K8 - 1));
+        for (int r = 0; r < RW; ++r) wv[u][r] = __ldcs(W8 + row[r] * K8 + min(i, K8 - 1));
       }
     };
     load_w(lane);  // before the wait: W is ready, x may not be
@@ -79,19 +129,22 @@ __global__ void __launch_bounds__(kWarps * 32)
         if (i < K8) {
 #pragma unroll
           for (int m = 0; m < M; ++m) {
-            const uint4 xv = __ldg(x8 + m * K8 + i);
+            float xf[8];
+            load_x8<I>(a, m, i, xf, ss[m]);
 #pragma unroll
-            for (int r = 0; r < R; ++r) acc[r][m] += dot8(wv[u][r], xv);
+            for (int r = 0; r < RW; ++r) acc[r][m] += dot8(wv[u][r], xf);
           }
         }
       }
     }
-  } else {
+  } else {  // scalar loads (K % 8 ≠ 0 or unaligned rows): plain bf16 in, float32 out only
+    static_assert(I == In::Bf16 && O == Out::F32, "the fused forms need 16-byte rows");
     wait_for_preceding_kernel();
+    const auto* x = static_cast<const bf16*>(a.x);
     for (int64_t k = lane; k < K; k += 32) {
       float wv[R];
 #pragma unroll
-      for (int r = 0; r < R; ++r) wv[r] = __bfloat162float(W[row[r] * K + k]);
+      for (int r = 0; r < R; ++r) wv[r] = __bfloat162float(a.W[row[r] * K + k]);
 #pragma unroll
       for (int m = 0; m < M; ++m) {
         const float xv = __bfloat162float(x[m * K + k]);
@@ -100,39 +153,50 @@ __global__ void __launch_bounds__(kWarps * 32)
       }
     }
   }
+  float scale[M];  // the RMS norm's 1 / rms per row, applied to the sums
 #pragma unroll
-  for (int r = 0; r < R; ++r)
+  for (int m = 0; m < M; ++m) {
 #pragma unroll
-    for (int m = 0; m < M; ++m) acc[r][m] = warp_sum(acc[r][m]);
+    for (int r = 0; r < RW; ++r) acc[r][m] = warp_sum(acc[r][m]);
+    scale[m] = 1.0f;
+    if constexpr (I == In::RmsF32)
+      scale[m] = 1.0f / sqrtf(warp_sum(ss[m]) / static_cast<float>(K) + a.norm_eps);
+  }
 #pragma unroll
   for (int r = 0; r < R; ++r) {
 #pragma unroll
     for (int m = 0; m < M; ++m) {
       const int64_t n = n0 + r;
-      if (lane == r * M + m && n < N) {
-        float v = acc[r][m] + (bias != nullptr ? bias[n] : 0.0f);
-        if (accumulate) v += y[m * N + n];
-        y[m * N + n] = v;
+      if (lane != r * M + m || n >= N) continue;
+      const float* b = a.bias;
+      if constexpr (O == Out::F32) {
+        float v = acc[r][m] * scale[m] + (b != nullptr ? b[n] : 0.0f);
+        if (a.accumulate) v += a.y[m * N + n];
+        if (a.cap > 0.0f) v = a.cap * tanhf(v / a.cap);
+        a.y[m * N + n] = v;
+      } else {
+        const float g = acc[r][m] * scale[m] + (b != nullptr ? b[n] : 0.0f);
+        const float u = acc[R + r][m] * scale[m] + (b != nullptr ? b[N + n] : 0.0f);
+        a.act[m * N + n] = __float2bfloat16(g * sigmoid(g) * u);
       }
     }
   }
 }
 
 // Launches with programmatic stream serialization where the device has it (sm_90+).
-template <int M, int R, int U, bool Vec>
-void launch_kernel(const bf16* x, int64_t K, const bf16* W, int64_t N, const float* bias, float* y,
-                   bool accumulate, Stream s) {
+template <int M, int R, int U, bool Vec, In I, Out O>
+void launch_kernel(const Args& a, Stream s) {
   // Only where the code running is sm_90 or newer: the wait compiles to nothing in older targets
   // (e.g. the compute_80 PTX JIT-compiled for a newer GPU), and the launch must then be ordinary.
   static const bool pdl = [] {
-    cudaFuncAttributes a{};
-    XLSTM_CUDA_CHECK(cudaFuncGetAttributes(&a, gemv_kernel<M, R, U, Vec>));
+    cudaFuncAttributes fa{};
+    XLSTM_CUDA_CHECK(cudaFuncGetAttributes(&fa, gemv_kernel<M, R, U, Vec, I, O>));
     const char* e = std::getenv("XLSTM_PDL");
-    return a.binaryVersion >= 90 && a.ptxVersion >= 90 &&
+    return fa.binaryVersion >= 90 && fa.ptxVersion >= 90 &&
            !(e != nullptr && std::string(e) == "off");
   }();
   cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(blocks_for(N, kWarps * R));
+  cfg.gridDim = dim3(blocks_for(a.N, kWarps * R));
   cfg.blockDim = dim3(kWarps * 32);
   cfg.stream = s;
   cudaLaunchAttribute attr{};
@@ -140,18 +204,12 @@ void launch_kernel(const bf16* x, int64_t K, const bf16* W, int64_t N, const flo
   attr.val.programmaticStreamSerializationAllowed = 1;
   cfg.attrs = &attr;
   cfg.numAttrs = pdl ? 1 : 0;
-  XLSTM_CUDA_CHECK(
-      cudaLaunchKernelEx(&cfg, gemv_kernel<M, R, U, Vec>, x, K, W, N, bias, y, accumulate));
+  XLSTM_CUDA_CHECK(cudaLaunchKernelEx(&cfg, gemv_kernel<M, R, U, Vec, I, O>, a));
+  XLSTM_CUDA_CHECK_LAUNCH();
 }
 
-template <int M, int R, int U>
-void launch_vec(const bf16* x, int64_t K, const bf16* W, int64_t N, const float* bias, float* y,
-                bool accumulate, Stream s) {
-  launch_kernel<M, R, U, true>(x, K, W, N, bias, y, accumulate, s);
-}
-
-// XLSTM_GEMV_M1=R,U picks another rows-per-warp / pieces-in-flight pair for one-row GEMVs
-// (benchmarking); unknown pairs keep the default 1,4.
+// XLSTM_GEMV_M1=R,U picks another rows-per-warp / pieces-in-flight pair for the plain one-row
+// GEMV (benchmarking); unknown pairs keep the default 1,4.
 int m1_variant() {
   static const int v = [] {
     const char* e = std::getenv("XLSTM_GEMV_M1");
@@ -167,52 +225,83 @@ int m1_variant() {
   return v;
 }
 
-template <int M>
-void launch(const bf16* x, int64_t K, const bf16* W, int64_t N, const float* bias, float* y,
-            bool accumulate, bool vec, Stream s) {
+template <int M, In I, Out O>
+void launch(const Args& a, bool vec, Stream s) {
   constexpr int R = M <= 2 ? 1 : (M <= 4 ? 2 : 4);
   constexpr int U = R == 1 ? 4 : 2;
-  if constexpr (M == 1) {
-    if (vec) {
+  if constexpr (I == In::Bf16 && O == Out::F32) {
+    if (!vec) return launch_kernel<M, R, 1, false, I, O>(a, s);
+    if constexpr (M == 1) {
       switch (m1_variant()) {
         case 1:
-          return launch_vec<1, 1, 8>(x, K, W, N, bias, y, accumulate, s);
+          return launch_kernel<1, 1, 8, true, I, O>(a, s);
         case 2:
-          return launch_vec<1, 2, 4>(x, K, W, N, bias, y, accumulate, s);
+          return launch_kernel<1, 2, 4, true, I, O>(a, s);
         case 3:
-          return launch_vec<1, 2, 2>(x, K, W, N, bias, y, accumulate, s);
+          return launch_kernel<1, 2, 2, true, I, O>(a, s);
         case 4:
-          return launch_vec<1, 4, 2>(x, K, W, N, bias, y, accumulate, s);
+          return launch_kernel<1, 4, 2, true, I, O>(a, s);
         case 5:
-          return launch_vec<1, 1, 2>(x, K, W, N, bias, y, accumulate, s);
+          return launch_kernel<1, 1, 2, true, I, O>(a, s);
         default:
           break;
       }
     }
   }
-  if (vec) {
-    launch_kernel<M, R, U, true>(x, K, W, N, bias, y, accumulate, s);
-  } else {
-    launch_kernel<M, R, 1, false>(x, K, W, N, bias, y, accumulate, s);
-  }
+  launch_kernel<M, R, U, true, I, O>(a, s);
+}
+
+template <In I, Out O>
+void launch_rows(int64_t M, const Args& a, bool vec, Stream s) {
+  using Launch = void (*)(const Args&, bool, Stream);
+  static constexpr Launch by_rows[] = {launch<1, I, O>, launch<2, I, O>, launch<3, I, O>,
+                                       launch<4, I, O>, launch<5, I, O>, launch<6, I, O>,
+                                       launch<7, I, O>, launch<8, I, O>};
+  if (M < 1 || M > kGemvMaxRows) throw InvalidInput("[cuda] gemv: 1 to 8 rows");
+  by_rows[M - 1](a, vec, s);
+}
+
+bool aligned16(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 }
 
 }  // namespace
 
+int64_t gemv_row_limit() {
+  static const int64_t rows = [] {
+    const char* e = std::getenv("XLSTM_GEMV");
+    if (e == nullptr) return kGemvDefaultRows;
+    if (std::string(e) == "off") return int64_t{0};
+    return std::clamp<int64_t>(std::atoll(e), 0, kGemvMaxRows);
+  }();
+  return rows;
+}
+
 void gemv_bf16(const void* x, int64_t M, int64_t K, const void* W, int64_t N, const float* bias,
                float* y, bool accumulate, Stream s) {
   if (M == 0 || N == 0) return;
-  const auto* xb = static_cast<const bf16*>(x);
-  const auto* wb = static_cast<const bf16*>(W);
-  const bool vec = K % 8 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 &&
-                   reinterpret_cast<uintptr_t>(W) % 16 == 0;
-  using Launch = void (*)(const bf16*, int64_t, const bf16*, int64_t, const float*, float*, bool,
-                          bool, Stream);
-  static constexpr Launch by_rows[] = {launch<1>, launch<2>, launch<3>, launch<4>,
-                                       launch<5>, launch<6>, launch<7>, launch<8>};
-  if (M > kGemvMaxRows) throw InvalidInput("[cuda] gemv_bf16: more than 8 rows");
-  by_rows[M - 1](xb, K, wb, N, bias, y, accumulate, vec, s);
-  XLSTM_CUDA_CHECK_LAUNCH();
+  const Args a{x, K, 0.0f, static_cast<const bf16*>(W), N, bias, y, accumulate, 0.0f, nullptr};
+  const bool vec = K % 8 == 0 && aligned16(x) && aligned16(W);
+  launch_rows<In::Bf16, Out::F32>(M, a, vec, s);
+}
+
+bool gemv_bf16_rms(const float* x, int64_t M, int64_t K, float eps, const void* W, int64_t N,
+                   const float* bias, float* y, bool accumulate, float cap, Stream s) {
+  if (K % 8 != 0 || !aligned16(x) || !aligned16(W)) return false;
+  if (M == 0 || N == 0) return true;
+  const Args a{x, K, eps, static_cast<const bf16*>(W), N, bias, y, accumulate, cap, nullptr};
+  launch_rows<In::RmsF32, Out::F32>(M, a, true, s);
+  return true;
+}
+
+bool gemv_bf16_rms_swiglu(const float* x, int64_t M, int64_t K, float eps, const void* W, int64_t F,
+                          const float* bias, void* act, Stream s) {
+  if (K % 8 != 0 || !aligned16(x) || !aligned16(W)) return false;
+  if (M == 0 || F == 0) return true;
+  const Args a{x,       K,     eps,  static_cast<const bf16*>(W), F, bias,
+               nullptr, false, 0.0f, static_cast<bf16*>(act)};
+  launch_rows<In::RmsF32, Out::SwiGluBf16>(M, a, true, s);
+  return true;
 }
 
 }  // namespace xlstm::cuda

@@ -1,24 +1,43 @@
-// The mLSTM recurrent step (spec §1.5, §2.1) for a batch, in two launches per token:
-//   1. per (b, head): gates, stabilizer m, normalizer n (in place) and the denominator;
-//   2. per (b, head, 32 columns of C): C = f'·C + i'·k vᵀ in place and h = (q̂ᵀC) / denominator.
+// The mLSTM recurrent step (spec §1.5, §2.1) for a batch, one launch per token. A block owns
+// (b, head, a tile of C's columns):
+//   1. gates, stabilizer m and q̂·n for the denominator — every block of the head computes the same
+//      few values from the old m and n (cheap; no launch, no grid-wide wait);
+//   2. C = f'·C + i'·k vᵀ in place for its columns and h = (q̂ᵀC) / denominator;
+//   3. the head's last block to finish (a counter per (b, head)) writes the new n and m, which no
+//      block reads any more, and, when asked, the per-head LayerNorm + output gate of h (decode's
+//      multihead_norm_gate, fused), then resets the counter.
 // Float32 throughout, the CPU's mlstm_step_sequence operation by operation (sums may associate
-// differently). The split keeps n's update out of the column blocks, which all read it.
+// differently).
 #include "backend/cuda/common.cuh"
+#include "backend/cuda/head_norm.cuh"
 #include "backend/cuda/ops.h"
 
 namespace xlstm::cuda {
 
 namespace {
 
-struct StepCoef {
-  float f_act, i_act, denom;
+// The fused output norm's arguments in kernel form (y == nullptr: not fused).
+template <typename Y>
+struct NormArgs {
+  const float* w;
+  const float* b;
+  float eps;
+  const float* o;
+  int64_t o_stride;
+  Y* y;
 };
 
-__global__ void step_gates_kernel(CellBatch x, int64_t t, float* n, float* m, StepCoef* coef,
-                                  float eps) {
-  const int64_t bh = blockIdx.x, b = bh / x.NH, h = bh % x.NH, row = b * x.S + t;
-  const float* q = x.q.p + row * x.q.stride + h * x.DHQK;
-  const float* k = x.k.p + row * x.k.stride + h * x.DHQK;
+struct Gates {
+  float f_act, i_act, m_new, denom;
+};
+
+__device__ int64_t block_tid() {
+  return threadIdx.x + threadIdx.y * blockDim.x;
+}
+
+// Step 1: the same in every block of (b, head); reads the old n and m only.
+__device__ Gates head_gates(const CellBatch& x, int64_t row, int64_t h, const float* n,
+                            float m_prev, float eps) {
   float i_pre = x.igate.p[row * x.igate.stride + h];
   float f_pre = x.fgate.p[row * x.fgate.stride + h];
   if (x.gate_cap > 0.0f) {
@@ -26,22 +45,60 @@ __global__ void step_gates_kernel(CellBatch x, int64_t t, float* n, float* m, St
     f_pre = x.gate_cap * tanhf(f_pre / x.gate_cap);
   }
   const float lf = log_sigmoid(f_pre);
-  const float m_prev = m[bh];
   const float m_new = fmaxf(lf + m_prev, i_pre);
   const float f_act = expf(lf + m_prev - m_new);
   const float i_act = expf(i_pre - m_new);
   const float scale = 1.0f / sqrtf(static_cast<float>(x.DHQK));
-  float* nr = n + bh * x.DHQK;
+  const float* q = x.q.p + row * x.q.stride + h * x.DHQK;
+  const float* k = x.k.p + row * x.k.stride + h * x.DHQK;
+  const int64_t nt = blockDim.x * blockDim.y;
   float qn = 0.0f;
-  for (int64_t a = threadIdx.x; a < x.DHQK; a += blockDim.x) {
-    const float nv = f_act * nr[a] + i_act * k[a];
-    nr[a] = nv;
-    qn += (q[a] * scale) * nv;
-  }
+  for (int64_t a = block_tid(); a < x.DHQK; a += nt)
+    qn += (q[a] * scale) * (f_act * n[a] + i_act * k[a]);
   qn = block_sum(qn);
-  if (threadIdx.x == 0) {
-    m[bh] = m_new;
-    coef[bh] = {f_act, i_act, fmaxf(fabsf(qn), expf(-m_new)) + eps};
+  return {f_act, i_act, m_new, fmaxf(fabsf(qn), expf(-m_new)) + eps};
+}
+
+// Step 3, after this block's h stores: true in the last block of (b, head) to get here.
+__device__ bool last_of_head(unsigned* counter) {
+  __shared__ bool last;
+  __threadfence();  // this thread's h is visible device-wide before the count says so
+  __syncthreads();
+  if (block_tid() == 0) last = atomicAdd(counter, 1u) == gridDim.y - 1;
+  __syncthreads();
+  return last;
+}
+
+template <typename Y>
+__device__ void finish_head(const CellBatch& x, int64_t row, int64_t h, int64_t bh, const Gates& g,
+                            float* n, float* m, unsigned* counter, const NormArgs<Y>& norm) {
+  __threadfence();
+  const float* k = x.k.p + row * x.k.stride + h * x.DHQK;
+  const int64_t tid = block_tid(), nt = blockDim.x * blockDim.y;
+  // n's first kN·nt entries load now and are written after the norm (both round trips overlap).
+  constexpr int kN = 2;
+  float nv[kN], kv[kN];
+#pragma unroll
+  for (int i = 0; i < kN; ++i) {
+    const int64_t a = tid + i * nt;
+    nv[i] = a < x.DHQK ? n[a] : 0.0f;
+    kv[i] = a < x.DHQK ? k[a] : 0.0f;
+  }
+  for (int64_t a = tid + kN * nt; a < x.DHQK; a += nt) n[a] = g.f_act * n[a] + g.i_act * k[a];
+  if (norm.y != nullptr) {
+    const int64_t off = h * x.DHV;
+    head_norm_gate(x.h + row * x.h_stride + off, x.DHV, norm.w + off,
+                   norm.b != nullptr ? norm.b + off : nullptr, norm.eps,
+                   norm.o + row * norm.o_stride + off, norm.y + row * x.NH * x.DHV + off);
+  }
+#pragma unroll
+  for (int i = 0; i < kN; ++i) {
+    const int64_t a = tid + i * nt;
+    if (a < x.DHQK) n[a] = g.f_act * nv[i] + g.i_act * kv[i];
+  }
+  if (tid == 0) {
+    m[bh] = g.m_new;
+    *counter = 0;  // ready for the next launch
   }
 }
 
@@ -49,34 +106,42 @@ constexpr int kCols = 32, kRowGroups = 8, kBatchRows = 16;
 
 // Each thread walks its column's rows kBatchRows at a time, issuing every load of a batch (C, k,
 // q) before the first store: the state's read-modify-write then streams at memory speed.
-__global__ void step_state_kernel(CellBatch x, int64_t t, float* __restrict__ C,
-                                  const StepCoef* __restrict__ coef) {
+template <typename Y>
+__global__ void step_kernel(CellBatch x, int64_t t, CellStateDev st, float eps, unsigned* sync,
+                            NormArgs<Y> norm) {
+  allow_dependent_launch();  // the next GEMV may start streaming its weights
   __shared__ float partial[kRowGroups][kCols + 1];
   const int64_t bh = blockIdx.x, b = bh / x.NH, h = bh % x.NH, row = b * x.S + t;
+  float* n = st.n + bh * x.DHQK;
   const int64_t d = blockIdx.y * kCols + threadIdx.x;
-  const StepCoef cf = coef[bh];
   const float* q = x.q.p + row * x.q.stride + h * x.DHQK;
   const float* k = x.k.p + row * x.k.stride + h * x.DHQK;
   const float scale = 1.0f / sqrtf(static_cast<float>(x.DHQK));
-  float acc = 0.0f;
-  if (d < x.DHV) {
-    const float vd = x.v.p[row * x.v.stride + h * x.DHV + d];
-    float* Cb = C + bh * x.DHQK * x.DHV + d;
-    for (int64_t a0 = threadIdx.y; a0 < x.DHQK; a0 += kRowGroups * kBatchRows) {
-      float cv[kBatchRows], kv[kBatchRows], qv[kBatchRows];
+  const bool col = d < x.DHV;
+  float* Cb = st.C + bh * x.DHQK * x.DHV + (col ? d : 0);
+  float cv[kBatchRows], kv[kBatchRows], qv[kBatchRows];
+  auto load_batch = [&](int64_t a0) {
 #pragma unroll
-      for (int i = 0; i < kBatchRows; ++i) {
-        const int64_t a = a0 + i * kRowGroups;
-        const bool in = a < x.DHQK;
-        cv[i] = in ? Cb[a * x.DHV] : 0.0f;
-        kv[i] = in ? k[a] : 0.0f;
-        qv[i] = in ? q[a] : 0.0f;
-      }
+    for (int i = 0; i < kBatchRows; ++i) {
+      const int64_t a = a0 + i * kRowGroups;
+      const bool in = col && a < x.DHQK;
+      cv[i] = in ? Cb[a * x.DHV] : 0.0f;
+      kv[i] = in ? k[a] : 0.0f;
+      qv[i] = in ? q[a] : 0.0f;
+    }
+  };
+  load_batch(threadIdx.y);  // the first batch of C is in flight while the gates are worked out
+  const Gates g = head_gates(x, row, h, n, st.m[bh], eps);
+  float acc = 0.0f;
+  if (col) {
+    const float vd = x.v.p[row * x.v.stride + h * x.DHV + d];
+    for (int64_t a0 = threadIdx.y; a0 < x.DHQK; a0 += kRowGroups * kBatchRows) {
+      if (a0 != threadIdx.y) load_batch(a0);
 #pragma unroll
       for (int i = 0; i < kBatchRows; ++i) {
         const int64_t a = a0 + i * kRowGroups;
         if (a >= x.DHQK) break;
-        const float c = cf.f_act * cv[i] + (cf.i_act * kv[i]) * vd;
+        const float c = g.f_act * cv[i] + (g.i_act * kv[i]) * vd;
         Cb[a * x.DHV] = c;
         acc += (qv[i] * scale) * c;
       }
@@ -86,49 +151,58 @@ __global__ void step_state_kernel(CellBatch x, int64_t t, float* __restrict__ C,
   __syncthreads();
   if (threadIdx.y == 0 && d < x.DHV) {
     float sum = 0.0f;
-    for (int g = 0; g < kRowGroups; ++g) sum += partial[g][threadIdx.x];
-    x.h[row * x.h_stride + h * x.DHV + d] = sum / cf.denom;
+    for (int r = 0; r < kRowGroups; ++r) sum += partial[r][threadIdx.x];
+    x.h[row * x.h_stride + h * x.DHV + d] = sum / g.denom;
   }
+  if (last_of_head(sync + bh)) finish_head(x, row, h, bh, g, n, st.m, sync + bh, norm);
 }
 
 // The same with 16-byte accesses: a thread owns 4 adjacent columns (a block 128), for DHV % 4 == 0
 // and aligned rows; fewer, wider memory instructions for the batch decode's state traffic.
-__global__ void step_state_vec4_kernel(CellBatch x, int64_t t, float* __restrict__ C,
-                                       const StepCoef* __restrict__ coef) {
+template <typename Y>
+__global__ void step_vec4_kernel(CellBatch x, int64_t t, CellStateDev st, float eps, unsigned* sync,
+                                 NormArgs<Y> norm) {
+  allow_dependent_launch();
   __shared__ float4 partial[kRowGroups][kCols];
   const int64_t bh = blockIdx.x, b = bh / x.NH, h = bh % x.NH, row = b * x.S + t;
+  float* n = st.n + bh * x.DHQK;
   const int64_t d = (blockIdx.y * kCols + threadIdx.x) * 4;
-  const StepCoef cf = coef[bh];
   const float* q = x.q.p + row * x.q.stride + h * x.DHQK;
   const float* k = x.k.p + row * x.k.stride + h * x.DHQK;
   const float scale = 1.0f / sqrtf(static_cast<float>(x.DHQK));
   constexpr int kVecRows = 8;
-  float4 acc = make_float4(0, 0, 0, 0);
-  if (d < x.DHV) {
-    const float4 vd = *reinterpret_cast<const float4*>(x.v.p + row * x.v.stride + h * x.DHV + d);
-    float* Cb = C + bh * x.DHQK * x.DHV + d;
-    for (int64_t a0 = threadIdx.y; a0 < x.DHQK; a0 += kRowGroups * kVecRows) {
-      float4 cv[kVecRows];
-      float kv[kVecRows], qv[kVecRows];
+  const bool col = d < x.DHV;
+  float* Cb = st.C + bh * x.DHQK * x.DHV + (col ? d : 0);
+  float4 cv[kVecRows];
+  float kv[kVecRows], qv[kVecRows];
+  auto load_batch = [&](int64_t a0) {
 #pragma unroll
-      for (int i = 0; i < kVecRows; ++i) {
-        const int64_t a = a0 + i * kRowGroups;
-        const bool in = a < x.DHQK;
-        cv[i] = in ? *reinterpret_cast<const float4*>(Cb + a * x.DHV) : make_float4(0, 0, 0, 0);
-        kv[i] = in ? k[a] : 0.0f;
-        qv[i] = in ? q[a] : 0.0f;
-      }
+    for (int i = 0; i < kVecRows; ++i) {
+      const int64_t a = a0 + i * kRowGroups;
+      const bool in = col && a < x.DHQK;
+      cv[i] = in ? load4(Cb + a * x.DHV) : make_float4(0, 0, 0, 0);
+      kv[i] = in ? k[a] : 0.0f;
+      qv[i] = in ? q[a] : 0.0f;
+    }
+  };
+  load_batch(threadIdx.y);  // the first batch of C is in flight while the gates are worked out
+  const Gates g = head_gates(x, row, h, n, st.m[bh], eps);
+  float4 acc = make_float4(0, 0, 0, 0);
+  if (col) {
+    const float4 vd = load4(x.v.p + row * x.v.stride + h * x.DHV + d);
+    for (int64_t a0 = threadIdx.y; a0 < x.DHQK; a0 += kRowGroups * kVecRows) {
+      if (a0 != threadIdx.y) load_batch(a0);
 #pragma unroll
       for (int i = 0; i < kVecRows; ++i) {
         const int64_t a = a0 + i * kRowGroups;
         if (a >= x.DHQK) break;
-        const float ik = cf.i_act * kv[i], qs = qv[i] * scale;
+        const float ik = g.i_act * kv[i], qs = qv[i] * scale;
         float4 c;
-        c.x = cf.f_act * cv[i].x + ik * vd.x;
-        c.y = cf.f_act * cv[i].y + ik * vd.y;
-        c.z = cf.f_act * cv[i].z + ik * vd.z;
-        c.w = cf.f_act * cv[i].w + ik * vd.w;
-        *reinterpret_cast<float4*>(Cb + a * x.DHV) = c;
+        c.x = g.f_act * cv[i].x + ik * vd.x;
+        c.y = g.f_act * cv[i].y + ik * vd.y;
+        c.z = g.f_act * cv[i].z + ik * vd.z;
+        c.w = g.f_act * cv[i].w + ik * vd.w;
+        store4(Cb + a * x.DHV, c);
         acc.x += qs * c.x, acc.y += qs * c.y, acc.z += qs * c.z, acc.w += qs * c.w;
       }
     }
@@ -137,14 +211,15 @@ __global__ void step_state_vec4_kernel(CellBatch x, int64_t t, float* __restrict
   __syncthreads();
   if (threadIdx.y == 0 && d < x.DHV) {
     float4 sum = make_float4(0, 0, 0, 0);
-    for (int g = 0; g < kRowGroups; ++g) {
-      const float4 p = partial[g][threadIdx.x];
+    for (int r = 0; r < kRowGroups; ++r) {
+      const float4 p = partial[r][threadIdx.x];
       sum.x += p.x, sum.y += p.y, sum.z += p.z, sum.w += p.w;
     }
-    const float den = cf.denom;
-    *reinterpret_cast<float4*>(x.h + row * x.h_stride + h * x.DHV + d) =
-        make_float4(sum.x / den, sum.y / den, sum.z / den, sum.w / den);
+    const float den = g.denom;
+    store4(x.h + row * x.h_stride + h * x.DHV + d,
+           make_float4(sum.x / den, sum.y / den, sum.z / den, sum.w / den));
   }
+  if (last_of_head(sync + bh)) finish_head(x, row, h, bh, g, n, st.m, sync + bh, norm);
 }
 
 bool vec4_ok(const CellBatch& x, const float* C) {
@@ -153,28 +228,44 @@ bool vec4_ok(const CellBatch& x, const float* C) {
          al(C);
 }
 
-}  // namespace
-
-size_t mlstm_step_scratch_bytes(const CellBatch& x) {
-  return static_cast<size_t>(x.B * x.NH) * sizeof(StepCoef);
-}
-
-void mlstm_step(const CellBatch& x, CellStateDev st, float eps, void* d_scratch, Stream s) {
+template <typename Y>
+void launch_steps(const CellBatch& x, CellStateDev st, float eps, unsigned* sync,
+                  const NormArgs<Y>& norm, Stream s) {
   const auto BH = static_cast<unsigned>(x.B * x.NH);
-  if (BH == 0) return;
-  auto* coef = static_cast<StepCoef*>(d_scratch);
   // 16-byte accesses need 4× fewer blocks; at small batches the scalar kernel's wider grid wins.
   const bool vec4 = vec4_ok(x, st.C) && BH * blocks_for(x.DHV, 4 * kCols) >= 512;
   const dim3 grid(BH, blocks_for(x.DHV, vec4 ? 4 * kCols : kCols)), block(kCols, kRowGroups);
   for (int64_t t = 0; t < x.S; ++t) {
-    step_gates_kernel<<<BH, 128, 0, s>>>(x, t, st.n, st.m, coef, eps);
-    XLSTM_CUDA_CHECK_LAUNCH();
     if (vec4) {
-      step_state_vec4_kernel<<<grid, block, 0, s>>>(x, t, st.C, coef);
+      step_vec4_kernel<Y><<<grid, block, 0, s>>>(x, t, st, eps, sync, norm);
     } else {
-      step_state_kernel<<<grid, block, 0, s>>>(x, t, st.C, coef);
+      step_kernel<Y><<<grid, block, 0, s>>>(x, t, st, eps, sync, norm);
     }
     XLSTM_CUDA_CHECK_LAUNCH();
+  }
+}
+
+}  // namespace
+
+size_t mlstm_step_sync_bytes(const CellBatch& x) {
+  return static_cast<size_t>(x.B * x.NH) * sizeof(unsigned);
+}
+
+void mlstm_step(const CellBatch& x, CellStateDev st, float eps, unsigned* d_sync, Stream s,
+                const HeadNormGate* norm) {
+  if (x.B * x.NH == 0 || x.S == 0) return;
+  if (norm == nullptr) {
+    launch_steps<float>(x, st, eps, d_sync, {}, s);
+    return;
+  }
+  if (norm->y_type == WeightType::BF16) {
+    launch_steps<bf16>(
+        x, st, eps, d_sync,
+        {norm->w, norm->b, norm->eps, norm->o, norm->o_stride, static_cast<bf16*>(norm->y)}, s);
+  } else {
+    launch_steps<float>(
+        x, st, eps, d_sync,
+        {norm->w, norm->b, norm->eps, norm->o, norm->o_stride, static_cast<float*>(norm->y)}, s);
   }
 }
 

@@ -87,10 +87,13 @@ void fill_normal(void*, WeightType, size_t, float, float, uint64_t, uint64_t, St
 void fill_value(float*, size_t, float, Stream) {
   no_cuda();
 }
-size_t mlstm_step_scratch_bytes(const CellBatch&) {
+void scale_columns(void*, WeightType, int64_t, int64_t, const float*, Stream) {
   no_cuda();
 }
-void mlstm_step(const CellBatch&, CellStateDev, float, void*, Stream) {
+size_t mlstm_step_sync_bytes(const CellBatch&) {
+  no_cuda();
+}
+void mlstm_step(const CellBatch&, CellStateDev, float, unsigned*, Stream, const HeadNormGate*) {
   no_cuda();
 }
 bool mlstm_chunkwise_uses_tensor_cores(const CellBatch&, int64_t, bool) {
@@ -117,6 +120,17 @@ void gemm_fallback(const void*, int64_t, int64_t, const void*, int64_t, WeightTy
 
 void gemv_bf16(const void*, int64_t, int64_t, const void*, int64_t, const float*, float*, bool,
                Stream) {
+  no_cuda();
+}
+int64_t gemv_row_limit() {
+  no_cuda();
+}
+bool gemv_bf16_rms(const float*, int64_t, int64_t, float, const void*, int64_t, const float*,
+                   float*, bool, float, Stream) {
+  no_cuda();
+}
+bool gemv_bf16_rms_swiglu(const float*, int64_t, int64_t, float, const void*, int64_t, const float*,
+                          void*, Stream) {
   no_cuda();
 }
 struct Gemm::Impl {};

@@ -13,7 +13,8 @@
 
 namespace xlstm::cuda {
 
-// rms_norm.cu — y[t] = x[t] · rsqrt(mean(x[t]²) + eps) · w (+ b); x rows t at x + t·x_stride
+// rms_norm.cu — y[t] = x[t] · rsqrt(mean(x[t]²) + eps) · w (+ b) (w null: ones, the weight
+// folded into the next GEMM's W, see scale_columns); x rows t at x + t·x_stride
 // (x_stride = D: contiguous; S·D from x + (S-1)·D: each sequence's last row), y [T, D].
 void rms_norm(const float* x, int64_t T, int64_t D, int64_t x_stride, const float* w,
               const float* b, float eps, void* y, WeightType y_type, Stream s);
@@ -49,6 +50,9 @@ void copy_rows(const float* x, int64_t R, int64_t D, int64_t x_stride, void* y, 
 void fill_normal(void* dst, WeightType type, size_t n, float mean, float std, uint64_t seed,
                  uint64_t stream_id, Stream s);
 void fill_value(float* dst, size_t n, float value, Stream s);
+// W[n, k] ·= g[k] in place, W [N, K] as type (rounded once): a norm weight folded into the Linear
+// layer that reads the norm's output, (x · r · g) · Wᵀ = (x · r) · (W · diag g)ᵀ.
+void scale_columns(void* W, WeightType type, int64_t N, int64_t K, const float* g, Stream s);
 
 // The mLSTM cell (spec §1.5, §2) for a batch. Token (b, s) of head h reads
 // q: q.p[(b·S + s)·q.stride + h·DHQK + j] (k alike), v: v.p[... + h·DHV + j],
@@ -75,8 +79,21 @@ struct CellStateDev {
 };
 
 // mlstm_step.cu — the recurrent form, one token after another (S launches of the fused step).
-size_t mlstm_step_scratch_bytes(const CellBatch& x);
-void mlstm_step(const CellBatch& x, CellStateDev st, float eps, void* d_scratch, Stream s);
+// d_sync: mlstm_step_sync_bytes of counters, zero before the first call (every call leaves them
+// zero). norm (optional): also y = multihead_norm_gate(h) with these arguments (y [T, NH·DHV]),
+// in the same launch.
+struct HeadNormGate {
+  const float* w;
+  const float* b;
+  float eps;
+  const float* o;
+  int64_t o_stride;
+  void* y;
+  WeightType y_type;
+};
+size_t mlstm_step_sync_bytes(const CellBatch& x);
+void mlstm_step(const CellBatch& x, CellStateDev st, float eps, unsigned* d_sync, Stream s,
+                const HeadNormGate* norm = nullptr);
 
 // mlstm_chunkwise.cu — the chunkwise form (any S, chunk ≤ kMaxChunk; a last partial chunk is
 // fine): gate prefix sums, chunk-boundary states, intra-chunk scores, outputs. tensor_cores: the

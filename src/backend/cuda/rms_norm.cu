@@ -22,7 +22,7 @@ __global__ void rms_norm_cached_kernel(const float* __restrict__ x, int64_t D, i
   for (int i = 0; i < kPerThread; ++i) {
     const int64_t d = threadIdx.x + static_cast<int64_t>(i) * blockDim.x;
     v[i] = d < D ? xr[d] : 0.0f;
-    wv[i] = d < D ? w[d] : 0.0f;
+    wv[i] = d < D ? (w != nullptr ? w[d] : 1.0f) : 0.0f;
     bv[i] = d < D && b != nullptr ? b[d] : 0.0f;
   }
   float ss = 0.0f;
@@ -47,7 +47,7 @@ __global__ void rms_norm_kernel(const float* x, int64_t D, int64_t x_stride, con
   ss = block_sum(ss);
   const float r = 1.0f / sqrtf(ss / static_cast<float>(D) + eps);
   for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
-    store(yr + d, xr[d] * r * w[d] + (b != nullptr ? b[d] : 0.0f));
+    store(yr + d, xr[d] * r * (w != nullptr ? w[d] : 1.0f) + (b != nullptr ? b[d] : 0.0f));
   }
 }
 

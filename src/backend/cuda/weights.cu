@@ -52,6 +52,13 @@ __global__ void copy_rows_kernel(const float* x, int64_t R, int64_t D, int64_t x
   }
 }
 
+template <typename T>
+__global__ void scale_columns_kernel(T* W, int64_t N, int64_t K, const float* g) {
+  GRID_STRIDE(i, N * K) {
+    store(W + i, load(W + i) * g[i % K]);
+  }
+}
+
 __device__ uint64_t splitmix64(uint64_t z) {
   z += 0x9e3779b97f4a7c15ull;
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -151,6 +158,16 @@ void fill_normal(void* dst, WeightType type, size_t count, float mean, float std
   } else {
     fill_normal_kernel<<<grid_for(n), kThreads, 0, s>>>(static_cast<float*>(dst), n, mean, std,
                                                         key);
+  }
+  XLSTM_CUDA_CHECK_LAUNCH();
+}
+
+void scale_columns(void* W, WeightType type, int64_t N, int64_t K, const float* g, Stream s) {
+  if (N * K == 0) return;
+  if (type == WeightType::BF16) {
+    scale_columns_kernel<<<grid_for(N * K), kThreads, 0, s>>>(static_cast<bf16*>(W), N, K, g);
+  } else {
+    scale_columns_kernel<<<grid_for(N * K), kThreads, 0, s>>>(static_cast<float*>(W), N, K, g);
   }
   XLSTM_CUDA_CHECK_LAUNCH();
 }

@@ -1,0 +1,61 @@
+#pragma once
+// The per-head LayerNorm of the cell output, its weight slice, then the output gate σ(o) (spec
+// §1.4, §1.6) for one head, by all threads of a block (1-D or 2-D): float32 arithmetic, stored as
+// Y. Heads up to kHeadNormCache values per thread are held in registers, every load issued before
+// the first use (decode's heads are latency-bound); wider heads are re-read. h is read through L2
+// (__ldcg): the fused step's last block reads what other blocks wrote.
+#include "backend/cuda/common.cuh"
+
+namespace xlstm::cuda {
+
+inline constexpr int kHeadNormCache = 4;
+
+template <typename Y>
+__device__ void head_norm_gate(const float* h, int64_t DH, const float* __restrict__ w,
+                               const float* __restrict__ b, float eps, const float* __restrict__ o,
+                               Y* __restrict__ y) {
+  const int64_t tid = threadIdx.x + threadIdx.y * blockDim.x, nt = blockDim.x * blockDim.y;
+  const float inv = 1.0f / static_cast<float>(DH);
+  if (DH <= kHeadNormCache * nt) {
+    float v[kHeadNormCache], g[kHeadNormCache], wv[kHeadNormCache], bv[kHeadNormCache];
+#pragma unroll
+    for (int i = 0; i < kHeadNormCache; ++i) {
+      const int64_t d = tid + i * nt;
+      const bool in = d < DH;
+      v[i] = in ? __ldcg(h + d) : 0.0f;
+      g[i] = in ? o[d] : 0.0f;
+      wv[i] = in ? w[d] : 0.0f;
+      bv[i] = in && b != nullptr ? b[d] : 0.0f;
+    }
+    float sum = 0.0f;
+#pragma unroll
+    for (int i = 0; i < kHeadNormCache; ++i) sum += v[i];
+    const float mean = block_sum(sum) * inv;
+    float var = 0.0f;
+#pragma unroll
+    for (int i = 0; i < kHeadNormCache; ++i)
+      if (tid + i * nt < DH) var += (v[i] - mean) * (v[i] - mean);
+    const float r = 1.0f / sqrtf(block_sum(var) * inv + eps);
+#pragma unroll
+    for (int i = 0; i < kHeadNormCache; ++i) {
+      const int64_t d = tid + i * nt;
+      if (d < DH) store(y + d, ((v[i] - mean) * r * wv[i] + bv[i]) * sigmoid(g[i]));
+    }
+    return;
+  }
+  float sum = 0.0f;
+  for (int64_t d = tid; d < DH; d += nt) sum += __ldcg(h + d);
+  const float mean = block_sum(sum) * inv;
+  float var = 0.0f;
+  for (int64_t d = tid; d < DH; d += nt) {
+    const float c = __ldcg(h + d) - mean;
+    var += c * c;
+  }
+  const float r = 1.0f / sqrtf(block_sum(var) * inv + eps);
+  for (int64_t d = tid; d < DH; d += nt) {
+    const float normed = (__ldcg(h + d) - mean) * r * w[d] + (b != nullptr ? b[d] : 0.0f);
+    store(y + d, normed * sigmoid(o[d]));
+  }
+}
+
+}  // namespace xlstm::cuda
