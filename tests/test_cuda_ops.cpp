@@ -144,10 +144,12 @@ std::vector<Outcome> run_linear_with(const OpCase& c, uint64_t seed, LinearPath 
   auto dx = to_device(x, c.type), dw = to_device(w, c.type), db = to_device(b);
   auto dy = acc ? to_device(y0) : poisoned(sz(M * N));
   const float* bias = b.empty() ? nullptr : db.as<float>();
+  auto dy_bf16 = poisoned(sz(M * N), WeightType::BF16);  // the GEMV's optional bf16 copy of y
   if (path == LinearPath::Fallback) {
     cuda::gemm_fallback(dx.get(), M, K, dw.get(), N, c.type, bias, dy.as<float>(), acc, nullptr);
   } else if (path == LinearPath::Gemv) {
-    cuda::gemv_bf16(dx.get(), M, K, dw.get(), N, bias, dy.as<float>(), acc, nullptr);
+    cuda::gemv_bf16(dx.get(), M, K, dw.get(), N, bias, dy.as<float>(), acc, nullptr,
+                    M % 2 ? dy_bf16.get() : nullptr);
   } else {
     cuda::Gemm gemm;
     gemm.linear(dx.get(), M, K, dw.get(), N, c.type, bias, dy.as<float>(), acc, nullptr);
@@ -155,7 +157,11 @@ std::vector<Outcome> run_linear_with(const OpCase& c, uint64_t seed, LinearPath 
   }
   // bf16 inputs are exact in both; the products accumulate in float32 on both sides.
   const float tol = c.type == WeightType::BF16 ? 1e-4f : tol_for(c.type, true);
-  return {{"y", rel_diff(to_host(dy, sz(M * N)), ref), tol}};
+  std::vector<Outcome> out{{"y", rel_diff(to_host(dy, sz(M * N)), ref), tol}};
+  if (path == LinearPath::Gemv && M % 2)
+    out.push_back(
+        {"y as bf16", rel_diff(to_host(dy_bf16, sz(M * N), WeightType::BF16), ref), 4e-3f});
+  return out;
 }
 // d = {M, K, N}: bf16 in, bf16 out (the prefill's up projection); one rounding of the float32
 // result, so within bf16's half ulp (2^-9) of the largest output plus summation order.
@@ -184,16 +190,16 @@ std::vector<Outcome> run_linear_gemv(const OpCase& c, uint64_t seed) {
   return run_linear_with(c, seed, LinearPath::Gemv);
 }
 
-// d = {M, K, N, bias, accumulate, logit cap, SwiGLU}: decode's fused GEMVs, float32 x normalised
-// as it is read (the norm weight is in W). The CPU: rms_norm with unit weight (float32, not
-// rounded), linear, cap or swiglu. SwiGLU: N is F (W has 2F rows) and the output bf16, so within
-// bf16's half ulp plus summation order.
+// d = {M, K, N, bias, accumulate, logit cap, SwiGLU}: decode's fused GEMVs, bf16 x normalised as
+// it is read (the norm weight is in W). The CPU: rms_norm with unit
+// weight (float32, not rounded), linear, cap or swiglu. SwiGLU: N is F (W has 2F rows) and the
+// output bf16, so within bf16's half ulp plus summation order.
 std::vector<Outcome> run_linear_gemv_rms(const OpCase& c, uint64_t seed) {
   const int64_t M = c.d[0], K = c.d[1], N = c.d[2];
   const bool acc = c.d[4] != 0, swiglu_out = c.d[6] != 0;
   const float cap = c.d[5] ? 30.0f : 0.0f;
   const int64_t rows = swiglu_out ? 2 * N : N;
-  const auto x = randn(sz(M * K), seed, 3.0f, 0.5f);
+  const auto x = rounded(randn(sz(M * K), seed, 3.0f, 0.5f), WeightType::BF16);
   const auto w = randn(sz(rows * K), seed + 2, 8.0f / std::sqrt(static_cast<float>(K)));
   const auto b = c.d[3] ? randn(sz(rows), seed + 3) : std::vector<float>{};
   const auto y0 = randn(sz(M * N), seed + 4);
@@ -210,15 +216,14 @@ std::vector<Outcome> run_linear_gemv_rms(const OpCase& c, uint64_t seed) {
       if (cap > 0) ref[i] = soft_cap(ref[i], cap);
     }
   }
-  auto dx = to_device(x), dw = to_device(w, WeightType::BF16), db = to_device(b);
+  auto dx = to_device(x, WeightType::BF16), dw = to_device(w, WeightType::BF16), db = to_device(b);
   const float* bias = b.empty() ? nullptr : db.as<float>();
   const auto out_type = swiglu_out ? WeightType::BF16 : WeightType::F32;
   auto dy = acc ? to_device(y0) : poisoned(sz(M * N), out_type);
-  const bool launched = swiglu_out
-                            ? cuda::gemv_bf16_rms_swiglu(dx.as<float>(), M, K, 1e-6f, dw.get(), N,
-                                                         bias, dy.get(), nullptr)
-                            : cuda::gemv_bf16_rms(dx.as<float>(), M, K, 1e-6f, dw.get(), N, bias,
-                                                  dy.as<float>(), acc, cap, nullptr);
+  const bool launched = swiglu_out ? cuda::gemv_bf16_rms_swiglu(dx.get(), M, K, 1e-6f, dw.get(), N,
+                                                                bias, dy.get(), nullptr)
+                                   : cuda::gemv_bf16_rms(dx.get(), M, K, 1e-6f, dw.get(), N, bias,
+                                                         dy.as<float>(), acc, cap, nullptr);
   EXPECT_TRUE(launched);
   return {{"y", rel_diff(to_host(dy, sz(M * N), out_type), ref), swiglu_out ? 4e-3f : 1e-4f}};
 }

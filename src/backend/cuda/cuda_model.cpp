@@ -60,6 +60,7 @@ class PinnedBuffer {
 struct Buffers {
   int32_t* ids;
   float* x;        // [T, E] residual stream
+  void* xb;        // [T, E] its bf16 copy, kept by decode's fused GEMVs
   void* u;         // [T, E] normed input (GEMM type); also the final rows [R, E]
   float* proj;     // [T, 2qk + 2v + 2NH]
   float* h;        // [T, v] cell output
@@ -228,7 +229,8 @@ class CudaModel final : public ModelBackend {
     // The counters first: every layout's counters are a prefix of the largest one's, which the
     // step kernels leave zero.
     const size_t o_sync = take(sync);
-    const size_t o_ids = take(T * 4), o_x = take(T * E * 4), o_u = take(T * E * g);
+    const size_t o_ids = take(T * 4), o_x = take(T * E * 4), o_xb = take(T * E * 2),
+                 o_u = take(T * E * g);
     const size_t region = off;
     size_t a = region;
     auto take_in = [&](size_t& cursor, size_t bytes) {
@@ -255,6 +257,7 @@ class CudaModel final : public ModelBackend {
     char* base = arena.as<char>();
     buf.ids = reinterpret_cast<int32_t*>(base + o_ids);
     buf.x = reinterpret_cast<float*>(base + o_x);
+    buf.xb = base + o_xb;
     buf.u = base + o_u;
     buf.proj = reinterpret_cast<float*>(base + o_proj);
     buf.h = reinterpret_cast<float*>(base + o_h);
@@ -303,11 +306,21 @@ class CudaModel final : public ModelBackend {
     const auto eps = static_cast<float>(c.norm_eps), cell_eps = static_cast<float>(c.eps);
     using WF = WeightField;
     embedding_gather(buf.ids, T, field(top, WF::Embedding), wt, E, buf.x, stream);
-    // Decode's GEMVs normalise x as they read it (norm weights folded into W at load).
+    // Decode's GEMVs normalise x as they read it (norm weights folded into W at load), from its
+    // bf16 copy xb, which the residual GEMVs write next to x.
     const bool fuse_norms = blocks_folded && T <= gemv_row_limit();
+    if (fuse_norms) copy_rows(buf.x, T, E, E, buf.xb, WeightType::BF16, stream);
+    // x += a · Wᵀ (+ bias) (and xb).
+    auto residual = [&](const void* a, int64_t K, const void* Wm, int64_t N, const float* bias) {
+      if (fuse_norms) {
+        gemv_bf16(a, T, K, Wm, N, bias, buf.x, true, stream, buf.xb);
+      } else {
+        gemm->linear(a, T, K, Wm, N, wt, bias, buf.x, true, stream);
+      }
+    };
     for (int64_t i = 0; i < c.num_blocks; ++i) {
       const FieldBuffers& w = blocks[static_cast<size_t>(i)];
-      if (!(fuse_norms && gemv_bf16_rms(buf.x, T, E, eps, field(w, WF::WIn), W, vec(w, WF::BIn),
+      if (!(fuse_norms && gemv_bf16_rms(buf.xb, T, E, eps, field(w, WF::WIn), W, vec(w, WF::BIn),
                                         buf.proj, false, 0.0f, stream))) {
         rms_norm(buf.x, T, E, E, blocks_folded ? nullptr : vec(w, WF::NormMlstmW),
                  vec(w, WF::NormMlstmB), eps, buf.u, wt, stream);
@@ -340,9 +353,9 @@ class CudaModel final : public ModelBackend {
         multihead_norm_gate(buf.h, T, NH, c.v_head_dim(), vec(w, WF::MhNormW), vec(w, WF::MhNormB),
                             eps, o_gate, W, buf.hn, wt, stream);
       }
-      gemm->linear(buf.hn, T, v, field(w, WF::WOut), E, wt, vec(w, WF::BOut), buf.x, true, stream);
+      residual(buf.hn, v, field(w, WF::WOut), E, vec(w, WF::BOut));
       // act = SwiGLU(norm(x) · W_upᵀ): one fused GEMV in decode, else norm, GEMM and SwiGLU.
-      if (!(fuse_norms && gemv_bf16_rms_swiglu(buf.x, T, E, eps, field(w, WF::WUp), F,
+      if (!(fuse_norms && gemv_bf16_rms_swiglu(buf.xb, T, E, eps, field(w, WF::WUp), F,
                                                vec(w, WF::BUp), buf.act, stream))) {
         rms_norm(buf.x, T, E, E, blocks_folded ? nullptr : vec(w, WF::NormFfnW),
                  vec(w, WF::NormFfnB), eps, buf.u, wt, stream);
@@ -358,8 +371,7 @@ class CudaModel final : public ModelBackend {
           swiglu(buf.up, T, F, buf.act, wt, stream);
         }
       }
-      gemm->linear(buf.act, T, F, field(w, WF::WDown), E, wt, vec(w, WF::BDown), buf.x, true,
-                   stream);
+      residual(buf.act, F, field(w, WF::WDown), E, vec(w, WF::BDown));
     }
     // Rows whose logits are wanted: all, or each sequence's last (row stride S·E).
     const int64_t R = all_logits ? T : B;
@@ -367,8 +379,8 @@ class CudaModel final : public ModelBackend {
     const int64_t stride = all_logits ? E : S * E;
     const void* head = c.tie_word_embeddings ? field(top, WF::Embedding) : field(top, WF::LmHead);
     const auto logit_cap = static_cast<float>(c.output_logit_soft_cap);
-    if (out_folded && R <= gemv_row_limit() && stride == E &&
-        gemv_bf16_rms(rows, R, E, eps, head, V, nullptr, buf.logits, false, logit_cap, stream))
+    if (fuse_norms && out_folded && stride == E &&
+        gemv_bf16_rms(buf.xb, R, E, eps, head, V, nullptr, buf.logits, false, logit_cap, stream))
       return;
     if (c.add_out_norm) {
       rms_norm(rows, R, E, stride, out_folded ? nullptr : vec(top, WF::OutNormW),

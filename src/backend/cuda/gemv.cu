@@ -7,8 +7,9 @@
 // (K % 8 ≠ 0, or unaligned pointers) take the scalar variant.
 // Decode's neighbours are fused where they cost no extra pass: every warp reads all of x anyway,
 // so it also sums x² for the RMS norm (applied to the dot products at the end, Σ w·(x·r) = r·Σ w·x;
-// the norm's weight is folded into W at load), and a warp can own a SwiGLU pair (gate row n and
-// up row F + n) and write SiLU(g)·u.
+// the norm's weight is folded into W at load, and x is the residual stream's bf16 copy, which the
+// residual GEMVs write next to the float32 x), and a warp can own a SwiGLU pair (gate row n and up
+// row F + n) and write SiLU(g)·u.
 // Launched with programmatic dependent launch (Hopper): the blocks become resident and start
 // streaming W while the preceding kernel still runs, and wait for it (griddepcontrol.wait) only
 // before the first read of x or y. W does not depend on it. Every GEMV lets its successor launch
@@ -33,8 +34,8 @@ __device__ __forceinline__ void unpack(uint32_t u, float& lo, float& hi) {
 
 // What the kernel reads as x and writes.
 enum class In {
-  Bf16,   // x [M, K] bf16, as it is
-  RmsF32  // x [M, K] float32, RMS-normalised on the fly: x · rsqrt(mean(x²) + eps)
+  Bf16,    // x [M, K] bf16, as it is
+  RmsBf16  // x [M, K] bf16, RMS-normalised on the fly: x · rsqrt(mean(x²) + eps)
 };
 enum class Out {
   F32,        // y [M, N] = acc (+ bias) (+ y), then cap · tanh(y / cap) where cap > 0
@@ -52,6 +53,7 @@ struct Args {
   bool accumulate;
   float cap;
   bf16* act;
+  bf16* y_bf16;  // Out::F32: also y rounded to bf16 (the next fused GEMV's input), or null
 };
 
 // Σ w_i·x_i over 8 bf16 weights and 8 float32 inputs, in order.
@@ -72,16 +74,11 @@ __device__ __forceinline__ float dot8(const uint4& w, const float (&x)[8]) {
 template <In I>
 __device__ __forceinline__ void load_x8(const Args& a, int64_t m, int64_t i, float (&xf)[8],
                                         float& ss) {
-  if constexpr (I == In::Bf16) {
-    const uint4 u = __ldg(reinterpret_cast<const uint4*>(a.x) + m * (a.K / 8) + i);
-    const uint32_t uv[4] = {u.x, u.y, u.z, u.w};
+  const uint4 u = __ldg(reinterpret_cast<const uint4*>(a.x) + m * (a.K / 8) + i);
+  const uint32_t uv[4] = {u.x, u.y, u.z, u.w};
 #pragma unroll
-    for (int j = 0; j < 4; ++j) unpack(uv[j], xf[2 * j], xf[2 * j + 1]);
-  } else {
-    const auto* x4 = reinterpret_cast<const float4*>(a.x) + m * (a.K / 4) + 2 * i;
-    const float4 lo = __ldg(x4), hi = __ldg(x4 + 1);
-    xf[0] = lo.x, xf[1] = lo.y, xf[2] = lo.z, xf[3] = lo.w;
-    xf[4] = hi.x, xf[5] = hi.y, xf[6] = hi.z, xf[7] = hi.w;
+  for (int j = 0; j < 4; ++j) unpack(uv[j], xf[2 * j], xf[2 * j + 1]);
+  if constexpr (I == In::RmsBf16) {
 #pragma unroll
     for (int j = 0; j < 8; ++j) ss = fmaf(xf[j], xf[j], ss);
   }
@@ -159,7 +156,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(Args a) {
 #pragma unroll
     for (int r = 0; r < RW; ++r) acc[r][m] = warp_sum(acc[r][m]);
     scale[m] = 1.0f;
-    if constexpr (I == In::RmsF32)
+    if constexpr (I != In::Bf16)
       scale[m] = 1.0f / sqrtf(warp_sum(ss[m]) / static_cast<float>(K) + a.norm_eps);
   }
 #pragma unroll
@@ -174,6 +171,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(Args a) {
         if (a.accumulate) v += a.y[m * N + n];
         if (a.cap > 0.0f) v = a.cap * tanhf(v / a.cap);
         a.y[m * N + n] = v;
+        if (a.y_bf16 != nullptr) a.y_bf16[m * N + n] = __float2bfloat16(v);
       } else {
         const float g = acc[r][m] * scale[m] + (b != nullptr ? b[n] : 0.0f);
         const float u = acc[R + r][m] * scale[m] + (b != nullptr ? b[N + n] : 0.0f);
@@ -278,29 +276,31 @@ int64_t gemv_row_limit() {
 }
 
 void gemv_bf16(const void* x, int64_t M, int64_t K, const void* W, int64_t N, const float* bias,
-               float* y, bool accumulate, Stream s) {
+               float* y, bool accumulate, Stream s, void* y_bf16) {
   if (M == 0 || N == 0) return;
-  const Args a{x, K, 0.0f, static_cast<const bf16*>(W), N, bias, y, accumulate, 0.0f, nullptr};
+  const Args a{x,          K,    0.0f,    static_cast<const bf16*>(W), N, bias, y,
+               accumulate, 0.0f, nullptr, static_cast<bf16*>(y_bf16)};
   const bool vec = K % 8 == 0 && aligned16(x) && aligned16(W);
   launch_rows<In::Bf16, Out::F32>(M, a, vec, s);
 }
 
-bool gemv_bf16_rms(const float* x, int64_t M, int64_t K, float eps, const void* W, int64_t N,
+bool gemv_bf16_rms(const void* x, int64_t M, int64_t K, float eps, const void* W, int64_t N,
                    const float* bias, float* y, bool accumulate, float cap, Stream s) {
   if (K % 8 != 0 || !aligned16(x) || !aligned16(W)) return false;
   if (M == 0 || N == 0) return true;
-  const Args a{x, K, eps, static_cast<const bf16*>(W), N, bias, y, accumulate, cap, nullptr};
-  launch_rows<In::RmsF32, Out::F32>(M, a, true, s);
+  const Args a{x,   K,       eps,    static_cast<const bf16*>(W), N, bias, y, accumulate,
+               cap, nullptr, nullptr};
+  launch_rows<In::RmsBf16, Out::F32>(M, a, true, s);
   return true;
 }
 
-bool gemv_bf16_rms_swiglu(const float* x, int64_t M, int64_t K, float eps, const void* W, int64_t F,
+bool gemv_bf16_rms_swiglu(const void* x, int64_t M, int64_t K, float eps, const void* W, int64_t F,
                           const float* bias, void* act, Stream s) {
   if (K % 8 != 0 || !aligned16(x) || !aligned16(W)) return false;
   if (M == 0 || F == 0) return true;
-  const Args a{x,       K,     eps,  static_cast<const bf16*>(W), F, bias,
-               nullptr, false, 0.0f, static_cast<bf16*>(act)};
-  launch_rows<In::RmsF32, Out::SwiGluBf16>(M, a, true, s);
+  const Args a{x,       K,     eps,  static_cast<const bf16*>(W), F,      bias,
+               nullptr, false, 0.0f, static_cast<bf16*>(act),     nullptr};
+  launch_rows<In::RmsBf16, Out::SwiGluBf16>(M, a, true, s);
   return true;
 }
 

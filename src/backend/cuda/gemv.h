@@ -16,18 +16,20 @@ inline constexpr int64_t kGemvMaxRows = 8, kGemvDefaultRows = 1;
 // The most rows Gemm::linear sends here: kGemvDefaultRows, or XLSTM_GEMV's.
 int64_t gemv_row_limit();
 
+// y_bf16 (optional): y rounded to bf16 as well (the residual stream's copy that the fused GEMVs
+// read).
 void gemv_bf16(const void* x, int64_t M, int64_t K, const void* W, int64_t N, const float* bias,
-               float* y, bool accumulate, Stream s);
+               float* y, bool accumulate, Stream s, void* y_bf16 = nullptr);
 
-// Decode's GEMVs with their neighbours fused (M ≤ kGemvMaxRows). The input x [M, K] is the float32
-// residual stream, RMS-normalised as the GEMV reads it, r = rsqrt(mean(x²) + eps) (no rounding to
-// bf16 in between); the norm's weight is already folded into W (scale_columns):
+// Decode's GEMVs with their neighbours fused (M ≤ kGemvMaxRows). The input x [M, K] is the bf16
+// copy of the residual stream (gemv_bf16's y_bf16), RMS-normalised as the GEMV reads it,
+// r = rsqrt(mean(x²) + eps); the norm's weight is already folded into W (scale_columns):
 //   y = (x · r) · Wᵀ (+ bias) (+ y), then cap · tanh(y / cap) where cap > 0;
 //   act [M, F] (bf16) = SiLU(g) · u, g | u = (x · r) · Wᵀ (+ bias) for W [2F, K] (SwiGLU).
 // False, with nothing launched, unless K % 8 = 0 and x and W are 16-byte aligned.
-bool gemv_bf16_rms(const float* x, int64_t M, int64_t K, float eps, const void* W, int64_t N,
+bool gemv_bf16_rms(const void* x, int64_t M, int64_t K, float eps, const void* W, int64_t N,
                    const float* bias, float* y, bool accumulate, float cap, Stream s);
-bool gemv_bf16_rms_swiglu(const float* x, int64_t M, int64_t K, float eps, const void* W, int64_t F,
+bool gemv_bf16_rms_swiglu(const void* x, int64_t M, int64_t K, float eps, const void* W, int64_t F,
                           const float* bias, void* act, Stream s);
 
 }  // namespace xlstm::cuda

@@ -119,17 +119,17 @@ void gemm_fallback(const void*, int64_t, int64_t, const void*, int64_t, WeightTy
 }
 
 void gemv_bf16(const void*, int64_t, int64_t, const void*, int64_t, const float*, float*, bool,
-               Stream) {
+               Stream, void*) {
   no_cuda();
 }
 int64_t gemv_row_limit() {
   no_cuda();
 }
-bool gemv_bf16_rms(const float*, int64_t, int64_t, float, const void*, int64_t, const float*,
-                   float*, bool, float, Stream) {
+bool gemv_bf16_rms(const void*, int64_t, int64_t, float, const void*, int64_t, const float*, float*,
+                   bool, float, Stream) {
   no_cuda();
 }
-bool gemv_bf16_rms_swiglu(const float*, int64_t, int64_t, float, const void*, int64_t, const float*,
+bool gemv_bf16_rms_swiglu(const void*, int64_t, int64_t, float, const void*, int64_t, const float*,
                           void*, Stream) {
   no_cuda();
 }
