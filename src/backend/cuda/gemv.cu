@@ -20,6 +20,7 @@
 
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/gemv.h"
+#include "backend/cuda/pdl_launch.cuh"
 
 namespace xlstm::cuda {
 
@@ -181,29 +182,12 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(Args a) {
   }
 }
 
-// Launches with programmatic stream serialization where the device has it (sm_90+).
+// Launched programmatically where the device has it (pdl_launch.cuh).
 template <int M, int R, int U, bool Vec, In I, Out O>
 void launch_kernel(const Args& a, Stream s) {
-  // Only where the code running is sm_90 or newer: the wait compiles to nothing in older targets
-  // (e.g. the compute_80 PTX JIT-compiled for a newer GPU), and the launch must then be ordinary.
-  static const bool pdl = [] {
-    cudaFuncAttributes fa{};
-    XLSTM_CUDA_CHECK(cudaFuncGetAttributes(&fa, gemv_kernel<M, R, U, Vec, I, O>));
-    const char* e = std::getenv("XLSTM_PDL");
-    return fa.binaryVersion >= 90 && fa.ptxVersion >= 90 &&
-           !(e != nullptr && std::string(e) == "off");
-  }();
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(blocks_for(a.N, kWarps * R));
-  cfg.blockDim = dim3(kWarps * 32);
-  cfg.stream = s;
-  cudaLaunchAttribute attr{};
-  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr.val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = &attr;
-  cfg.numAttrs = pdl ? 1 : 0;
-  XLSTM_CUDA_CHECK(cudaLaunchKernelEx(&cfg, gemv_kernel<M, R, U, Vec, I, O>, a));
-  XLSTM_CUDA_CHECK_LAUNCH();
+  static const bool pdl = pdl_available(gemv_kernel<M, R, U, Vec, I, O>);
+  launch_maybe_pdl(pdl, gemv_kernel<M, R, U, Vec, I, O>, dim3(blocks_for(a.N, kWarps * R)),
+                   dim3(kWarps * 32), s, a);
 }
 
 // XLSTM_GEMV_M1=R,U picks another rows-per-warp / pieces-in-flight pair for the plain one-row

@@ -16,17 +16,6 @@ namespace xlstm::cuda {
 
 namespace {
 
-// The fused output norm's arguments in kernel form (y == nullptr: not fused).
-template <typename Y>
-struct NormArgs {
-  const float* w;
-  const float* b;
-  float eps;
-  const float* o;
-  int64_t o_stride;
-  Y* y;
-};
-
 struct Gates {
   float f_act, i_act, m_new, denom;
 };
@@ -71,7 +60,7 @@ __device__ bool last_of_head(unsigned* counter) {
 
 template <typename Y>
 __device__ void finish_head(const CellBatch& x, int64_t row, int64_t h, int64_t bh, const Gates& g,
-                            float* n, float* m, unsigned* counter, const NormArgs<Y>& norm) {
+                            float* n, float* m, unsigned* counter, const HeadNormGate& norm) {
   __threadfence();
   const float* k = x.k.p + row * x.k.stride + h * x.DHQK;
   const int64_t tid = block_tid(), nt = blockDim.x * blockDim.y;
@@ -89,7 +78,8 @@ __device__ void finish_head(const CellBatch& x, int64_t row, int64_t h, int64_t 
     const int64_t off = h * x.DHV;
     head_norm_gate(x.h + row * x.h_stride + off, x.DHV, norm.w + off,
                    norm.b != nullptr ? norm.b + off : nullptr, norm.eps,
-                   norm.o + row * norm.o_stride + off, norm.y + row * x.NH * x.DHV + off);
+                   norm.o + row * norm.o_stride + off,
+                   static_cast<Y*>(norm.y) + row * x.NH * x.DHV + off);
   }
 #pragma unroll
   for (int i = 0; i < kN; ++i) {
@@ -108,7 +98,7 @@ constexpr int kCols = 32, kRowGroups = 8, kBatchRows = 16;
 // q) before the first store: the state's read-modify-write then streams at memory speed.
 template <typename Y>
 __global__ void step_kernel(CellBatch x, int64_t t, CellStateDev st, float eps, unsigned* sync,
-                            NormArgs<Y> norm) {
+                            HeadNormGate norm) {
   allow_dependent_launch();  // the next GEMV may start streaming its weights
   __shared__ float partial[kRowGroups][kCols + 1];
   const int64_t bh = blockIdx.x, b = bh / x.NH, h = bh % x.NH, row = b * x.S + t;
@@ -154,14 +144,14 @@ __global__ void step_kernel(CellBatch x, int64_t t, CellStateDev st, float eps, 
     for (int r = 0; r < kRowGroups; ++r) sum += partial[r][threadIdx.x];
     x.h[row * x.h_stride + h * x.DHV + d] = sum / g.denom;
   }
-  if (last_of_head(sync + bh)) finish_head(x, row, h, bh, g, n, st.m, sync + bh, norm);
+  if (last_of_head(sync + bh)) finish_head<Y>(x, row, h, bh, g, n, st.m, sync + bh, norm);
 }
 
 // The same with 16-byte accesses: a thread owns 4 adjacent columns (a block 128), for DHV % 4 == 0
 // and aligned rows; fewer, wider memory instructions for the batch decode's state traffic.
 template <typename Y>
 __global__ void step_vec4_kernel(CellBatch x, int64_t t, CellStateDev st, float eps, unsigned* sync,
-                                 NormArgs<Y> norm) {
+                                 HeadNormGate norm) {
   allow_dependent_launch();
   __shared__ float4 partial[kRowGroups][kCols];
   const int64_t bh = blockIdx.x, b = bh / x.NH, h = bh % x.NH, row = b * x.S + t;
@@ -219,7 +209,7 @@ __global__ void step_vec4_kernel(CellBatch x, int64_t t, CellStateDev st, float 
     store4(x.h + row * x.h_stride + h * x.DHV + d,
            make_float4(sum.x / den, sum.y / den, sum.z / den, sum.w / den));
   }
-  if (last_of_head(sync + bh)) finish_head(x, row, h, bh, g, n, st.m, sync + bh, norm);
+  if (last_of_head(sync + bh)) finish_head<Y>(x, row, h, bh, g, n, st.m, sync + bh, norm);
 }
 
 bool vec4_ok(const CellBatch& x, const float* C) {
@@ -230,7 +220,7 @@ bool vec4_ok(const CellBatch& x, const float* C) {
 
 template <typename Y>
 void launch_steps(const CellBatch& x, CellStateDev st, float eps, unsigned* sync,
-                  const NormArgs<Y>& norm, Stream s) {
+                  const HeadNormGate& norm, Stream s) {
   const auto BH = static_cast<unsigned>(x.B * x.NH);
   // 16-byte accesses need 4× fewer blocks; at small batches the scalar kernel's wider grid wins.
   const bool vec4 = vec4_ok(x, st.C) && BH * blocks_for(x.DHV, 4 * kCols) >= 512;
@@ -254,18 +244,11 @@ size_t mlstm_step_sync_bytes(const CellBatch& x) {
 void mlstm_step(const CellBatch& x, CellStateDev st, float eps, unsigned* d_sync, Stream s,
                 const HeadNormGate* norm) {
   if (x.B * x.NH == 0 || x.S == 0) return;
-  if (norm == nullptr) {
-    launch_steps<float>(x, st, eps, d_sync, {}, s);
-    return;
-  }
-  if (norm->y_type == WeightType::BF16) {
-    launch_steps<bf16>(
-        x, st, eps, d_sync,
-        {norm->w, norm->b, norm->eps, norm->o, norm->o_stride, static_cast<bf16*>(norm->y)}, s);
+  // The kernels read norm.y as Y (null: no norm).
+  if (norm != nullptr && norm->y_type == WeightType::BF16) {
+    launch_steps<bf16>(x, st, eps, d_sync, *norm, s);
   } else {
-    launch_steps<float>(
-        x, st, eps, d_sync,
-        {norm->w, norm->b, norm->eps, norm->o, norm->o_stride, static_cast<float*>(norm->y)}, s);
+    launch_steps<float>(x, st, eps, d_sync, norm != nullptr ? *norm : HeadNormGate{}, s);
   }
 }
 
