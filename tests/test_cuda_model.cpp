@@ -130,6 +130,30 @@ TEST_P(CudaModelParity, Bf16ModeMatchesReference) {
   }
 }
 
+// bf16 decode one token at a time, each sequence on its own (B = 1): the fused path (norm weights
+// folded into W at load, RMS norms and SwiGLU inside the GEMVs, the per-head norm in the step
+// kernel) at every position against the reference's logits.
+TEST_P(CudaModelParity, Bf16TokenByTokenMatchesReference) {
+  XLSTM_SKIP_WITHOUT_CUDA();
+  const auto& p = GetParam();
+  Model gpu =
+      load(testing::fixtures() / "models" / p.model, Device::Cuda, LoadOptions::WeightDType::Auto);
+  const Reference ref = read_reference(p);
+  std::vector<float> logits;
+  for (int64_t b = 0; b < ref.B; ++b) {
+    State state = gpu.new_state(1);
+    for (int64_t t = 0; t < ref.S; ++t) {
+      const std::vector<int32_t> id = {ref.ids[static_cast<size_t>(b * ref.S + t)]};
+      const auto l = gpu.forward(id, state);
+      logits.insert(logits.end(), l.begin(), l.end());
+    }
+  }
+  const float l2 = testing::rel_l2(logits, ref.logits);
+  std::printf("[ bf16 ] %s %s token by token: vs reference rel L2 %.3g, max |Δ| %.3g\n",
+              p.model.c_str(), p.ref.c_str(), l2, max_abs_diff(logits, ref.logits));
+  EXPECT_LE(l2, 3e-2f);
+}
+
 TEST_P(CudaModelParity, PrefillThenContinueEqualsOnePrefill) {
   XLSTM_SKIP_WITHOUT_CUDA();
   const auto& p = GetParam();
@@ -205,6 +229,30 @@ TEST(CudaState, ResetForkAndAssignAfterDeviceRuns) {
             1e-4f);
   s.assign(0, one);
   EXPECT_EQ(s.slice(0).blocks()[0].C, one.blocks()[0].C);
+}
+
+// The step kernels' per-head counters sit at the workspace's start, sized for the batch; a smaller
+// batch's layout puts other buffers over a larger batch's counters, which must be cleared again
+// before the larger batch steps once more (B·NH > 64: more than one 256-byte piece of counters).
+TEST(CudaGraphs, SmallerBatchInBetweenChangesNothing) {
+  XLSTM_SKIP_WITHOUT_CUDA();
+  ModelConfig c = Model::load(kOdd).config();
+  c.num_heads = 8, c.embedding_dim = 256, c.num_blocks = 2;
+  Model a = Model::random(c, 5, true, Device::Cuda), b = Model::random(c, 5, true, Device::Cuda);
+  const int64_t B = 16;
+  State sa = a.new_state(B), sb = b.new_state(B);
+  std::vector<int32_t> ids(B * 3);
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i % 50);
+  RunOptions step;
+  step.formulation = Formulation::Step;
+  const std::vector<int32_t> next(B, 7);
+  ASSERT_EQ(a.forward(ids, sa), b.forward(ids, sb));
+  ASSERT_EQ(a.forward(next, sa, step), b.forward(next, sb, step));
+  State one = a.new_state(1);  // only a: a one-sequence prefill and step in between
+  a.forward(std::vector<int32_t>{1, 2, 3}, one);
+  a.forward(std::vector<int32_t>{4}, one, step);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(a.forward(next, sa, step), b.forward(next, sb, step)) << "step " << i;
 }
 
 TEST(CudaGraphs, ReplayEqualsEagerSteps) {

@@ -4,6 +4,8 @@
 //
 // Numerics: the residual stream x, GEMM outputs, the cell and its state are float32; GEMM inputs
 // (normed activations, the gated cell output, the SwiGLU output) are stored in the weight type.
+// bf16 decode keeps a bf16 copy of x instead of storing normed rows: its GEMVs normalise as they
+// read (the norms' weights folded into the following W at load).
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -69,7 +71,7 @@ struct Buffers {
   void* act;       // [T, F] (GEMM type)
   float* logits;   // [R, V]
   void* cell;      // cell scratch
-  unsigned* sync;  // the step kernel's per-(b, head) counters: at the arena's start, kept zero
+  unsigned* sync;  // the step kernel's per-(b, head) counters, at the arena's start
   void* sample;    // sampling scratch [B, V]
   int32_t* tokens;
   double* draws;
@@ -226,9 +228,10 @@ class CudaModel final : public ModelBackend {
       off += align256(bytes);
       return at;
     };
-    // The counters first: every layout's counters are a prefix of the largest one's, which the
-    // step kernels leave zero.
+    // The counters first (the step kernels leave them zero). A smaller batch's layout puts other
+    // buffers over the larger batch's counters: what lies past this layout's counters is dirty.
     const size_t o_sync = take(sync);
+    sync_zeroed = std::min(sync_zeroed, off);
     const size_t o_ids = take(T * 4), o_x = take(T * E * 4), o_xb = take(T * E * 2),
                  o_u = take(T * E * g);
     const size_t region = off;
