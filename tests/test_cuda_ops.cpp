@@ -608,7 +608,8 @@ std::vector<OpCase> op_cases() {
     cs.push_back({"mlstm_step", d, F32});
   // The output norm and gate fused (float32 and bf16 y; the scalar and the 16-byte kernel).
   for (D d : {D{2, 3, 5, 37, 45, 0, 1, 1}, D{1, 8, 3, 256, 512, 0, 1, 2},
-              D{64, 8, 2, 64, 128, 0, 1, 2}, D{3, 2, 4, 16, 24, 0, 0, 1}})
+              D{64, 8, 2, 64, 128, 0, 1, 2}, D{3, 2, 4, 16, 24, 0, 0, 1},
+              D{1, 1, 2, 16, 1100, 0, 0, 1}})  // (a head wider than the norm's register cache)
     cs.push_back({"mlstm_step", d, F32});
   for (D d : {D{1, 1, 1, 8, 8, 64}, D{2, 3, 7, 37, 45, 64}, D{1, 2, 65, 16, 24, 64},
               D{2, 2, 130, 32, 48, 16}, D{1, 1, 100, 24, 20, 7}, D{1, 8, 128, 256, 512, 64},
