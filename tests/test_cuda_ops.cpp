@@ -2,9 +2,9 @@
 // odd sizes included, outputs poisoned with NaN before each run. One table of cases (op, sizes,
 // storage type); the tolerance depends on the storage type and on whether the op reduces in
 // another order than the CPU: float32 1e-5 (elementwise, norms) or 3e-5 (GEMM, mLSTM cell)
-// relative to the output's largest magnitude; bf16 outputs 1e-2. The cell's h may take up to 3×
-// the CPU's own error where that is larger (see run_mlstm). Sampling must pick the same tokens.
-// Skips without a CUDA device or backend.
+// relative to the output's largest magnitude; bf16 outputs 1e-2. The cell's h may take a few
+// times the CPU's own error where that is larger (see run_mlstm). Sampling must pick the same
+// tokens. Skips without a CUDA device or backend.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -361,9 +361,10 @@ std::vector<float> step_h_f64(int64_t B, int64_t NH, int64_t S, int64_t DQ, int6
 
 // d = {B, NH, S, DHQK, DHV, chunk (0: the step form)}; random non-zero initial state. bf16: the
 // tensor-core chunkwise path. Rows whose normalizer nearly cancels (q̄·n against Σ S) amplify any
-// rounding, so h is held to the type's tolerance or to 3× the CPU's own error, whichever is
-// larger: its float32 result against the float64 step (both forms), its step form against its
-// chunkwise form (chunkwise), and its chunkwise form on q, k, v rounded to bf16 (bf16).
+// rounding, so h is held to the type's tolerance or to a multiple of the CPU's own error, whichever
+// is larger: 4× its float32 result's distance from the float64 step (both forms; the GPU may be
+// 3× as far from it on the other side), 3× its step form against its chunkwise form (chunkwise)
+// and 3× its chunkwise form on q, k, v rounded to bf16 (bf16).
 std::vector<Outcome> run_mlstm(const OpCase& c, uint64_t seed) {
   const int64_t B = c.d[0], NH = c.d[1], S = c.d[2], DQ = c.d[3], DV = c.d[4], L = c.d[5];
   const int64_t T = B * S;
@@ -437,7 +438,7 @@ std::vector<Outcome> run_mlstm(const OpCase& c, uint64_t seed) {
   const float cpu_err =
       rel_diff(h_ref, step_h_f64(B, NH, S, DQ, DV, q, k, v, ig_capped, fg_capped, C0, n0, m0));
   out.push_back({"h of the CPU vs float64", cpu_err, 1e-3f});  // the yardstick itself holds
-  float h_tol = std::max(tol, 3 * cpu_err);
+  float h_tol = std::max(tol, 4 * cpu_err);
   if (L > 0) {
     std::vector<float> Cs = C0, ns = n0, ms = m0;
     const float own =

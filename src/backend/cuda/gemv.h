@@ -1,17 +1,18 @@
 #pragma once
 // y[M, N] (float32) = x[M, K] · W[N, K]ᵀ (+ bias[N]) (+ y when accumulating) for bf16 x and W and
 // few rows (M ≤ kGemvMaxRows): the decode GEMMs, which only stream W once from device memory.
-// Same contract as Gemm::linear. Gemm::linear routes bf16 calls with M ≤ kGemvDefaultRows here:
-// on the H100 (bench/results/cuda_bench_2026-11-22_gemv.log) it beat cuBLASLt at M = 1 and lost
-// at M = 8. The environment variable XLSTM_GEMV overrides that bound: "off" (cuBLASLt throughout)
-// or a number of rows 1 .. 8 (comparisons).
+// Same contract as Gemm::linear. Gemm::linear routes bf16 calls with M ≤ kGemvDefaultRows here,
+// and decode with that many sequences runs the fused forms below: on the H100 the whole decode
+// step was 4% faster than with cuBLASLt at B = 2 and 3, 2% slower at B = 4 and far slower at
+// B = 6 and 8 (bench/results/cuda.md, third session). The environment variable XLSTM_GEMV
+// overrides that bound: "off" (cuBLASLt throughout) or a number of rows 1 .. 8 (comparisons).
 #include <cstdint>
 
 #include "backend/cuda/api.h"
 
 namespace xlstm::cuda {
 
-inline constexpr int64_t kGemvMaxRows = 8, kGemvDefaultRows = 1;
+inline constexpr int64_t kGemvMaxRows = 8, kGemvDefaultRows = 3;
 
 // The most rows Gemm::linear sends here: kGemvDefaultRows, or XLSTM_GEMV's.
 int64_t gemv_row_limit();
