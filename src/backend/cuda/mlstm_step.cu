@@ -160,7 +160,7 @@ __global__ void step_vec4_kernel(CellBatch x, int64_t t, CellStateDev st, float 
   const float* q = x.q.p + row * x.q.stride + h * x.DHQK;
   const float* k = x.k.p + row * x.k.stride + h * x.DHQK;
   const float scale = 1.0f / sqrtf(static_cast<float>(x.DHQK));
-  constexpr int kVecRows = 8;
+  constexpr int kVecRows = 4;
   const bool col = d < x.DHV;
   float* Cb = st.C + bh * x.DHQK * x.DHV + (col ? d : 0);
   float4 cv[kVecRows];
