@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine (through cuda_remote_tests.sh exec): decode B=1 tokens/s of the 7B shape for
-# each one-row GEMV variant (XLSTM_GEMV_M1=rows per warp,pieces in flight), and cuBLASLt instead.
+# each one-row GEMV variant (XLSTM_GEMV_M1=rows per warp,pieces in flight; the plain GEMV of the out
+# and down projections — the fused ones keep theirs), and cuBLASLt instead (no fusion then).
 set -uo pipefail
 for v in default 1,8 2,4 2,2 4,2 1,2 off; do
   if [ "$v" = off ]; then export XLSTM_GEMV=off; unset XLSTM_GEMV_M1; else unset XLSTM_GEMV; export XLSTM_GEMV_M1=$v; fi

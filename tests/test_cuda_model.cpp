@@ -1,10 +1,11 @@
 // The model on the GPU: the fixtures' reference logits and states in the float32 parity mode
 // (max |Δ| within 1e-3; models stored in bf16/f16 within 2e-2, as on the CPU) and in bf16 (relative
 // L2 within 3e-2);
-// chunkwise against step (bf16 models too, on both cell paths); the State across devices (lazy
-// sync, fork, reset, save); CUDA-graph
-// replay against eager runs; generation equal to the CPU's (greedy 200 tokens on the bundled
-// model when present). Skips without a CUDA device or backend.
+// chunkwise against step (bf16 models too, on both cell paths); bf16 decode one token at a time
+// (the fused GEMVs and step kernel) against the reference; the State across devices (lazy sync,
+// fork, reset, save); CUDA-graph replay against eager runs; batch sizes changing between calls;
+// generation equal to the CPU's (greedy 200 tokens on the bundled model when present). Skips
+// without a CUDA device or backend.
 #include <gtest/gtest.h>
 
 #include <unistd.h>

@@ -28,6 +28,23 @@ using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major>;
 using FragBcol = wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major>;
 using FragAcc = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
 
+// acc[f] += Σ_kk A_kk · B_kk,f over kk < k16 for f < NF: a warp's row of output tiles. A's 16×16
+// tile kk starts at a_tile(kk) (leading dimension lda), B's tile (kk, f) at b_tile(kk, f) (ldb);
+// the fragment types give the layouts. kk outer, f inner: one A load per kk.
+template <typename FragAT, typename FragBT, int NF, typename ATile, typename BTile>
+__device__ __forceinline__ void mma_tile_row(FragAcc (&acc)[NF], int k16, ATile a_tile, int lda,
+                                             BTile b_tile, int ldb) {
+  for (int kk = 0; kk < k16; ++kk) {
+    FragAT a;
+    wmma::load_matrix_sync(a, a_tile(kk), lda);
+    for (int f = 0; f < NF; ++f) {
+      FragBT b;
+      wmma::load_matrix_sync(b, b_tile(kk, f), ldb);
+      wmma::mma_sync(acc[f], a, b, acc[f]);
+    }
+  }
+}
+
 // One chunk's inputs of a states block, in registers: loaded a chunk ahead, so the loads are in
 // flight while the previous chunk's products run. Thread t holds float4 pieces e = t + i·kThreads
 // (i < kPieces) of the [TL, TT] slices of k and v: row e / (TT/4), columns e % (TT/4) · 4.
@@ -123,15 +140,9 @@ __global__ void __launch_bounds__(kThreads)
     for (int f = 0; f < 4; ++f)
       for (int i = 0; i < acc[f].num_elements; ++i) acc[f].x[i] *= gamma;
     const int ksteps = static_cast<int>((Lc + 15) / 16);
-    for (int kk = 0; kk < ksteps; ++kk) {
-      FragAcol a;
-      wmma::load_matrix_sync(a, &kw[kk * 16][warp * 16], TT + PAD_H);
-      for (int f = 0; f < 4; ++f) {
-        FragB b;
-        wmma::load_matrix_sync(b, &vs[kk * 16][f * 16], TT + PAD_H);
-        wmma::mma_sync(acc[f], a, b, acc[f]);
-      }
-    }
+    mma_tile_row<FragAcol, FragB>(
+        acc, ksteps, [&](int kk) { return &kw[kk * 16][warp * 16]; }, TT + PAD_H,
+        [&](int kk, int f) { return &vs[kk * 16][f * 16]; }, TT + PAD_H);
     __syncthreads();  // kw, vs and ft are rewritten by the next chunk
   }
   for (int f = 0; f < 4; ++f) {
@@ -231,15 +242,9 @@ __global__ void __launch_bounds__(kOutThreads, 2)
   {
     FragAcc s[2];
     for (auto& f : s) wmma::fill_fragment(f, 0.0f);
-    for (int kk = 0; kk < Dq / 16; ++kk) {
-      FragA a;
-      wmma::load_matrix_sync(a, qs + rw * 16 * ldq + kk * 16, ldq);
-      for (int f = 0; f < 2; ++f) {
-        FragBcol b;
-        wmma::load_matrix_sync(b, kc + (ch * 2 + f) * 16 * ldq + kk * 16, ldq);
-        wmma::mma_sync(s[f], a, b, s[f]);
-      }
-    }
+    mma_tile_row<FragA, FragBcol>(
+        s, Dq / 16, [&](int kk) { return qs + rw * 16 * ldq + kk * 16; }, ldq,
+        [&](int kk, int f) { return kc + (ch * 2 + f) * 16 * ldq + kk * 16; }, ldq);
     for (int f = 0; f < 2; ++f) {
       wmma::store_matrix_sync(sf + rw * 16 * (TL + PAD_F) + (ch * 2 + f) * 16, s[f], TL + PAD_F,
                               wmma::mem_row_major);
@@ -312,24 +317,14 @@ __global__ void __launch_bounds__(kOutThreads, 2)
     __syncthreads();
     FragAcc o[2];
     for (auto& f : o) wmma::fill_fragment(f, 0.0f);
-    for (int kk = 0; kk < Dq / 16; ++kk) {
-      FragA a;
-      wmma::load_matrix_sync(a, qs + rw * 16 * ldq + kk * 16, ldq);
-      for (int f = 0; f < 2; ++f) {
-        FragB b;
-        wmma::load_matrix_sync(b, kc + kk * 16 * (TT + PAD_H) + (ch * 2 + f) * 16, TT + PAD_H);
-        wmma::mma_sync(o[f], a, b, o[f]);
-      }
-    }
-    for (int kk = 0; kk < TL / 16; ++kk) {
-      FragA a;
-      wmma::load_matrix_sync(a, sb + rw * 16 * (TL + PAD_H) + kk * 16, TL + PAD_H);
-      for (int f = 0; f < 2; ++f) {
-        FragB b;
-        wmma::load_matrix_sync(b, vsm + kk * 16 * (TT + PAD_H) + (ch * 2 + f) * 16, TT + PAD_H);
-        wmma::mma_sync(o[f], a, b, o[f]);
-      }
-    }
+    // O = q̄ C (the inter-chunk part) + S̄ v (the intra-chunk part).
+    mma_tile_row<FragA, FragB>(
+        o, Dq / 16, [&](int kk) { return qs + rw * 16 * ldq + kk * 16; }, ldq,
+        [&](int kk, int f) { return kc + kk * 16 * (TT + PAD_H) + (ch * 2 + f) * 16; }, TT + PAD_H);
+    mma_tile_row<FragA, FragB>(
+        o, TL / 16, [&](int kk) { return sb + rw * 16 * (TL + PAD_H) + kk * 16; }, TL + PAD_H,
+        [&](int kk, int f) { return vsm + kk * 16 * (TT + PAD_H) + (ch * 2 + f) * 16; },
+        TT + PAD_H);
     for (int f = 0; f < 2; ++f) {
       wmma::store_matrix_sync(sf + rw * 16 * (TL + PAD_F) + (ch * 2 + f) * 16, o[f], TL + PAD_F,
                               wmma::mem_row_major);
