@@ -9,8 +9,11 @@
 #include <gtest/gtest.h>
 
 #include <unistd.h>
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "cuda_test_util.h"
 #include "fixture_cases.h"
@@ -352,6 +355,61 @@ TEST_P(CudaBf16Heads, ChunkwiseMatchesStep) {
 
 INSTANTIATE_TEST_SUITE_P(Heads, CudaBf16Heads, ::testing::Values(int64_t{2}, int64_t{3}),
                          [](const auto& info) { return std::to_string(info.param) + "heads"; });
+
+// Decode of one bf16 sequence runs as one persistent kernel where the device allows it (sm_90);
+// XLSTM_PERSISTENT=off when a model is made gives the kernel-by-kernel decode on the same weights.
+// Both round the same values to bf16 (x, the gated cell output, the SwiGLU output); only the sums
+// associate differently. Shapes: heads narrower than the kernel's 32-column cell tiles (40, 32)
+// and wider (128), fewer rows per matrix than blocks, the head in the kernel (untied) or after it
+// (tied). The first step runs eagerly, the second is captured, the rest replay the graph.
+struct PersistentCase {
+  int64_t heads, head_v;
+  bool tied;
+};
+class CudaPersistentDecode : public ::testing::TestWithParam<PersistentCase> {};
+
+TEST_P(CudaPersistentDecode, EqualsKernelByKernelDecode) {
+  XLSTM_SKIP_WITHOUT_CUDA();
+  const PersistentCase p = GetParam();
+  ModelConfig c = Model::load(kOdd).config();
+  c.num_heads = p.heads, c.embedding_dim = p.heads * p.head_v, c.num_blocks = 3;
+  c.qk_dim_factor = 0.5, c.v_dim_factor = 1.0, c.tie_word_embeddings = p.tied;
+  Model fast = Model::random(c, 21, true, Device::Cuda);
+  setenv("XLSTM_PERSISTENT", "off", 1);
+  Model slow = Model::random(c, 21, true, Device::Cuda);
+  unsetenv("XLSTM_PERSISTENT");
+  State sf = fast.new_state(1), ss = slow.new_state(1);
+  const std::vector<int32_t> prompt = {0, 5, 17, 42, 7};
+  ASSERT_LE(testing::rel_l2(fast.forward(prompt, sf), slow.forward(prompt, ss)), 1e-6f);
+  const uint64_t before = cuda::persistent_decode_launches();
+  float worst = 0.0f;
+  for (int i = 0; i < 24; ++i) {
+    const std::vector<int32_t> next = {static_cast<int32_t>((7 * i + 3) % c.vocab_size)};
+    const auto lf = fast.forward(next, sf), ls = slow.forward(next, ss);
+    for (float x : lf) ASSERT_TRUE(std::isfinite(x)) << "step " << i;
+    worst = std::max(worst, testing::rel_l2(lf, ls));
+  }
+  const uint64_t launches = cuda::persistent_decode_launches() - before;
+  std::printf("[ bf16 ] persistent decode, %ld heads of %ld: %lu launches, worst rel L2 %.3g\n",
+              c.num_heads, p.head_v, static_cast<unsigned long>(launches), worst);
+  if (launches == 0) {
+    ASSERT_EQ(cuda::device_description().find("sm_90"), std::string::npos)
+        << "an sm_90 device runs the persistent decode";
+    GTEST_SKIP() << "no persistent decode on this device";
+  }
+  EXPECT_EQ(launches, 2u);  // the eager step and the capture; replays are not launches
+  EXPECT_LE(worst, 5e-3f);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, CudaPersistentDecode,
+                         ::testing::Values(PersistentCase{4, 128, false},
+                                           PersistentCase{3, 40, true},
+                                           PersistentCase{3, 32, false}),
+                         [](const auto& info) {
+                           return std::to_string(info.param.heads) + "x" +
+                                  std::to_string(info.param.head_v) +
+                                  (info.param.tied ? "tied" : "untied");
+                         });
 
 TEST(CudaCli, DeviceFlagGivesTheCpuTokens) {
   XLSTM_SKIP_WITHOUT_CUDA();

@@ -28,6 +28,9 @@ void synchronize();                        // waits for the device; throws on a 
 size_t device_bytes_in_use();
 size_t device_bytes_peak();
 void reset_device_bytes_peak();
+// Persistent decode kernels (decode_persistent.h) enqueued by this process so far: tests check
+// that the path they compare really ran.
+uint64_t persistent_decode_launches();
 
 // Owner of one cudaMalloc'd buffer.
 class DeviceBuffer {

@@ -16,6 +16,7 @@
 
 #include "backend/cuda/check.h"
 #include "backend/cuda/cuda_state.h"
+#include "backend/cuda/decode_persistent.h"
 #include "backend/cuda/gemm.h"
 #include "backend/cuda/gemv.h"
 #include "backend/cuda/ops.h"
@@ -32,6 +33,11 @@ size_t type_size(WeightType t) {
 }
 size_t align256(size_t n) {
   return (n + 255) / 256 * 256;
+}
+// False when the environment variable is "off" (switches for A/B measurements and tests).
+bool env_not_off(const char* name) {
+  const char* e = std::getenv(name);
+  return e == nullptr || std::string(e) != "off";
 }
 
 // Device tensors of one block (or of the model level), indexed by WeightField; empty = absent.
@@ -72,6 +78,7 @@ struct Buffers {
   float* logits;   // [R, V]
   void* cell;      // cell scratch
   unsigned* sync;  // the step kernel's per-(b, head) counters, at the arena's start
+  uint64_t* ll;    // the persistent decode's cross-block words
   void* sample;    // sampling scratch [B, V]
   int32_t* tokens;
   double* draws;
@@ -82,7 +89,10 @@ struct Buffers {
 class CudaModel final : public ModelBackend {
  public:
   CudaModel(const ModelConfig& config, WeightType weight_type, bool graphs)
-      : c(config), wt(weight_type), use_graphs(graphs) {
+      : c(config),
+        wt(weight_type),
+        use_graphs(graphs),
+        persistent_allowed(env_not_off("XLSTM_PERSISTENT")) {
     require_device();
     XLSTM_CUDA_CHECK(cudaStreamCreate(&stream));
     gemm = std::make_unique<Gemm>();
@@ -96,6 +106,7 @@ class CudaModel final : public ModelBackend {
   ModelConfig c;
   WeightType wt;
   bool use_graphs;
+  bool persistent_allowed;  // XLSTM_PERSISTENT=off when the model was made: per-kernel decode
   Stream stream = nullptr;
   std::unique_ptr<Gemm> gemm;
   FieldBuffers top;
@@ -153,10 +164,7 @@ class CudaModel final : public ModelBackend {
   // a bias, float32 models (the parity mode) and XLSTM_FUSE=off keep weights as loaded.
   bool blocks_folded = false, out_folded = false;
   void fold_norm_weights() {
-    static const bool allowed = [] {
-      const char* e = std::getenv("XLSTM_FUSE");
-      return e == nullptr || std::string(e) != "off";
-    }();
+    static const bool allowed = env_not_off("XLSTM_FUSE");
     using WF = WeightField;
     const bool biases = std::any_of(blocks.begin(), blocks.end(), [&](const FieldBuffers& b) {
       return vec(b, WF::NormMlstmB) != nullptr || vec(b, WF::NormFfnB) != nullptr;
@@ -175,6 +183,33 @@ class CudaModel final : public ModelBackend {
       out_folded = true;
     }
     XLSTM_CUDA_CHECK(cudaStreamSynchronize(stream));
+  }
+
+  // Decode of one sequence as one persistent kernel (decode_persistent.h) where the folded bf16
+  // weights and the device allow it: the table of every block's weights, on the device.
+  DeviceBuffer persistent_layers;
+  void prepare_persistent_decode() {
+    if (!persistent_allowed || !blocks_folded ||
+        !persistent_decode_supported(c.embedding_dim, c.num_heads, c.qk_head_dim(), c.v_head_dim(),
+                                     c.ffn_dim()))
+      return;
+    using WF = WeightField;
+    std::vector<PersistentLayer> layers;
+    for (const FieldBuffers& b : blocks)
+      layers.push_back({field(b, WF::WIn), vec(b, WF::BIn), vec(b, WF::MhNormW),
+                        vec(b, WF::MhNormB), field(b, WF::WOut), vec(b, WF::BOut),
+                        field(b, WF::WUp), vec(b, WF::BUp), field(b, WF::WDown),
+                        vec(b, WF::BDown)});
+    persistent_layers = DeviceBuffer(layers.size() * sizeof(PersistentLayer));
+    copy_to_device(persistent_layers.get(), layers.data(), persistent_layers.bytes());
+  }
+  int64_t persistent_words() const {
+    return persistent_decode_words(c.embedding_dim, c.num_heads, c.qk_head_dim(), c.v_head_dim(),
+                                   c.ffn_dim());
+  }
+  void finish_load() {
+    fold_norm_weights();
+    prepare_persistent_decode();
   }
 
   // 4096 tokens over the batch: big GEMMs (the prefill runs at the GEMMs' rate) in a workspace of
@@ -232,6 +267,7 @@ class CudaModel final : public ModelBackend {
     // buffers over the larger batch's counters: what lies past this layout's counters is dirty.
     const size_t o_sync = take(sync);
     sync_zeroed = std::min(sync_zeroed, off);
+    const size_t o_ll = take(persistent_layers.bytes() > 0 ? persistent_words() * 8 : 0);
     const size_t o_ids = take(T * 4), o_x = take(T * E * 4), o_xb = take(T * E * 2),
                  o_u = take(T * E * g);
     const size_t region = off;
@@ -270,6 +306,7 @@ class CudaModel final : public ModelBackend {
     buf.logits = reinterpret_cast<float*>(base + o_logits);
     buf.cell = base + o_cell;
     buf.sync = reinterpret_cast<unsigned*>(base + o_sync);
+    buf.ll = reinterpret_cast<uint64_t*>(base + o_ll);
     if (sync > sync_zeroed) {
       XLSTM_CUDA_CHECK(cudaMemsetAsync(buf.sync, 0, sync, stream));
       sync_zeroed = sync;
@@ -304,15 +341,59 @@ class CudaModel final : public ModelBackend {
   // Everything after the ids are on the device: embedding, blocks, final norm, logits, cap.
   void enqueue_forward(int64_t B, int64_t S, bool step, int64_t chunk, bool all_logits,
                        const CudaStateMirror& st) {
-    const int64_t T = B * S, E = c.embedding_dim, V = c.vocab_size, NH = c.num_heads,
-                  qk = c.qk_dim(), v = c.v_dim(), F = c.ffn_dim(), W = 2 * qk + 2 * v + 2 * NH;
-    const auto eps = static_cast<float>(c.norm_eps), cell_eps = static_cast<float>(c.eps);
+    const int64_t T = B * S, E = c.embedding_dim;
     using WF = WeightField;
     embedding_gather(buf.ids, T, field(top, WF::Embedding), wt, E, buf.x, stream);
     // Decode's GEMVs normalise x as they read it (norm weights folded into W at load), from its
     // bf16 copy xb, which the residual GEMVs write next to x.
     const bool fuse_norms = blocks_folded && T <= gemv_row_limit();
     if (fuse_norms) copy_rows(buf.x, T, E, E, buf.xb, WeightType::BF16, stream);
+    const void* head = c.tie_word_embeddings ? field(top, WF::Embedding) : field(top, WF::LmHead);
+    if (fuse_norms && step && T == 1 && persistent_layers.bytes() > 0) {
+      if (enqueue_persistent(st, head)) return;
+    } else {
+      enqueue_blocks(B, S, step, chunk, fuse_norms, st);
+    }
+    enqueue_head(B, S, all_logits, fuse_norms, head);
+  }
+
+  // Decode of one sequence in one launch; true when it computed the logits too (the out norm
+  // folded into the head).
+  bool enqueue_persistent(const CudaStateMirror& st, const void* head) {
+    const CellStateDev s0 = st.block(0);
+    const int64_t stride = c.num_blocks > 1 ? st.block(1).C - s0.C : 0;
+    const PersistentDecode d{c.embedding_dim,
+                             c.num_heads,
+                             c.qk_head_dim(),
+                             c.v_head_dim(),
+                             c.ffn_dim(),
+                             c.vocab_size,
+                             static_cast<float>(c.norm_eps),
+                             static_cast<float>(c.eps),
+                             static_cast<float>(c.gate_soft_cap),
+                             static_cast<float>(c.output_logit_soft_cap),
+                             persistent_layers.as<PersistentLayer>(),
+                             c.num_blocks,
+                             out_folded ? head : nullptr,
+                             s0.C,
+                             stride,
+                             s0.n - s0.C,
+                             s0.m - s0.C,
+                             buf.x,
+                             buf.xb,
+                             buf.ll,
+                             buf.logits};
+    persistent_decode(d, stream);
+    return out_folded;
+  }
+
+  // The model's blocks, kernel by kernel.
+  void enqueue_blocks(int64_t B, int64_t S, bool step, int64_t chunk, bool fuse_norms,
+                      const CudaStateMirror& st) {
+    const int64_t T = B * S, E = c.embedding_dim, NH = c.num_heads, qk = c.qk_dim(), v = c.v_dim(),
+                  F = c.ffn_dim(), W = 2 * qk + 2 * v + 2 * NH;
+    const auto eps = static_cast<float>(c.norm_eps), cell_eps = static_cast<float>(c.eps);
+    using WF = WeightField;
     // x += a · Wᵀ (+ bias) (and xb).
     auto residual = [&](const void* a, int64_t K, const void* Wm, int64_t N, const float* bias) {
       if (fuse_norms) {
@@ -376,11 +457,17 @@ class CudaModel final : public ModelBackend {
       }
       residual(buf.act, F, field(w, WF::WDown), E, vec(w, WF::BDown));
     }
+  }
+
+  // The final norm, the LM head and the logit cap.
+  void enqueue_head(int64_t B, int64_t S, bool all_logits, bool fuse_norms, const void* head) {
+    const int64_t T = B * S, E = c.embedding_dim, V = c.vocab_size;
+    const auto eps = static_cast<float>(c.norm_eps);
+    using WF = WeightField;
     // Rows whose logits are wanted: all, or each sequence's last (row stride S·E).
     const int64_t R = all_logits ? T : B;
     const float* rows = all_logits ? buf.x : buf.x + (S - 1) * E;
     const int64_t stride = all_logits ? E : S * E;
-    const void* head = c.tie_word_embeddings ? field(top, WF::Embedding) : field(top, WF::LmHead);
     const auto logit_cap = static_cast<float>(c.output_logit_soft_cap);
     if (fuse_norms && out_folded && stride == E &&
         gemv_bf16_rms(buf.xb, R, E, eps, head, V, nullptr, buf.logits, false, logit_cap, stream))
@@ -544,7 +631,7 @@ std::unique_ptr<ModelBackend> load_backend(const ModelConfig& c, WeightLoader& L
   }
   for (const auto& name : plan.skipped) L.skip(name);
   L.check_all_used();
-  m->fold_norm_weights();
+  m->finish_load();
   return m;
 }
 
@@ -583,7 +670,7 @@ std::unique_ptr<ModelBackend> random_backend(const ModelConfig& c, uint64_t seed
     copy_to_device(b[static_cast<int>(WF::BIn)].get(), b_in.data(), b_in.size() * 4);
   }
   XLSTM_CUDA_CHECK(cudaStreamSynchronize(m->stream));
-  m->fold_norm_weights();
+  m->finish_load();
   return m;
 }
 

@@ -54,6 +54,9 @@ size_t device_bytes_peak() {
   return 0;
 }
 void reset_device_bytes_peak() {}
+uint64_t persistent_decode_launches() {
+  return 0;
+}
 
 void rms_norm(const float*, int64_t, int64_t, int64_t, const float*, const float*, float, void*,
               WeightType, Stream) {

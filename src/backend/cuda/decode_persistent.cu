@@ -1,0 +1,725 @@
+// One decode step of one sequence in a single persistent kernel: one block per SM, all resident
+// (cooperative launch), each owning a fixed slice of every weight matrix.
+//
+// Why: a step reads 13 GB of weights, and a GEMV per kernel loses a few microseconds at each of
+// its start and end while the memory pipe fills and drains (129 launches per token at the 7B
+// shape). Here one producer thread per block streams its slices of W_in, W_out, W_up, W_down of
+// every layer and then the LM head, back to back, through a ring of shared-memory stages with the
+// copy engine (cp.async.bulk). The stream never waits for the data: only the consumers do.
+//
+// The consumers (8 warps) run the phases of each layer, separated by grid-wide barriers (one
+// counter that each block's thread 0 bumps and polls):
+//   in    proj = (xb · r) · W_inᵀ + b_in                       r = rsqrt(mean(xb²) + eps)
+//   cell  C, h of (head, 32 columns) per block; the gates and q̂·n in every block of the head
+//   out   n, m written; hn = LayerNorm(h) per head · σ(o) (bf16, in shared memory, every block)
+//         x += hn · W_outᵀ + b_out, xb = bf16(x)               (a block's own rows)
+//   up    act = SiLU(g) · u, g | u = (xb · r) · W_upᵀ + b_up    (bf16)
+//   down  x += act · W_downᵀ + b_down, xb = bf16(x)
+// and finally logits = cap · tanh((xb · r) · Headᵀ / cap). Inputs that other blocks wrote are
+// read through L2 (__ldcg); a block's GEMV input vector sits in shared memory as bf16.
+// Numerics: those of the per-kernel fused decode (gemv.cu, mlstm_step.cu); sums associate
+// differently.
+#include <atomic>
+#include <cstdio>
+
+#include "backend/cuda/bulk_copy.cuh"
+#include "backend/cuda/common.cuh"
+#include "backend/cuda/decode_persistent.h"
+
+namespace xlstm::cuda {
+
+namespace {
+
+constexpr int kConsumerWarps = 8, kConsumers = kConsumerWarps * 32, kThreads = kConsumers + 32;
+constexpr int kStages = 6;
+constexpr int64_t kStageBytes = 32 * 1024;
+constexpr int64_t kMaxDHQK = kConsumers,
+                  kMaxDHV = 2 * 32 * 8;  // a thread per q row; 8 pairs per lane
+constexpr size_t kHeaderBytes = 5120;    // barriers and scratch, before the stages
+
+std::atomic<uint64_t> g_launches{0};
+
+#ifndef XLSTM_PD_TRACE
+#define XLSTM_PD_TRACE 0
+#endif
+#if XLSTM_PD_TRACE
+__device__ unsigned long long g_pd_trace[160][600];
+__device__ __forceinline__ unsigned long long now_ns() {
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+#define PD_TRACE(ev) \
+  if (threadIdx.x % 256 == 0) g_pd_trace[blockIdx.x][ev] = now_ns()
+#else
+#define PD_TRACE(ev)
+#endif
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+
+#ifndef XLSTM_PD_INFLIGHT
+#define XLSTM_PD_INFLIGHT 2
+#endif
+#ifndef XLSTM_PD_PREFETCH
+#define XLSTM_PD_PREFETCH 6
+#endif
+constexpr uint32_t kInFlight = XLSTM_PD_INFLIGHT, kPrefetch = XLSTM_PD_PREFETCH;
+
+constexpr int kCellCols = 32, kCellBatch = 32;  // the cell: 32 columns × 8 row groups × 32 rows
+
+// Rows [r0, r1) of W [N, K] that this block streams; pair: the unit is rows n and pair + n.
+struct Slice {
+  const bf16* W;
+  int64_t K, r0, r1, pair;
+};
+
+__device__ Slice block_slice(const void* W, int64_t K, int64_t N, int64_t pair = 0) {
+  const int64_t G = gridDim.x, b = blockIdx.x;
+  return {static_cast<const bf16*>(W), K, b * N / G, (b + 1) * N / G, pair};
+}
+
+__device__ int64_t units_per_stage(const Slice& s) {
+  return kStageBytes / (s.K * 2 * (s.pair != 0 ? 2 : 1));
+}
+
+struct Ring {
+  uint64_t* full;   // [kStages] the copy engine fills a stage
+  uint64_t* empty;  // [kStages] each consumer warp is done with it
+  char* stages;
+  uint32_t k = 0;  // stages used so far (the producer and every consumer count alike)
+};
+
+// Phase i of this block's weight stream: W_in, W_out, W_up (SwiGLU pairs), W_down of layer i / 4
+// (i % 4), then the LM head (i = 4L); past the end, W = null.
+__device__ Slice phase_slice(const PersistentDecode& d, int64_t phase) {
+  const int64_t l = phase / 4, v = d.NH * d.DHV, W = 2 * d.NH * d.DHQK + 2 * v + 2 * d.NH;
+  if (l < d.L) {
+    const PersistentLayer& w = d.d_layers[l];
+    switch (phase % 4) {
+      case 0:
+        return block_slice(w.w_in, d.E, W);
+      case 1:
+        return block_slice(w.w_out, v, d.E);
+      case 2:
+        return block_slice(w.w_up, d.E, d.F, d.F);
+      default:
+        return block_slice(w.w_down, d.F, d.E);
+    }
+  }
+  if (phase == 4 * d.L && d.lm_head != nullptr) return block_slice(d.lm_head, d.E, d.V);
+  return {nullptr, 0, 0, 0, 0};
+}
+
+// A position in the stream: the stage of units [u, u + units()) of phase `phase`.
+struct StageCursor {
+  const PersistentDecode* d;
+  int64_t phase = -1, u = 0;
+  Slice s{};
+  __device__ explicit StageCursor(const PersistentDecode& dd) : d(&dd) { next_phase(); }
+  __device__ bool done() const { return s.W == nullptr; }
+  __device__ int64_t units() const { return min(units_per_stage(s), s.r1 - u); }
+  __device__ unsigned bytes() const { return static_cast<unsigned>(units() * s.K * 2); }
+  __device__ const bf16* src() const { return s.W + u * s.K; }
+  __device__ const bf16* pair_src() const { return s.W + (u + s.pair) * s.K; }
+  __device__ void next() {
+    u += units_per_stage(s);
+    if (u >= s.r1) next_phase();
+  }
+  __device__ void next_phase() {
+    do {
+      s = phase_slice(*d, ++phase);
+      u = s.r0;
+    } while (s.W != nullptr && u >= s.r1);
+  }
+};
+
+// One thread: every stage of the stream into the ring, in order. At most kInFlight copies are
+// outstanding: more would not stream faster, only queue in the memory system and delay every
+// other access (the cell's state, the barriers, the inputs). When the ring is full (the
+// consumers wait on the rest of the grid), the memory is kept busy by asking L2 for the next
+// stages, up to kPrefetch ahead, so that their copies then hit L2.
+__device__ void producer(const PersistentDecode& d, Ring& ring) {
+  const uint64_t policy = l2_evict_first_policy();
+  StageCursor copy(d), ahead(d);
+  uint32_t ahead_k = 0;  // the stage `ahead` points at
+  for (uint32_t k = 0; !copy.done(); ++k, copy.next()) {
+    const uint32_t slot = k % kStages, use = k / kStages;
+    if (ahead_k < k) ahead = copy, ahead_k = k;
+    if (use > 0) {
+      while (!mbar_try_wait(&ring.empty[slot], (use - 1) & 1)) {
+        if (ahead_k < k + kPrefetch && !ahead.done()) {
+          prefetch_l2(ahead.src(), ahead.bytes());
+          if (ahead.s.pair != 0) prefetch_l2(ahead.pair_src(), ahead.bytes());
+          ahead.next(), ++ahead_k;
+        }
+      }
+    }
+    if (k >= kInFlight)
+      mbar_wait(&ring.full[(k - kInFlight) % kStages], ((k - kInFlight) / kStages) & 1);
+    if (copy.u == copy.s.r0) PD_TRACE(400 + copy.phase);
+    char* dst = ring.stages + slot * kStageBytes;
+    const unsigned bytes = copy.bytes();
+    mbar_arrive_expect_tx(&ring.full[slot], copy.s.pair != 0 ? 2 * bytes : bytes);
+    bulk_copy_to_shared(dst, copy.src(), bytes, &ring.full[slot], policy);
+    if (copy.s.pair != 0)
+      bulk_copy_to_shared(dst + bytes, copy.pair_src(), bytes, &ring.full[slot], policy);
+  }
+}
+
+__device__ __forceinline__ void consumers_sync() {
+  asm volatile("bar.sync 1, %0;" ::"n"(kConsumers) : "memory");
+}
+
+// Sum over the consumer threads; every one gets it. red: kConsumerWarps floats of shared memory.
+__device__ float consumer_sum(float v, float* red) {
+  v = warp_sum(v);
+  if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = v;
+  consumers_sync();
+  float t = 0.0f;
+#pragma unroll
+  for (int w = 0; w < kConsumerWarps; ++w) t += red[w];
+  consumers_sync();  // red is free again
+  return t;
+}
+
+// Cross-block vectors (the in projection, h, xb, act) travel as 8-byte words {32-bit value,
+// 32-bit flag}, each written and read whole (single-copy atomic): a reader that sees the flag it
+// waits for has the value, with no fence and no grid-wide barrier. The flag names the phase that
+// wrote the word (5l + 1 .. 5l + 5 in layer l); the words are cleared before each launch, so that
+// the previous step's words never match.
+__device__ __forceinline__ void ll_store(uint64_t* p, uint32_t bits, uint32_t flag) {
+  const uint64_t w = (static_cast<uint64_t>(flag) << 32) | bits;
+  asm volatile("st.global.u64 [%0], %1;" ::"l"(p), "l"(w) : "memory");
+}
+__device__ __forceinline__ uint64_t ll_load(const uint64_t* p) {
+  uint64_t v;
+  asm volatile("ld.global.cv.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+  return v;
+}
+__device__ __forceinline__ ulonglong2 ll_load2(const uint64_t* p) {
+  ulonglong2 v;
+  asm volatile("ld.global.cv.v2.u64 {%0, %1}, [%2];" : "=l"(v.x), "=l"(v.y) : "l"(p) : "memory");
+  return v;
+}
+__device__ __forceinline__ bool ll_has(uint64_t w, uint32_t flag) {
+  return static_cast<uint32_t>(w >> 32) == flag;
+}
+__device__ __forceinline__ bool ll_has(const ulonglong2& w, uint32_t flag) {
+  return ll_has(w.x, flag) && ll_has(w.y, flag);
+}
+__device__ __forceinline__ float ll_float(uint64_t w) {
+  return __uint_as_float(static_cast<uint32_t>(w));
+}
+
+// Waits for words [0, n) of ll (n even, 16-byte aligned) to carry flag and hands each value's
+// bits to put(i, bits); the consumer threads share the words, kPer pairs each in flight.
+template <typename Put>
+__device__ void ll_read(const uint64_t* ll, int64_t n, uint32_t flag, Put put) {
+  constexpr int kPer = 8;
+  const int64_t pairs = n / 2;
+  for (int64_t base = threadIdx.x; base < pairs; base += kConsumers * kPer) {
+    ulonglong2 v[kPer];
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      const int64_t p = base + i * kConsumers;
+      v[i] = p < pairs ? ll_load2(ll + 2 * p) : make_ulonglong2(0, 0);
+    }
+    bool all;
+    do {
+      all = true;
+#pragma unroll
+      for (int i = 0; i < kPer; ++i) {
+        const int64_t p = base + i * kConsumers;
+        if (p < pairs && !ll_has(v[i], flag)) {
+          v[i] = ll_load2(ll + 2 * p);
+          all = false;
+        }
+      }
+    } while (!all);
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      const int64_t p = base + i * kConsumers;
+      if (p < pairs) {
+        put(2 * p, static_cast<uint32_t>(v[i].x));
+        put(2 * p + 1, static_cast<uint32_t>(v[i].y));
+      }
+    }
+  }
+}
+
+__device__ __forceinline__ void unpack(uint32_t u, float& lo, float& hi) {
+  lo = __uint_as_float(u << 16);
+  hi = __uint_as_float(u & 0xffff0000u);
+}
+
+// Σ over 8 bf16 products w·x, float32.
+__device__ __forceinline__ float dot8(const uint4& w, const uint4& x, float acc) {
+  const uint32_t wv[4] = {w.x, w.y, w.z, w.w}, xv[4] = {x.x, x.y, x.z, x.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    float w0, w1, x0, x1;
+    unpack(wv[i], w0, w1);
+    unpack(xv[i], x0, x1);
+    acc = fmaf(w0, x0, acc);
+    acc = fmaf(w1, x1, acc);
+  }
+  return acc;
+}
+
+// The consumers' side of one slice: unit j of the slice goes to warp j % kConsumerWarps, which
+// computes its dot product(s) with xs and hands them to out(row, a, b) in lane 0. Every warp waits
+// for every stage and releases it, rows or not (the ring's phases stay in step).
+template <bool Pair, typename Out>
+__device__ void consume(Ring& ring, const Slice& s, const bf16* xs, Out out) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t per = units_per_stage(s), K8 = s.K / 8;
+  const auto* x8 = reinterpret_cast<const uint4*>(xs);
+  for (int64_t u = s.r0; u < s.r1; u += per, ++ring.k) {
+    const int64_t n = min(per, s.r1 - u);
+    const uint32_t slot = ring.k % kStages;
+    mbar_wait(&ring.full[slot], (ring.k / kStages) & 1);
+    const auto* stage = reinterpret_cast<const uint4*>(ring.stages + slot * kStageBytes);
+    const int64_t first = ((warp - (u - s.r0)) % kConsumerWarps + kConsumerWarps) % kConsumerWarps;
+    for (int64_t j = first; j < n; j += kConsumerWarps) {
+      const uint4* w = stage + j * K8;
+      const uint4* w2 = stage + (n + j) * K8;
+      // Four partial sums per lane: shorter dependency chains (a phase ends on its last row).
+      float a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0};
+      int64_t i = lane;
+      for (; i + 96 < K8; i += 128) {
+#pragma unroll
+        for (int p = 0; p < 4; ++p) {
+          const uint4 xv = x8[i + 32 * p];
+          a[p] = dot8(w[i + 32 * p], xv, a[p]);
+          if constexpr (Pair) b[p] = dot8(w2[i + 32 * p], xv, b[p]);
+        }
+      }
+      for (; i < K8; i += 32) {
+        const uint4 xv = x8[i];
+        a[0] = dot8(w[i], xv, a[0]);
+        if constexpr (Pair) b[0] = dot8(w2[i], xv, b[0]);
+      }
+      const float sa = warp_sum((a[0] + a[1]) + (a[2] + a[3]));
+      const float sb = Pair ? warp_sum((b[0] + b[1]) + (b[2] + b[3])) : 0.0f;
+      if (lane == 0) out(u + j, sa, sb);
+    }
+    __syncwarp();
+    if (lane == 0) mbar_arrive(&ring.empty[slot]);
+  }
+}
+
+// xs = the bf16 vector src [K] (the embedding's, written before the launch); returns
+// rsqrt(mean(src²) + eps).
+__device__ float load_first_input(const void* src, int64_t K, bf16* xs, float eps, float* red) {
+  const auto* s8 = static_cast<const uint4*>(src);
+  auto* x8 = reinterpret_cast<uint4*>(xs);
+  float ss = 0.0f;
+  for (int64_t i = threadIdx.x; i < K / 8; i += kConsumers) {
+    const uint4 u = __ldcg(s8 + i);
+    x8[i] = u;
+    const uint32_t uv[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      float a, b;
+      unpack(uv[j], a, b);
+      ss = fmaf(a, a, ss);
+      ss = fmaf(b, b, ss);
+    }
+  }
+  const float total = consumer_sum(ss, red);  // also the barrier after the stores to xs
+  return 1.0f / sqrtf(total / static_cast<float>(K) + eps);
+}
+
+// xs = the bf16 vector of K words in ll once they carry flag; returns rsqrt(mean(x²) + eps).
+__device__ float load_input(const uint64_t* ll, int64_t K, uint32_t flag, bf16* xs, float eps,
+                            float* red) {
+  consumers_sync();  // every warp is done with the previous phase's xs
+  float ss = 0.0f;
+  ll_read(ll, K, flag, [&](int64_t i, uint32_t bits) {
+    const bf16 b = __ushort_as_bfloat16(static_cast<unsigned short>(bits));
+    xs[i] = b;
+    const float f = __bfloat162float(b);
+    ss = fmaf(f, f, ss);
+  });
+  const float total = consumer_sum(ss, red);  // also the barrier after the stores to xs
+  return 1.0f / sqrtf(total / static_cast<float>(K) + eps);
+}
+
+// Word offsets of the cross-block vectors: proj [W] | h [v] | xb [E] | act [F].
+struct LLVectors {
+  uint64_t *proj, *h, *xb, *act;
+  __device__ explicit LLVectors(const PersistentDecode& d) {
+    const int64_t v = d.NH * d.DHV, W = 2 * d.NH * d.DHQK + 2 * v + 2 * d.NH;
+    proj = d.ll, h = proj + W, xb = h + v, act = xb + d.E;
+  }
+};
+
+// Shared scratch of the cell: q, k, n' of the head (DHQK each), v of the tile, i, f, m'.
+struct CellScratch {
+  float *q, *k, *n_new, *v, *gates;
+};
+
+// The cell for this block's (head, 32 columns of C): C = f'·C + i'·k vᵀ and
+// h = q̂ᵀC / (max(|q̂·n'|, e^−m') + eps), n' = f'·n + i'·k. The head's first tile keeps n' and m'
+// for write_n_m (other blocks of the head still read the old n). One item per block
+// (NH · tiles ≤ blocks); a thread owns row a = tid of q, k, n.
+__device__ void cell_phase(const PersistentDecode& d, const LLVectors& ll, int64_t l, float* C0,
+                           const float* n0, const float* m0, float* red,
+                           float (*partial)[kCellCols + 1], const CellScratch& cs) {
+  const int64_t tiles = (d.DHV + kCellCols - 1) / kCellCols, qk = d.NH * d.DHQK;
+  const int64_t item = blockIdx.x;
+  if (item >= d.NH * tiles) return;
+  const int tid = threadIdx.x, tx = tid % kCellCols, ty = tid / kCellCols;
+  const int64_t head = item / tiles, d0 = (item % tiles) * kCellCols, dcol = d0 + tx;
+  const int64_t nv = min(static_cast<int64_t>(kCellCols), d.DHV - d0);
+  const bool col = dcol < d.DHV, row = tid < d.DHQK;
+  // In flight first: this tile of C, the old n and m (none depends on this step).
+  float* C = C0 + head * d.DHQK * d.DHV + (col ? dcol : 0);
+  float cv[kCellBatch];
+#pragma unroll
+  for (int i = 0; i < kCellBatch; ++i) {
+    const int64_t a = ty + i * kConsumerWarps;
+    cv[i] = col && a < d.DHQK ? C[a * d.DHV] : 0.0f;
+  }
+  const float n_old = row ? __ldcg(n0 + head * d.DHQK + tid) : 0.0f;
+  const float m_prev = __ldcg(m0 + head);
+  // q, k of the head, v of the tile and the gates from the in projection's words.
+  const uint32_t flag = 5 * l + 1;
+  const uint64_t ready = static_cast<uint64_t>(flag) << 32;
+  const uint64_t* pq = ll.proj + head * d.DHQK + tid;
+  const uint64_t* pk = ll.proj + qk + head * d.DHQK + tid;
+  const uint64_t* pv = ll.proj + 2 * qk + head * d.DHV + d0 + tid;
+  const uint64_t* pg = ll.proj + 2 * qk + 2 * d.NH * d.DHV + head + (tid == 0 ? 0 : d.NH);
+  uint64_t wq = row ? ll_load(pq) : ready, wk = row ? ll_load(pk) : ready;
+  uint64_t wv = tid < nv ? ll_load(pv) : ready, wg = tid < 2 ? ll_load(pg) : ready;
+  while (!(ll_has(wq, flag) && ll_has(wk, flag) && ll_has(wv, flag) && ll_has(wg, flag))) {
+    if (!ll_has(wq, flag)) wq = ll_load(pq);
+    if (!ll_has(wk, flag)) wk = ll_load(pk);
+    if (!ll_has(wv, flag)) wv = ll_load(pv);
+    if (!ll_has(wg, flag)) wg = ll_load(pg);
+  }
+  const float scale = 1.0f / sqrtf(static_cast<float>(d.DHQK));
+  if (row) cs.q[tid] = ll_float(wq) * scale, cs.k[tid] = ll_float(wk);
+  if (tid < nv) cs.v[tid] = ll_float(wv);
+  if (tid < 2) cs.gates[tid] = ll_float(wg);  // i, f
+  consumers_sync();
+  float i_pre = cs.gates[0], f_pre = cs.gates[1];
+  if (d.gate_cap > 0.0f) {
+    i_pre = d.gate_cap * tanhf(i_pre / d.gate_cap);
+    f_pre = d.gate_cap * tanhf(f_pre / d.gate_cap);
+  }
+  const float lf = log_sigmoid(f_pre);
+  const float m_new = fmaxf(lf + m_prev, i_pre);
+  const float f_act = expf(lf + m_prev - m_new), i_act = expf(i_pre - m_new);
+  const float n_new = row ? f_act * n_old + i_act * cs.k[tid] : 0.0f;
+  if (item % tiles == 0) {
+    if (row) cs.n_new[tid] = n_new;
+    if (tid == 0) cs.gates[2] = m_new;
+  }
+  const float qn = consumer_sum(row ? cs.q[tid] * n_new : 0.0f, red);
+  const float denom = fmaxf(fabsf(qn), expf(-m_new)) + d.cell_eps;
+  float acc = 0.0f;
+  if (col) {
+    const float vd = cs.v[tx];
+#pragma unroll
+    for (int i = 0; i < kCellBatch; ++i) {
+      const int64_t a = ty + i * kConsumerWarps;
+      if (a >= d.DHQK) break;
+      const float c = f_act * cv[i] + (i_act * cs.k[a]) * vd;
+      C[a * d.DHV] = c;
+      acc += cs.q[a] * c;
+    }
+  }
+  partial[ty][tx] = acc;
+  consumers_sync();
+  if (ty == 0 && col) {
+    float sum = 0.0f;
+    for (int r = 0; r < kConsumerWarps; ++r) sum += partial[r][tx];
+    ll_store(ll.h + head * d.DHV + dcol, __float_as_uint(sum / denom), 5 * l + 2);
+  }
+}
+
+// Once every h of the layer is in (every block of every head has read the old n): the new n
+// and m of the head whose first tile this block ran.
+__device__ void write_n_m(const PersistentDecode& d, float* n0, float* m0, const CellScratch& cs) {
+  const int64_t tiles = (d.DHV + kCellCols - 1) / kCellCols, item = blockIdx.x;
+  if (item >= d.NH * tiles || item % tiles != 0) return;
+  const int64_t head = item / tiles;
+  if (threadIdx.x < d.DHQK) n0[head * d.DHQK + threadIdx.x] = cs.n_new[threadIdx.x];
+  if (threadIdx.x == 0) m0[head] = cs.gates[2];
+}
+
+// xs = LayerNorm(h) per head (weight, bias) · σ(o), bf16, once h (flag 5l + 2) and o (5l + 1)
+// are in: one warp per head, the head's words in registers (DHV ≤ 2 · 32 · kHeadPairs).
+constexpr int kHeadPairs = kMaxDHV / 64;
+__device__ void load_gated_heads(const PersistentDecode& d, const LLVectors& ll, int64_t l,
+                                 const PersistentLayer& w, bf16* xs) {
+  consumers_sync();  // every warp is done with the previous phase's xs
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const float inv = 1.0f / static_cast<float>(d.DHV);
+  const int64_t pairs = d.DHV / 2, o0 = 2 * d.NH * d.DHQK + d.NH * d.DHV;
+  const uint32_t fh = 5 * l + 2, fo = 5 * l + 1;
+  for (int64_t head = warp; head < d.NH; head += kConsumerWarps) {
+    const int64_t off = head * d.DHV;
+    ulonglong2 hv[kHeadPairs], ov[kHeadPairs];
+#pragma unroll
+    for (int i = 0; i < kHeadPairs; ++i) {
+      const int64_t p = lane + 32 * i;
+      hv[i] = p < pairs ? ll_load2(ll.h + off + 2 * p) : make_ulonglong2(0, 0);
+      ov[i] = p < pairs ? ll_load2(ll.proj + o0 + off + 2 * p) : make_ulonglong2(0, 0);
+    }
+    bool all;
+    do {
+      all = true;
+#pragma unroll
+      for (int i = 0; i < kHeadPairs; ++i) {
+        const int64_t p = lane + 32 * i;
+        if (p >= pairs) continue;
+        if (!ll_has(hv[i], fh)) hv[i] = ll_load2(ll.h + off + 2 * p), all = false;
+        if (!ll_has(ov[i], fo)) ov[i] = ll_load2(ll.proj + o0 + off + 2 * p), all = false;
+      }
+    } while (!all);
+    float sum = 0.0f;
+#pragma unroll
+    for (int i = 0; i < kHeadPairs; ++i)
+      if (lane + 32 * i < pairs) sum += ll_float(hv[i].x) + ll_float(hv[i].y);
+    const float mean = warp_sum(sum) * inv;
+    float var = 0.0f;
+#pragma unroll
+    for (int i = 0; i < kHeadPairs; ++i) {
+      if (lane + 32 * i >= pairs) continue;
+      const float a = ll_float(hv[i].x) - mean, b = ll_float(hv[i].y) - mean;
+      var += a * a + b * b;
+    }
+    const float r = 1.0f / sqrtf(warp_sum(var) * inv + d.norm_eps);
+#pragma unroll
+    for (int i = 0; i < kHeadPairs; ++i) {
+      const int64_t p = lane + 32 * i;
+      if (p >= pairs) continue;
+      const uint64_t hw[2] = {hv[i].x, hv[i].y}, ow[2] = {ov[i].x, ov[i].y};
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        const int64_t e = off + 2 * p + j;
+        const float normed =
+            (ll_float(hw[j]) - mean) * r * w.mh_w[e] + (w.mh_b != nullptr ? w.mh_b[e] : 0.0f);
+        xs[e] = __float2bfloat16(normed * sigmoid(ll_float(ow[j])));
+      }
+    }
+  }
+  consumers_sync();
+}
+
+// x[row] += a (+ bias), its bf16 copy, and that copy's word for the other blocks.
+__device__ void add_residual(const PersistentDecode& d, const LLVectors& ll, int64_t row, float a,
+                             const float* bias, uint32_t flag) {
+  const float v = a + (bias != nullptr ? bias[row] : 0.0f) + __ldcg(d.x + row);
+  d.x[row] = v;
+  const bf16 b = __float2bfloat16(v);
+  static_cast<bf16*>(d.xb)[row] = b;
+  ll_store(ll.xb + row, __bfloat16_as_ushort(b), flag);
+}
+
+__device__ void consumer(const PersistentDecode& d, Ring& ring, bf16* xs, float* red,
+                         float (*partial)[kCellCols + 1], const CellScratch& cs) {
+  const LLVectors ll(d);
+  for (int64_t l = 0; l < d.L; ++l) {
+    const PersistentLayer& w = d.d_layers[l];
+    float* C = d.state + l * d.state_stride;
+    float *n = C + d.n_offset, *m = C + d.m_offset;
+    const auto f = static_cast<uint32_t>(5 * l);  // the flags of this layer: f + 1 .. f + 5
+    float r = l == 0 ? load_first_input(d.xb, d.E, xs, d.norm_eps, red)
+                     : load_input(ll.xb, d.E, f, xs, d.norm_eps, red);
+    PD_TRACE(10 * l);
+    consume<false>(ring, phase_slice(d, 4 * l), xs, [&](int64_t row, float a, float) {
+      const float y = a * r + (w.b_in != nullptr ? w.b_in[row] : 0.0f);
+      ll_store(ll.proj + row, __float_as_uint(y), f + 1);
+    });
+    PD_TRACE(10 * l + 1);
+    consumers_sync();  // the cell's scratch is free
+    PD_TRACE(10 * l + 2);
+    cell_phase(d, ll, l, C, n, m, red, partial, cs);
+    PD_TRACE(10 * l + 3);
+    load_gated_heads(d, ll, l, w, xs);
+    write_n_m(d, n, m, cs);
+    PD_TRACE(10 * l + 4);
+    consume<false>(ring, phase_slice(d, 4 * l + 1), xs, [&](int64_t row, float a, float) {
+      add_residual(d, ll, row, a, w.b_out, f + 3);
+    });
+    PD_TRACE(10 * l + 5);
+    r = load_input(ll.xb, d.E, f + 3, xs, d.norm_eps, red);
+    PD_TRACE(10 * l + 6);
+    consume<true>(ring, phase_slice(d, 4 * l + 2), xs, [&](int64_t j, float a, float b) {
+      const float g = a * r + (w.b_up != nullptr ? w.b_up[j] : 0.0f);
+      const float u = b * r + (w.b_up != nullptr ? w.b_up[d.F + j] : 0.0f);
+      ll_store(ll.act + j, __bfloat16_as_ushort(__float2bfloat16(g * sigmoid(g) * u)), f + 4);
+    });
+    PD_TRACE(10 * l + 7);
+    load_input(ll.act, d.F, f + 4, xs, 0.0f, red);
+    PD_TRACE(10 * l + 8);
+    consume<false>(ring, phase_slice(d, 4 * l + 3), xs, [&](int64_t row, float a, float) {
+      add_residual(d, ll, row, a, w.b_down, f + 5);
+    });
+    PD_TRACE(10 * l + 9);
+  }
+  if (d.lm_head == nullptr) return;
+  const float r = load_input(ll.xb, d.E, static_cast<uint32_t>(5 * d.L), xs, d.norm_eps, red);
+  consume<false>(ring, phase_slice(d, 4 * d.L), xs, [&](int64_t row, float a, float) {
+    float y = a * r;
+    if (d.logit_cap > 0.0f) y = d.logit_cap * tanhf(y / d.logit_cap);
+    d.logits[row] = y;
+  });
+}
+
+#endif  // sm_90
+
+__global__ void __launch_bounds__(kThreads, 1) persistent_decode_kernel(PersistentDecode d) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  extern __shared__ __align__(1024) char smem[];
+  // [full, empty barriers | reduction scratch | the cell's tile partials | cell scratch] (header),
+  // the ring's stages, then xs (the GEMV input vector, bf16).
+  auto* bars = reinterpret_cast<uint64_t*>(smem);
+  auto* red = reinterpret_cast<float*>(smem + 2 * kStages * sizeof(uint64_t));
+  auto* partial = reinterpret_cast<float(*)[kCellCols + 1]>(red + kConsumerWarps);
+  float* cell = red + kConsumerWarps + kConsumerWarps * (kCellCols + 1);
+  const CellScratch cs{cell, cell + kMaxDHQK, cell + 2 * kMaxDHQK, cell + 3 * kMaxDHQK,
+                       cell + 3 * kMaxDHQK + kCellCols};
+  static_assert(2 * kStages * 8 +
+                    (kConsumerWarps * (kCellCols + 2) + 3 * kMaxDHQK + kCellCols + 4) * 4 <=
+                kHeaderBytes);
+  Ring ring{bars, bars + kStages, smem + kHeaderBytes};
+  auto* xs = reinterpret_cast<bf16*>(smem + kHeaderBytes + kStages * kStageBytes);
+  if (threadIdx.x == 0) {
+    for (int i = 0; i < kStages; ++i) {
+      mbar_init(&ring.full[i], 1);
+      mbar_init(&ring.empty[i], kConsumerWarps);
+    }
+    mbar_init_fence();
+  }
+  __syncthreads();
+  if (threadIdx.x >= kConsumers) {  // the producer warp: one thread streams
+    if (threadIdx.x == kConsumers) producer(d, ring);
+    return;
+  }
+  consumer(d, ring, xs, red, partial, cs);
+#endif
+}
+
+size_t smem_bytes(int64_t E, int64_t v, int64_t F) {
+  const int64_t widest = std::max({E, v, F});
+  return kHeaderBytes + kStages * kStageBytes + static_cast<size_t>(widest) * 2;
+}
+
+struct DeviceFacts {
+  bool usable = false;
+  int sms = 0, smem_optin = 0;
+};
+
+const DeviceFacts& device_facts() {
+  static const DeviceFacts f = [] {
+    DeviceFacts r;
+    int dev = 0, coop = 0;
+    XLSTM_CUDA_CHECK(cudaGetDevice(&dev));
+    XLSTM_CUDA_CHECK(cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev));
+    XLSTM_CUDA_CHECK(cudaDeviceGetAttribute(&r.sms, cudaDevAttrMultiProcessorCount, dev));
+    XLSTM_CUDA_CHECK(
+        cudaDeviceGetAttribute(&r.smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    cudaFuncAttributes fa{};
+    XLSTM_CUDA_CHECK(cudaFuncGetAttributes(&fa, persistent_decode_kernel));
+    r.usable = coop != 0 && fa.binaryVersion >= 90;
+    return r;
+  }();
+  return f;
+}
+
+#if XLSTM_PD_TRACE
+// Timeline of layers 8 .. 23 (µs from the layer's first consumer event, mean over blocks), and
+// when the producers started each phase's copies.
+void dump_trace(int G) {
+  static unsigned long long t[160][600];
+  XLSTM_CUDA_CHECK(cudaDeviceSynchronize());
+  XLSTM_CUDA_CHECK(cudaMemcpyFromSymbol(t, g_pd_trace, sizeof(t)));
+  auto mean = [&](int e) {
+    double s = 0;
+    for (int b = 0; b < G; ++b) s += static_cast<double>(t[b][e]);
+    return s / G;
+  };
+  auto maxv = [&](int e) {
+    double m = 0;
+    for (int b = 0; b < G; ++b) m = std::max(m, static_cast<double>(t[b][e]));
+    return m;
+  };
+  const char* names[10] = {"in start", "in end",   "cell start", "cell end",   "out start",
+                           "out end",  "up start", "up end",     "down start", "down end"};
+  double acc_mean[10] = {}, acc_max[10] = {}, prod[4] = {}, layer = 0;
+  for (int l = 8; l < 24; ++l) {
+    const double t0 = mean(10 * l);
+    for (int e = 0; e < 10; ++e) {
+      acc_mean[e] += (mean(10 * l + e) - t0) / 16e3;
+      acc_max[e] += (maxv(10 * l + e) - t0) / 16e3;
+    }
+    for (int p = 0; p < 4; ++p) prod[p] += (mean(400 + 4 * l + p) - t0) / 16e3;
+    layer += (mean(10 * (l + 1)) - t0) / 16e3;
+  }
+  for (int e = 0; e < 10; ++e)
+    std::fprintf(stderr, "trace %-10s mean %8.2f us  max %8.2f us\n", names[e], acc_mean[e],
+                 acc_max[e]);
+  for (int p = 0; p < 4; ++p)
+    std::fprintf(stderr, "trace producer starts phase %d at %8.2f us\n", p, prod[p]);
+  std::fprintf(stderr, "trace layer %8.2f us\n", layer);
+}
+#endif
+
+}  // namespace
+
+bool persistent_decode_supported(int64_t E, int64_t NH, int64_t DHQK, int64_t DHV, int64_t F) {
+  const DeviceFacts& f = device_facts();
+  const int64_t v = NH * DHV, tiles = (DHV + 31) / 32;
+  if (!f.usable || E % 8 != 0 || v % 8 != 0 || F % 8 != 0) return false;
+  // A thread per row of q, a warp per head (8 pairs of words per lane), one cell tile per block,
+  // pairs of words from even offsets.
+  if (DHQK > kMaxDHQK || DHV > kMaxDHV || DHQK % 2 != 0 || DHV % 2 != 0 || NH * tiles > f.sms)
+    return false;
+  // Single rows of E, v and F values and SwiGLU pairs of E must fit one stage.
+  if (std::max({E, v, F}) * 2 > kStageBytes || 4 * E > kStageBytes) return false;
+  return smem_bytes(E, v, F) <= static_cast<size_t>(f.smem_optin);
+}
+
+int64_t persistent_decode_words(int64_t E, int64_t NH, int64_t DHQK, int64_t DHV, int64_t F) {
+  return 2 * NH * DHQK + 2 * NH * DHV + 2 * NH + NH * DHV + E + F;
+}
+
+void persistent_decode(const PersistentDecode& d, Stream s) {
+  const DeviceFacts& f = device_facts();
+  const size_t smem = smem_bytes(d.E, d.NH * d.DHV, d.F);
+  static size_t smem_set = 0;
+  if (smem > smem_set) {
+    XLSTM_CUDA_CHECK(cudaFuncSetAttribute(persistent_decode_kernel,
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          static_cast<int>(smem)));
+    smem_set = smem;
+  }
+  const size_t words = persistent_decode_words(d.E, d.NH, d.DHQK, d.DHV, d.F);
+  XLSTM_CUDA_CHECK(cudaMemsetAsync(d.ll, 0, words * sizeof(uint64_t), s));
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3(static_cast<unsigned>(f.sms));
+  cfg.blockDim = dim3(kThreads);
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = s;
+  cudaLaunchAttribute attr{};
+  attr.id = cudaLaunchAttributeCooperative;
+  attr.val.cooperative = 1;
+  cfg.attrs = &attr;
+  cfg.numAttrs = 1;
+  XLSTM_CUDA_CHECK(cudaLaunchKernelEx(&cfg, persistent_decode_kernel, d));
+  XLSTM_CUDA_CHECK_LAUNCH();
+#if XLSTM_PD_TRACE
+  if (g_launches.load() == 0 && d.L >= 24) dump_trace(f.sms);
+#endif
+  g_launches.fetch_add(1, std::memory_order_relaxed);
+}
+
+uint64_t persistent_decode_launches() {
+  return g_launches.load(std::memory_order_relaxed);
+}
+
+}  // namespace xlstm::cuda
