@@ -67,19 +67,20 @@ constexpr uint32_t kInFlight = XLSTM_PD_INFLIGHT, kPrefetch = XLSTM_PD_PREFETCH;
 
 constexpr int kCellCols = 32, kCellBatch = 32;  // the cell: 32 columns × 8 row groups × 32 rows
 
-// Rows [r0, r1) of W [N, K] that this block streams; pair: the unit is rows n and pair + n.
+// This block's units [r0, r1) of a matrix W [.., K]: unit u is row u, and with pair ≠ 0 also
+// row u + pair (SwiGLU's up row). A stage holds whole units.
 struct Slice {
   const bf16* W;
   int64_t K, r0, r1, pair;
+  __device__ int64_t units_at(int64_t u) const {  // in the stage that starts at unit u
+    return min(kStageBytes / (K * 2 * (pair != 0 ? 2 : 1)), r1 - u);
+  }
 };
 
+// N units split evenly over the blocks.
 __device__ Slice block_slice(const void* W, int64_t K, int64_t N, int64_t pair = 0) {
   const int64_t G = gridDim.x, b = blockIdx.x;
   return {static_cast<const bf16*>(W), K, b * N / G, (b + 1) * N / G, pair};
-}
-
-__device__ int64_t units_per_stage(const Slice& s) {
-  return kStageBytes / (s.K * 2 * (s.pair != 0 ? 2 : 1));
 }
 
 struct Ring {
@@ -89,13 +90,14 @@ struct Ring {
   uint32_t k = 0;  // stages used so far (the producer and every consumer count alike)
 };
 
-// Phase i of this block's weight stream: W_in, W_out, W_up (SwiGLU pairs), W_down of layer i / 4
-// (i % 4), then the LM head (i = 4L); past the end, W = null.
+// Phase i of this block's weight stream: W_in, W_out, W_up (SwiGLU pairs), W_down of layer
+// i / kPhases, then the LM head (i = kPhases·L); past the end, W = null.
+constexpr int kPhases = 4;
 __device__ Slice phase_slice(const PersistentDecode& d, int64_t phase) {
-  const int64_t l = phase / 4, v = d.NH * d.DHV, W = 2 * d.NH * d.DHQK + 2 * v + 2 * d.NH;
+  const int64_t l = phase / kPhases, v = d.NH * d.DHV, W = 2 * d.NH * d.DHQK + 2 * v + 2 * d.NH;
   if (l < d.L) {
     const PersistentLayer& w = d.d_layers[l];
-    switch (phase % 4) {
+    switch (phase % kPhases) {
       case 0:
         return block_slice(w.w_in, d.E, W);
       case 1:
@@ -106,7 +108,7 @@ __device__ Slice phase_slice(const PersistentDecode& d, int64_t phase) {
         return block_slice(w.w_down, d.F, d.E);
     }
   }
-  if (phase == 4 * d.L && d.lm_head != nullptr) return block_slice(d.lm_head, d.E, d.V);
+  if (phase == kPhases * d.L && d.lm_head != nullptr) return block_slice(d.lm_head, d.E, d.V);
   return {nullptr, 0, 0, 0, 0};
 }
 
@@ -117,12 +119,12 @@ struct StageCursor {
   Slice s{};
   __device__ explicit StageCursor(const PersistentDecode& dd) : d(&dd) { next_phase(); }
   __device__ bool done() const { return s.W == nullptr; }
-  __device__ int64_t units() const { return min(units_per_stage(s), s.r1 - u); }
+  __device__ int64_t units() const { return s.units_at(u); }
   __device__ unsigned bytes() const { return static_cast<unsigned>(units() * s.K * 2); }
   __device__ const bf16* src() const { return s.W + u * s.K; }
   __device__ const bf16* pair_src() const { return s.W + (u + s.pair) * s.K; }
   __device__ void next() {
-    u += units_per_stage(s);
+    u += units();
     if (u >= s.r1) next_phase();
   }
   __device__ void next_phase() {
@@ -272,10 +274,10 @@ __device__ __forceinline__ float dot8(const uint4& w, const uint4& x, float acc)
 template <bool Pair, typename Out>
 __device__ void consume(Ring& ring, const Slice& s, const bf16* xs, Out out) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t per = units_per_stage(s), K8 = s.K / 8;
+  const int64_t K8 = s.K / 8;
   const auto* x8 = reinterpret_cast<const uint4*>(xs);
-  for (int64_t u = s.r0; u < s.r1; u += per, ++ring.k) {
-    const int64_t n = min(per, s.r1 - u);
+  for (int64_t u = s.r0, n = 0; u < s.r1; u += n, ++ring.k) {
+    n = s.units_at(u);
     const uint32_t slot = ring.k % kStages;
     mbar_wait(&ring.full[slot], (ring.k / kStages) & 1);
     const auto* stage = reinterpret_cast<const uint4*>(ring.stages + slot * kStageBytes);
@@ -359,49 +361,83 @@ struct CellScratch {
   float *q, *k, *n_new, *v, *gates;
 };
 
-// The cell for this block's (head, 32 columns of C): C = f'·C + i'·k vᵀ and
-// h = q̂ᵀC / (max(|q̂·n'|, e^−m') + eps), n' = f'·n + i'·k. The head's first tile keeps n' and m'
-// for write_n_m (other blocks of the head still read the old n). One item per block
-// (NH · tiles ≤ blocks); a thread owns row a = tid of q, k, n.
-__device__ void cell_phase(const PersistentDecode& d, const LLVectors& ll, int64_t l, float* C0,
-                           const float* n0, const float* m0, float* red,
-                           float (*partial)[kCellCols + 1], const CellScratch& cs) {
-  const int64_t tiles = (d.DHV + kCellCols - 1) / kCellCols, qk = d.NH * d.DHQK;
-  const int64_t item = blockIdx.x;
-  if (item >= d.NH * tiles) return;
+// This block's cell tile: (head, 32 columns of C), one per block (NH · tiles ≤ blocks).
+struct CellTile {
+  int64_t head, d0, nv;  // columns [d0, d0 + nv) of the head
+  bool valid;
+  __device__ CellTile(const PersistentDecode& d) {
+    const int64_t tiles = (d.DHV + kCellCols - 1) / kCellCols;
+    valid = blockIdx.x < d.NH * tiles;
+    head = blockIdx.x / tiles, d0 = (blockIdx.x % tiles) * kCellCols;
+    nv = min(static_cast<int64_t>(kCellCols), d.DHV - d0);
+  }
+  __device__ bool first_of_head() const { return valid && d0 == 0; }
+};
+
+// While the in projection streams: the tile's rows of C into L2 (a thread per row), so that
+// the cell's loads do not wait on device memory behind the weight stream.
+__device__ void prefetch_cell_tile(const PersistentDecode& d, const CellTile& t, const float* C0) {
+  if (t.valid && threadIdx.x < d.DHQK)
+    asm volatile("prefetch.global.L2::evict_last [%0];" ::"l"(
+        C0 + (t.head * d.DHQK + threadIdx.x) * d.DHV + t.d0));
+}
+
+// The cell for this block's tile, in the order that puts h first: with S = q̂ᵀC (old C),
+// h = (f'·S + i'·(q̂·k)·v) / (max(|f'·(q̂·n) + i'·(q̂·k)|, e^−m') + eps) — the same sums as q̂ᵀC'
+// for C' = f'·C + i'·k vᵀ, grouped so that the gates (the in projection's last rows) are waited
+// for last and h is stored before the tile's C' (whose stores would queue ahead of it). The
+// head's first tile keeps n' = f'·n + i'·k and m' for write_n_m (other blocks of the head still
+// read the old n). A thread owns row a = tid of q, k, n.
+__device__ void cell_phase(const PersistentDecode& d, const LLVectors& ll, int64_t l,
+                           const CellTile& t, float* C0, const float* n0, const float* m0,
+                           float* red, float (*partial)[kCellCols + 1], const CellScratch& cs) {
+  if (!t.valid) return;
   const int tid = threadIdx.x, tx = tid % kCellCols, ty = tid / kCellCols;
-  const int64_t head = item / tiles, d0 = (item % tiles) * kCellCols, dcol = d0 + tx;
-  const int64_t nv = min(static_cast<int64_t>(kCellCols), d.DHV - d0);
-  const bool col = dcol < d.DHV, row = tid < d.DHQK;
-  // In flight first: this tile of C, the old n and m (none depends on this step).
-  float* C = C0 + head * d.DHQK * d.DHV + (col ? dcol : 0);
+  const int64_t qk = d.NH * d.DHQK, dcol = t.d0 + tx;
+  const bool col = tx < t.nv, row = tid < d.DHQK;
+  float* C = C0 + t.head * d.DHQK * d.DHV + (col ? dcol : 0);
   float cv[kCellBatch];
 #pragma unroll
   for (int i = 0; i < kCellBatch; ++i) {
     const int64_t a = ty + i * kConsumerWarps;
     cv[i] = col && a < d.DHQK ? C[a * d.DHV] : 0.0f;
   }
-  const float n_old = row ? __ldcg(n0 + head * d.DHQK + tid) : 0.0f;
-  const float m_prev = __ldcg(m0 + head);
-  // q, k of the head, v of the tile and the gates from the in projection's words.
+  const float n_old = row ? __ldcg(n0 + t.head * d.DHQK + tid) : 0.0f;
+  const float m_prev = __ldcg(m0 + t.head);
   const uint32_t flag = 5 * l + 1;
   const uint64_t ready = static_cast<uint64_t>(flag) << 32;
-  const uint64_t* pq = ll.proj + head * d.DHQK + tid;
-  const uint64_t* pk = ll.proj + qk + head * d.DHQK + tid;
-  const uint64_t* pv = ll.proj + 2 * qk + head * d.DHV + d0 + tid;
-  const uint64_t* pg = ll.proj + 2 * qk + 2 * d.NH * d.DHV + head + (tid == 0 ? 0 : d.NH);
+  // q, k of the head and v of the tile.
+  const uint64_t* pq = ll.proj + t.head * d.DHQK + tid;
+  const uint64_t* pk = ll.proj + qk + t.head * d.DHQK + tid;
+  const uint64_t* pv = ll.proj + 2 * qk + t.head * d.DHV + t.d0 + tid;
   uint64_t wq = row ? ll_load(pq) : ready, wk = row ? ll_load(pk) : ready;
-  uint64_t wv = tid < nv ? ll_load(pv) : ready, wg = tid < 2 ? ll_load(pg) : ready;
-  while (!(ll_has(wq, flag) && ll_has(wk, flag) && ll_has(wv, flag) && ll_has(wg, flag))) {
+  uint64_t wv = tid < t.nv ? ll_load(pv) : ready;
+  while (!(ll_has(wq, flag) && ll_has(wk, flag) && ll_has(wv, flag))) {
     if (!ll_has(wq, flag)) wq = ll_load(pq);
     if (!ll_has(wk, flag)) wk = ll_load(pk);
     if (!ll_has(wv, flag)) wv = ll_load(pv);
-    if (!ll_has(wg, flag)) wg = ll_load(pg);
   }
   const float scale = 1.0f / sqrtf(static_cast<float>(d.DHQK));
-  if (row) cs.q[tid] = ll_float(wq) * scale, cs.k[tid] = ll_float(wk);
-  if (tid < nv) cs.v[tid] = ll_float(wv);
-  if (tid < 2) cs.gates[tid] = ll_float(wg);  // i, f
+  const float qa = ll_float(wq) * scale, ka = ll_float(wk);
+  if (row) cs.q[tid] = qa, cs.k[tid] = ka;
+  if (tid < t.nv) cs.v[tid] = ll_float(wv);
+  consumers_sync();
+  float S = 0.0f;
+#pragma unroll
+  for (int i = 0; i < kCellBatch; ++i) {
+    const int64_t a = ty + i * kConsumerWarps;
+    if (a < d.DHQK) S += cs.q[a] * cv[i];
+  }
+  partial[ty][tx] = S;
+  const float qn = consumer_sum(row ? qa * n_old : 0.0f, red);  // also publishes partial
+  const float qkv = consumer_sum(row ? qa * ka : 0.0f, red);
+  // The gates, last: i at row 2qk + 2v + head, f at + NH.
+  if (tid < 2) {
+    const uint64_t* pg = ll.proj + 2 * qk + 2 * d.NH * d.DHV + t.head + tid * d.NH;
+    uint64_t wg = ll_load(pg);
+    while (!ll_has(wg, flag)) wg = ll_load(pg);
+    cs.gates[tid] = ll_float(wg);
+  }
   consumers_sync();
   float i_pre = cs.gates[0], f_pre = cs.gates[1];
   if (d.gate_cap > 0.0f) {
@@ -411,42 +447,34 @@ __device__ void cell_phase(const PersistentDecode& d, const LLVectors& ll, int64
   const float lf = log_sigmoid(f_pre);
   const float m_new = fmaxf(lf + m_prev, i_pre);
   const float f_act = expf(lf + m_prev - m_new), i_act = expf(i_pre - m_new);
-  const float n_new = row ? f_act * n_old + i_act * cs.k[tid] : 0.0f;
-  if (item % tiles == 0) {
-    if (row) cs.n_new[tid] = n_new;
-    if (tid == 0) cs.gates[2] = m_new;
+  const float denom = fmaxf(fabsf(f_act * qn + i_act * qkv), expf(-m_new)) + d.cell_eps;
+  if (ty == 0 && col) {
+    float sum = 0.0f;
+    for (int r = 0; r < kConsumerWarps; ++r) sum += partial[r][tx];
+    const float h = (f_act * sum + i_act * qkv * cs.v[tx]) / denom;
+    ll_store(ll.h + t.head * d.DHV + dcol, __float_as_uint(h), 5 * l + 2);
   }
-  const float qn = consumer_sum(row ? cs.q[tid] * n_new : 0.0f, red);
-  const float denom = fmaxf(fabsf(qn), expf(-m_new)) + d.cell_eps;
-  float acc = 0.0f;
   if (col) {
     const float vd = cs.v[tx];
 #pragma unroll
     for (int i = 0; i < kCellBatch; ++i) {
       const int64_t a = ty + i * kConsumerWarps;
-      if (a >= d.DHQK) break;
-      const float c = f_act * cv[i] + (i_act * cs.k[a]) * vd;
-      C[a * d.DHV] = c;
-      acc += cs.q[a] * c;
+      if (a < d.DHQK) C[a * d.DHV] = f_act * cv[i] + (i_act * cs.k[a]) * vd;
     }
   }
-  partial[ty][tx] = acc;
-  consumers_sync();
-  if (ty == 0 && col) {
-    float sum = 0.0f;
-    for (int r = 0; r < kConsumerWarps; ++r) sum += partial[r][tx];
-    ll_store(ll.h + head * d.DHV + dcol, __float_as_uint(sum / denom), 5 * l + 2);
+  if (t.first_of_head()) {
+    if (row) cs.n_new[tid] = f_act * n_old + i_act * ka;
+    if (tid == 0) cs.gates[2] = m_new;
   }
 }
 
 // Once every h of the layer is in (every block of every head has read the old n): the new n
 // and m of the head whose first tile this block ran.
-__device__ void write_n_m(const PersistentDecode& d, float* n0, float* m0, const CellScratch& cs) {
-  const int64_t tiles = (d.DHV + kCellCols - 1) / kCellCols, item = blockIdx.x;
-  if (item >= d.NH * tiles || item % tiles != 0) return;
-  const int64_t head = item / tiles;
-  if (threadIdx.x < d.DHQK) n0[head * d.DHQK + threadIdx.x] = cs.n_new[threadIdx.x];
-  if (threadIdx.x == 0) m0[head] = cs.gates[2];
+__device__ void write_n_m(const PersistentDecode& d, const CellTile& t, float* n0, float* m0,
+                          const CellScratch& cs) {
+  if (!t.first_of_head()) return;
+  if (threadIdx.x < d.DHQK) n0[t.head * d.DHQK + threadIdx.x] = cs.n_new[threadIdx.x];
+  if (threadIdx.x == 0) m0[t.head] = cs.gates[2];
 }
 
 // xs = LayerNorm(h) per head (weight, bias) · σ(o), bf16, once h (flag 5l + 2) and o (5l + 1)
@@ -522,6 +550,7 @@ __device__ void add_residual(const PersistentDecode& d, const LLVectors& ll, int
 __device__ void consumer(const PersistentDecode& d, Ring& ring, bf16* xs, float* red,
                          float (*partial)[kCellCols + 1], const CellScratch& cs) {
   const LLVectors ll(d);
+  const CellTile tile(d);
   for (int64_t l = 0; l < d.L; ++l) {
     const PersistentLayer& w = d.d_layers[l];
     float* C = d.state + l * d.state_stride;
@@ -530,25 +559,26 @@ __device__ void consumer(const PersistentDecode& d, Ring& ring, bf16* xs, float*
     float r = l == 0 ? load_first_input(d.xb, d.E, xs, d.norm_eps, red)
                      : load_input(ll.xb, d.E, f, xs, d.norm_eps, red);
     PD_TRACE(10 * l);
-    consume<false>(ring, phase_slice(d, 4 * l), xs, [&](int64_t row, float a, float) {
+    prefetch_cell_tile(d, tile, C);
+    consume<false>(ring, phase_slice(d, kPhases * l), xs, [&](int64_t row, float a, float) {
       const float y = a * r + (w.b_in != nullptr ? w.b_in[row] : 0.0f);
       ll_store(ll.proj + row, __float_as_uint(y), f + 1);
     });
     PD_TRACE(10 * l + 1);
     consumers_sync();  // the cell's scratch is free
     PD_TRACE(10 * l + 2);
-    cell_phase(d, ll, l, C, n, m, red, partial, cs);
+    cell_phase(d, ll, l, tile, C, n, m, red, partial, cs);
     PD_TRACE(10 * l + 3);
     load_gated_heads(d, ll, l, w, xs);
-    write_n_m(d, n, m, cs);
+    write_n_m(d, tile, n, m, cs);
     PD_TRACE(10 * l + 4);
-    consume<false>(ring, phase_slice(d, 4 * l + 1), xs, [&](int64_t row, float a, float) {
+    consume<false>(ring, phase_slice(d, kPhases * l + 1), xs, [&](int64_t row, float a, float) {
       add_residual(d, ll, row, a, w.b_out, f + 3);
     });
     PD_TRACE(10 * l + 5);
     r = load_input(ll.xb, d.E, f + 3, xs, d.norm_eps, red);
     PD_TRACE(10 * l + 6);
-    consume<true>(ring, phase_slice(d, 4 * l + 2), xs, [&](int64_t j, float a, float b) {
+    consume<true>(ring, phase_slice(d, kPhases * l + 2), xs, [&](int64_t j, float a, float b) {
       const float g = a * r + (w.b_up != nullptr ? w.b_up[j] : 0.0f);
       const float u = b * r + (w.b_up != nullptr ? w.b_up[d.F + j] : 0.0f);
       ll_store(ll.act + j, __bfloat16_as_ushort(__float2bfloat16(g * sigmoid(g) * u)), f + 4);
@@ -556,14 +586,14 @@ __device__ void consumer(const PersistentDecode& d, Ring& ring, bf16* xs, float*
     PD_TRACE(10 * l + 7);
     load_input(ll.act, d.F, f + 4, xs, 0.0f, red);
     PD_TRACE(10 * l + 8);
-    consume<false>(ring, phase_slice(d, 4 * l + 3), xs, [&](int64_t row, float a, float) {
+    consume<false>(ring, phase_slice(d, kPhases * l + 3), xs, [&](int64_t row, float a, float) {
       add_residual(d, ll, row, a, w.b_down, f + 5);
     });
     PD_TRACE(10 * l + 9);
   }
   if (d.lm_head == nullptr) return;
   const float r = load_input(ll.xb, d.E, static_cast<uint32_t>(5 * d.L), xs, d.norm_eps, red);
-  consume<false>(ring, phase_slice(d, 4 * d.L), xs, [&](int64_t row, float a, float) {
+  consume<false>(ring, phase_slice(d, kPhases * d.L), xs, [&](int64_t row, float a, float) {
     float y = a * r;
     if (d.logit_cap > 0.0f) y = d.logit_cap * tanhf(y / d.logit_cap);
     d.logits[row] = y;
