@@ -205,7 +205,7 @@ class CudaModel final : public ModelBackend {
   }
   int64_t persistent_words() const {
     return persistent_decode_words(c.embedding_dim, c.num_heads, c.qk_head_dim(), c.v_head_dim(),
-                                   c.ffn_dim());
+                                   c.ffn_dim(), c.num_blocks);
   }
   void finish_load() {
     fold_norm_weights();

@@ -67,106 +67,169 @@ constexpr uint32_t kInFlight = XLSTM_PD_INFLIGHT, kPrefetch = XLSTM_PD_PREFETCH;
 
 constexpr int kCellCols = 32, kCellBatch = 32;  // the cell: 32 columns × 8 row groups × 32 rows
 
-// This block's units [r0, r1) of a matrix W [.., K]: unit u is row u, and with pair ≠ 0 also
-// row u + pair (SwiGLU's up row). A stage holds whole units.
+// Phase i's units of a matrix W [.., K] (a unit: row u, and with pair ≠ 0 also row u + pair,
+// SwiGLU's up row): this block's static share [r0, r1) of the first N − N / kPoolShare units,
+// then, where the phase has a pool, the last units claimed a stage at a time by whichever block
+// gets there (claim: a counter in the cleared workspace). The blocks' copies stream at rates
+// that vary at random by a few per cent, and every block waits for the slowest at the phase's
+// end; the pool lets the faster ones take up the slack.
+#ifndef XLSTM_PD_POOL
+#define XLSTM_PD_POOL 4
+#endif
+constexpr int64_t kPoolShare = XLSTM_PD_POOL;
+
 struct Slice {
   const bf16* W;
-  int64_t K, r0, r1, pair;
-  __device__ int64_t units_at(int64_t u) const {  // in the stage that starts at unit u
-    return min(kStageBytes / (K * 2 * (pair != 0 ? 2 : 1)), r1 - u);
-  }
+  int64_t K, r0, r1, pair, pool0, N;
+  unsigned* claim;  // null: no pool (the residual phases: a block owns its rows of x)
+  __device__ int64_t per_stage() const { return kStageBytes / (K * 2 * (pair != 0 ? 2 : 1)); }
 };
 
-// N units split evenly over the blocks.
-__device__ Slice block_slice(const void* W, int64_t K, int64_t N, int64_t pair = 0) {
+__device__ Slice block_slice(const void* W, int64_t K, int64_t N, int64_t pair, unsigned* claim) {
   const int64_t G = gridDim.x, b = blockIdx.x;
-  return {static_cast<const bf16*>(W), K, b * N / G, (b + 1) * N / G, pair};
+  const int64_t Ns = claim != nullptr ? N - N / kPoolShare : N;
+  return {static_cast<const bf16*>(W), K, b * Ns / G, (b + 1) * Ns / G, pair, Ns, N, claim};
 }
 
-struct Ring {
-  uint64_t* full;   // [kStages] the copy engine fills a stage
-  uint64_t* empty;  // [kStages] each consumer warp is done with it
-  char* stages;
-  uint32_t k = 0;  // stages used so far (the producer and every consumer count alike)
+// Word offsets of the cross-block data in the workspace: proj [W] | h [v] | xb [E] | act [F]
+// | the pools' counters [2L + 1].
+struct LLVectors {
+  uint64_t *proj, *h, *xb, *act, *claims;
+  __device__ explicit LLVectors(const PersistentDecode& d) {
+    const int64_t v = d.NH * d.DHV, W = 2 * d.NH * d.DHQK + 2 * v + 2 * d.NH;
+    proj = d.ll, h = proj + W, xb = h + v, act = xb + d.E, claims = act + d.F;
+  }
+  __device__ unsigned* claim(int64_t i) const { return reinterpret_cast<unsigned*>(claims + i); }
 };
 
-// Phase i of this block's weight stream: W_in, W_out, W_up (SwiGLU pairs), W_down of layer
-// i / kPhases, then the LM head (i = kPhases·L); past the end, W = null.
+// Phase i of the weight stream: W_in, W_out, W_up (SwiGLU pairs), W_down of layer i / kPhases,
+// then the LM head (i = kPhases·L); past the end, W = null. The phases whose outputs are not
+// residual rows have pools.
 constexpr int kPhases = 4;
 __device__ Slice phase_slice(const PersistentDecode& d, int64_t phase) {
   const int64_t l = phase / kPhases, v = d.NH * d.DHV, W = 2 * d.NH * d.DHQK + 2 * v + 2 * d.NH;
+  const LLVectors ll(d);
   if (l < d.L) {
     const PersistentLayer& w = d.d_layers[l];
     switch (phase % kPhases) {
       case 0:
-        return block_slice(w.w_in, d.E, W);
+        return block_slice(w.w_in, d.E, W, 0, nullptr);
       case 1:
-        return block_slice(w.w_out, v, d.E);
+        return block_slice(w.w_out, v, d.E, 0, nullptr);
       case 2:
-        return block_slice(w.w_up, d.E, d.F, d.F);
+        return block_slice(w.w_up, d.E, d.F, d.F, ll.claim(2 * l + 1));
       default:
-        return block_slice(w.w_down, d.F, d.E);
+        return block_slice(w.w_down, d.F, d.E, 0, nullptr);
     }
   }
-  if (phase == kPhases * d.L && d.lm_head != nullptr) return block_slice(d.lm_head, d.E, d.V);
-  return {nullptr, 0, 0, 0, 0};
+  if (phase == kPhases * d.L && d.lm_head != nullptr)
+    return block_slice(d.lm_head, d.E, d.V, 0, ll.claim(2 * d.L));
+  return {nullptr, 0, 0, 0, 0, 0, 0, nullptr};
 }
 
-// A position in the stream: the stage of units [u, u + units()) of phase `phase`.
+// What a ring stage holds: units [u0, u0 + n) of the current phase; n = 0 marks its end.
+struct StageMeta {
+  int32_t u0, n;
+};
+
+struct Ring {
+  uint64_t* full;   // [kStages] the copy engine fills a stage
+  uint64_t* empty;  // [kStages] each consumer warp is done with it
+  StageMeta* meta;  // [kStages]
+  char* stages;
+  uint32_t k = 0;  // stages used so far (the producer and every consumer count alike)
+};
+
+// A position in the static part of the stream (the L2 prefetches run ahead on it).
 struct StageCursor {
   const PersistentDecode* d;
-  int64_t phase = -1, u = 0;
+  int64_t phase = 0, u = 0;
   Slice s{};
-  __device__ explicit StageCursor(const PersistentDecode& dd) : d(&dd) { next_phase(); }
+  __device__ explicit StageCursor(const PersistentDecode& dd) : d(&dd) {
+    settle(phase_slice(dd, 0), 0);
+  }
   __device__ bool done() const { return s.W == nullptr; }
-  __device__ int64_t units() const { return s.units_at(u); }
+  __device__ int64_t units() const { return min(s.per_stage(), s.r1 - u); }
   __device__ unsigned bytes() const { return static_cast<unsigned>(units() * s.K * 2); }
   __device__ const bf16* src() const { return s.W + u * s.K; }
   __device__ const bf16* pair_src() const { return s.W + (u + s.pair) * s.K; }
-  __device__ void next() {
-    u += units();
-    if (u >= s.r1) next_phase();
-  }
-  __device__ void next_phase() {
-    do {
+  __device__ void next() { settle(s, u + units()); }
+  // At unit u of slice s (phase `phase`), or the first static unit after it.
+  __device__ void settle(const Slice& sl, int64_t at) {
+    s = sl, u = at;
+    while (s.W != nullptr && u >= s.r1) {
       s = phase_slice(*d, ++phase);
       u = s.r0;
-    } while (s.W != nullptr && u >= s.r1);
+    }
   }
 };
 
-// One thread: every stage of the stream into the ring, in order. At most kInFlight copies are
+// One thread: the stages of every phase into the ring, in order: the block's static share, then
+// pool stages while the pool lasts, then the end marker. At most kInFlight copies are
 // outstanding: more would not stream faster, only queue in the memory system and delay every
-// other access (the cell's state, the barriers, the inputs). When the ring is full (the
-// consumers wait on the rest of the grid), the memory is kept busy by asking L2 for the next
-// stages, up to kPrefetch ahead, so that their copies then hit L2.
-__device__ void producer(const PersistentDecode& d, Ring& ring) {
-  const uint64_t policy = l2_evict_first_policy();
-  StageCursor copy(d), ahead(d);
-  uint32_t ahead_k = 0;  // the stage `ahead` points at
-  for (uint32_t k = 0; !copy.done(); ++k, copy.next()) {
+// other access (the cell's state, the words the blocks pass each other). When the ring is full
+// (the consumers wait on the other blocks), the memory is kept busy by asking L2 for the next
+// static stages, up to kPrefetch ahead, so that their copies then hit L2.
+struct Producer {
+  const PersistentDecode& d;
+  Ring& ring;
+  uint64_t policy;
+  StageCursor ahead;
+  uint32_t k = 0, sk = 0, ahead_sk = 0;  // stages issued; static ones issued, prefetched
+
+  __device__ Producer(const PersistentDecode& dd, Ring& r)
+      : d(dd), ring(r), policy(l2_evict_first_policy()), ahead(dd) {}
+
+  __device__ uint32_t take_slot() {
     const uint32_t slot = k % kStages, use = k / kStages;
-    if (ahead_k < k) ahead = copy, ahead_k = k;
     if (use > 0) {
       while (!mbar_try_wait(&ring.empty[slot], (use - 1) & 1)) {
-        if (ahead_k < k + kPrefetch && !ahead.done()) {
+        if (ahead_sk < sk + kPrefetch && !ahead.done()) {
           prefetch_l2(ahead.src(), ahead.bytes());
           if (ahead.s.pair != 0) prefetch_l2(ahead.pair_src(), ahead.bytes());
-          ahead.next(), ++ahead_k;
+          ahead.next(), ++ahead_sk;
         }
       }
     }
+    return slot;
+  }
+  __device__ void copy(const Slice& s, int64_t u, int64_t n) {
+    const uint32_t slot = take_slot();
     if (k >= kInFlight)
       mbar_wait(&ring.full[(k - kInFlight) % kStages], ((k - kInFlight) / kStages) & 1);
-    if (copy.u == copy.s.r0) PD_TRACE(400 + copy.phase);
+    ring.meta[slot] = {static_cast<int32_t>(u), static_cast<int32_t>(n)};
     char* dst = ring.stages + slot * kStageBytes;
-    const unsigned bytes = copy.bytes();
-    mbar_arrive_expect_tx(&ring.full[slot], copy.s.pair != 0 ? 2 * bytes : bytes);
-    bulk_copy_to_shared(dst, copy.src(), bytes, &ring.full[slot], policy);
-    if (copy.s.pair != 0)
-      bulk_copy_to_shared(dst + bytes, copy.pair_src(), bytes, &ring.full[slot], policy);
+    const auto bytes = static_cast<unsigned>(n * s.K * 2);
+    mbar_arrive_expect_tx(&ring.full[slot], s.pair != 0 ? 2 * bytes : bytes);
+    bulk_copy_to_shared(dst, s.W + u * s.K, bytes, &ring.full[slot], policy);
+    if (s.pair != 0)
+      bulk_copy_to_shared(dst + bytes, s.W + (u + s.pair) * s.K, bytes, &ring.full[slot], policy);
+    ++k;
   }
-}
+  __device__ void end_marker() {
+    const uint32_t slot = take_slot();
+    ring.meta[slot] = {0, 0};
+    mbar_arrive(&ring.full[slot]);
+    ++k;
+  }
+  __device__ void run() {
+    for (int64_t phase = 0;; ++phase) {
+      const Slice s = phase_slice(d, phase);
+      if (s.W == nullptr) return;
+      const int64_t per = s.per_stage();
+      PD_TRACE(400 + phase);
+      for (int64_t u = s.r0; u < s.r1; u += per, ++sk) {
+        if (ahead_sk < sk) ahead.phase = phase, ahead.settle(s, u), ahead_sk = sk;
+        copy(s, u, min(per, s.r1 - u));
+      }
+      if (s.claim != nullptr) {
+        for (int64_t u; (u = s.pool0 + atomicAdd(s.claim, static_cast<unsigned>(per))) < s.N;)
+          copy(s, u, min(per, s.N - u));
+      }
+      end_marker();
+    }
+  }
+};
 
 __device__ __forceinline__ void consumers_sync() {
   asm volatile("bar.sync 1, %0;" ::"n"(kConsumers) : "memory");
@@ -268,23 +331,25 @@ __device__ __forceinline__ float dot8(const uint4& w, const uint4& x, float acc)
   return acc;
 }
 
-// The consumers' side of one slice: unit j of the slice goes to warp j % kConsumerWarps, which
-// computes its dot product(s) with xs and hands them to out(row, a, b) in lane 0. Every warp waits
-// for every stage and releases it, rows or not (the ring's phases stay in step).
+// The consumers' side of one phase (rows of K values): the stages up to the end marker. Unit j
+// of a stage goes to warp (units before it in the phase + j) % kConsumerWarps, which computes
+// its dot product(s) with xs and hands them to out(row, a, b) in lane 0. Every warp waits for
+// every stage and releases it, rows or not (the ring's phases stay in step).
 template <bool Pair, typename Out>
-__device__ void consume(Ring& ring, const Slice& s, const bf16* xs, Out out) {
+__device__ void consume(Ring& ring, int64_t K, const bf16* xs, Out out) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t K8 = s.K / 8;
+  const int64_t K8 = K / 8;
   const auto* x8 = reinterpret_cast<const uint4*>(xs);
-  for (int64_t u = s.r0, n = 0; u < s.r1; u += n, ++ring.k) {
-    n = s.units_at(u);
+  for (int64_t done = 0;;) {
     const uint32_t slot = ring.k % kStages;
     mbar_wait(&ring.full[slot], (ring.k / kStages) & 1);
+    ++ring.k;
+    const StageMeta m = ring.meta[slot];
     const auto* stage = reinterpret_cast<const uint4*>(ring.stages + slot * kStageBytes);
-    const int64_t first = ((warp - (u - s.r0)) % kConsumerWarps + kConsumerWarps) % kConsumerWarps;
-    for (int64_t j = first; j < n; j += kConsumerWarps) {
+    const int64_t first = ((warp - done) % kConsumerWarps + kConsumerWarps) % kConsumerWarps;
+    for (int64_t j = first; j < m.n; j += kConsumerWarps) {
       const uint4* w = stage + j * K8;
-      const uint4* w2 = stage + (n + j) * K8;
+      const uint4* w2 = stage + (m.n + j) * K8;
       // Four partial sums per lane: shorter dependency chains (a phase ends on its last row).
       float a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0};
       int64_t i = lane;
@@ -303,10 +368,12 @@ __device__ void consume(Ring& ring, const Slice& s, const bf16* xs, Out out) {
       }
       const float sa = warp_sum((a[0] + a[1]) + (a[2] + a[3]));
       const float sb = Pair ? warp_sum((b[0] + b[1]) + (b[2] + b[3])) : 0.0f;
-      if (lane == 0) out(u + j, sa, sb);
+      if (lane == 0) out(m.u0 + j, sa, sb);
     }
+    done += m.n;
     __syncwarp();
     if (lane == 0) mbar_arrive(&ring.empty[slot]);
+    if (m.n == 0) return;
   }
 }
 
@@ -346,15 +413,6 @@ __device__ float load_input(const uint64_t* ll, int64_t K, uint32_t flag, bf16* 
   const float total = consumer_sum(ss, red);  // also the barrier after the stores to xs
   return 1.0f / sqrtf(total / static_cast<float>(K) + eps);
 }
-
-// Word offsets of the cross-block vectors: proj [W] | h [v] | xb [E] | act [F].
-struct LLVectors {
-  uint64_t *proj, *h, *xb, *act;
-  __device__ explicit LLVectors(const PersistentDecode& d) {
-    const int64_t v = d.NH * d.DHV, W = 2 * d.NH * d.DHQK + 2 * v + 2 * d.NH;
-    proj = d.ll, h = proj + W, xb = h + v, act = xb + d.E;
-  }
-};
 
 // Shared scratch of the cell: q, k, n' of the head (DHQK each), v of the tile, i, f, m'.
 struct CellScratch {
@@ -412,6 +470,9 @@ __device__ void cell_phase(const PersistentDecode& d, const LLVectors& ll, int64
   const uint64_t* pv = ll.proj + 2 * qk + t.head * d.DHV + t.d0 + tid;
   uint64_t wq = row ? ll_load(pq) : ready, wk = row ? ll_load(pk) : ready;
   uint64_t wv = tid < t.nv ? ll_load(pv) : ready;
+  // The gates (i at row 2qk + 2v + head, f at + NH) are asked for now and waited for last.
+  const uint64_t* pg = ll.proj + 2 * qk + 2 * d.NH * d.DHV + t.head + tid * d.NH;
+  uint64_t wg = tid < 2 ? ll_load(pg) : ready;
   while (!(ll_has(wq, flag) && ll_has(wk, flag) && ll_has(wv, flag))) {
     if (!ll_has(wq, flag)) wq = ll_load(pq);
     if (!ll_has(wk, flag)) wk = ll_load(pk);
@@ -431,10 +492,7 @@ __device__ void cell_phase(const PersistentDecode& d, const LLVectors& ll, int64
   partial[ty][tx] = S;
   const float qn = consumer_sum(row ? qa * n_old : 0.0f, red);  // also publishes partial
   const float qkv = consumer_sum(row ? qa * ka : 0.0f, red);
-  // The gates, last: i at row 2qk + 2v + head, f at + NH.
   if (tid < 2) {
-    const uint64_t* pg = ll.proj + 2 * qk + 2 * d.NH * d.DHV + t.head + tid * d.NH;
-    uint64_t wg = ll_load(pg);
     while (!ll_has(wg, flag)) wg = ll_load(pg);
     cs.gates[tid] = ll_float(wg);
   }
@@ -551,6 +609,13 @@ __device__ void consumer(const PersistentDecode& d, Ring& ring, bf16* xs, float*
                          float (*partial)[kCellCols + 1], const CellScratch& cs) {
   const LLVectors ll(d);
   const CellTile tile(d);
+#if XLSTM_PD_TRACE
+  if (threadIdx.x == 0) {
+    unsigned smid;
+    asm volatile("mov.u32 %0, %%smid;" : "=r"(smid));
+    g_pd_trace[blockIdx.x][399] = smid;
+  }
+#endif
   for (int64_t l = 0; l < d.L; ++l) {
     const PersistentLayer& w = d.d_layers[l];
     float* C = d.state + l * d.state_stride;
@@ -560,7 +625,7 @@ __device__ void consumer(const PersistentDecode& d, Ring& ring, bf16* xs, float*
                      : load_input(ll.xb, d.E, f, xs, d.norm_eps, red);
     PD_TRACE(10 * l);
     prefetch_cell_tile(d, tile, C);
-    consume<false>(ring, phase_slice(d, kPhases * l), xs, [&](int64_t row, float a, float) {
+    consume<false>(ring, d.E, xs, [&](int64_t row, float a, float) {
       const float y = a * r + (w.b_in != nullptr ? w.b_in[row] : 0.0f);
       ll_store(ll.proj + row, __float_as_uint(y), f + 1);
     });
@@ -572,13 +637,13 @@ __device__ void consumer(const PersistentDecode& d, Ring& ring, bf16* xs, float*
     load_gated_heads(d, ll, l, w, xs);
     write_n_m(d, tile, n, m, cs);
     PD_TRACE(10 * l + 4);
-    consume<false>(ring, phase_slice(d, kPhases * l + 1), xs, [&](int64_t row, float a, float) {
+    consume<false>(ring, d.NH * d.DHV, xs, [&](int64_t row, float a, float) {
       add_residual(d, ll, row, a, w.b_out, f + 3);
     });
     PD_TRACE(10 * l + 5);
     r = load_input(ll.xb, d.E, f + 3, xs, d.norm_eps, red);
     PD_TRACE(10 * l + 6);
-    consume<true>(ring, phase_slice(d, kPhases * l + 2), xs, [&](int64_t j, float a, float b) {
+    consume<true>(ring, d.E, xs, [&](int64_t j, float a, float b) {
       const float g = a * r + (w.b_up != nullptr ? w.b_up[j] : 0.0f);
       const float u = b * r + (w.b_up != nullptr ? w.b_up[d.F + j] : 0.0f);
       ll_store(ll.act + j, __bfloat16_as_ushort(__float2bfloat16(g * sigmoid(g) * u)), f + 4);
@@ -586,14 +651,14 @@ __device__ void consumer(const PersistentDecode& d, Ring& ring, bf16* xs, float*
     PD_TRACE(10 * l + 7);
     load_input(ll.act, d.F, f + 4, xs, 0.0f, red);
     PD_TRACE(10 * l + 8);
-    consume<false>(ring, phase_slice(d, kPhases * l + 3), xs, [&](int64_t row, float a, float) {
+    consume<false>(ring, d.F, xs, [&](int64_t row, float a, float) {
       add_residual(d, ll, row, a, w.b_down, f + 5);
     });
     PD_TRACE(10 * l + 9);
   }
   if (d.lm_head == nullptr) return;
   const float r = load_input(ll.xb, d.E, static_cast<uint32_t>(5 * d.L), xs, d.norm_eps, red);
-  consume<false>(ring, phase_slice(d, kPhases * d.L), xs, [&](int64_t row, float a, float) {
+  consume<false>(ring, d.E, xs, [&](int64_t row, float a, float) {
     float y = a * r;
     if (d.logit_cap > 0.0f) y = d.logit_cap * tanhf(y / d.logit_cap);
     d.logits[row] = y;
@@ -605,18 +670,19 @@ __device__ void consumer(const PersistentDecode& d, Ring& ring, bf16* xs, float*
 __global__ void __launch_bounds__(kThreads, 1) persistent_decode_kernel(PersistentDecode d) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   extern __shared__ __align__(1024) char smem[];
-  // [full, empty barriers | reduction scratch | the cell's tile partials | cell scratch] (header),
-  // the ring's stages, then xs (the GEMV input vector, bf16).
+  // [full, empty barriers | stage meta | reduction scratch | the cell's tile partials | cell
+  // scratch] (header), the ring's stages, then xs (the GEMV input vector, bf16).
   auto* bars = reinterpret_cast<uint64_t*>(smem);
-  auto* red = reinterpret_cast<float*>(smem + 2 * kStages * sizeof(uint64_t));
+  auto* meta = reinterpret_cast<StageMeta*>(bars + 2 * kStages);
+  auto* red = reinterpret_cast<float*>(meta + kStages);
   auto* partial = reinterpret_cast<float(*)[kCellCols + 1]>(red + kConsumerWarps);
   float* cell = red + kConsumerWarps + kConsumerWarps * (kCellCols + 1);
   const CellScratch cs{cell, cell + kMaxDHQK, cell + 2 * kMaxDHQK, cell + 3 * kMaxDHQK,
                        cell + 3 * kMaxDHQK + kCellCols};
-  static_assert(2 * kStages * 8 +
+  static_assert(3 * kStages * 8 +
                     (kConsumerWarps * (kCellCols + 2) + 3 * kMaxDHQK + kCellCols + 4) * 4 <=
                 kHeaderBytes);
-  Ring ring{bars, bars + kStages, smem + kHeaderBytes};
+  Ring ring{bars, bars + kStages, meta, smem + kHeaderBytes};
   auto* xs = reinterpret_cast<bf16*>(smem + kHeaderBytes + kStages * kStageBytes);
   if (threadIdx.x == 0) {
     for (int i = 0; i < kStages; ++i) {
@@ -627,7 +693,7 @@ __global__ void __launch_bounds__(kThreads, 1) persistent_decode_kernel(Persiste
   }
   __syncthreads();
   if (threadIdx.x >= kConsumers) {  // the producer warp: one thread streams
-    if (threadIdx.x == kConsumers) producer(d, ring);
+    if (threadIdx.x == kConsumers) Producer(d, ring).run();
     return;
   }
   consumer(d, ring, xs, red, partial, cs);
@@ -696,6 +762,16 @@ void dump_trace(int G) {
   for (int p = 0; p < 4; ++p)
     std::fprintf(stderr, "trace producer starts phase %d at %8.2f us\n", p, prod[p]);
   std::fprintf(stderr, "trace layer %8.2f us\n", layer);
+  // Per block: lateness of the up and down ends against the mean, layers 8-15 and 16-23.
+  for (int b = 0; b < G; ++b) {
+    double late[2][2] = {};
+    for (int l = 8; l < 24; ++l)
+      for (int e = 0; e < 2; ++e)
+        late[l >= 16][e] +=
+            (static_cast<double>(t[b][10 * l + 7 + 2 * e]) - mean(10 * l + 7 + 2 * e)) / 8e3;
+    std::fprintf(stderr, "trace block %3d sm %3llu up %6.2f %6.2f down %6.2f %6.2f\n", b, t[b][399],
+                 late[0][0], late[1][0], late[0][1], late[1][1]);
+  }
 }
 #endif
 
@@ -714,8 +790,9 @@ bool persistent_decode_supported(int64_t E, int64_t NH, int64_t DHQK, int64_t DH
   return smem_bytes(E, v, F) <= static_cast<size_t>(f.smem_optin);
 }
 
-int64_t persistent_decode_words(int64_t E, int64_t NH, int64_t DHQK, int64_t DHV, int64_t F) {
-  return 2 * NH * DHQK + 2 * NH * DHV + 2 * NH + NH * DHV + E + F;
+int64_t persistent_decode_words(int64_t E, int64_t NH, int64_t DHQK, int64_t DHV, int64_t F,
+                                int64_t L) {
+  return 2 * NH * DHQK + 2 * NH * DHV + 2 * NH + NH * DHV + E + F + 2 * L + 1;
 }
 
 void persistent_decode(const PersistentDecode& d, Stream s) {
@@ -728,7 +805,7 @@ void persistent_decode(const PersistentDecode& d, Stream s) {
                                           static_cast<int>(smem)));
     smem_set = smem;
   }
-  const size_t words = persistent_decode_words(d.E, d.NH, d.DHQK, d.DHV, d.F);
+  const size_t words = persistent_decode_words(d.E, d.NH, d.DHQK, d.DHV, d.F, d.L);
   XLSTM_CUDA_CHECK(cudaMemsetAsync(d.ll, 0, words * sizeof(uint64_t), s));
   cudaLaunchConfig_t cfg{};
   cfg.gridDim = dim3(static_cast<unsigned>(f.sms));

@@ -47,7 +47,8 @@ struct PersistentDecode {
 // launch, enough shared memory, E, v and F multiples of 8, rows that fit a ring stage, heads up to
 // 256 (q, k) and 512 (v) wide, no more column tiles of 32 than SMs.
 bool persistent_decode_supported(int64_t E, int64_t NH, int64_t DHQK, int64_t DHV, int64_t F);
-int64_t persistent_decode_words(int64_t E, int64_t NH, int64_t DHQK, int64_t DHV, int64_t F);
+int64_t persistent_decode_words(int64_t E, int64_t NH, int64_t DHQK, int64_t DHV, int64_t F,
+                                int64_t L);
 
 // Enqueues the decode step on s (a clear of the words and one cooperative launch; capturable).
 void persistent_decode(const PersistentDecode& d, Stream s);
