@@ -39,6 +39,9 @@ constexpr size_t kHeaderBytes = 5120;    // barriers and scratch, before the sta
 
 std::atomic<uint64_t> g_launches{0};
 
+// Tuning constants, each overridable at build time for measurements (-DXLSTM_PD_...), and
+// -DXLSTM_PD_TRACE=1: the first launch prints a timeline of its layers 8 .. 23 to stderr (each
+// phase's start and end, mean and latest over the blocks; bench/results/cuda.md, fourth session).
 #ifndef XLSTM_PD_TRACE
 #define XLSTM_PD_TRACE 0
 #endif
@@ -57,6 +60,9 @@ __device__ __forceinline__ unsigned long long now_ns() {
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 
+// Copies in flight per block (2 of 2, 3, 4, 6 measured best) and static stages prefetched into
+// L2 beyond the ring while it is full (6: 25 MB over 132 blocks, half of L2; 0, 3, 9, 12 were
+// measured).
 #ifndef XLSTM_PD_INFLIGHT
 #define XLSTM_PD_INFLIGHT 2
 #endif
@@ -73,6 +79,7 @@ constexpr int kCellCols = 32, kCellBatch = 32;  // the cell: 32 columns × 8 row
 // gets there (claim: a counter in the cleared workspace). The blocks' copies stream at rates
 // that vary at random by a few per cent, and every block waits for the slowest at the phase's
 // end; the pool lets the faster ones take up the slack.
+// 1 / kPoolShare of a pooled phase's units (4 of 4, 6, 8, 16 measured best).
 #ifndef XLSTM_PD_POOL
 #define XLSTM_PD_POOL 4
 #endif
@@ -609,13 +616,6 @@ __device__ void consumer(const PersistentDecode& d, Ring& ring, bf16* xs, float*
                          float (*partial)[kCellCols + 1], const CellScratch& cs) {
   const LLVectors ll(d);
   const CellTile tile(d);
-#if XLSTM_PD_TRACE
-  if (threadIdx.x == 0) {
-    unsigned smid;
-    asm volatile("mov.u32 %0, %%smid;" : "=r"(smid));
-    g_pd_trace[blockIdx.x][399] = smid;
-  }
-#endif
   for (int64_t l = 0; l < d.L; ++l) {
     const PersistentLayer& w = d.d_layers[l];
     float* C = d.state + l * d.state_stride;
@@ -762,16 +762,6 @@ void dump_trace(int G) {
   for (int p = 0; p < 4; ++p)
     std::fprintf(stderr, "trace producer starts phase %d at %8.2f us\n", p, prod[p]);
   std::fprintf(stderr, "trace layer %8.2f us\n", layer);
-  // Per block: lateness of the up and down ends against the mean, layers 8-15 and 16-23.
-  for (int b = 0; b < G; ++b) {
-    double late[2][2] = {};
-    for (int l = 8; l < 24; ++l)
-      for (int e = 0; e < 2; ++e)
-        late[l >= 16][e] +=
-            (static_cast<double>(t[b][10 * l + 7 + 2 * e]) - mean(10 * l + 7 + 2 * e)) / 8e3;
-    std::fprintf(stderr, "trace block %3d sm %3llu up %6.2f %6.2f down %6.2f %6.2f\n", b, t[b][399],
-                 late[0][0], late[1][0], late[0][1], late[1][1]);
-  }
 }
 #endif
 
