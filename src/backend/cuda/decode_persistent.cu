@@ -238,7 +238,10 @@ struct Producer {
   }
 };
 
+// The consumer warps' barrier. bar.sync is the aligned form (a warp's threads arrive together):
+// __syncwarp first reconverges warps whose lanes left a polling loop at different times.
 __device__ __forceinline__ void consumers_sync() {
+  __syncwarp();
   asm volatile("bar.sync 1, %0;" ::"n"(kConsumers) : "memory");
 }
 
