@@ -1,5 +1,5 @@
 // One decode step of one sequence in a single persistent kernel: one block per SM, all resident
-// (cooperative launch), each owning a fixed slice of every weight matrix.
+// (cooperative launch), each owning a slice of every weight matrix.
 //
 // Why: a step reads 13 GB of weights, and a GEMV per kernel loses a few microseconds at each of
 // its start and end while the memory pipe fills and drains (129 launches per token at the 7B
@@ -7,24 +7,25 @@
 // every layer and then the LM head, back to back, through a ring of shared-memory stages with the
 // copy engine (cp.async.bulk). The stream never waits for the data: only the consumers do.
 //
-// The consumers (8 warps) run the phases of each layer, separated by grid-wide barriers (one
-// counter that each block's thread 0 bumps and polls):
+// The consumers (8 warps) run the phases of each layer:
 //   in    proj = (xb · r) · W_inᵀ + b_in                       r = rsqrt(mean(xb²) + eps)
 //   cell  C, h of (head, 32 columns) per block; the gates and q̂·n in every block of the head
 //   out   n, m written; hn = LayerNorm(h) per head · σ(o) (bf16, in shared memory, every block)
 //         x += hn · W_outᵀ + b_out, xb = bf16(x)               (a block's own rows)
 //   up    act = SiLU(g) · u, g | u = (xb · r) · W_upᵀ + b_up    (bf16)
 //   down  x += act · W_downᵀ + b_down, xb = bf16(x)
-// and finally logits = cap · tanh((xb · r) · Headᵀ / cap). Inputs that other blocks wrote are
-// read through L2 (__ldcg); a block's GEMV input vector sits in shared memory as bf16.
-// Numerics: those of the per-kernel fused decode (gemv.cu, mlstm_step.cu); sums associate
-// differently.
+// and finally logits = cap · tanh((xb · r) · Headᵀ / cap). There is no grid barrier: the vectors
+// that blocks pass each other (proj, h, xb, act) travel as flagged words (flagged_words.cuh), and
+// a block waits for exactly the words it reads. A block's GEMV input vector sits in shared
+// memory as bf16. Numerics: those of the per-kernel fused decode (gemv.cu, mlstm_step.cu); sums
+// associate differently.
 #include <atomic>
 #include <cstdio>
 
 #include "backend/cuda/bulk_copy.cuh"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/decode_persistent.h"
+#include "backend/cuda/flagged_words.cuh"
 
 namespace xlstm::cuda {
 
@@ -257,71 +258,6 @@ __device__ float consumer_sum(float v, float* red) {
   return t;
 }
 
-// Cross-block vectors (the in projection, h, xb, act) travel as 8-byte words {32-bit value,
-// 32-bit flag}, each written and read whole (single-copy atomic): a reader that sees the flag it
-// waits for has the value, with no fence and no grid-wide barrier. The flag names the phase that
-// wrote the word (5l + 1 .. 5l + 5 in layer l); the words are cleared before each launch, so that
-// the previous step's words never match.
-__device__ __forceinline__ void ll_store(uint64_t* p, uint32_t bits, uint32_t flag) {
-  const uint64_t w = (static_cast<uint64_t>(flag) << 32) | bits;
-  asm volatile("st.global.u64 [%0], %1;" ::"l"(p), "l"(w) : "memory");
-}
-__device__ __forceinline__ uint64_t ll_load(const uint64_t* p) {
-  uint64_t v;
-  asm volatile("ld.global.cv.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
-  return v;
-}
-__device__ __forceinline__ ulonglong2 ll_load2(const uint64_t* p) {
-  ulonglong2 v;
-  asm volatile("ld.global.cv.v2.u64 {%0, %1}, [%2];" : "=l"(v.x), "=l"(v.y) : "l"(p) : "memory");
-  return v;
-}
-__device__ __forceinline__ bool ll_has(uint64_t w, uint32_t flag) {
-  return static_cast<uint32_t>(w >> 32) == flag;
-}
-__device__ __forceinline__ bool ll_has(const ulonglong2& w, uint32_t flag) {
-  return ll_has(w.x, flag) && ll_has(w.y, flag);
-}
-__device__ __forceinline__ float ll_float(uint64_t w) {
-  return __uint_as_float(static_cast<uint32_t>(w));
-}
-
-// Waits for words [0, n) of ll (n even, 16-byte aligned) to carry flag and hands each value's
-// bits to put(i, bits); the consumer threads share the words, kPer pairs each in flight.
-template <typename Put>
-__device__ void ll_read(const uint64_t* ll, int64_t n, uint32_t flag, Put put) {
-  constexpr int kPer = 8;
-  const int64_t pairs = n / 2;
-  for (int64_t base = threadIdx.x; base < pairs; base += kConsumers * kPer) {
-    ulonglong2 v[kPer];
-#pragma unroll
-    for (int i = 0; i < kPer; ++i) {
-      const int64_t p = base + i * kConsumers;
-      v[i] = p < pairs ? ll_load2(ll + 2 * p) : make_ulonglong2(0, 0);
-    }
-    bool all;
-    do {
-      all = true;
-#pragma unroll
-      for (int i = 0; i < kPer; ++i) {
-        const int64_t p = base + i * kConsumers;
-        if (p < pairs && !ll_has(v[i], flag)) {
-          v[i] = ll_load2(ll + 2 * p);
-          all = false;
-        }
-      }
-    } while (!all);
-#pragma unroll
-    for (int i = 0; i < kPer; ++i) {
-      const int64_t p = base + i * kConsumers;
-      if (p < pairs) {
-        put(2 * p, static_cast<uint32_t>(v[i].x));
-        put(2 * p + 1, static_cast<uint32_t>(v[i].y));
-      }
-    }
-  }
-}
-
 __device__ __forceinline__ void unpack(uint32_t u, float& lo, float& hi) {
   lo = __uint_as_float(u << 16);
   hi = __uint_as_float(u & 0xffff0000u);
@@ -414,7 +350,7 @@ __device__ float load_input(const uint64_t* ll, int64_t K, uint32_t flag, bf16* 
                             float* red) {
   consumers_sync();  // every warp is done with the previous phase's xs
   float ss = 0.0f;
-  ll_read(ll, K, flag, [&](int64_t i, uint32_t bits) {
+  ll_read<kConsumers>(ll, K, flag, [&](int64_t i, uint32_t bits) {
     const bf16 b = __ushort_as_bfloat16(static_cast<unsigned short>(bits));
     xs[i] = b;
     const float f = __bfloat162float(b);
