@@ -361,7 +361,9 @@ INSTANTIATE_TEST_SUITE_P(Heads, CudaBf16Heads, ::testing::Values(int64_t{2}, int
 // Both round the same values to bf16 (x, the gated cell output, the SwiGLU output); only the sums
 // associate differently. Shapes: heads narrower than the kernel's 32-column cell tiles (40, 32)
 // and wider (128), fewer rows per matrix than blocks, the head in the kernel (untied) or after it
-// (tied). The first step runs eagerly, the second is captured, the rest replay the graph.
+// (tied), and with 8 heads (E = 1024) an up projection whose pool of rows spans many stages, so
+// that many blocks claim from it. The first step runs eagerly, the second is captured, the rest
+// replay the graph.
 struct PersistentCase {
   int64_t heads, head_v;
   bool tied;
@@ -403,6 +405,7 @@ TEST_P(CudaPersistentDecode, EqualsKernelByKernelDecode) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, CudaPersistentDecode,
                          ::testing::Values(PersistentCase{4, 128, false},
+                                           PersistentCase{8, 128, false},
                                            PersistentCase{3, 40, true},
                                            PersistentCase{3, 32, false}),
                          [](const auto& info) {
