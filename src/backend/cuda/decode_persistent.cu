@@ -26,6 +26,7 @@
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/decode_persistent.h"
 #include "backend/cuda/flagged_words.cuh"
+#include "backend/cuda/pdl_launch.cuh"
 
 namespace xlstm::cuda {
 
@@ -53,8 +54,9 @@ __device__ __forceinline__ unsigned long long now_ns() {
   asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
   return t;
 }
-#define PD_TRACE(ev) \
-  if (threadIdx.x % 256 == 0) g_pd_trace[blockIdx.x][ev] = now_ns()
+#define PD_TRACE(ev)                                            \
+  if (threadIdx.x % 256 == 0 && blockIdx.x < 160 && (ev) < 600) \
+  g_pd_trace[blockIdx.x][ev] = now_ns()
 #else
 #define PD_TRACE(ev)
 #endif
@@ -100,7 +102,7 @@ __device__ Slice block_slice(const void* W, int64_t K, int64_t N, int64_t pair, 
 }
 
 // Word offsets of the cross-block data in the workspace: proj [W] | h [v] | xb [E] | act [F]
-// | the pools' counters [2L + 1].
+// | the pools' counters [L + 1] (each layer's up projection, then the LM head).
 struct LLVectors {
   uint64_t *proj, *h, *xb, *act, *claims;
   __device__ explicit LLVectors(const PersistentDecode& d) {
@@ -125,13 +127,13 @@ __device__ Slice phase_slice(const PersistentDecode& d, int64_t phase) {
       case 1:
         return block_slice(w.w_out, v, d.E, 0, nullptr);
       case 2:
-        return block_slice(w.w_up, d.E, d.F, d.F, ll.claim(2 * l + 1));
+        return block_slice(w.w_up, d.E, d.F, d.F, ll.claim(l));
       default:
         return block_slice(w.w_down, d.F, d.E, 0, nullptr);
     }
   }
   if (phase == kPhases * d.L && d.lm_head != nullptr)
-    return block_slice(d.lm_head, d.E, d.V, 0, ll.claim(2 * d.L));
+    return block_slice(d.lm_head, d.E, d.V, 0, ll.claim(d.L));
   return {nullptr, 0, 0, 0, 0, 0, 0, nullptr};
 }
 
@@ -154,17 +156,18 @@ struct StageCursor {
   int64_t phase = 0, u = 0;
   Slice s{};
   __device__ explicit StageCursor(const PersistentDecode& dd) : d(&dd) {
-    settle(phase_slice(dd, 0), 0);
+    const Slice s0 = phase_slice(dd, 0);
+    seek(0, s0, s0.r0);
   }
   __device__ bool done() const { return s.W == nullptr; }
   __device__ int64_t units() const { return min(s.per_stage(), s.r1 - u); }
   __device__ unsigned bytes() const { return static_cast<unsigned>(units() * s.K * 2); }
   __device__ const bf16* src() const { return s.W + u * s.K; }
   __device__ const bf16* pair_src() const { return s.W + (u + s.pair) * s.K; }
-  __device__ void next() { settle(s, u + units()); }
-  // At unit u of slice s (phase `phase`), or the first static unit after it.
-  __device__ void settle(const Slice& sl, int64_t at) {
-    s = sl, u = at;
+  __device__ void next() { seek(phase, s, u + units()); }
+  // At unit `at` of slice sl (phase ph), or the first static unit after it.
+  __device__ void seek(int64_t ph, const Slice& sl, int64_t at) {
+    phase = ph, s = sl, u = at;
     while (s.W != nullptr && u >= s.r1) {
       s = phase_slice(*d, ++phase);
       u = s.r0;
@@ -227,7 +230,7 @@ struct Producer {
       const int64_t per = s.per_stage();
       PD_TRACE(400 + phase);
       for (int64_t u = s.r0; u < s.r1; u += per, ++sk) {
-        if (ahead_sk < sk) ahead.phase = phase, ahead.settle(s, u), ahead_sk = sk;
+        if (ahead_sk < sk) ahead.seek(phase, s, u), ahead_sk = sk;
         copy(s, u, min(per, s.r1 - u));
       }
       if (s.claim != nullptr) {
@@ -661,6 +664,9 @@ const DeviceFacts& device_facts() {
     cudaFuncAttributes fa{};
     XLSTM_CUDA_CHECK(cudaFuncGetAttributes(&fa, persistent_decode_kernel));
     r.usable = coop != 0 && fa.binaryVersion >= 90;
+    if (r.usable)  // launches may then ask for up to all of a block's shared memory
+      XLSTM_CUDA_CHECK(cudaFuncSetAttribute(
+          persistent_decode_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, r.smem_optin));
     return r;
   }();
   return f;
@@ -721,35 +727,20 @@ bool persistent_decode_supported(int64_t E, int64_t NH, int64_t DHQK, int64_t DH
 
 int64_t persistent_decode_words(int64_t E, int64_t NH, int64_t DHQK, int64_t DHV, int64_t F,
                                 int64_t L) {
-  return 2 * NH * DHQK + 2 * NH * DHV + 2 * NH + NH * DHV + E + F + 2 * L + 1;
+  return 2 * NH * DHQK + 2 * NH * DHV + 2 * NH + NH * DHV + E + F + L + 1;
 }
 
 void persistent_decode(const PersistentDecode& d, Stream s) {
   const DeviceFacts& f = device_facts();
-  const size_t smem = smem_bytes(d.E, d.NH * d.DHV, d.F);
-  static size_t smem_set = 0;
-  if (smem > smem_set) {
-    XLSTM_CUDA_CHECK(cudaFuncSetAttribute(persistent_decode_kernel,
-                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          static_cast<int>(smem)));
-    smem_set = smem;
-  }
   const size_t words = persistent_decode_words(d.E, d.NH, d.DHQK, d.DHV, d.F, d.L);
   XLSTM_CUDA_CHECK(cudaMemsetAsync(d.ll, 0, words * sizeof(uint64_t), s));
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(static_cast<unsigned>(f.sms));
-  cfg.blockDim = dim3(kThreads);
-  cfg.dynamicSmemBytes = smem;
-  cfg.stream = s;
-  cudaLaunchAttribute attr{};
-  attr.id = cudaLaunchAttributeCooperative;
-  attr.val.cooperative = 1;
-  cfg.attrs = &attr;
-  cfg.numAttrs = 1;
-  XLSTM_CUDA_CHECK(cudaLaunchKernelEx(&cfg, persistent_decode_kernel, d));
-  XLSTM_CUDA_CHECK_LAUNCH();
+  cudaLaunchAttribute cooperative{};  // every block resident at once: they wait on each other
+  cooperative.id = cudaLaunchAttributeCooperative;
+  cooperative.val.cooperative = 1;
+  launch_with_attribute(&cooperative, persistent_decode_kernel, dim3(static_cast<unsigned>(f.sms)),
+                        dim3(kThreads), smem_bytes(d.E, d.NH * d.DHV, d.F), s, d);
 #if XLSTM_PD_TRACE
-  if (g_launches.load() == 0 && d.L >= 24) dump_trace(f.sms);
+  if (g_launches.load() == 0 && d.L >= 24 && d.L <= 39 && f.sms <= 160) dump_trace(f.sms);
 #endif
   g_launches.fetch_add(1, std::memory_order_relaxed);
 }

@@ -1,5 +1,6 @@
 #pragma once
-// Launching a kernel with programmatic dependent launch (Hopper): with the attribute, the kernel's
+// Launches with an attribute (cudaLaunchKernelEx), and programmatic dependent launch (Hopper),
+// the attribute most launches use: with it, the kernel's
 // blocks may start once every block of the preceding kernel has called allow_dependent_launch()
 // (or ended), and must call wait_for_preceding_kernel() before reading anything that kernel
 // writes. Only where the code running is sm_90 or newer: the wait compiles to nothing in older
@@ -21,21 +22,31 @@ bool pdl_available(void (*kernel)(Params...)) {
          !(e != nullptr && std::string(e) == "off");
 }
 
+// kernel<<<grid, block, smem, s>>>(args...) with one launch attribute (null: none), through
+// cudaLaunchKernelEx: the launches that need an attribute (programmatic, cooperative) share it.
+template <typename... Params, typename... Args>
+void launch_with_attribute(const cudaLaunchAttribute* attr, void (*kernel)(Params...), dim3 grid,
+                           dim3 block, size_t smem, Stream s, Args&&... args) {
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = s;
+  cfg.attrs = const_cast<cudaLaunchAttribute*>(attr);
+  cfg.numAttrs = attr != nullptr ? 1 : 0;
+  XLSTM_CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...));
+  XLSTM_CUDA_CHECK_LAUNCH();
+}
+
 // kernel<<<grid, block, 0, s>>>(args...), programmatic when `pdl` (from pdl_available).
 template <typename... Params, typename... Args>
 void launch_maybe_pdl(bool pdl, void (*kernel)(Params...), dim3 grid, dim3 block, Stream s,
                       Args&&... args) {
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = grid;
-  cfg.blockDim = block;
-  cfg.stream = s;
   cudaLaunchAttribute attr{};
   attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attr.val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = &attr;
-  cfg.numAttrs = pdl ? 1 : 0;
-  XLSTM_CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...));
-  XLSTM_CUDA_CHECK_LAUNCH();
+  launch_with_attribute(pdl ? &attr : nullptr, kernel, grid, block, 0, s,
+                        std::forward<Args>(args)...);
 }
 
 }  // namespace xlstm::cuda
