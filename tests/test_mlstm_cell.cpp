@@ -2,6 +2,7 @@
 // cells: odd sizes, any chunk size, initial states, large gates that exercise the stabilizer.
 #include <gtest/gtest.h>
 
+#include "mlstm_error_bound.h"
 #include "ops/mlstm/mlstm_cell.h"
 #include "test_util.h"
 #include "xlstm/error.h"
@@ -84,11 +85,25 @@ Result run(const Cell& c, Formulation mode, int64_t chunk, int64_t begin = 0, in
   return r;
 }
 
-void expect_close(const Result& a, const Result& ref, float tol, const std::string& what) {
-  EXPECT_LE(rel_diff(a.h, ref.h), tol) << what << ": h";
-  EXPECT_LE(rel_diff(a.C, ref.C), tol) << what << ": C";
-  EXPECT_LE(rel_diff(a.n, ref.n), tol) << what << ": n";
-  EXPECT_NEAR(a.m, ref.m, tol * std::max(1.0f, std::fabs(ref.m))) << what << ": m";
+// Error scales of this cell's outputs (mlstm_error_bound.h); the exact reference is the parallel
+// form, evaluated in float64.
+testing::CellErrorScale error_scale(const Cell& c) {
+  return testing::cell_error_scale({c.S, c.DHQK, c.DHV, c.q.data(), c.k.data(), c.v.data(),
+                                    c.i.data(), c.f.data(), c.C0.data(), c.n0.data(), c.m0, 1e-6f});
+}
+
+// A float32 evaluation may be this many first-order worst-case error scales away from the exact
+// one; the scale already sums rounding magnitudes, so a small constant covers second-order terms.
+// Any real error (a wrong gate index, a dropped term) is many orders of magnitude beyond it.
+constexpr double kScales = 2.0;
+
+void expect_close(const Result& a, const Result& ref, const testing::CellErrorScale& scale,
+                  const std::string& what) {
+  using testing::scaled_error;
+  EXPECT_LE(scaled_error(a.h, ref.h, scale.h), kScales) << what << ": h";
+  EXPECT_LE(scaled_error(a.C, ref.C, scale.C), kScales) << what << ": C";
+  EXPECT_LE(scaled_error(a.n, ref.n, scale.n), kScales) << what << ": n";
+  EXPECT_LE(scaled_error({a.m}, {ref.m}, {scale.m}), kScales) << what << ": m";
 }
 
 struct CellCase {
@@ -103,9 +118,10 @@ TEST_P(FormulationsAgree, ChunkwiseAndStepMatchParallel) {
   const auto p = GetParam();
   const Cell c = random_cell(p.S, p.DHQK, p.DHV, 100 + p.S, p.gate_scale, p.with_state);
   const Result ref = run(c, Formulation::Parallel, 0);
-  expect_close(run(c, Formulation::Step, 0), ref, 1e-5f, "step");
+  const auto scale = error_scale(c);
+  expect_close(run(c, Formulation::Step, 0), ref, scale, "step");
   for (int64_t chunk : {1, 7, 16, 64, 200}) {
-    expect_close(run(c, Formulation::Chunkwise, chunk), ref, 1e-5f,
+    expect_close(run(c, Formulation::Chunkwise, chunk), ref, scale,
                  "chunkwise L=" + std::to_string(chunk));
   }
 }
@@ -118,13 +134,27 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(MlstmCell, PrefillInPiecesEqualsWholePrefill) {
   const Cell c = random_cell(150, 16, 24, 7, 5.0f, true);
+  const Result exact = run(c, Formulation::Parallel, 0);
+  const auto scale = error_scale(c);
   for (auto mode : {Formulation::Parallel, Formulation::Chunkwise, Formulation::Step}) {
-    const Result whole = run(c, mode, 16);
     const Result a = run(c, mode, 16, 0, 37);
     const Result b = run(c, mode, 16, 37, 150, &a);
     std::vector<float> h = a.h;
     h.insert(h.end(), b.h.begin(), b.h.end());
-    expect_close({h, b.C, b.n, b.m}, whole, 1e-5f, formulation_name(mode));
+    expect_close({h, b.C, b.n, b.m}, exact, scale, formulation_name(mode));
+  }
+}
+
+// The bound is not vacuous: the classic indexing slip (the gate of step t applied at step t + 1)
+// and one ulp-scale perturbation of one weight's worth are told apart.
+TEST(MlstmCell, ErrorScaleCatchesAnOffByOneForgetGate) {
+  for (const CellCase p : {CellCase{65, 12, 20, 5.0f, true}, CellCase{300, 8, 32, 15.0f, false}}) {
+    const Cell c = random_cell(p.S, p.DHQK, p.DHV, 100 + p.S, p.gate_scale, p.with_state);
+    Cell shifted = c;
+    std::rotate(shifted.f.begin(), shifted.f.begin() + 1, shifted.f.end());
+    const Result ref = run(c, Formulation::Parallel, 0);
+    const Result wrong = run(shifted, Formulation::Step, 0);
+    EXPECT_GT(testing::scaled_error(wrong.h, ref.h, error_scale(c).h), 1000 * kScales);
   }
 }
 
