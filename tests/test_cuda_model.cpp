@@ -104,9 +104,9 @@ TEST_P(CudaModelParity, Float32ModeMatchesReferenceAndCpu) {
     for (int64_t b = 0; b < gpu.config().num_blocks; ++b) {
       const std::string pre = "state." + std::to_string(b) + ".";
       const auto& st = state.blocks()[b];  // downloads the device copy
-      EXPECT_LE(rel_diff(st.C, ref_tensor(ref, pre + "C")), state_tol) << what << " " << pre;
-      EXPECT_LE(rel_diff(st.n, ref_tensor(ref, pre + "n")), state_tol) << what << " " << pre;
-      EXPECT_LE(max_abs_diff(st.m, ref_tensor(ref, pre + "m")), state_tol * 10) << what;
+      EXPECT_LE(rel_diff(st["C"], ref_tensor(ref, pre + "C")), state_tol) << what << " " << pre;
+      EXPECT_LE(rel_diff(st["n"], ref_tensor(ref, pre + "n")), state_tol) << what << " " << pre;
+      EXPECT_LE(max_abs_diff(st["m"], ref_tensor(ref, pre + "m")), state_tol * 10) << what;
     }
   }
   // Chunkwise and step on the GPU compute the same function.
@@ -201,8 +201,8 @@ TEST(CudaState, AdvancesOnTheDeviceAndReadsBackOnTheHost) {
   State loaded = State::load(path, gpu.config());
   fs::remove(path);
   for (size_t i = 0; i < sc.blocks().size(); ++i) {
-    EXPECT_LE(rel_diff(loaded.blocks()[i].C, sc.blocks()[i].C), 1e-4f);
-    EXPECT_LE(rel_diff(sg.blocks()[i].n, sc.blocks()[i].n), 1e-4f);
+    EXPECT_LE(rel_diff(loaded.blocks()[i]["C"], sc.blocks()[i]["C"]), 1e-4f);
+    EXPECT_LE(rel_diff(sg.blocks()[i]["n"], sc.blocks()[i]["n"]), 1e-4f);
   }
   // A GPU-advanced state continues on the CPU, a CPU state on the GPU, a loaded one anywhere.
   State copy = sg;
@@ -232,7 +232,7 @@ TEST(CudaState, ResetForkAndAssignAfterDeviceRuns) {
   EXPECT_LE(max_abs_diff(alone, std::vector<float>(in_batch.begin() + 2 * V, in_batch.end())),
             1e-4f);
   s.assign(0, one);
-  EXPECT_EQ(s.slice(0).blocks()[0].C, one.blocks()[0].C);
+  EXPECT_EQ(s.slice(0).blocks()[0]["C"], one.blocks()[0]["C"]);
 }
 
 // The step kernels' per-head counters sit at the workspace's start, sized for the batch; a smaller

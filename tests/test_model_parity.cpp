@@ -68,11 +68,11 @@ TEST_P(ModelParity, LogitsAndStatesMatchReference) {
       const std::string pre = "state." + std::to_string(b) + ".";
       const auto& st = state.blocks()[b];
       const float state_tol = 1e-4f;
-      EXPECT_LE(testing::rel_diff(st.C, as_vector(*ref.find(pre + "C"))), state_tol)
+      EXPECT_LE(testing::rel_diff(st["C"], as_vector(*ref.find(pre + "C"))), state_tol)
           << what << " " << pre << "C";
-      EXPECT_LE(testing::rel_diff(st.n, as_vector(*ref.find(pre + "n"))), state_tol)
+      EXPECT_LE(testing::rel_diff(st["n"], as_vector(*ref.find(pre + "n"))), state_tol)
           << what << " " << pre << "n";
-      EXPECT_LE(testing::max_abs_diff(st.m, as_vector(*ref.find(pre + "m"))), state_tol * 10)
+      EXPECT_LE(testing::max_abs_diff(st["m"], as_vector(*ref.find(pre + "m"))), state_tol * 10)
           << what << " " << pre << "m";
     }
   }
@@ -144,11 +144,11 @@ TEST(StateObject, SaveLoadSliceAndAssignRoundTrip) {
 
   // Assign back and reset.
   s2.assign(0, one);
-  EXPECT_EQ(s2.slice(0).blocks()[0].C, one.blocks()[0].C);
+  EXPECT_EQ(s2.slice(0).blocks()[0]["C"], one.blocks()[0]["C"]);
   s2.reset();
   for (const auto& b : s2.blocks()) {
-    for (float x : b.m) EXPECT_EQ(x, 0.0f);
-    for (float x : b.C) EXPECT_EQ(x, 0.0f);
+    for (float x : b["m"]) EXPECT_EQ(x, 0.0f);
+    for (float x : b["C"]) EXPECT_EQ(x, 0.0f);
   }
 }
 
@@ -162,13 +162,13 @@ TEST(StateObject, FreshAndResetStatesReadAsZeros) {
   auto expect_zeros = [&](const State& s, int64_t B) {
     ASSERT_EQ(s.num_blocks(), c.num_blocks);
     for (const auto& b : s.blocks()) {
-      ASSERT_EQ(static_cast<int64_t>(b.C.size()),
+      ASSERT_EQ(static_cast<int64_t>(b["C"].size()),
                 B * c.num_heads * c.qk_head_dim() * c.v_head_dim());
-      ASSERT_EQ(static_cast<int64_t>(b.n.size()), B * c.num_heads * c.qk_head_dim());
-      ASSERT_EQ(static_cast<int64_t>(b.m.size()), B * c.num_heads);
-      for (float x : b.C) ASSERT_EQ(x, 0.0f);
-      for (float x : b.n) ASSERT_EQ(x, 0.0f);
-      for (float x : b.m) ASSERT_EQ(x, 0.0f);
+      ASSERT_EQ(static_cast<int64_t>(b["n"].size()), B * c.num_heads * c.qk_head_dim());
+      ASSERT_EQ(static_cast<int64_t>(b["m"].size()), B * c.num_heads);
+      for (float x : b["C"]) ASSERT_EQ(x, 0.0f);
+      for (float x : b["n"]) ASSERT_EQ(x, 0.0f);
+      for (float x : b["m"]) ASSERT_EQ(x, 0.0f);
     }
   };
   State fresh = model.new_state(2);
@@ -182,7 +182,7 @@ TEST(StateObject, FreshAndResetStatesReadAsZeros) {
   run.reset();
   expect_zeros(run, 2);
   EXPECT_EQ(model.forward(ids, run), first);  // a reset state runs as a fresh one
-  EXPECT_EQ(copy_of_run.blocks()[0].m, run.blocks()[0].m);
+  EXPECT_EQ(copy_of_run.blocks()[0]["m"], run.blocks()[0]["m"]);
 }
 
 TEST(StateObject, LoadRejectsMismatchedShapes) {

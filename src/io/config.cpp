@@ -203,28 +203,6 @@ int64_t ModelConfig::ffn_dim() const {
   return static_cast<int64_t>(std::floor((x + m - 1) / m) * m);
 }
 
-int64_t ModelConfig::parameter_count() const {
-  const int64_t E = embedding_dim, qk = qk_dim(), v = v_dim(), F = ffn_dim(), NH = num_heads;
-  const int64_t b = use_bias ? 1 : 0;
-  int64_t block = E + b * E;                     // norm_mlstm
-  block += 2 * (qk * E + b * qk);                // q, k
-  block += 2 * (v * E + b * v);                  // v, ogate_preact
-  block += 2 * (NH * E + NH);                    // igate, fgate (always biased)
-  block += v + b * v;                            // multihead_norm
-  block += E * v + b * E;                        // out_proj
-  block += E + b * E;                            // norm_ffn
-  block += 2 * (F * E + b * F) + E * F + b * E;  // proj_up_gate, proj_up, proj_down
-  int64_t total = num_blocks * block + vocab_size * E;
-  if (add_out_norm) total += E + b * E;
-  if (!tie_word_embeddings) total += vocab_size * E;
-  return total;
-}
-
-int64_t ModelConfig::state_floats_per_sequence() const {
-  const int64_t per_block = num_heads * (qk_head_dim() * v_head_dim() + qk_head_dim() + 1);
-  return num_blocks * per_block;
-}
-
 LoadedConfig parse_config(const std::string& text, const std::string& src) {
   json j;
   try {
@@ -319,6 +297,7 @@ std::string describe(const ModelConfig& c) {
     << "bos / eos / pad              " << c.bos_token_id << " / " << c.eos_token_id << " / "
     << c.pad_token_id << "\n"
     << "force_bos_token_insert       " << (c.force_bos_token_insert ? "true" : "false") << "\n"
+    << "layout                       " << c.layout() << "\n"
     << "parameters                   " << c.parameter_count() << "\n"
     << "state per sequence (fp32)    " << c.state_floats_per_sequence() * 4 << " bytes\n";
   return o.str();

@@ -73,7 +73,14 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : file_(path
   const uint64_t data_size = size - 8 - header_len;
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
   for (auto& [name, entry] : header.items()) {
-    if (name == "__metadata__") continue;
+    if (name == "__metadata__") {
+      if (!entry.is_object()) fail(path, "'__metadata__' is not an object");
+      for (auto& [key, value] : entry.items()) {
+        if (!value.is_string()) fail(path, "'__metadata__' entry '" + key + "' is not a string");
+        metadata_[key] = value.get<std::string>();
+      }
+      continue;
+    }
     if (!entry.is_object()) fail(path, "tensor '" + name + "': entry is not an object");
     for (const char* key : {"dtype", "shape", "data_offsets"}) {
       if (!entry.contains(key)) fail(path, "tensor '" + name + "': missing '" + key + "'");
@@ -145,6 +152,11 @@ TensorStore TensorStore::open_file(const std::filesystem::path& file) {
   for (const auto& [name, t] : store.files_.back()->tensors()) store.index_[name] = &t;
   store.description_ = file.string();
   return store;
+}
+
+const std::map<std::string, std::string>& TensorStore::metadata() const {
+  static const std::map<std::string, std::string> none;
+  return files_.size() == 1 ? files_.front()->metadata() : none;
 }
 
 TensorStore TensorStore::open_dir(const std::filesystem::path& dir) {
@@ -247,9 +259,10 @@ TensorToWrite f32_tensor(std::string name, Shape shape, const float* data) {
   return t;
 }
 
-void write_safetensors(const std::filesystem::path& path,
-                       const std::vector<TensorToWrite>& tensors) {
+void write_safetensors(const std::filesystem::path& path, const std::vector<TensorToWrite>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
   json header = json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
   for (const auto& t : tensors) {
     header[t.name] = {{"dtype", dtype_name(t.dtype)},

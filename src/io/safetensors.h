@@ -31,10 +31,13 @@ class SafetensorsFile {
   explicit SafetensorsFile(const std::filesystem::path& path);
   const std::map<std::string, TensorInfo>& tensors() const { return tensors_; }
   const TensorInfo& at(const std::string& name) const;
+  // The header's "__metadata__" (string to string), empty when absent.
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
  private:
   MappedFile file_;
   std::map<std::string, TensorInfo> tensors_;
+  std::map<std::string, std::string> metadata_;
 };
 
 // All tensors of a model directory: model.safetensors, or the shards of
@@ -46,6 +49,8 @@ class TensorStore {
 
   const TensorInfo* find(const std::string& name) const;
   std::vector<std::string> names() const;
+  // Metadata of a single-file store (open_file); empty otherwise.
+  const std::map<std::string, std::string>& metadata() const;
   std::string description() const { return description_; }
 
  private:
@@ -67,7 +72,7 @@ struct TensorToWrite {
   std::vector<unsigned char> bytes;
 };
 TensorToWrite f32_tensor(std::string name, Shape shape, const float* data);
-void write_safetensors(const std::filesystem::path& path,
-                       const std::vector<TensorToWrite>& tensors);
+void write_safetensors(const std::filesystem::path& path, const std::vector<TensorToWrite>& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace xlstm

@@ -36,6 +36,7 @@ void reset_device_memory_peak(Device d) {
 
 struct Model::Impl {
   ModelConfig config;
+  StateLayout layout;  // what a state for this model holds
   Device device = Device::Cpu;
   std::unique_ptr<ModelBackend> backend;
   std::vector<int32_t> seg_ids;
@@ -71,6 +72,7 @@ Model Model::load(const std::filesystem::path& dir, const LoadOptions& options) 
   if (options.warnings != nullptr) *options.warnings = loaded.warnings;
   auto impl = std::make_unique<Impl>();
   impl->config = loaded.config;
+  impl->layout = state_layout(impl->config);
   impl->device = options.device;
   WeightLoader L(TensorStore::open_dir(dir));
   WeightType wt =
@@ -79,8 +81,11 @@ Model Model::load(const std::filesystem::path& dir, const LoadOptions& options) 
     if (options.device == Device::Cuda) {
       wt = WeightType::BF16;
     } else {
-      const TensorInfo* emb = L.find("embedding.weight");
-      if (emb == nullptr) emb = L.find("backbone.embeddings.weight");
+      const TensorInfo* emb = nullptr;
+      for (const char* name :
+           {"embedding.weight", "backbone.embeddings.weight", "token_embedding.weight"}) {
+        if (emb == nullptr) emb = L.find(name);
+      }
       wt = emb != nullptr && emb->dtype == DType::BF16 ? WeightType::BF16 : WeightType::F32;
     }
   }
@@ -93,6 +98,7 @@ Model Model::random(const ModelConfig& c, uint64_t seed, bool bf16_weights, Devi
   const WeightType wt = bf16_weights ? WeightType::BF16 : WeightType::F32;
   auto impl = std::make_unique<Impl>();
   impl->config = c;
+  impl->layout = state_layout(c);
   impl->device = device;
   impl->backend =
       device == Device::Cuda ? cuda::random_backend(c, seed, wt) : random_cpu_backend(c, seed, wt);
@@ -106,10 +112,19 @@ int64_t Model::Impl::check(std::span<const int32_t> ids, const State& state,
   if (B <= 0)
     throw InvalidInput(
         tagged("model", "state has batch size 0; create it with Model::new_state(B)"));
-  if (state.num_blocks() != c.num_blocks || state.num_heads() != c.num_heads ||
-      state.qk_head_dim() != c.qk_head_dim() || state.v_head_dim() != c.v_head_dim()) {
-    throw InvalidInput(
-        tagged("model", "state does not match this model's config (blocks, heads or head dims)"));
+  if (state.layout() != layout) {
+    const auto& sl = state.layout();
+    std::string what = std::to_string(sl.size()) + " blocks in the state, " +
+                       std::to_string(layout.size()) + " in the model";
+    for (size_t i = 0; i < std::min(sl.size(), layout.size()); ++i) {
+      if (sl[i] != layout[i]) {
+        what = "block " + std::to_string(i) + " is '" + sl[i].block_type +
+               "' with other tensors or shapes in the state, '" + layout[i].block_type +
+               "' in the model";
+        break;
+      }
+    }
+    throw InvalidInput(tagged("model", "state does not match this model's layout: " + what));
   }
   if (ids.size() % static_cast<size_t>(B) != 0) {
     throw InvalidInput(tagged(

@@ -1,6 +1,7 @@
 #include "xlstm/state.h"
 
 #include <algorithm>
+#include <sstream>
 
 #include "io/safetensors.h"
 #include "xlstm/config.h"
@@ -8,23 +9,57 @@
 
 namespace xlstm {
 
-State::State(const ModelConfig& c, int64_t batch)
-    : batch_(batch), NH_(c.num_heads), DHQK_(c.qk_head_dim()), DHV_(c.v_head_dim()) {
+namespace {
+
+int64_t per_sequence(const StateTensorSpec& t) {
+  int64_t n = 1;
+  for (int64_t d : t.shape) n *= d;
+  return n;
+}
+
+std::string block_types_of(const StateLayout& layout) {
+  std::string out;
+  for (const auto& b : layout) out += (out.empty() ? "" : ",") + b.block_type;
+  return out;
+}
+
+const std::string kBlockTypesKey = "xlstm.block_types";
+
+}  // namespace
+
+std::vector<float>& BlockState::operator[](std::string_view name) {
+  for (auto& t : tensors)
+    if (t.name == name) return t.data;
+  throw InvalidInput(tagged("state", "block has no state tensor '" + std::string(name) + "'"));
+}
+
+const std::vector<float>& BlockState::operator[](std::string_view name) const {
+  return const_cast<BlockState&>(*this)[name];
+}
+
+State::State(const ModelConfig& c, int64_t batch) : State(state_layout(c), batch) {}
+
+State::State(StateLayout layout, int64_t batch)
+    : batch_(batch), layout_(std::make_shared<const StateLayout>(std::move(layout))) {
   if (batch <= 0)
     throw InvalidInput(
         tagged("state", "batch size must be positive, got " + std::to_string(batch)));
-  blocks_.resize(static_cast<size_t>(c.num_blocks));
+  blocks_.resize(layout_->size());
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    for (const auto& t : (*layout_)[i].tensors) blocks_[i].tensors.push_back({t.name, {}});
+  }
   reset();
 }
 
-State::State(const State& other)
-    : batch_(other.batch_), NH_(other.NH_), DHQK_(other.DHQK_), DHV_(other.DHV_) {
+State::State(const State& other) : batch_(other.batch_), layout_(other.layout_) {
   copy_host_from(other);
 }
 
 void State::copy_host_from(const State& other) {
   if (other.host_is_zero()) {
-    blocks_.assign(other.blocks_.size(), MlstmBlockState{});
+    blocks_ = other.blocks_;  // names only: zeros are allocated on first host use
+    for (auto& b : blocks_)
+      for (auto& t : b.tensors) t.data = {};
     host_zero_ = true;
     return;
   }
@@ -37,9 +72,7 @@ State& State::operator=(const State& other) {
   if (this == &other) return *this;
   other.sync_host();
   batch_ = other.batch_;
-  NH_ = other.NH_;
-  DHQK_ = other.DHQK_;
-  DHV_ = other.DHV_;
+  layout_ = other.layout_;
   copy_host_from(other);
   mirror_.reset();
   host_stale_ = false;
@@ -51,13 +84,26 @@ State::State(State&&) noexcept = default;
 State& State::operator=(State&&) noexcept = default;
 State::~State() = default;
 
+const StateLayout& State::layout() const {
+  static const StateLayout empty;
+  return layout_ ? *layout_ : empty;
+}
+
+int64_t State::floats_per_sequence() const {
+  int64_t n = 0;
+  for (const auto& b : layout())
+    for (const auto& t : b.tensors) n += per_sequence(t);
+  return n;
+}
+
 void State::sync_host() const {
   if (host_zero_) {  // allocate, once, the zeros a reader (or a download) needs
-    for (auto& b : blocks_) {
-      if (!b.m.empty()) continue;
-      b.C.assign(static_cast<size_t>(batch_ * NH_ * DHQK_ * DHV_), 0.0f);
-      b.n.assign(static_cast<size_t>(batch_ * NH_ * DHQK_), 0.0f);
-      b.m.assign(static_cast<size_t>(batch_ * NH_), 0.0f);
+    for (size_t i = 0; i < blocks_.size(); ++i) {
+      const auto& specs = (*layout_)[i].tensors;
+      for (size_t j = 0; j < specs.size(); ++j) {
+        auto& data = blocks_[i].tensors[j].data;
+        if (data.empty()) data.assign(static_cast<size_t>(batch_ * per_sequence(specs[j])), 0.0f);
+      }
     }
   }
   if (host_stale_ && mirror_ != nullptr) {
@@ -67,14 +113,14 @@ void State::sync_host() const {
   host_stale_ = false;
 }
 
-std::vector<MlstmBlockState>& State::blocks() {
+std::vector<BlockState>& State::blocks() {
   sync_host();
   mirror_stale_ = true;  // the caller may write
   host_zero_ = false;
   return blocks_;
 }
 
-const std::vector<MlstmBlockState>& State::blocks() const {
+const std::vector<BlockState>& State::blocks() const {
   sync_host();
   return blocks_;
 }
@@ -83,42 +129,43 @@ void State::reset() {
   host_stale_ = false;
   mirror_stale_ = true;
   host_zero_ = true;
-  for (auto& b : blocks_) b = MlstmBlockState{};  // zeros, allocated on first host use
+  for (auto& b : blocks_)
+    for (auto& t : b.tensors) t.data = {};  // zeros, allocated on first host use
 }
 
 State State::slice(int64_t b) const {
   if (b < 0 || b >= batch_)
     throw InvalidInput(tagged("state", "sequence " + std::to_string(b) + " out of range"));
   sync_host();
-  State out;
-  out.batch_ = 1;
-  out.NH_ = NH_;
-  out.DHQK_ = DHQK_;
-  out.DHV_ = DHV_;
-  out.blocks_.resize(blocks_.size());
-  const int64_t c = NH_ * DHQK_ * DHV_, n = NH_ * DHQK_, m = NH_;
+  State out(*layout_, 1);
+  out.layout_ = layout_;
+  out.host_zero_ = false;
   for (size_t i = 0; i < blocks_.size(); ++i) {
-    out.blocks_[i].C.assign(blocks_[i].C.begin() + b * c, blocks_[i].C.begin() + (b + 1) * c);
-    out.blocks_[i].n.assign(blocks_[i].n.begin() + b * n, blocks_[i].n.begin() + (b + 1) * n);
-    out.blocks_[i].m.assign(blocks_[i].m.begin() + b * m, blocks_[i].m.begin() + (b + 1) * m);
+    const auto& specs = (*layout_)[i].tensors;
+    for (size_t j = 0; j < specs.size(); ++j) {
+      const int64_t n = per_sequence(specs[j]);
+      const auto& src = blocks_[i].tensors[j].data;
+      out.blocks_[i].tensors[j].data.assign(src.begin() + b * n, src.begin() + (b + 1) * n);
+    }
   }
   return out;
 }
 
 void State::assign(int64_t b, const State& one) {
-  if (b < 0 || b >= batch_ || one.batch_ != 1 || one.blocks_.size() != blocks_.size() ||
-      one.NH_ != NH_ || one.DHQK_ != DHQK_ || one.DHV_ != DHV_) {
+  if (b < 0 || b >= batch_ || one.batch_ != 1 || one.layout() != layout()) {
     throw InvalidInput(tagged("state", "assign: incompatible state or sequence index"));
   }
   sync_host();
   one.sync_host();
   mirror_stale_ = true;
   host_zero_ = false;
-  const int64_t c = NH_ * DHQK_ * DHV_, n = NH_ * DHQK_, m = NH_;
   for (size_t i = 0; i < blocks_.size(); ++i) {
-    std::copy(one.blocks_[i].C.begin(), one.blocks_[i].C.end(), blocks_[i].C.begin() + b * c);
-    std::copy(one.blocks_[i].n.begin(), one.blocks_[i].n.end(), blocks_[i].n.begin() + b * n);
-    std::copy(one.blocks_[i].m.begin(), one.blocks_[i].m.end(), blocks_[i].m.begin() + b * m);
+    const auto& specs = (*layout_)[i].tensors;
+    for (size_t j = 0; j < specs.size(); ++j) {
+      const int64_t n = per_sequence(specs[j]);
+      const auto& src = one.blocks_[i].tensors[j].data;
+      std::copy(src.begin(), src.end(), blocks_[i].tensors[j].data.begin() + b * n);
+    }
   }
 }
 
@@ -126,35 +173,75 @@ void State::save(const std::filesystem::path& path) const {
   sync_host();
   std::vector<TensorToWrite> tensors;
   for (size_t i = 0; i < blocks_.size(); ++i) {
-    const std::string p = "state." + std::to_string(i) + ".";
-    tensors.push_back(f32_tensor(p + "C", {batch_, NH_, DHQK_, DHV_}, blocks_[i].C.data()));
-    tensors.push_back(f32_tensor(p + "n", {batch_, NH_, DHQK_}, blocks_[i].n.data()));
-    tensors.push_back(f32_tensor(p + "m", {batch_, NH_, 1}, blocks_[i].m.data()));
+    const auto& specs = (*layout_)[i].tensors;
+    for (size_t j = 0; j < specs.size(); ++j) {
+      Shape shape{batch_};
+      shape.insert(shape.end(), specs[j].shape.begin(), specs[j].shape.end());
+      tensors.push_back(f32_tensor("state." + std::to_string(i) + "." + specs[j].name, shape,
+                                   blocks_[i].tensors[j].data.data()));
+    }
   }
-  write_safetensors(path, tensors);
+  write_safetensors(path, tensors, {{kBlockTypesKey, block_types_of(layout())}});
 }
 
 State State::load(const std::filesystem::path& path, const ModelConfig& config) {
   const auto store = TensorStore::open_file(path);
-  const TensorInfo* first = store.find("state.0.m");
-  if (first == nullptr || first->shape.size() != 3) {
-    throw InvalidInput(
-        tagged("state", path.string() + ": missing 'state.0.m' of shape [B, NH, 1]"));
+  const StateLayout layout = state_layout(config);
+  const std::string src = path.string();
+  // Block types, when the file records them (files from before the registry do not).
+  if (auto it = store.metadata().find(kBlockTypesKey); it != store.metadata().end()) {
+    std::vector<std::string> types;
+    std::stringstream ss(it->second);
+    for (std::string t; std::getline(ss, t, ',');) types.push_back(t);
+    if (types.size() != layout.size()) {
+      throw InvalidInput(tagged("state", src + ": holds " + std::to_string(types.size()) +
+                                             " blocks, the model has " +
+                                             std::to_string(layout.size())));
+    }
+    for (size_t i = 0; i < types.size(); ++i) {
+      if (types[i] != layout[i].block_type) {
+        throw InvalidInput(tagged("state", src + ": block " + std::to_string(i) + " is '" +
+                                               types[i] + "' in the file, '" +
+                                               layout[i].block_type + "' in the model"));
+      }
+    }
   }
-  State s(config, first->shape[0]);
-  for (size_t i = 0; i < s.blocks_.size(); ++i) {
-    const std::string p = "state." + std::to_string(i) + ".";
-    auto get = [&](const std::string& name, const Shape& shape) {
-      const TensorInfo* t = store.find(name);
-      if (t == nullptr)
-        throw InvalidInput(tagged("state", path.string() + ": missing '" + name + "'"));
-      return read_f32(*t, shape);
-    };
-    s.blocks_[i].C = get(p + "C", {s.batch_, s.NH_, s.DHQK_, s.DHV_});
-    s.blocks_[i].n = get(p + "n", {s.batch_, s.NH_, s.DHQK_});
-    s.blocks_[i].m = get(p + "m", {s.batch_, s.NH_, 1});
-  }
+  if (layout.empty() || layout[0].tensors.empty())
+    throw InvalidInput(tagged("state", src + ": the model has no state"));
+  const std::string first = "state.0." + layout[0].tensors[0].name;
+  const TensorInfo* t0 = store.find(first);
+  if (t0 == nullptr || t0->shape.empty() || t0->shape[0] <= 0)
+    throw InvalidInput(tagged("state", src + ": missing '" + first + "' (or no batch dimension)"));
+  State s(layout, t0->shape[0]);
   s.host_zero_ = false;
+  size_t expected_tensors = 0;
+  for (size_t i = 0; i < layout.size(); ++i) {
+    for (size_t j = 0; j < layout[i].tensors.size(); ++j) {
+      const auto& spec = layout[i].tensors[j];
+      const std::string name = "state." + std::to_string(i) + "." + spec.name;
+      const TensorInfo* t = store.find(name);
+      if (t == nullptr) {
+        throw InvalidInput(tagged("state", src + ": missing '" + name + "' (block " +
+                                               std::to_string(i) + ", " + layout[i].block_type +
+                                               ")"));
+      }
+      Shape shape{s.batch_};
+      shape.insert(shape.end(), spec.shape.begin(), spec.shape.end());
+      s.blocks_[i].tensors[j].data = read_f32(*t, shape);  // names the tensor on a mismatch
+      ++expected_tensors;
+    }
+  }
+  if (store.names().size() != expected_tensors) {
+    for (const auto& n : store.names()) {
+      bool known = false;
+      for (size_t i = 0; i < layout.size() && !known; ++i)
+        for (const auto& spec : layout[i].tensors)
+          known = known || n == "state." + std::to_string(i) + "." + spec.name;
+      if (!known)
+        throw InvalidInput(
+            tagged("state", src + ": tensor '" + n + "' is not in this model's state"));
+    }
+  }
   return s;
 }
 

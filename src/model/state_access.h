@@ -20,7 +20,7 @@ struct StateAccess {
   // The host copy is all zeros (perhaps unallocated): clear the device copy instead of uploading.
   static bool host_is_zero(const State& s) { return s.host_is_zero(); }
   // The host blocks as they are, without download: the backend's upload source.
-  static const std::vector<MlstmBlockState>& host_blocks(const State& s) { return s.blocks_; }
+  static const std::vector<BlockState>& host_blocks(const State& s) { return s.blocks_; }
   static void mark_uploaded(State& s) { s.mirror_stale_ = false; }
   // The backend advanced the mirror: the host copy is out of date.
   static void mark_mirror_newer(State& s) { s.host_stale_ = true; }

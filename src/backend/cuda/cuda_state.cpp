@@ -28,15 +28,15 @@ CellStateDev CudaStateMirror::block(int64_t i) const {
   return {base, base + pad64(c_), base + pad64(c_) + pad64(n_)};
 }
 
-void CudaStateMirror::upload(const std::vector<MlstmBlockState>& host) {
+void CudaStateMirror::upload(const std::vector<BlockState>& host) {
   if (static_cast<int64_t>(host.size()) != blocks_)
     throw Error(tagged("cuda", "state upload: block count differs"));
   for (int64_t i = 0; i < blocks_; ++i) {
     const CellStateDev d = block(i);
     const auto& h = host[static_cast<size_t>(i)];
-    copy_to_device(d.C, h.C.data(), static_cast<size_t>(c_) * sizeof(float));
-    copy_to_device(d.n, h.n.data(), static_cast<size_t>(n_) * sizeof(float));
-    copy_to_device(d.m, h.m.data(), static_cast<size_t>(m_) * sizeof(float));
+    copy_to_device(d.C, h["C"].data(), static_cast<size_t>(c_) * sizeof(float));
+    copy_to_device(d.n, h["n"].data(), static_cast<size_t>(n_) * sizeof(float));
+    copy_to_device(d.m, h["m"].data(), static_cast<size_t>(m_) * sizeof(float));
   }
 }
 
@@ -44,13 +44,13 @@ void CudaStateMirror::zero(Stream s) {
   XLSTM_CUDA_CHECK(cudaMemsetAsync(buf_.get(), 0, buf_.bytes(), s));
 }
 
-void CudaStateMirror::download(std::vector<MlstmBlockState>& host) const {
+void CudaStateMirror::download(std::vector<BlockState>& host) const {
   for (int64_t i = 0; i < blocks_; ++i) {
     const CellStateDev d = block(i);
     auto& h = host[static_cast<size_t>(i)];
-    copy_to_host(h.C.data(), d.C, static_cast<size_t>(c_) * sizeof(float));
-    copy_to_host(h.n.data(), d.n, static_cast<size_t>(n_) * sizeof(float));
-    copy_to_host(h.m.data(), d.m, static_cast<size_t>(m_) * sizeof(float));
+    copy_to_host(h["C"].data(), d.C, static_cast<size_t>(c_) * sizeof(float));
+    copy_to_host(h["n"].data(), d.n, static_cast<size_t>(n_) * sizeof(float));
+    copy_to_host(h["m"].data(), d.m, static_cast<size_t>(m_) * sizeof(float));
   }
 }
 

@@ -19,9 +19,9 @@ class CudaStateMirror final : public StateMirror {
   }
   CellStateDev block(int64_t i) const;
   const void* data() const { return buf_.get(); }
-  void upload(const std::vector<MlstmBlockState>& host);
+  void upload(const std::vector<BlockState>& host);
   void zero(Stream s);  // every value 0 (a fresh state), ordered on s
-  void download(std::vector<MlstmBlockState>& host) const override;
+  void download(std::vector<BlockState>& host) const override;
 
  private:
   int64_t blocks_, B_, NH_, DHQK_, DHV_;

@@ -60,6 +60,8 @@ struct WeightPlan {
   std::vector<std::string> skipped;  // present but unused (a tied lm_head's copy)
 };
 
+// Block i's slots (block = i).
+std::vector<WeightSlot> plan_block_weights(const ModelConfig& c, int i);
 // The embedding is named embedding.weight (NX-AI) or backbone.embeddings.weight (HF): the loader
 // tells which one the checkpoint has.
 WeightPlan plan_weights(const ModelConfig& c, const WeightLoader& loader);

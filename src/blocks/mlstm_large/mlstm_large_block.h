@@ -29,7 +29,7 @@ struct MlstmLargeBlockWeights {
 
 // x: [B·S, E] residual stream, row b·S + s; advanced in place, as is the block's state.
 void mlstm_large_block_forward(const MlstmLargeBlockWeights& w, const ModelConfig& c, float* x,
-                               int64_t B, int64_t S, MlstmBlockState& state,
-                               Formulation formulation, int64_t chunk, Workspace& ws);
+                               int64_t B, int64_t S, BlockState& state, Formulation formulation,
+                               int64_t chunk, Workspace& ws);
 
 }  // namespace xlstm

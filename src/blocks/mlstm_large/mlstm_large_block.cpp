@@ -1,4 +1,4 @@
-#include "model/mlstm_large_block.h"
+#include "blocks/mlstm_large/mlstm_large_block.h"
 
 #include <algorithm>
 
@@ -16,8 +16,8 @@ const float* data_or_null(const std::vector<float>& v) {
 }  // namespace
 
 void mlstm_large_block_forward(const MlstmLargeBlockWeights& w, const ModelConfig& c, float* x,
-                               int64_t B, int64_t S, MlstmBlockState& state,
-                               Formulation formulation, int64_t chunk, Workspace& ws) {
+                               int64_t B, int64_t S, BlockState& state, Formulation formulation,
+                               int64_t chunk, Workspace& ws) {
   const int64_t E = c.embedding_dim, NH = c.num_heads, qk = c.qk_dim(), v = c.v_dim(),
                 F = c.ffn_dim();
   const int64_t DHQK = c.qk_head_dim(), DHV = c.v_head_dim();
@@ -30,6 +30,9 @@ void mlstm_large_block_forward(const MlstmLargeBlockWeights& w, const ModelConfi
   linear(u, T, E, w.w_in, w.b_in.data(), proj);
   soft_cap_columns(proj, T, W, 2 * qk + 2 * v, 2 * NH, static_cast<float>(c.gate_soft_cap));
 
+  float* C = state["C"].data();              // [B, NH, DHQK, DHV]
+  float* n = state["n"].data();              // [B, NH, DHQK]
+  float* m = state["m"].data();              // [B, NH]
   float* h = Workspace::sized(ws.h, T * v);  // [T, NH·DHV]
   const auto cell_eps = static_cast<float>(c.eps);
 #pragma omp parallel for collapse(2) schedule(dynamic)
@@ -47,8 +50,7 @@ void mlstm_large_block_forward(const MlstmLargeBlockWeights& w, const ModelConfi
                        h + b * S * v + hd * DHV,
                        v};
       const int64_t bh = b * NH + hd;
-      CellState st{state.C.data() + bh * DHQK * DHV, state.n.data() + bh * DHQK,
-                   state.m.data() + bh};
+      CellState st{C + bh * DHQK * DHV, n + bh * DHQK, m + bh};
       mlstm_run(formulation, seq, st, cell_eps, chunk);
     }
   }

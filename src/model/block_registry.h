@@ -1,0 +1,80 @@
+#pragma once
+// The block registry: every block type a stack can hold, each one unit that declares its typed
+// config, its state tensors, its parameter count and its CPU forward (sequence and step: one call
+// over S tokens, S = 1 for a decode step). A model is embedding → blocks from this registry →
+// post norm → head. Adding a block type is one folder under src/blocks/ plus one line in
+// block_registry.cpp; nothing else learns its name.
+//
+// The CUDA backend (src/backend/cuda/) runs stacks whose blocks all have a CUDA forward; today
+// that is mlstm_large.
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/matrix.h"
+#include "model/weight_loader.h"
+#include "model/workspace.h"
+#include "xlstm/config.h"
+#include "xlstm/model.h"
+#include "xlstm/state.h"
+
+namespace xlstm {
+
+// One block's weights on the CPU and its forward.
+class CpuBlock {
+ public:
+  virtual ~CpuBlock() = default;
+  // x: [B·S, E] residual stream, row b·S + s; advanced in place, as is the block's state.
+  virtual void forward(float* x, int64_t B, int64_t S, BlockState& state, const RunOptions& o,
+                       Workspace& ws) const = 0;
+  virtual size_t weight_bytes() const = 0;
+};
+
+// Where a block sits and what it is: the model's config, its position, its spec.
+struct BlockSite {
+  const ModelConfig& model;
+  int index;
+  BlockSpec spec;
+  std::string prefix;  // its checkpoint name prefix, e.g. "xlstm_block_stack.blocks.3."
+};
+
+class BlockType {
+ public:
+  virtual ~BlockType() = default;
+  virtual const char* name() const = 0;  // registry name, e.g. "slstm"
+  virtual char letter() const = 0;       // layout letter, e.g. 's'
+  // Other names a config may use for it in an explicit block list (e.g. "mlstm" for mlstm_v1).
+  virtual std::vector<std::string> aliases() const { return {}; }
+  // The section of the original family's config that configures it ("mlstm_block"), or null for
+  // types that family does not hold.
+  virtual const char* family_config_key() const { return nullptr; }
+  // Parses that section (errors name `where` and the field). Types without one return null.
+  virtual std::shared_ptr<const BlockConfig> parse_config(const nlohmann::json& section,
+                                                          const ModelConfig& model,
+                                                          const std::string& where) const;
+
+  virtual std::vector<StateTensorSpec> state(const BlockSite& site) const = 0;
+  virtual int64_t parameter_count(const BlockSite& site) const = 0;
+  // Weight bytes as stored in float32 per parameter is parameter_count · 4; info shows more.
+  virtual std::string describe(const BlockSite& site) const = 0;
+
+  virtual std::unique_ptr<CpuBlock> load_cpu(const BlockSite& site, WeightLoader& loader,
+                                             WeightType wt) const = 0;
+  // Random weights of the declared shapes (benchmarks, tests).
+  virtual std::unique_ptr<CpuBlock> random_cpu(const BlockSite& site, uint64_t seed,
+                                               WeightType wt) const = 0;
+};
+
+// All registered types, in registration order.
+std::span<const BlockType* const> block_types();
+// The type of this name or alias; throws InvalidInput naming it and listing the known ones.
+const BlockType& block_type(const std::string& name);
+
+// Checkpoint prefix of block i in the config's family.
+std::string block_prefix(const ModelConfig& c, int i);
+BlockSite block_site(const ModelConfig& c, int i);
+
+}  // namespace xlstm
