@@ -7,6 +7,8 @@
 #include <sstream>
 #include <variant>
 
+#include "io/family_config.h"
+#include "model/block_registry.h"
 #include "xlstm/config.h"
 #include "xlstm/error.h"
 
@@ -212,6 +214,7 @@ LoadedConfig parse_config(const std::string& text, const std::string& src) {
   }
   if (!j.is_object())
     throw InvalidInput(tagged("config", src + ": top level must be a JSON object"));
+  if (is_family_config(j)) return parse_family_config(j, src);
 
   LoadedConfig out;
   ModelConfig& c = out.config;
@@ -278,7 +281,38 @@ LoadedConfig load_config(const std::filesystem::path& path) {
   return parse_config(ss.str(), path.string());
 }
 
+namespace {
+// The original family: model-level fields, then one line per distinct block configuration.
+std::string describe_family(const ModelConfig& c) {
+  std::ostringstream o;
+  o << "family                       xlstm (mLSTM v1 / sLSTM)\n"
+    << "embedding_dim (E)            " << c.embedding_dim << "\n"
+    << "num_blocks                   " << c.num_blocks << "\n"
+    << "vocab_size (V)               " << c.vocab_size << "\n"
+    << "layout                       " << c.layout() << "\n";
+  std::map<std::string, int64_t> params_by_type;
+  std::set<std::string> described;
+  for (int i = 0; i < static_cast<int>(c.num_blocks); ++i) {
+    const BlockSite site = block_site(c, i);
+    const BlockType& t = block_type(site.spec.type);
+    params_by_type[t.name()] += t.parameter_count(site);
+    if (described.insert(t.name()).second)
+      o << "block                        " << t.describe(site) << "\n";
+  }
+  for (const auto& [name, n] : params_by_type)
+    o << "parameters in " << name << std::string(name.size() < 15 ? 15 - name.size() : 1, ' ') << n
+      << "\n";
+  o << "bias / tie_weights           " << (c.use_bias ? "true" : "false") << " / "
+    << (c.tie_word_embeddings ? "true" : "false") << "\n"
+    << "post-blocks norm             " << (c.add_out_norm ? "LayerNorm" : "none") << "\n"
+    << "parameters                   " << c.parameter_count() << "\n"
+    << "state per sequence (fp32)    " << c.state_floats_per_sequence() * 4 << " bytes\n";
+  return o.str();
+}
+}  // namespace
+
 std::string describe(const ModelConfig& c) {
+  if (c.family == Family::V1) return describe_family(c);
   std::ostringstream o;
   o << "embedding_dim (E)            " << c.embedding_dim << "\n"
     << "num_heads (NH)               " << c.num_heads << "\n"

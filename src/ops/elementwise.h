@@ -21,6 +21,13 @@ void soft_cap_columns(float* x, int64_t rows, int64_t cols, int64_t col0, int64_
 // out[t, j] = SiLU(gate[t, j]) · up[t, j], with gate|up side by side in one [T, 2F] row.
 void swiglu(const float* gate_up, int64_t T, int64_t F, float* out);
 
+// The original family's feed-forward activations (spec §3.1; gelu is the exact erf form).
+enum class Activation { Gelu, Relu, ReluSquared, Sigmoid, Swish, Selu };
+// out[t, j] = act(gate[t, j]) · up[t, j], with gate|up side by side in one [T, 2F] row.
+void gated_activation(const float* gate_up, int64_t T, int64_t F, Activation act, float* out);
+// x = x · σ(x) in place, rows [T, D] with stride stride.
+void silu_inplace(float* x, int64_t T, int64_t D, int64_t stride);
+
 // h[t, j] *= σ(o[t, j]); o rows have stride o_stride.
 void apply_output_gate(float* h, int64_t T, int64_t D, const float* o, int64_t o_stride);
 

@@ -72,6 +72,15 @@ void linear_f32(const float* x, int64_t M, int64_t K, const float* W, int64_t N,
   add_bias(y, M, N, bias);
 }
 
+void linear_f32_strided(const float* x, int64_t x_stride, int64_t M, int64_t K, const float* W,
+                        int64_t N, const float* bias, float* y) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(M),
+              static_cast<blasint>(N), static_cast<blasint>(K), 1.0f, x,
+              static_cast<blasint>(x_stride), W, static_cast<blasint>(K), 0.0f, y,
+              static_cast<blasint>(N));
+  add_bias(y, M, N, bias);
+}
+
 void linear(const float* x, int64_t M, int64_t K, const Matrix& W, const float* bias, float* y) {
   if (W.cols != K) {
     throw Error(tagged("linear", "input has " + std::to_string(K) + " features, weight expects " +

@@ -14,4 +14,8 @@ void linear(const float* x, int64_t M, int64_t K, const Matrix& W, const float* 
 void linear_f32(const float* x, int64_t M, int64_t K, const float* W, int64_t N, const float* bias,
                 float* y);
 
+// linear_f32 on x rows with stride x_stride (≥ K): a column window of a wider buffer.
+void linear_f32_strided(const float* x, int64_t x_stride, int64_t M, int64_t K, const float* W,
+                        int64_t N, const float* bias, float* y);
+
 }  // namespace xlstm

@@ -6,3 +6,7 @@ target_sources(xlstm PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/mlstm/mlstm_chunkwise.cpp
   ${CMAKE_CURRENT_LIST_DIR}/mlstm/mlstm_parallel.cpp
   ${CMAKE_CURRENT_LIST_DIR}/mlstm/mlstm_step.cpp)
+target_sources(xlstm PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/causal_conv.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/headwise.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/slstm/slstm_cell.cpp)

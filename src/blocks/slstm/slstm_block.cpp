@@ -1,0 +1,292 @@
+// The "slstm" block type (spec §3.4):
+//   x = x + GN(sLSTMCell(i, f ← headwise(SiLU(conv(LN x))), z, o ← headwise(LN x)))
+//   x = x + FFN(LN x)      (gated: act(gate) ⊙ up, then down)
+// The checkpoint's "fgate" module feeds the INPUT gate and "igate" the FORGET gate (a real swap in
+// the official code, kept here by name).
+#include <cmath>
+
+#include "blocks/slstm/slstm_config.h"
+#include "blocks/v1_common/v1_common.h"
+#include "model/block_registry.h"
+#include "ops/causal_conv.h"
+#include "ops/elementwise.h"
+#include "ops/headwise.h"
+#include "ops/linear.h"
+#include "ops/norms.h"
+#include "ops/slstm/slstm_cell.h"
+#include "xlstm/error.h"
+
+namespace xlstm {
+
+namespace {
+
+const SlstmConfig& config_of(const BlockSite& s) {
+  return static_cast<const SlstmConfig&>(*s.spec.config);
+}
+
+struct SlstmWeights {
+  std::vector<float> norm;            // [E] 1 + w
+  std::vector<float> conv_w, conv_b;  // [E, KS], [E]; empty without conv
+  std::vector<float> wi, wf, wz, wo;  // [NH, DH, DH] each (i ← "fgate", f ← "igate")
+  std::vector<float> R;               // [NH, 4·DH, DH] vanilla layout
+  std::vector<float> bias;            // [4E] gate-major
+  std::vector<float> group_norm;      // [E] 1 + w (ones without the weight)
+  std::vector<float> ffn_norm;        // [E] 1 + w
+  Matrix ffn_up;                      // [2F, E]: gate | up
+  std::vector<float> ffn_up_b;        // [2F] or empty
+  Matrix ffn_down;                    // [E, F]
+  std::vector<float> ffn_down_b;      // [E] or empty
+};
+
+const float* or_null(const std::vector<float>& v) {
+  return v.empty() ? nullptr : v.data();
+}
+
+class SlstmCpuBlock final : public CpuBlock {
+ public:
+  SlstmCpuBlock(const SlstmConfig& c, SlstmWeights w) : c_(c), w_(std::move(w)) {}
+
+  size_t weight_bytes() const override {
+    return w_.ffn_up.bytes() + w_.ffn_down.bytes() +
+           4 * (w_.wi.size() * 4 + w_.R.size() + w_.conv_w.size());
+  }
+
+  void forward(float* x, int64_t B, int64_t S, BlockState& state, const RunOptions&,
+               Workspace& ws) const override {
+    const int64_t E = c_.embedding_dim, NH = c_.num_heads, DH = c_.head_dim(), T = B * S;
+    const auto eps = static_cast<float>(v1::kNormEps);
+    float* u = Workspace::sized(ws.u, T * E);
+    multihead_layer_norm(x, T, 1, E, w_.norm.data(), nullptr, eps, u);
+    const float* xc = u;  // the input and forget gates read the convolved input
+    if (c_.conv_kernel > 0) {
+      float* conv = Workspace::sized(ws.act, T * E);
+      causal_conv1d(u, E, B, S, E, w_.conv_w.data(), w_.conv_b.data(), c_.conv_kernel,
+                    state["conv"].data(), conv);
+      silu_inplace(conv, T, E, E);
+      xc = conv;
+    }
+    float* wx = Workspace::sized(ws.proj, T * 4 * E);  // [T, 4E]: i | f | z | o
+    headwise_linear(xc, E, T, NH, DH, DH, w_.wi.data(), nullptr, wx, 4 * E);
+    headwise_linear(xc, E, T, NH, DH, DH, w_.wf.data(), nullptr, wx + E, 4 * E);
+    headwise_linear(u, E, T, NH, DH, DH, w_.wz.data(), nullptr, wx + 2 * E, 4 * E);
+    headwise_linear(u, E, T, NH, DH, DH, w_.wo.data(), nullptr, wx + 3 * E, 4 * E);
+
+    float* y = Workspace::sized(ws.h, T * E);
+    float *sy = state["y"].data(), *sc = state["c"].data(), *sn = state["n"].data(),
+          *sm = state["m"].data();
+#pragma omp parallel for collapse(2) schedule(dynamic)
+    for (int64_t b = 0; b < B; ++b) {
+      for (int64_t h = 0; h < NH; ++h) {
+        const int64_t o = b * E + h * DH;
+        slstm_head_sequence({S, E, DH, h, wx + b * S * 4 * E, 4 * E, w_.R.data() + h * 4 * DH * DH,
+                             w_.bias.data(), y + b * S * E, E},
+                            {sy + o, sc + o, sn + o, sm + o});
+      }
+    }
+    float* yn = Workspace::sized(ws.hn, T * E);
+    multihead_layer_norm(y, T, NH, DH, w_.group_norm.data(), nullptr, eps, yn);
+    for (int64_t i = 0; i < T * E; ++i) x[i] += yn[i];
+
+    if (!c_.has_ffn) return;
+    const int64_t F = c_.ffn_dim;
+    multihead_layer_norm(x, T, 1, E, w_.ffn_norm.data(), nullptr, eps, u);
+    float* up = Workspace::sized(ws.up, T * 2 * F);
+    linear(u, T, E, w_.ffn_up, or_null(w_.ffn_up_b), up);
+    float* act = Workspace::sized(ws.act, T * F);
+    gated_activation(up, T, F, c_.act, act);
+    linear(act, T, F, w_.ffn_down, or_null(w_.ffn_down_b), yn);
+    for (int64_t i = 0; i < T * E; ++i) x[i] += yn[i];
+  }
+
+ private:
+  SlstmConfig c_;
+  SlstmWeights w_;
+};
+
+Activation parse_activation(const JsonSection& s) {
+  const std::string name = s.string("act_fn", "gelu");
+  if (name == "gelu") return Activation::Gelu;
+  if (name == "relu") return Activation::Relu;
+  if (name == "relu^2") return Activation::ReluSquared;
+  if (name == "sigmoid") return Activation::Sigmoid;
+  if (name == "swish") return Activation::Swish;
+  if (name == "selu") return Activation::Selu;
+  s.fail("act_fn", "= \"" + name + "\" is not one of gelu, relu, relu^2, sigmoid, swish, selu");
+}
+
+// The recurrent kernel in the vanilla layout [NH, 4·DH, DH] (row g·DH + e, column d), whatever
+// the checkpoint's layout; a tensor of the other layout's shape is named as such.
+std::vector<float> take_recurrent(WeightLoader& L, const std::string& name, const SlstmConfig& c) {
+  const int64_t NH = c.num_heads, DH = c.head_dim();
+  const Shape vanilla{NH, 4 * DH, DH}, cuda{NH, DH, 4 * DH};
+  const bool is_vanilla = c.layout == SlstmConfig::Layout::Vanilla;
+  const TensorInfo* t = L.find(name);
+  if (t != nullptr && t->shape == (is_vanilla ? cuda : vanilla) && DH != 0) {
+    throw InvalidInput(tagged("weights", t->file + ": '" + name + "' has the shape of the " +
+                                             (is_vanilla ? "cuda" : "vanilla") +
+                                             " backend's layout " + shape_str(t->shape) +
+                                             ", but the config's slstm backend is '" +
+                                             (is_vanilla ? "vanilla" : "cuda") + "' (expects " +
+                                             shape_str(is_vanilla ? vanilla : cuda) + ")"));
+  }
+  std::vector<float> r = L.take(name, is_vanilla ? vanilla : cuda);
+  if (is_vanilla) return r;
+  std::vector<float> out(r.size());  // cuda [h, d, g·DH + e] → vanilla [h, g·DH + e, d]
+  for (int64_t h = 0; h < NH; ++h)
+    for (int64_t d = 0; d < DH; ++d)
+      for (int64_t j = 0; j < 4 * DH; ++j)
+        out[(h * 4 * DH + j) * DH + d] = r[(h * DH + d) * 4 * DH + j];
+  return out;
+}
+
+// The bias gate-major [4E] (index g·E + h·DH + e); the cuda layout stores it head-major
+// (h·4·DH + g·DH + e), the same shape.
+std::vector<float> take_bias(WeightLoader& L, const std::string& name, const SlstmConfig& c) {
+  const int64_t E = c.embedding_dim, NH = c.num_heads, DH = c.head_dim();
+  std::vector<float> b = L.take(name, {4 * E});
+  if (c.layout == SlstmConfig::Layout::Vanilla) return b;
+  std::vector<float> out(b.size());
+  for (int64_t h = 0; h < NH; ++h)
+    for (int64_t g = 0; g < 4; ++g)
+      for (int64_t e = 0; e < DH; ++e) out[g * E + h * DH + e] = b[h * 4 * DH + g * DH + e];
+  return out;
+}
+
+class SlstmType final : public BlockType {
+ public:
+  const char* name() const override { return "slstm"; }
+  char letter() const override { return 's'; }
+  std::vector<std::string> aliases() const override { return {"s"}; }
+  const char* family_config_key() const override { return "slstm_block"; }
+
+  std::shared_ptr<const BlockConfig> parse_config(const nlohmann::json& section,
+                                                  const ModelConfig& model,
+                                                  const std::string& where) const override {
+    const JsonSection block(section, where);
+    const JsonSection s = block.child("slstm");
+    auto c = std::make_shared<SlstmConfig>();
+    c->embedding_dim = model.embedding_dim;
+    c->num_heads = s.integer("num_heads", 4);
+    c->conv_kernel = s.integer("conv1d_kernel_size", 4);
+    c->group_norm_weight = s.boolean("group_norm_weight", true);
+    if (c->num_heads <= 0 || c->embedding_dim % c->num_heads != 0) {
+      s.fail("num_heads", "= " + std::to_string(c->num_heads) +
+                              " must be positive and divide embedding_dim " +
+                              std::to_string(c->embedding_dim));
+    }
+    if (c->conv_kernel < 0 || c->conv_kernel > 1024)
+      s.fail("conv1d_kernel_size", "must be in [0, 1024] (0: no convolution)");
+    const std::string backend = s.string("backend", "cuda");
+    if (backend == "vanilla") {
+      c->layout = SlstmConfig::Layout::Vanilla;
+    } else if (backend == "cuda" || backend == "cuda_fused") {
+      c->layout = SlstmConfig::Layout::Cuda;
+    } else {
+      s.fail("backend", "= \"" + backend + "\" is not one of vanilla, cuda, cuda_fused");
+    }
+    if (const std::string f = s.string("function", "slstm"); f != "slstm")
+      s.fail("function", "= \"" + f + "\": only the \"slstm\" cell function is supported");
+    if (s.integer("num_gates", 4) != 4) s.fail("num_gates", "must be 4");
+    if (s.has("hidden_size") && s.integer("hidden_size", 0) != model.embedding_dim)
+      s.fail("hidden_size", "must equal embedding_dim " + std::to_string(model.embedding_dim));
+    c->has_ffn = block.has("feedforward");
+    if (c->has_ffn) {
+      const JsonSection f = block.child("feedforward");
+      c->ffn_dim = v1::proj_up_dim(f, model.embedding_dim, 1.3);
+      c->act = parse_activation(f);
+      c->ffn_bias = f.boolean("bias", false);
+      if (const std::string t = f.string("ff_type", "ffn_gated"); t != "ffn_gated")
+        f.fail("ff_type", "= \"" + t + "\": only \"ffn_gated\" is supported");
+    }
+    return c;
+  }
+
+  std::vector<StateTensorSpec> state(const BlockSite& s) const override {
+    const auto& c = config_of(s);
+    const int64_t E = c.embedding_dim;
+    std::vector<StateTensorSpec> t;
+    if (c.conv_kernel > 0) t.push_back({"conv", {c.conv_kernel, E}});
+    for (const char* n : {"y", "c", "n", "m"}) t.push_back({n, {E}});
+    return t;
+  }
+
+  int64_t parameter_count(const BlockSite& s) const override {
+    const auto& c = config_of(s);
+    const int64_t E = c.embedding_dim, DH = c.head_dim(), F = c.ffn_dim;
+    int64_t n = E + (c.conv_kernel > 0 ? E * c.conv_kernel + E : 0) + 4 * E * DH + 4 * E * DH +
+                4 * E + (c.group_norm_weight ? E : 0);
+    if (c.has_ffn) n += E + 2 * F * E + E * F + (c.ffn_bias ? 2 * F + E : 0);
+    return n;
+  }
+
+  std::string describe(const BlockSite& s) const override {
+    const auto& c = config_of(s);
+    return std::string("slstm: heads ") + std::to_string(c.num_heads) + " x " +
+           std::to_string(c.head_dim()) + ", conv " + std::to_string(c.conv_kernel) +
+           ", weights in the " + (c.layout == SlstmConfig::Layout::Vanilla ? "vanilla" : "cuda") +
+           " layout, ffn " + (c.has_ffn ? std::to_string(c.ffn_dim) : std::string("none"));
+  }
+
+  std::unique_ptr<CpuBlock> load_cpu(const BlockSite& s, WeightLoader& L,
+                                     WeightType wt) const override {
+    const auto& c = config_of(s);
+    const int64_t E = c.embedding_dim, NH = c.num_heads, DH = c.head_dim(), F = c.ffn_dim;
+    const std::string p = s.prefix + "xlstm.";
+    SlstmWeights w;
+    w.norm = v1::take_norm_scale(L, s.prefix + "xlstm_norm.weight", E);
+    if (c.conv_kernel > 0) {
+      w.conv_w = L.take(p + "conv1d.conv.weight", {E, 1, c.conv_kernel});
+      w.conv_b = L.take(p + "conv1d.conv.bias", {E});
+    }
+    w.wi = L.take(p + "fgate.weight", {NH, DH, DH});  // sic: "fgate" is the input gate
+    w.wf = L.take(p + "igate.weight", {NH, DH, DH});  // and "igate" the forget gate
+    w.wz = L.take(p + "zgate.weight", {NH, DH, DH});
+    w.wo = L.take(p + "ogate.weight", {NH, DH, DH});
+    w.R = take_recurrent(L, p + "slstm_cell._recurrent_kernel_", c);
+    w.bias = take_bias(L, p + "slstm_cell._bias_", c);
+    w.group_norm = c.group_norm_weight ? v1::take_norm_scale(L, p + "group_norm.weight", E)
+                                       : std::vector<float>(static_cast<size_t>(E), 1.0f);
+    if (c.has_ffn) {
+      w.ffn_norm = v1::take_norm_scale(L, s.prefix + "ffn_norm.weight", E);
+      w.ffn_up = v1::take_matrix(L, s.prefix + "ffn.proj_up.weight", 2 * F, E, wt);
+      w.ffn_up_b = v1::take_optional(L, c.ffn_bias, s.prefix + "ffn.proj_up.bias", 2 * F);
+      w.ffn_down = v1::take_matrix(L, s.prefix + "ffn.proj_down.weight", E, F, wt);
+      w.ffn_down_b = v1::take_optional(L, c.ffn_bias, s.prefix + "ffn.proj_down.bias", E);
+    }
+    return std::make_unique<SlstmCpuBlock>(c, std::move(w));
+  }
+
+  std::unique_ptr<CpuBlock> random_cpu(const BlockSite& s, uint64_t seed,
+                                       WeightType wt) const override {
+    const auto& c = config_of(s);
+    const int64_t E = c.embedding_dim, DH = c.head_dim(), F = c.ffn_dim;
+    v1::RandomWeights r(seed);
+    SlstmWeights w;
+    w.norm.assign(static_cast<size_t>(E), 1.0f);
+    if (c.conv_kernel > 0) {
+      w.conv_w = r.normal(E * c.conv_kernel, 0.5f);
+      w.conv_b = r.normal(E, 0.1f);
+    }
+    const float s_dh = 1.0f / std::sqrt(static_cast<float>(DH));
+    for (auto* g : {&w.wi, &w.wf, &w.wz, &w.wo}) *g = r.normal(E * DH, s_dh);
+    w.R = r.normal(4 * E * DH, 0.5f * s_dh);
+    w.bias = r.normal(4 * E, 0.5f);
+    for (int64_t e = 0; e < E; ++e) w.bias[static_cast<size_t>(E + e)] += 3.0f;  // forget
+    w.group_norm.assign(static_cast<size_t>(E), 1.0f);
+    if (c.has_ffn) {
+      w.ffn_norm.assign(static_cast<size_t>(E), 1.0f);
+      w.ffn_up = r.matrix(2 * F, E, wt);
+      w.ffn_down = r.matrix(E, F, wt);
+    }
+    return std::make_unique<SlstmCpuBlock>(c, std::move(w));
+  }
+};
+
+}  // namespace
+
+const BlockType& slstm_block_type() {
+  static const SlstmType type;
+  return type;
+}
+
+}  // namespace xlstm

@@ -1,0 +1,38 @@
+#include "ops/headwise.h"
+
+#include <cblas.h>
+
+namespace xlstm {
+
+void headwise_linear(const float* x, int64_t x_stride, int64_t T, int64_t NH, int64_t I, int64_t O,
+                     const float* W, const float* b, float* y, int64_t y_stride) {
+  if (I >= 32 && T >= 4) {  // wide blocks: one GEMM per block
+    for (int64_t h = 0; h < NH; ++h) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(T),
+                  static_cast<blasint>(O), static_cast<blasint>(I), 1.0f, x + h * I,
+                  static_cast<blasint>(x_stride), W + h * O * I, static_cast<blasint>(I), 0.0f,
+                  y + h * O, static_cast<blasint>(y_stride));
+    }
+    if (b != nullptr) {
+#pragma omp parallel for if (T * NH * O > (1 << 15))
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t j = 0; j < NH * O; ++j) y[t * y_stride + j] += b[j];
+    }
+    return;
+  }
+#pragma omp parallel for if (T * NH * O * I > (1 << 16))
+  for (int64_t t = 0; t < T; ++t) {
+    const float* xr = x + t * x_stride;
+    float* yr = y + t * y_stride;
+    for (int64_t h = 0; h < NH; ++h) {
+      for (int64_t o = 0; o < O; ++o) {
+        const float* wr = W + (h * O + o) * I;
+        float acc = b != nullptr ? b[h * O + o] : 0.0f;
+        for (int64_t d = 0; d < I; ++d) acc += xr[h * I + d] * wr[d];
+        yr[h * O + o] = acc;
+      }
+    }
+  }
+}
+
+}  // namespace xlstm

@@ -1,0 +1,42 @@
+#include "ops/slstm/slstm_cell.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "ops/elementwise.h"
+
+namespace xlstm {
+
+void slstm_head_sequence(const SlstmHeadSequence& seq, SlstmHeadState st) {
+  const int64_t DH = seq.DH, E = seq.E, off = seq.head * DH;
+  std::vector<float> raw(static_cast<size_t>(4 * DH));
+  for (int64_t t = 0; t < seq.S; ++t) {
+    const float* wx = seq.wx + t * seq.wx_stride;
+    // raw[g·DH + e] = Wx + R y_{t−1} + b
+    for (int64_t r = 0; r < 4 * DH; ++r) {
+      const int64_t g = r / DH, e = r % DH;
+      const float* Rr = seq.R + r * DH;
+      float acc = 0.0f;
+      for (int64_t d = 0; d < DH; ++d) acc += Rr[d] * st.y[d];
+      raw[r] = acc + wx[g * E + off + e] + seq.bias[g * E + off + e];
+    }
+    float* y_out = seq.y + t * seq.y_stride + off;
+    for (int64_t e = 0; e < DH; ++e) {
+      const float ri = raw[e], rf = raw[DH + e], rz = raw[2 * DH + e], ro = raw[3 * DH + e];
+      const float lfm = st.m[e] + log_sigmoid(rf);
+      const float m_new = st.n[e] == 0.0f ? ri : std::max(ri, lfm);
+      const float ig = std::min(std::exp(ri - m_new), 1.0f);
+      const float fg = std::min(std::exp(lfm - m_new), 1.0f);
+      const float c = fg * st.c[e] + ig * std::tanh(rz);
+      const float n = fg * st.n[e] + ig;
+      st.c[e] = c;
+      st.n[e] = n;
+      st.m[e] = m_new;
+      y_out[e] = sigmoid(ro) * c / n;
+    }
+    std::copy_n(y_out, DH, st.y);
+  }
+}
+
+}  // namespace xlstm
