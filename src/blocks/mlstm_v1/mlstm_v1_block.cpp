@@ -5,7 +5,7 @@
 // √DH to cancel the cell's own scaling), so C and n are held as the official package holds them.
 #include <cmath>
 
-#include "blocks/mlstm_v1/mlstm_v1_config.h"
+#include "blocks/mlstm_v1/mlstm_v1_weights.h"
 #include "blocks/v1_common/v1_common.h"
 #include "model/block_registry.h"
 #include "ops/causal_conv.h"
@@ -19,35 +19,20 @@ namespace xlstm {
 
 namespace {
 
-const MlstmV1Config& config_of(const BlockSite& s) {
-  return static_cast<const MlstmV1Config&>(*s.spec.config);
-}
-
-struct MlstmV1Weights {
-  std::vector<float> norm;            // [E] 1 + w
-  Matrix up;                          // [2I, E]
-  std::vector<float> up_b;            // [2I] or empty
-  std::vector<float> conv_w, conv_b;  // [I, KS], [I]
-  std::vector<float> q_w, k_w, v_w;   // [I/bs, bs, bs]
-  std::vector<float> q_b, k_b, v_b;   // [I] or empty
-  std::vector<float> gates;           // [2NH, 3I]: ĩ rows, then f̃ rows (float32)
-  std::vector<float> gates_b;         // [2NH]
-  std::vector<float> outnorm;         // [I] 1 + w
-  std::vector<float> skip;            // [I]
-  Matrix down;                        // [E, I]
-  std::vector<float> down_b;          // [E] or empty
-};
-
 const float* or_null(const std::vector<float>& v) {
   return v.empty() ? nullptr : v.data();
 }
 
 class MlstmV1CpuBlock final : public CpuBlock {
  public:
-  MlstmV1CpuBlock(const MlstmV1Config& c, MlstmV1Weights w) : c_(c), w_(std::move(w)) {}
+  MlstmV1CpuBlock(const MlstmV1Config& c, MlstmV1Weights w, WeightType wt)
+      : c_(c),
+        w_(std::move(w)),
+        up_(Matrix::from_f32(2 * c.inner_dim, c.embedding_dim, std::move(w_.up), wt)),
+        down_(Matrix::from_f32(c.embedding_dim, c.inner_dim, std::move(w_.down), wt)) {}
 
   size_t weight_bytes() const override {
-    return w_.up.bytes() + w_.down.bytes() +
+    return up_.bytes() + down_.bytes() +
            4 * (w_.gates.size() + w_.q_w.size() + w_.k_w.size() + w_.v_w.size() + w_.conv_w.size());
   }
 
@@ -60,7 +45,7 @@ class MlstmV1CpuBlock final : public CpuBlock {
     float* u = Workspace::sized(ws.u, T * E);
     multihead_layer_norm(x, T, 1, E, w_.norm.data(), nullptr, eps, u);
     float* up = Workspace::sized(ws.up, T * 2 * I);  // [T, 2I]: x_m | z
-    linear(u, T, E, w_.up, or_null(w_.up_b), up);
+    linear(u, T, E, up_, or_null(w_.up_b), up);
     float* conv = Workspace::sized(ws.act, T * I);  // c = SiLU(conv(x_m)), [T, I]
     causal_conv1d(up, 2 * I, B, S, I, w_.conv_w.data(), w_.conv_b.data(), c_.conv_kernel,
                   state["conv"].data(), conv);
@@ -115,13 +100,14 @@ class MlstmV1CpuBlock final : public CpuBlock {
       }
     }
     float* y = Workspace::sized(ws.y, T * E);
-    linear(hn, T, I, w_.down, or_null(w_.down_b), y);
+    linear(hn, T, I, down_, or_null(w_.down_b), y);
     for (int64_t i = 0; i < T * E; ++i) x[i] += y[i];
   }
 
  private:
   MlstmV1Config c_;
   MlstmV1Weights w_;
+  Matrix up_, down_;
 };
 
 class MlstmV1Type final : public BlockType {
@@ -158,21 +144,21 @@ class MlstmV1Type final : public BlockType {
   }
 
   std::vector<StateTensorSpec> state(const BlockSite& s) const override {
-    const auto& c = config_of(s);
+    const auto& c = config_of_mlstm_v1(s);
     const int64_t NH = c.num_heads, DH = c.head_dim();
     return {
         {"conv", {c.conv_kernel, c.inner_dim}}, {"C", {NH, DH, DH}}, {"n", {NH, DH}}, {"m", {NH}}};
   }
 
   int64_t parameter_count(const BlockSite& s) const override {
-    const auto& c = config_of(s);
+    const auto& c = config_of_mlstm_v1(s);
     const int64_t E = c.embedding_dim, I = c.inner_dim, NH = c.num_heads, b = c.bias ? 1 : 0;
     return E + 2 * I * E + b * 2 * I + I * c.conv_kernel + I + 3 * (I * c.qkv_blocksize) +
            b * 3 * I + 2 * (NH * 3 * I + NH) + I + I + E * I + b * E;
   }
 
   std::string describe(const BlockSite& s) const override {
-    const auto& c = config_of(s);
+    const auto& c = config_of_mlstm_v1(s);
     return "mlstm_v1: inner " + std::to_string(c.inner_dim) + ", heads " +
            std::to_string(c.num_heads) + " x " + std::to_string(c.head_dim()) + ", conv " +
            std::to_string(c.conv_kernel) + ", qkv blocks " + std::to_string(c.qkv_blocksize);
@@ -180,57 +166,14 @@ class MlstmV1Type final : public BlockType {
 
   std::unique_ptr<CpuBlock> load_cpu(const BlockSite& s, WeightLoader& L,
                                      WeightType wt) const override {
-    const auto& c = config_of(s);
-    const int64_t E = c.embedding_dim, I = c.inner_dim, NH = c.num_heads, bs = c.qkv_blocksize;
-    const std::string p = s.prefix + "xlstm.";
-    MlstmV1Weights w;
-    w.norm = v1::take_norm_scale(L, s.prefix + "xlstm_norm.weight", E);
-    w.up = v1::take_matrix(L, p + "proj_up.weight", 2 * I, E, wt);
-    w.up_b = v1::take_optional(L, c.bias, p + "proj_up.bias", 2 * I);
-    w.conv_w = L.take(p + "conv1d.conv.weight", {I, 1, c.conv_kernel});
-    w.conv_b = L.take(p + "conv1d.conv.bias", {I});
-    w.q_w = L.take(p + "q_proj.weight", {I / bs, bs, bs});
-    w.k_w = L.take(p + "k_proj.weight", {I / bs, bs, bs});
-    w.v_w = L.take(p + "v_proj.weight", {I / bs, bs, bs});
-    w.q_b = v1::take_optional(L, c.bias, p + "q_proj.bias", I);
-    w.k_b = v1::take_optional(L, c.bias, p + "k_proj.bias", I);
-    w.v_b = v1::take_optional(L, c.bias, p + "v_proj.bias", I);
-    std::vector<float> gates = L.take(p + "mlstm_cell.igate.weight", {NH, 3 * I});
-    const std::vector<float> fgate = L.take(p + "mlstm_cell.fgate.weight", {NH, 3 * I});
-    gates.insert(gates.end(), fgate.begin(), fgate.end());
-    w.gates = std::move(gates);
-    w.gates_b = L.take(p + "mlstm_cell.igate.bias", {NH});
-    const std::vector<float> fb = L.take(p + "mlstm_cell.fgate.bias", {NH});
-    w.gates_b.insert(w.gates_b.end(), fb.begin(), fb.end());
-    w.outnorm = v1::take_norm_scale(L, p + "mlstm_cell.outnorm.weight", I);
-    w.skip = L.take(p + "learnable_skip", {I});
-    w.down = v1::take_matrix(L, p + "proj_down.weight", E, I, wt);
-    w.down_b = v1::take_optional(L, c.bias, p + "proj_down.bias", E);
-    return std::make_unique<MlstmV1CpuBlock>(c, std::move(w));
+    return std::make_unique<MlstmV1CpuBlock>(config_of_mlstm_v1(s), load_mlstm_v1_weights(s, L),
+                                             wt);
   }
 
   std::unique_ptr<CpuBlock> random_cpu(const BlockSite& s, uint64_t seed,
                                        WeightType wt) const override {
-    const auto& c = config_of(s);
-    const int64_t E = c.embedding_dim, I = c.inner_dim, NH = c.num_heads, bs = c.qkv_blocksize;
-    v1::RandomWeights r(seed);
-    MlstmV1Weights w;
-    w.norm.assign(static_cast<size_t>(E), 1.0f);
-    w.up = r.matrix(2 * I, E, wt);
-    w.conv_w = r.normal(I * c.conv_kernel, 0.5f);
-    w.conv_b = r.normal(I, 0.1f);
-    const float s_bs = 1.0f / std::sqrt(static_cast<float>(bs));
-    w.q_w = r.normal(I * bs, s_bs);
-    w.k_w = r.normal(I * bs, s_bs);
-    w.v_w = r.normal(I * bs, s_bs);
-    w.gates = r.normal(2 * NH * 3 * I, 0.1f / std::sqrt(static_cast<float>(3 * I)));
-    w.gates_b = r.normal(NH, 1.0f);            // ĩ
-    const auto fb = r.normal(NH, 1.0f, 4.0f);  // f̃: mostly remembering
-    w.gates_b.insert(w.gates_b.end(), fb.begin(), fb.end());
-    w.outnorm.assign(static_cast<size_t>(I), 1.0f);
-    w.skip.assign(static_cast<size_t>(I), 1.0f);
-    w.down = r.matrix(E, I, wt);
-    return std::make_unique<MlstmV1CpuBlock>(c, std::move(w));
+    return std::make_unique<MlstmV1CpuBlock>(config_of_mlstm_v1(s),
+                                             random_mlstm_v1_weights(s, seed), wt);
   }
 };
 

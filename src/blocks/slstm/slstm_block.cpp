@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "blocks/slstm/slstm_config.h"
+#include "blocks/slstm/slstm_weights.h"
 #include "blocks/v1_common/v1_common.h"
 #include "model/block_registry.h"
 #include "ops/causal_conv.h"
@@ -20,34 +21,20 @@ namespace xlstm {
 
 namespace {
 
-const SlstmConfig& config_of(const BlockSite& s) {
-  return static_cast<const SlstmConfig&>(*s.spec.config);
-}
-
-struct SlstmWeights {
-  std::vector<float> norm;            // [E] 1 + w
-  std::vector<float> conv_w, conv_b;  // [E, KS], [E]; empty without conv
-  std::vector<float> wi, wf, wz, wo;  // [NH, DH, DH] each (i ← "fgate", f ← "igate")
-  std::vector<float> R;               // [NH, 4·DH, DH] vanilla layout
-  std::vector<float> bias;            // [4E] gate-major
-  std::vector<float> group_norm;      // [E] 1 + w (ones without the weight)
-  std::vector<float> ffn_norm;        // [E] 1 + w
-  Matrix ffn_up;                      // [2F, E]: gate | up
-  std::vector<float> ffn_up_b;        // [2F] or empty
-  Matrix ffn_down;                    // [E, F]
-  std::vector<float> ffn_down_b;      // [E] or empty
-};
-
 const float* or_null(const std::vector<float>& v) {
   return v.empty() ? nullptr : v.data();
 }
 
 class SlstmCpuBlock final : public CpuBlock {
  public:
-  SlstmCpuBlock(const SlstmConfig& c, SlstmWeights w) : c_(c), w_(std::move(w)) {}
+  SlstmCpuBlock(const SlstmConfig& c, SlstmWeights w, WeightType wt)
+      : c_(c),
+        w_(std::move(w)),
+        ffn_up_(Matrix::from_f32(2 * c.ffn_dim, c.embedding_dim, std::move(w_.ffn_up), wt)),
+        ffn_down_(Matrix::from_f32(c.embedding_dim, c.ffn_dim, std::move(w_.ffn_down), wt)) {}
 
   size_t weight_bytes() const override {
-    return w_.ffn_up.bytes() + w_.ffn_down.bytes() +
+    return ffn_up_.bytes() + ffn_down_.bytes() +
            4 * (w_.wi.size() * 4 + w_.R.size() + w_.conv_w.size());
   }
 
@@ -91,16 +78,17 @@ class SlstmCpuBlock final : public CpuBlock {
     const int64_t F = c_.ffn_dim;
     multihead_layer_norm(x, T, 1, E, w_.ffn_norm.data(), nullptr, eps, u);
     float* up = Workspace::sized(ws.up, T * 2 * F);
-    linear(u, T, E, w_.ffn_up, or_null(w_.ffn_up_b), up);
+    linear(u, T, E, ffn_up_, or_null(w_.ffn_up_b), up);
     float* act = Workspace::sized(ws.act, T * F);
     gated_activation(up, T, F, c_.act, act);
-    linear(act, T, F, w_.ffn_down, or_null(w_.ffn_down_b), yn);
+    linear(act, T, F, ffn_down_, or_null(w_.ffn_down_b), yn);
     for (int64_t i = 0; i < T * E; ++i) x[i] += yn[i];
   }
 
  private:
   SlstmConfig c_;
   SlstmWeights w_;
+  Matrix ffn_up_, ffn_down_;  // empty without a feed-forward
 };
 
 Activation parse_activation(const JsonSection& s) {
@@ -112,44 +100,6 @@ Activation parse_activation(const JsonSection& s) {
   if (name == "swish") return Activation::Swish;
   if (name == "selu") return Activation::Selu;
   s.fail("act_fn", "= \"" + name + "\" is not one of gelu, relu, relu^2, sigmoid, swish, selu");
-}
-
-// The recurrent kernel in the vanilla layout [NH, 4·DH, DH] (row g·DH + e, column d), whatever
-// the checkpoint's layout; a tensor of the other layout's shape is named as such.
-std::vector<float> take_recurrent(WeightLoader& L, const std::string& name, const SlstmConfig& c) {
-  const int64_t NH = c.num_heads, DH = c.head_dim();
-  const Shape vanilla{NH, 4 * DH, DH}, cuda{NH, DH, 4 * DH};
-  const bool is_vanilla = c.layout == SlstmConfig::Layout::Vanilla;
-  const TensorInfo* t = L.find(name);
-  if (t != nullptr && t->shape == (is_vanilla ? cuda : vanilla) && DH != 0) {
-    throw InvalidInput(tagged("weights", t->file + ": '" + name + "' has the shape of the " +
-                                             (is_vanilla ? "cuda" : "vanilla") +
-                                             " backend's layout " + shape_str(t->shape) +
-                                             ", but the config's slstm backend is '" +
-                                             (is_vanilla ? "vanilla" : "cuda") + "' (expects " +
-                                             shape_str(is_vanilla ? vanilla : cuda) + ")"));
-  }
-  std::vector<float> r = L.take(name, is_vanilla ? vanilla : cuda);
-  if (is_vanilla) return r;
-  std::vector<float> out(r.size());  // cuda [h, d, g·DH + e] → vanilla [h, g·DH + e, d]
-  for (int64_t h = 0; h < NH; ++h)
-    for (int64_t d = 0; d < DH; ++d)
-      for (int64_t j = 0; j < 4 * DH; ++j)
-        out[(h * 4 * DH + j) * DH + d] = r[(h * DH + d) * 4 * DH + j];
-  return out;
-}
-
-// The bias gate-major [4E] (index g·E + h·DH + e); the cuda layout stores it head-major
-// (h·4·DH + g·DH + e), the same shape.
-std::vector<float> take_bias(WeightLoader& L, const std::string& name, const SlstmConfig& c) {
-  const int64_t E = c.embedding_dim, NH = c.num_heads, DH = c.head_dim();
-  std::vector<float> b = L.take(name, {4 * E});
-  if (c.layout == SlstmConfig::Layout::Vanilla) return b;
-  std::vector<float> out(b.size());
-  for (int64_t h = 0; h < NH; ++h)
-    for (int64_t g = 0; g < 4; ++g)
-      for (int64_t e = 0; e < DH; ++e) out[g * E + h * DH + e] = b[h * 4 * DH + g * DH + e];
-  return out;
 }
 
 class SlstmType final : public BlockType {
@@ -202,7 +152,7 @@ class SlstmType final : public BlockType {
   }
 
   std::vector<StateTensorSpec> state(const BlockSite& s) const override {
-    const auto& c = config_of(s);
+    const auto& c = config_of_slstm(s);
     const int64_t E = c.embedding_dim;
     std::vector<StateTensorSpec> t;
     if (c.conv_kernel > 0) t.push_back({"conv", {c.conv_kernel, E}});
@@ -211,7 +161,7 @@ class SlstmType final : public BlockType {
   }
 
   int64_t parameter_count(const BlockSite& s) const override {
-    const auto& c = config_of(s);
+    const auto& c = config_of_slstm(s);
     const int64_t E = c.embedding_dim, DH = c.head_dim(), F = c.ffn_dim;
     int64_t n = E + (c.conv_kernel > 0 ? E * c.conv_kernel + E : 0) + 4 * E * DH + 4 * E * DH +
                 4 * E + (c.group_norm_weight ? E : 0);
@@ -220,7 +170,7 @@ class SlstmType final : public BlockType {
   }
 
   std::string describe(const BlockSite& s) const override {
-    const auto& c = config_of(s);
+    const auto& c = config_of_slstm(s);
     return std::string("slstm: heads ") + std::to_string(c.num_heads) + " x " +
            std::to_string(c.head_dim()) + ", conv " + std::to_string(c.conv_kernel) +
            ", weights in the " + (c.layout == SlstmConfig::Layout::Vanilla ? "vanilla" : "cuda") +
@@ -229,56 +179,12 @@ class SlstmType final : public BlockType {
 
   std::unique_ptr<CpuBlock> load_cpu(const BlockSite& s, WeightLoader& L,
                                      WeightType wt) const override {
-    const auto& c = config_of(s);
-    const int64_t E = c.embedding_dim, NH = c.num_heads, DH = c.head_dim(), F = c.ffn_dim;
-    const std::string p = s.prefix + "xlstm.";
-    SlstmWeights w;
-    w.norm = v1::take_norm_scale(L, s.prefix + "xlstm_norm.weight", E);
-    if (c.conv_kernel > 0) {
-      w.conv_w = L.take(p + "conv1d.conv.weight", {E, 1, c.conv_kernel});
-      w.conv_b = L.take(p + "conv1d.conv.bias", {E});
-    }
-    w.wi = L.take(p + "fgate.weight", {NH, DH, DH});  // sic: "fgate" is the input gate
-    w.wf = L.take(p + "igate.weight", {NH, DH, DH});  // and "igate" the forget gate
-    w.wz = L.take(p + "zgate.weight", {NH, DH, DH});
-    w.wo = L.take(p + "ogate.weight", {NH, DH, DH});
-    w.R = take_recurrent(L, p + "slstm_cell._recurrent_kernel_", c);
-    w.bias = take_bias(L, p + "slstm_cell._bias_", c);
-    w.group_norm = c.group_norm_weight ? v1::take_norm_scale(L, p + "group_norm.weight", E)
-                                       : std::vector<float>(static_cast<size_t>(E), 1.0f);
-    if (c.has_ffn) {
-      w.ffn_norm = v1::take_norm_scale(L, s.prefix + "ffn_norm.weight", E);
-      w.ffn_up = v1::take_matrix(L, s.prefix + "ffn.proj_up.weight", 2 * F, E, wt);
-      w.ffn_up_b = v1::take_optional(L, c.ffn_bias, s.prefix + "ffn.proj_up.bias", 2 * F);
-      w.ffn_down = v1::take_matrix(L, s.prefix + "ffn.proj_down.weight", E, F, wt);
-      w.ffn_down_b = v1::take_optional(L, c.ffn_bias, s.prefix + "ffn.proj_down.bias", E);
-    }
-    return std::make_unique<SlstmCpuBlock>(c, std::move(w));
+    return std::make_unique<SlstmCpuBlock>(config_of_slstm(s), load_slstm_weights(s, L), wt);
   }
 
   std::unique_ptr<CpuBlock> random_cpu(const BlockSite& s, uint64_t seed,
                                        WeightType wt) const override {
-    const auto& c = config_of(s);
-    const int64_t E = c.embedding_dim, DH = c.head_dim(), F = c.ffn_dim;
-    v1::RandomWeights r(seed);
-    SlstmWeights w;
-    w.norm.assign(static_cast<size_t>(E), 1.0f);
-    if (c.conv_kernel > 0) {
-      w.conv_w = r.normal(E * c.conv_kernel, 0.5f);
-      w.conv_b = r.normal(E, 0.1f);
-    }
-    const float s_dh = 1.0f / std::sqrt(static_cast<float>(DH));
-    for (auto* g : {&w.wi, &w.wf, &w.wz, &w.wo}) *g = r.normal(E * DH, s_dh);
-    w.R = r.normal(4 * E * DH, 0.5f * s_dh);
-    w.bias = r.normal(4 * E, 0.5f);
-    for (int64_t e = 0; e < E; ++e) w.bias[static_cast<size_t>(E + e)] += 3.0f;  // forget
-    w.group_norm.assign(static_cast<size_t>(E), 1.0f);
-    if (c.has_ffn) {
-      w.ffn_norm.assign(static_cast<size_t>(E), 1.0f);
-      w.ffn_up = r.matrix(2 * F, E, wt);
-      w.ffn_down = r.matrix(E, F, wt);
-    }
-    return std::make_unique<SlstmCpuBlock>(c, std::move(w));
+    return std::make_unique<SlstmCpuBlock>(config_of_slstm(s), random_slstm_weights(s, seed), wt);
   }
 };
 
