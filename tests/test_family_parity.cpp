@@ -30,7 +30,8 @@ struct Reference {
 };
 
 Reference read_reference(const fs::path& dir) {
-  Reference r{.store = TensorStore::open_file(dir / "reference.safetensors")};
+  Reference r{0,  0,  0,  0,  {},
+              {}, {}, {}, {}, TensorStore::open_file(dir / "reference.safetensors")};
   const TensorInfo& ids = *r.store.find("ids");
   r.B = ids.shape[0];
   r.S = ids.shape[1];

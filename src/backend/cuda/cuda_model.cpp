@@ -15,14 +15,15 @@
 #include <tuple>
 
 #include "backend/cuda/check.h"
+#include "backend/cuda/cuda_block.h"
 #include "backend/cuda/cuda_state.h"
 #include "backend/cuda/decode_persistent.h"
 #include "backend/cuda/gemm.h"
 #include "backend/cuda/gemv.h"
 #include "backend/cuda/ops.h"
+#include "blocks/mlstm_large/weight_plan.h"
 #include "model/backend.h"
 #include "model/state_access.h"
-#include "blocks/mlstm_large/weight_plan.h"
 
 namespace xlstm::cuda {
 
@@ -616,19 +617,11 @@ class Uploader {
   DeviceBuffer stage_;
 };
 
-// This backend runs stacks of mlstm_large blocks (xLSTM Large).
-void require_supported_layout(const ModelConfig& c) {
-  if (c.family == Family::Large) return;
-  throw InvalidInput(tagged("cuda", "layout '" + c.layout() +
-                                        "': the CUDA backend has no forward for these block types "
-                                        "yet (it runs mlstm_large stacks); use --device cpu"));
-}
-
 }  // namespace
 
 std::unique_ptr<ModelBackend> load_backend(const ModelConfig& c, WeightLoader& L, WeightType wt,
                                            const LoadOptions& options) {
-  require_supported_layout(c);
+  if (c.family != Family::Large) return load_family_backend(c, L, wt);  // cuda_block.h
   auto m = std::make_unique<CudaModel>(c, wt, options.cuda_graphs);
   m->allocate_fields();
   const WeightPlan plan = plan_weights(c, L);
@@ -645,7 +638,7 @@ std::unique_ptr<ModelBackend> load_backend(const ModelConfig& c, WeightLoader& L
 }
 
 std::unique_ptr<ModelBackend> random_backend(const ModelConfig& c, uint64_t seed, WeightType wt) {
-  require_supported_layout(c);
+  if (c.family != Family::Large) return random_family_backend(c, seed, wt);
   auto m = std::make_unique<CudaModel>(c, wt, true);
   m->allocate_fields();
   using WF = WeightField;

@@ -17,7 +17,12 @@ if(XLSTM_WITH_CUDA)
     ${CMAKE_CURRENT_LIST_DIR}/mlstm_step.cu
     ${CMAKE_CURRENT_LIST_DIR}/mlstm_chunkwise.cu
     ${CMAKE_CURRENT_LIST_DIR}/mlstm_chunkwise_tc.cu
-    ${CMAKE_CURRENT_LIST_DIR}/sampling.cu)
+    ${CMAKE_CURRENT_LIST_DIR}/sampling.cu
+    ${CMAKE_CURRENT_LIST_DIR}/family_model.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/family_ops.cu
+    ${CMAKE_CURRENT_LIST_DIR}/slstm.cu
+    ${CMAKE_CURRENT_LIST_DIR}/../../blocks/mlstm_v1/mlstm_v1_cuda.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/../../blocks/slstm/slstm_cuda.cpp)
   target_link_libraries(xlstm PUBLIC CUDA::cudart CUDA::cublasLt)
   # Fast-math stays off: the kernels are compared with the CPU reference at float32 tolerances.
 else()

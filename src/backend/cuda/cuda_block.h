@@ -1,0 +1,85 @@
+#pragma once
+// The CUDA forward of a registered block type (src/blocks/<type>/<type>_cuda.cpp), run by the
+// family backend (family_model.cpp). Weights, state and activations live on the device; launches
+// go to the model's stream.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/cuda/api.h"
+#include "backend/cuda/gemm.h"
+#include "model/backend.h"
+#include "model/block_registry.h"
+
+namespace xlstm::cuda {
+
+// Device weights: float32 vectors, and matrices in the model's weight type (GEMM operands).
+DeviceBuffer upload_floats(const std::vector<float>& v);
+DeviceBuffer upload_matrix(const std::vector<float>& v, WeightType wt);
+
+// Scratch that only grows; slots are named so that blocks can share them.
+class Workspace {
+ public:
+  float* f32(const std::string& slot, int64_t n) { return static_cast<float*>(get(slot, n * 4)); }
+  void* typed(const std::string& slot, int64_t n, WeightType wt) {
+    return get(slot, n * (wt == WeightType::BF16 ? 2 : 4));
+  }
+  void* get(const std::string& slot, int64_t bytes);
+  // Bumped whenever a slot moved: pointers captured in graphs are stale.
+  uint64_t generation() const { return generation_; }
+
+ private:
+  std::map<std::string, DeviceBuffer> slots_;
+  uint64_t generation_ = 0;
+};
+
+struct CudaContext {
+  Gemm& gemm;
+  Workspace& ws;
+  Stream stream;
+  WeightType wt;  // GEMM operand type
+};
+
+// One block's state tensors on the device, by name (the block type's StateTensorSpec names).
+class DeviceBlockState {
+ public:
+  std::map<std::string, float*> tensors;
+  float* operator[](const std::string& name) const;
+};
+
+class CudaBlock {
+ public:
+  virtual ~CudaBlock() = default;
+  // x: [B·S, E] float32 residual stream on the device, advanced in place, as is the state.
+  virtual void forward(float* x, int64_t B, int64_t S, const DeviceBlockState& state,
+                       const RunOptions& o, CudaContext& ctx) = 0;
+  virtual size_t weight_bytes() const = 0;
+};
+
+// A block type's CUDA forward: loads the block's weights (site and loader as on the CPU) or
+// draws random ones.
+struct CudaBlockFactory {
+  std::unique_ptr<CudaBlock> (*load)(const BlockSite&, WeightLoader&, WeightType);
+  std::unique_ptr<CudaBlock> (*random)(const BlockSite&, uint64_t seed, WeightType);
+};
+// The factory of this registered type, or null when it has no CUDA forward.
+const CudaBlockFactory* cuda_block_factory(const std::string& type);
+}  // namespace xlstm::cuda
+
+namespace xlstm {
+#define XLSTM_CUDA_BLOCK(t) const cuda::CudaBlockFactory& t##_cuda_forward();
+#include "blocks/registered_cuda.def"
+#undef XLSTM_CUDA_BLOCK
+}  // namespace xlstm
+
+namespace xlstm::cuda {
+
+// The family backend (family_model.cpp): stacks of block types with a CUDA forward.
+std::unique_ptr<ModelBackend> load_family_backend(const ModelConfig& c, WeightLoader& L,
+                                                  WeightType wt);
+std::unique_ptr<ModelBackend> random_family_backend(const ModelConfig& c, uint64_t seed,
+                                                    WeightType wt);
+
+}  // namespace xlstm::cuda

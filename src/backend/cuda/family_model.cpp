@@ -1,0 +1,284 @@
+// The CUDA backend of the original family's stacks: embedding → each block's CUDA forward (its
+// registered CudaBlockFactory) → post LayerNorm → head, float32 residual stream, GEMM operands in
+// the weight type. States live in a FamilyStateMirror (one allocation, a tensor per block and
+// name, as the layout declares). Sampling reads the last logits to the host.
+#include <cmath>
+#include <random>
+
+#include "backend/cuda/check.h"
+#include "backend/cuda/cuda_block.h"
+#include "backend/cuda/family_ops.h"
+#include "backend/cuda/ops.h"
+#include "model/backend.h"
+#include "model/state_access.h"
+#include "xlstm/error.h"
+
+namespace xlstm::cuda {
+
+// ---- cuda_block.h helpers ----
+
+DeviceBuffer upload_floats(const std::vector<float>& v) {
+  DeviceBuffer d(v.size() * sizeof(float));
+  if (!v.empty()) copy_to_device(d.get(), v.data(), d.bytes());
+  return d;
+}
+
+DeviceBuffer upload_matrix(const std::vector<float>& v, WeightType wt) {
+  if (wt == WeightType::F32) return upload_floats(v);
+  std::vector<uint16_t> h(v.size());
+  for (size_t i = 0; i < v.size(); ++i) h[i] = f32_to_bf16(v[i]);
+  DeviceBuffer d(h.size() * sizeof(uint16_t));
+  if (!h.empty()) copy_to_device(d.get(), h.data(), d.bytes());
+  return d;
+}
+
+void* Workspace::get(const std::string& slot, int64_t bytes) {
+  DeviceBuffer& b = slots_[slot];
+  if (static_cast<int64_t>(b.bytes()) < bytes) {
+    synchronize();  // the old buffer may still be in use by queued work
+    b = DeviceBuffer(static_cast<size_t>(bytes));
+    XLSTM_CUDA_CHECK(cudaMemset(b.get(), 0, b.bytes()));  // counters start at zero
+    ++generation_;
+  }
+  return b.get();
+}
+
+float* DeviceBlockState::operator[](const std::string& name) const {
+  auto it = tensors.find(name);
+  if (it == tensors.end()) throw Error(tagged("cuda", "block state has no tensor '" + name + "'"));
+  return it->second;
+}
+
+const CudaBlockFactory* cuda_block_factory(const std::string& type) {
+#define XLSTM_CUDA_BLOCK(t) \
+  if (type == #t) return &t##_cuda_forward();
+#include "blocks/registered_cuda.def"
+#undef XLSTM_CUDA_BLOCK
+  return nullptr;
+}
+
+namespace {
+
+// ---- the state ----
+
+int64_t numel(const StateTensorSpec& t) {
+  int64_t n = 1;
+  for (int64_t d : t.shape) n *= d;
+  return n;
+}
+
+class FamilyStateMirror final : public StateMirror {
+ public:
+  FamilyStateMirror(const StateLayout& layout, int64_t B) : layout_(layout), B_(B) {
+    size_t total = 0;
+    for (const auto& b : layout) {
+      std::vector<size_t> offs;
+      for (const auto& t : b.tensors) {
+        offs.push_back(total);
+        total += (static_cast<size_t>(B * numel(t)) + 63) / 64 * 64;  // 256-byte pieces
+      }
+      offsets_.push_back(std::move(offs));
+    }
+    buf_ = DeviceBuffer(total * sizeof(float));
+  }
+
+  bool matches(const StateLayout& layout, int64_t B) const { return B == B_ && layout == layout_; }
+
+  DeviceBlockState block(size_t i) const {
+    DeviceBlockState s;
+    for (size_t j = 0; j < layout_[i].tensors.size(); ++j)
+      s.tensors[layout_[i].tensors[j].name] = buf_.as<float>() + offsets_[i][j];
+    return s;
+  }
+
+  void upload(const std::vector<BlockState>& host) {
+    for (size_t i = 0; i < layout_.size(); ++i)
+      for (size_t j = 0; j < layout_[i].tensors.size(); ++j)
+        copy_to_device(buf_.as<float>() + offsets_[i][j], host[i].tensors[j].data.data(),
+                       host[i].tensors[j].data.size() * sizeof(float));
+  }
+
+  void zero(Stream s) { XLSTM_CUDA_CHECK(cudaMemsetAsync(buf_.get(), 0, buf_.bytes(), s)); }
+
+  void download(std::vector<BlockState>& host) const override {
+    for (size_t i = 0; i < layout_.size(); ++i)
+      for (size_t j = 0; j < layout_[i].tensors.size(); ++j)
+        copy_to_host(host[i].tensors[j].data.data(), buf_.as<float>() + offsets_[i][j],
+                     host[i].tensors[j].data.size() * sizeof(float));
+  }
+
+ private:
+  StateLayout layout_;
+  int64_t B_;
+  std::vector<std::vector<size_t>> offsets_;  // floats from the start, per block and tensor
+  DeviceBuffer buf_;
+};
+
+// ---- the model ----
+
+class FamilyModel final : public ModelBackend {
+ public:
+  FamilyModel(const ModelConfig& c, WeightType wt) : c_(c), wt_(wt), layout_(state_layout(c)) {
+    require_device();
+    XLSTM_CUDA_CHECK(cudaStreamCreate(&stream_));
+    gemm_ = std::make_unique<Gemm>();
+  }
+  ~FamilyModel() override {
+    if (stream_ != nullptr) cudaStreamDestroy(stream_);
+  }
+
+  static const CudaBlockFactory& factory_of(const ModelConfig& c, int i) {
+    const BlockSite site = block_site(c, i);
+    const CudaBlockFactory* f = cuda_block_factory(site.spec.type);
+    if (f == nullptr) {
+      throw InvalidInput(tagged("cuda", "block " + std::to_string(i) + " ('" + site.spec.type +
+                                            "') has no CUDA forward; use --device cpu"));
+    }
+    return *f;
+  }
+
+  void load(WeightLoader& L) {
+    const int64_t E = c_.embedding_dim, V = c_.vocab_size;
+    embedding_ = upload_matrix(L.take("token_embedding.weight", {V, E}), wt_);
+    for (int i = 0; i < static_cast<int>(c_.num_blocks); ++i)
+      blocks_.push_back(factory_of(c_, i).load(block_site(c_, i), L, wt_));
+    if (c_.add_out_norm) {
+      auto w = L.take("xlstm_block_stack.post_blocks_norm.weight", {E});
+      for (auto& v : w) v += 1.0f;
+      out_norm_ = upload_floats(w);
+    }
+    if (c_.tie_word_embeddings) {
+      if (L.has("lm_head.weight")) L.skip("lm_head.weight");
+    } else {
+      head_ = upload_matrix(L.take("lm_head.weight", {V, E}), wt_);
+    }
+    L.check_all_used();
+  }
+
+  void random(uint64_t seed) {
+    const int64_t E = c_.embedding_dim, V = c_.vocab_size;
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    auto randn = [&](int64_t n, float sd) {
+      std::vector<float> v(static_cast<size_t>(n));
+      for (auto& x : v) x = normal(rng) * sd;
+      return v;
+    };
+    embedding_ = upload_matrix(randn(V * E, 1.0f), wt_);
+    for (int i = 0; i < static_cast<int>(c_.num_blocks); ++i)
+      blocks_.push_back(factory_of(c_, i).random(block_site(c_, i), seed + 1000003 * (i + 1), wt_));
+    if (c_.add_out_norm)
+      out_norm_ = upload_floats(std::vector<float>(static_cast<size_t>(E), 1.0f));
+    if (!c_.tie_word_embeddings)
+      head_ = upload_matrix(randn(V * E, 1.0f / std::sqrt(static_cast<float>(E))), wt_);
+  }
+
+  size_t weight_bytes() const override {
+    size_t n = embedding_.bytes() + head_.bytes();
+    for (const auto& b : blocks_) n += b->weight_bytes();
+    return n;
+  }
+
+  int64_t default_segment_len(int64_t B) const override {
+    return std::max<int64_t>(64, 4096 / std::max<int64_t>(B, 1));
+  }
+
+  FamilyStateMirror& mirror_of(State& state) {
+    auto* m = dynamic_cast<FamilyStateMirror*>(StateAccess::mirror(state));
+    if (m == nullptr || !m->matches(layout_, state.batch())) {
+      auto fresh = std::make_unique<FamilyStateMirror>(layout_, state.batch());
+      m = fresh.get();
+      StateAccess::set_mirror(state, std::move(fresh));
+    }
+    if (StateAccess::mirror_stale(state)) {
+      if (StateAccess::host_is_zero(state)) {
+        m->zero(stream_);
+      } else {
+        m->upload(StateAccess::host_blocks(state));
+      }
+      StateAccess::mark_uploaded(state);
+    }
+    return *m;
+  }
+
+  void run_segment(const int32_t* ids, int64_t B, int64_t S, State& state, const RunOptions& o,
+                   bool all_logits) override {
+    const int64_t E = c_.embedding_dim, V = c_.vocab_size, T = B * S;
+    FamilyStateMirror& st = mirror_of(state);
+    auto* d_ids = static_cast<int32_t*>(ws_.get("ids", T * 4));
+    XLSTM_CUDA_CHECK(cudaMemcpyAsync(d_ids, ids, T * 4, cudaMemcpyHostToDevice, stream_));
+    float* x = ws_.f32("x", T * E);
+    embedding_gather(d_ids, T, embedding_.get(), wt_, E, x, stream_);
+    CudaContext ctx{*gemm_, ws_, stream_, wt_};
+    for (size_t i = 0; i < blocks_.size(); ++i) blocks_[i]->forward(x, B, S, st.block(i), o, ctx);
+    const int64_t R = all_logits ? T : B;
+    // The rows whose logits are wanted: all, or each sequence's last.
+    const float* rows = all_logits ? x : x + (S - 1) * E;
+    const int64_t stride = all_logits ? E : S * E;
+    void* normed = ws_.typed("head_in", R * E, wt_);
+    if (c_.add_out_norm) {
+      group_layer_norm(rows, R, 1, E, stride, out_norm_.as<float>(), 1e-5f, normed, wt_, false,
+                       stream_);
+    } else {
+      copy_rows(rows, R, E, stride, normed, wt_, stream_);
+    }
+    logits_ = ws_.f32("logits", R * V);
+    gemm_->linear(normed, R, E, (head_.bytes() ? head_ : embedding_).get(), V, wt_, nullptr,
+                  logits_, false, stream_);
+    kept_rows_ = R;
+    StateAccess::mark_mirror_newer(state);
+  }
+
+  void read_logits(float* dst) override {
+    XLSTM_CUDA_CHECK(cudaMemcpyAsync(dst, logits_, kept_rows_ * c_.vocab_size * sizeof(float),
+                                     cudaMemcpyDeviceToHost, stream_));
+    XLSTM_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
+
+  std::vector<int32_t> sample(const SamplingParams& p, std::span<const double> u,
+                              std::span<const std::vector<int32_t>> history) override {
+    const int64_t V = c_.vocab_size;
+    host_logits_.resize(static_cast<size_t>(kept_rows_ * V));
+    read_logits(host_logits_.data());
+    std::vector<int32_t> tokens(static_cast<size_t>(kept_rows_));
+    SamplerScratch scratch;
+    for (int64_t b = 0; b < kept_rows_; ++b) {
+      std::span<const int32_t> h;
+      if (!history.empty()) h = history[static_cast<size_t>(b)];
+      tokens[b] =
+          sample_token({host_logits_.data() + b * V, static_cast<size_t>(V)}, h, p, u[b], scratch);
+    }
+    return tokens;
+  }
+
+ private:
+  ModelConfig c_;
+  WeightType wt_;
+  StateLayout layout_;
+  Stream stream_ = nullptr;
+  std::unique_ptr<Gemm> gemm_;
+  Workspace ws_;
+  DeviceBuffer embedding_, out_norm_, head_;
+  std::vector<std::unique_ptr<CudaBlock>> blocks_;
+  float* logits_ = nullptr;
+  int64_t kept_rows_ = 0;
+  std::vector<float> host_logits_;
+};
+
+}  // namespace
+
+std::unique_ptr<ModelBackend> load_family_backend(const ModelConfig& c, WeightLoader& L,
+                                                  WeightType wt) {
+  auto m = std::make_unique<FamilyModel>(c, wt);
+  m->load(L);
+  return m;
+}
+
+std::unique_ptr<ModelBackend> random_family_backend(const ModelConfig& c, uint64_t seed,
+                                                    WeightType wt) {
+  auto m = std::make_unique<FamilyModel>(c, wt);
+  m->random(seed);
+  return m;
+}
+
+}  // namespace xlstm::cuda

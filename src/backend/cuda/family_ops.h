@@ -1,0 +1,77 @@
+#pragma once
+// CUDA ops of the original family's blocks (mLSTM v1, sLSTM; spec §3). Each computes what the CPU
+// op of the same purpose in src/ops computes (tests/test_cuda_family.cpp compares the models).
+// Float32 arithmetic; device pointers; asynchronous on `s`.
+#include <cstdint>
+#include <vector>
+
+#include "backend/cuda/api.h"
+#include "core/matrix.h"
+#include "ops/elementwise.h"
+
+namespace xlstm::cuda {
+
+// y[t] = (accumulate ? y[t] : 0) + LayerNorm over each of G groups of D (biased variance) · w.
+// x [T, G·D] float32 (rows at x + t·x_stride), w [G·D] (the 1 + w scale), y [T, G·D] as y_type
+// (accumulate: float32 only).
+void group_layer_norm(const float* x, int64_t T, int64_t G, int64_t D, int64_t x_stride,
+                      const float* w, float eps, void* y, WeightType y_type, bool accumulate,
+                      Stream s);
+
+// Causal depthwise conv with its window (ops/causal_conv.h), then SiLU when silu.
+// x rows (b·S + t) at stride x_stride; state [B, KS, F]; y [B·S, F].
+void causal_conv1d(const float* x, int64_t x_stride, int64_t B, int64_t S, int64_t F,
+                   const float* w, const float* bias, int64_t KS, float* state, float* y, bool silu,
+                   Stream s);
+
+// Block-diagonal linear (ops/headwise.h) for small blocks (one thread per output).
+void headwise_linear(const float* x, int64_t x_stride, int64_t T, int64_t NH, int64_t I, int64_t O,
+                     const float* W, const float* b, float* y, int64_t y_stride, Stream s);
+
+// Columns [0, n) of each row of x [T, stride] times `scale`, columns [n, 2n) divided by it.
+void scale_two_blocks(float* x, int64_t T, int64_t stride, int64_t n, float scale, Stream s);
+
+// act[t, j] = act(g[t, j]) · u[t, j] with gate | up side by side [T, 2F] → [T, F] (out_type).
+void gated_activation(const float* gate_up, int64_t T, int64_t F, Activation a, void* out,
+                      WeightType out_type, Stream s);
+
+// mLSTM v1 output: out[t, j] = (hn[t, j] + skip[j] · c[t, j]) · SiLU(z[t, j]);
+// hn, c [T, I]; z rows at stride z_stride; out [T, I] as out_type.
+void mlstm_v1_output(const float* hn, const float* c, const float* skip, const float* z,
+                     int64_t z_stride, int64_t T, int64_t I, void* out, WeightType out_type,
+                     Stream s);
+
+// The sLSTM recurrence of one layer over S steps for B sequences in one launch (slstm.cu): heads
+// run independently; each head's rows are split over G blocks that keep their slice of the
+// recurrent matrix on chip (shared memory) across all steps and pass each step's y through
+// global memory with a counter per head (a cooperative launch: all blocks resident).
+struct SlstmRecurrence {
+  int64_t B, S, E, NH, DH;
+  const float* wx_if;        // [B·S, 2E] W·x rows of the input and forget gates (i | f)
+  const float* wx_zo;        // [B·S, 2E] of the cell input and output gates (z | o)
+  const float* bias;         // [4E] gate-major
+  const void* R;             // prepared by slstm_prepare_recurrent for this plan's G
+  WeightType r_type;         // F32 or BF16
+  float* y;                  // [B·S, E] outputs
+  float *sy, *sc, *sn, *sm;  // state [B, E], advanced
+};
+struct SlstmPlan {
+  int G = 1;  // blocks per head
+  int threads = 128;
+  int max_batch = 1;    // sequences per launch (shared memory)
+  bool smem_R = false;  // the slice fits in shared memory
+  size_t smem_bytes = 0;
+};
+SlstmPlan slstm_plan(int64_t NH, int64_t DH, WeightType r_type);
+// R in the vanilla layout [NH, 4·DH, DH] (row g·DH + e) → [NH, G, DH, 4U] (U = DH/G; column
+// g'·U + u for gate g', unit e = g·U + u) as r_type, on the host.
+std::vector<float> slstm_arrange_recurrent(const std::vector<float>& R, int64_t NH, int64_t DH,
+                                           int G);
+// Scratch: the exchange buffer and counters.
+size_t slstm_scratch_bytes(const SlstmPlan& p, int64_t NH, int64_t E);
+void slstm_recurrence(const SlstmRecurrence& x, const SlstmPlan& p, void* d_scratch, Stream s);
+
+// dst[i] += src[i].
+void add_inplace(float* dst, const float* src, int64_t n, Stream s);
+
+}  // namespace xlstm::cuda

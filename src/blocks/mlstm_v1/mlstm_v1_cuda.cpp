@@ -1,0 +1,125 @@
+// The "mlstm_v1" block's CUDA forward: the CPU forward's steps (mlstm_v1_block.cpp) as kernels,
+// the projections through cuBLASLt, the cell through the xLSTM Large cell kernels (chunkwise for
+// prefill, the fused step for decode).
+#include <cmath>
+
+#include "backend/cuda/cuda_block.h"
+#include "backend/cuda/family_ops.h"
+#include "backend/cuda/ops.h"
+#include "blocks/mlstm_v1/mlstm_v1_weights.h"
+#include "blocks/v1_common/v1_common.h"
+
+namespace xlstm {
+
+namespace {
+
+using cuda::DeviceBuffer;
+
+class MlstmV1CudaBlock final : public cuda::CudaBlock {
+ public:
+  MlstmV1CudaBlock(const MlstmV1Config& c, const MlstmV1Weights& w, WeightType wt)
+      : c_(c),
+        norm_(cuda::upload_floats(w.norm)),
+        up_(cuda::upload_matrix(w.up, wt)),
+        up_b_(cuda::upload_floats(w.up_b)),
+        conv_w_(cuda::upload_floats(w.conv_w)),
+        conv_b_(cuda::upload_floats(w.conv_b)),
+        q_w_(cuda::upload_floats(w.q_w)),
+        k_w_(cuda::upload_floats(w.k_w)),
+        v_w_(cuda::upload_floats(w.v_w)),
+        q_b_(cuda::upload_floats(w.q_b)),
+        k_b_(cuda::upload_floats(w.k_b)),
+        v_b_(cuda::upload_floats(w.v_b)),
+        gates_(cuda::upload_floats(w.gates)),
+        gates_b_(cuda::upload_floats(w.gates_b)),
+        outnorm_(cuda::upload_floats(w.outnorm)),
+        skip_(cuda::upload_floats(w.skip)),
+        down_(cuda::upload_matrix(w.down, wt)),
+        down_b_(cuda::upload_floats(w.down_b)) {}
+
+  size_t weight_bytes() const override {
+    return up_.bytes() + down_.bytes() + gates_.bytes() + q_w_.bytes() + k_w_.bytes() +
+           v_w_.bytes() + conv_w_.bytes();
+  }
+
+  void forward(float* x, int64_t B, int64_t S, const cuda::DeviceBlockState& st,
+               const RunOptions& o, cuda::CudaContext& ctx) override {
+    const int64_t E = c_.embedding_dim, I = c_.inner_dim, NH = c_.num_heads, DH = c_.head_dim();
+    const int64_t T = B * S, bs = c_.qkv_blocksize;
+    const auto eps = static_cast<float>(v1::kNormEps);
+    const WeightType wt = ctx.wt;
+    cuda::Stream s = ctx.stream;
+    auto f = [](const DeviceBuffer& b) { return b.bytes() ? b.as<float>() : nullptr; };
+
+    void* u = ctx.ws.typed("u", T * E, wt);
+    cuda::group_layer_norm(x, T, 1, E, E, f(norm_), eps, u, wt, false, s);
+    float* up = ctx.ws.f32("up", T * 2 * I);  // x_m | z
+    ctx.gemm.linear(u, T, E, up_.get(), 2 * I, wt, f(up_b_), up, false, s);
+    float* conv = ctx.ws.f32("conv", T * I);  // SiLU(conv(x_m))
+    cuda::causal_conv1d(up, 2 * I, B, S, I, f(conv_w_), f(conv_b_), c_.conv_kernel, st["conv"],
+                        conv, true, s);
+    float* qkv = ctx.ws.f32("qkv", T * 3 * I);
+    cuda::headwise_linear(conv, I, T, I / bs, bs, bs, f(q_w_), f(q_b_), qkv, 3 * I, s);
+    cuda::headwise_linear(conv, I, T, I / bs, bs, bs, f(k_w_), f(k_b_), qkv + I, 3 * I, s);
+    cuda::headwise_linear(up, 2 * I, T, I / bs, bs, bs, f(v_w_), f(v_b_), qkv + 2 * I, 3 * I, s);
+    float* gates = ctx.ws.f32("gates", T * 2 * NH);  // ĩ | f̃ from the unscaled q, k, v
+    ctx.gemm.linear(qkv, T, 3 * I, f(gates_), 2 * NH, WeightType::F32, f(gates_b_), gates, false,
+                    s);
+    // k carries 1/√DH (the official state convention); q · √DH cancels the cell's own 1/√DH.
+    cuda::scale_two_blocks(qkv, T, 3 * I, I, std::sqrt(static_cast<float>(DH)), s);
+
+    float* h = ctx.ws.f32("h", T * I);
+    cuda::CellBatch cell{B,
+                         S,
+                         NH,
+                         DH,
+                         DH,
+                         {qkv, 3 * I},
+                         {qkv + I, 3 * I},
+                         {qkv + 2 * I, 3 * I},
+                         {gates, 2 * NH},
+                         {gates + NH, 2 * NH},
+                         h,
+                         I};
+    const cuda::CellStateDev cs{st["C"], st["n"], st["m"]};
+    if (S == 1 || o.formulation == Formulation::Step) {
+      auto* sync = static_cast<unsigned*>(
+          ctx.ws.get("mlstm_step_sync", static_cast<int64_t>(cuda::mlstm_step_sync_bytes(cell))));
+      cuda::mlstm_step(cell, cs, 1e-6f, sync, s);
+    } else {
+      const int64_t chunk =
+          std::min<int64_t>(o.chunk_size > 0 ? o.chunk_size : 64, cuda::kMaxChunk);
+      void* scratch = ctx.ws.get(
+          "mlstm_chunk", static_cast<int64_t>(cuda::mlstm_chunkwise_scratch_bytes(cell, chunk)));
+      cuda::mlstm_chunkwise(cell, cs, 1e-6f, chunk, scratch, s);
+    }
+    float* hn = ctx.ws.f32("hn", T * I);
+    cuda::group_layer_norm(h, T, NH, DH, I, f(outnorm_), eps, hn, WeightType::F32, false, s);
+    void* out = ctx.ws.typed("out", T * I, wt);
+    cuda::mlstm_v1_output(hn, conv, f(skip_), up + I, 2 * I, T, I, out, wt, s);
+    ctx.gemm.linear(out, T, I, down_.get(), E, wt, f(down_b_), x, true, s);  // x += proj_down
+  }
+
+ private:
+  MlstmV1Config c_;
+  DeviceBuffer norm_, up_, up_b_, conv_w_, conv_b_, q_w_, k_w_, v_w_, q_b_, k_b_, v_b_, gates_,
+      gates_b_, outnorm_, skip_, down_, down_b_;
+};
+
+std::unique_ptr<cuda::CudaBlock> load(const BlockSite& s, WeightLoader& L, WeightType wt) {
+  return std::make_unique<MlstmV1CudaBlock>(config_of_mlstm_v1(s), load_mlstm_v1_weights(s, L), wt);
+}
+
+std::unique_ptr<cuda::CudaBlock> random(const BlockSite& s, uint64_t seed, WeightType wt) {
+  return std::make_unique<MlstmV1CudaBlock>(config_of_mlstm_v1(s), random_mlstm_v1_weights(s, seed),
+                                            wt);
+}
+
+}  // namespace
+
+const cuda::CudaBlockFactory& mlstm_v1_cuda_forward() {
+  static const cuda::CudaBlockFactory factory{load, random};
+  return factory;
+}
+
+}  // namespace xlstm
