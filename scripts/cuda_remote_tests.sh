@@ -14,7 +14,11 @@ mode=${1:-}
 if [ "$mode" = pack ]; then
   set -e
   rm -rf .cuda_run && mkdir -p .cuda_run/stage/lib .cuda_run/stage/bin
-  cp build/tests/test_cuda_ops build/tests/test_cuda_model build/bin/xlstm .cuda_run/stage/bin/
+  cp build/tests/test_cuda_ops build/tests/test_cuda_model build/tests/test_cuda_family \
+     build/tests/test_family_parity build/bin/xlstm build/bin/slstm_recurrence_bench \
+     .cuda_run/stage/bin/
+  # XLSTM_BEFORE=path/to/xlstm: another build of the CLI, for before/after benchmarks.
+  if [ -n "${XLSTM_BEFORE:-}" ]; then cp "$XLSTM_BEFORE" .cuda_run/stage/bin/xlstm_before; fi
   strip .cuda_run/stage/bin/*
   for lib in libopenblas.so.0 libgfortran.so.5 libquadmath.so.0 libgomp.so.1 libpcre2-8.so.0 \
              libutf8proc.so.2; do
@@ -37,7 +41,8 @@ if [ "$(readlink -f "$built_in" 2>/dev/null)" != "$(pwd -P)" ]; then
   mkdir -p "$(dirname "$built_in")" && ln -sfn "$(pwd -P)" "$built_in"
 fi
 mkdir -p build/bin build/tests
-cp /tmp/xlstm_run/bin/xlstm build/bin/ && cp /tmp/xlstm_run/bin/test_cuda_* build/tests/
+cp /tmp/xlstm_run/bin/test_* build/tests/
+for f in /tmp/xlstm_run/bin/*; do case $(basename "$f") in test_*) ;; *) cp "$f" build/bin/ ;; esac; done
 cudalibs=$(dirname "$(find /usr/local /opt /usr/lib -name 'libcublasLt.so.13*' 2>/dev/null | head -1)")
 export LD_LIBRARY_PATH=/tmp/xlstm_run/lib:$cudalibs:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 if [ "$mode" = exec ]; then
@@ -61,6 +66,11 @@ for f in 'Fixtures/*Float32*' 'Fixtures/*Bf16*' 'Fixtures/*Prefill*' 'CudaState*
          'CudaGenerate*' 'CudaModel*:CudaCli*:CudaBackend*:Heads/*:Shapes/*'; do
   timeout 300 build/tests/test_cuda_model --gtest_filter="$f" 2>&1 | tee -a "$log" | tail -3
 done
+# The original family (mLSTM v1 / sLSTM) on the GPU, and its CPU parity on this machine's CPU.
+for f in 'Family/*' 'Shapes/*'; do
+  timeout 300 build/tests/test_cuda_family --gtest_filter="$f" 2>&1 | tee -a "$log" | tail -3
+done
+timeout 120 build/tests/test_family_parity 2>&1 | tee -a "$log" | tail -3
 grep -E "^\[  (PASSED|FAILED) |tests? ran|^\[  FAILED  \]" "$log" | sort | uniq -c > "$OUT/cuda_tests_summary.txt"
 cat "$OUT/cuda_tests_summary.txt"
 if [ "${XLSTM_BENCH:-1}" = 1 ]; then

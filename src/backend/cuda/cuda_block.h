@@ -78,7 +78,7 @@ namespace xlstm::cuda {
 
 // The family backend (family_model.cpp): stacks of block types with a CUDA forward.
 std::unique_ptr<ModelBackend> load_family_backend(const ModelConfig& c, WeightLoader& L,
-                                                  WeightType wt);
+                                                  WeightType wt, bool graphs);
 std::unique_ptr<ModelBackend> random_family_backend(const ModelConfig& c, uint64_t seed,
                                                     WeightType wt);
 

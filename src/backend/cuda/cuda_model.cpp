@@ -621,7 +621,8 @@ class Uploader {
 
 std::unique_ptr<ModelBackend> load_backend(const ModelConfig& c, WeightLoader& L, WeightType wt,
                                            const LoadOptions& options) {
-  if (c.family != Family::Large) return load_family_backend(c, L, wt);  // cuda_block.h
+  if (c.family != Family::Large)  // cuda_block.h
+    return load_family_backend(c, L, wt, options.cuda_graphs);
   auto m = std::make_unique<CudaModel>(c, wt, options.cuda_graphs);
   m->allocate_fields();
   const WeightPlan plan = plan_weights(c, L);

@@ -3,7 +3,9 @@
 // the weight type. States live in a FamilyStateMirror (one allocation, a tensor per block and
 // name, as the layout declares). Sampling reads the last logits to the host.
 #include <cmath>
+#include <map>
 #include <random>
+#include <tuple>
 
 #include "backend/cuda/check.h"
 #include "backend/cuda/cuda_block.h"
@@ -118,12 +120,15 @@ class FamilyStateMirror final : public StateMirror {
 
 class FamilyModel final : public ModelBackend {
  public:
-  FamilyModel(const ModelConfig& c, WeightType wt) : c_(c), wt_(wt), layout_(state_layout(c)) {
+  FamilyModel(const ModelConfig& c, WeightType wt, bool graphs)
+      : c_(c), wt_(wt), use_graphs_(graphs), layout_(state_layout(c)) {
     require_device();
     XLSTM_CUDA_CHECK(cudaStreamCreate(&stream_));
     gemm_ = std::make_unique<Gemm>();
   }
   ~FamilyModel() override {
+    clear_graphs();
+    if (pinned_ids_ != nullptr) cudaFreeHost(pinned_ids_);
     if (stream_ != nullptr) cudaStreamDestroy(stream_);
   }
 
@@ -203,10 +208,34 @@ class FamilyModel final : public ModelBackend {
 
   void run_segment(const int32_t* ids, int64_t B, int64_t S, State& state, const RunOptions& o,
                    bool all_logits) override {
-    const int64_t E = c_.embedding_dim, V = c_.vocab_size, T = B * S;
+    const int64_t T = B * S;
     FamilyStateMirror& st = mirror_of(state);
+    // Ids through a pinned buffer: a fixed source address that decode graphs can rely on.
+    if (pinned_ids_count_ < T) {
+      if (pinned_ids_ != nullptr) XLSTM_CUDA_CHECK(cudaFreeHost(pinned_ids_));
+      XLSTM_CUDA_CHECK(cudaStreamSynchronize(stream_));
+      XLSTM_CUDA_CHECK(cudaMallocHost(&pinned_ids_, static_cast<size_t>(T) * 4));
+      pinned_ids_count_ = T;
+    }
+    XLSTM_CUDA_CHECK(cudaStreamSynchronize(stream_));  // the previous copy has left the buffer
+    std::copy_n(ids, T, static_cast<int32_t*>(pinned_ids_));
     auto* d_ids = static_cast<int32_t*>(ws_.get("ids", T * 4));
-    XLSTM_CUDA_CHECK(cudaMemcpyAsync(d_ids, ids, T * 4, cudaMemcpyHostToDevice, stream_));
+    XLSTM_CUDA_CHECK(
+        cudaMemcpyAsync(d_ids, pinned_ids_, T * 4, cudaMemcpyHostToDevice, stream_));
+    kept_rows_ = all_logits ? T : B;
+    if (S == 1 && use_graphs_) {
+      run_graph(B, st, o);
+    } else {
+      enqueue(B, S, st, o, all_logits);
+    }
+    StateAccess::mark_mirror_newer(state);
+  }
+
+  // Embedding → blocks → post norm → logits of the wanted rows, on the stream.
+  void enqueue(int64_t B, int64_t S, const FamilyStateMirror& st, const RunOptions& o,
+               bool all_logits) {
+    const int64_t E = c_.embedding_dim, V = c_.vocab_size, T = B * S;
+    auto* d_ids = static_cast<int32_t*>(ws_.get("ids", T * 4));
     float* x = ws_.f32("x", T * E);
     embedding_gather(d_ids, T, embedding_.get(), wt_, E, x, stream_);
     CudaContext ctx{*gemm_, ws_, stream_, wt_};
@@ -225,8 +254,47 @@ class FamilyModel final : public ModelBackend {
     logits_ = ws_.f32("logits", R * V);
     gemm_->linear(normed, R, E, (head_.bytes() ? head_ : embedding_).get(), V, wt_, nullptr,
                   logits_, false, stream_);
-    kept_rows_ = R;
-    StateAccess::mark_mirror_newer(state);
+  }
+
+  // One decode step from a CUDA graph per (batch, state memory, workspace generation): the first
+  // step of a key runs eagerly (sizing the workspace), the second is captured, later ones replay.
+  void run_graph(int64_t B, const FamilyStateMirror& st, const RunOptions& o) {
+    const GraphKey key{B, &st, ws_.generation()};
+    auto it = graphs_.find(key);
+    if (it == graphs_.end()) {
+      if (graph_seen_[key]++ == 0) {
+        enqueue(B, 1, st, o, true);
+        return;
+      }
+      if (graphs_.size() >= 8) clear_graphs();
+      cudaGraph_t g = nullptr;
+      XLSTM_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+      try {
+        enqueue(B, 1, st, o, true);
+      } catch (...) {
+        cudaStreamEndCapture(stream_, &g);
+        if (g != nullptr) cudaGraphDestroy(g);
+        throw;
+      }
+      XLSTM_CUDA_CHECK(cudaStreamEndCapture(stream_, &g));
+      if (ws_.generation() != std::get<2>(key)) {  // a slot moved while capturing: not valid
+        cudaGraphDestroy(g);
+        enqueue(B, 1, st, o, true);
+        return;
+      }
+      cudaGraphExec_t exec = nullptr;
+      const cudaError_t e = cudaGraphInstantiate(&exec, g, 0);
+      cudaGraphDestroy(g);
+      XLSTM_CUDA_CHECK(e);
+      it = graphs_.emplace(key, exec).first;
+    }
+    XLSTM_CUDA_CHECK(cudaGraphLaunch(it->second, stream_));
+  }
+
+  void clear_graphs() {
+    for (auto& [k, g] : graphs_) cudaGraphExecDestroy(g);
+    graphs_.clear();
+    graph_seen_.clear();
   }
 
   void read_logits(float* dst) override {
@@ -254,7 +322,13 @@ class FamilyModel final : public ModelBackend {
  private:
   ModelConfig c_;
   WeightType wt_;
+  bool use_graphs_;
   StateLayout layout_;
+  using GraphKey = std::tuple<int64_t, const void*, uint64_t>;
+  std::map<GraphKey, cudaGraphExec_t> graphs_;
+  std::map<GraphKey, int> graph_seen_;
+  void* pinned_ids_ = nullptr;
+  int64_t pinned_ids_count_ = 0;
   Stream stream_ = nullptr;
   std::unique_ptr<Gemm> gemm_;
   Workspace ws_;
@@ -268,15 +342,15 @@ class FamilyModel final : public ModelBackend {
 }  // namespace
 
 std::unique_ptr<ModelBackend> load_family_backend(const ModelConfig& c, WeightLoader& L,
-                                                  WeightType wt) {
-  auto m = std::make_unique<FamilyModel>(c, wt);
+                                                  WeightType wt, bool graphs) {
+  auto m = std::make_unique<FamilyModel>(c, wt, graphs);
   m->load(L);
   return m;
 }
 
 std::unique_ptr<ModelBackend> random_family_backend(const ModelConfig& c, uint64_t seed,
                                                     WeightType wt) {
-  auto m = std::make_unique<FamilyModel>(c, wt);
+  auto m = std::make_unique<FamilyModel>(c, wt, true);
   m->random(seed);
   return m;
 }

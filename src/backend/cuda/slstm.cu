@@ -149,6 +149,22 @@ SlstmPlan slstm_plan(int64_t NH, int64_t DH, WeightType r_type) {
   while (p.max_batch < 256 && smem_for(p.max_batch * 2, DH, U, p.smem_R, elem) <= budget)
     p.max_batch *= 2;
   p.smem_bytes = smem_for(p.max_batch, DH, U, p.smem_R, elem);
+  // Allow the kernel this much dynamic shared memory, once per size (not a stream operation, but
+  // kept out of the launches so that graph capture sees only launches).
+  static size_t allowed[2] = {0, 0};
+  size_t& a = allowed[r_type == WeightType::BF16 ? 1 : 0];
+  if (p.smem_bytes > a) {
+    if (r_type == WeightType::BF16) {
+      XLSTM_CUDA_CHECK(cudaFuncSetAttribute(slstm_kernel<bf16>,
+                                            cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                            static_cast<int>(p.smem_bytes)));
+    } else {
+      XLSTM_CUDA_CHECK(cudaFuncSetAttribute(slstm_kernel<float>,
+                                            cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                            static_cast<int>(p.smem_bytes)));
+    }
+    a = p.smem_bytes;
+  }
   p.threads = static_cast<int>(std::clamp<int64_t>((4 * U + 31) / 32 * 32, 64, 256));
   return p;
 }
@@ -201,17 +217,11 @@ void slstm_recurrence(const SlstmRecurrence& x, const SlstmPlan& p, void* d_scra
     XLSTM_CUDA_CHECK(cudaMemsetAsync(counters, 0, x.NH * sizeof(unsigned), s));
     const dim3 grid(static_cast<unsigned>(x.NH * p.G)), block(static_cast<unsigned>(p.threads));
     if (x.r_type == WeightType::BF16) {
-      auto* k = slstm_kernel<bf16>;
-      XLSTM_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                            static_cast<int>(p.smem_bytes)));
-      launch_with_attribute(&cooperative, k, grid, block, smem, s, part, p.G, p.smem_R,
-                            static_cast<const bf16*>(x.R), xchg, counters);
+      launch_with_attribute(&cooperative, slstm_kernel<bf16>, grid, block, smem, s, part, p.G,
+                            p.smem_R, static_cast<const bf16*>(x.R), xchg, counters);
     } else {
-      auto* k = slstm_kernel<float>;
-      XLSTM_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                            static_cast<int>(p.smem_bytes)));
-      launch_with_attribute(&cooperative, k, grid, block, smem, s, part, p.G, p.smem_R,
-                            static_cast<const float*>(x.R), xchg, counters);
+      launch_with_attribute(&cooperative, slstm_kernel<float>, grid, block, smem, s, part, p.G,
+                            p.smem_R, static_cast<const float*>(x.R), xchg, counters);
     }
   }
 }
