@@ -82,6 +82,15 @@ TEST(SafetensorsErrors, InvalidHeaderJson) {
   expect_contains(open_error(d.path() / "a.safetensors"), "invalid header JSON");
 }
 
+TEST(SafetensorsErrors, DuplicateTensorNameIsRefused) {
+  TempDir d;
+  write_bytes(d.path() / "a.safetensors",
+              raw_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                       R"("a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                       8));
+  expect_contains(open_error(d.path() / "a.safetensors"), "tensor 'a' appears twice");
+}
+
 TEST(SafetensorsErrors, TruncatedData) {
   TempDir d;
   const float x[4] = {1, 2, 3, 4};

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "xlstm/error.h"
 
@@ -63,7 +64,18 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : file_(path
   }
   json header;
   try {
-    header = json::parse(file_.data() + 8, file_.data() + 8 + header_len);
+    // JSON objects keep the last of duplicate keys: a header naming a tensor twice is refused.
+    std::set<std::string> names;
+    std::string duplicate;
+    const json::parser_callback_t check_keys = [&](int depth, json::parse_event_t event,
+                                                   json& parsed) {
+      if (depth == 1 && event == json::parse_event_t::key &&
+          !names.insert(parsed.get<std::string>()).second && duplicate.empty())
+        duplicate = parsed.get<std::string>();
+      return true;
+    };
+    header = json::parse(file_.data() + 8, file_.data() + 8 + header_len, check_keys);
+    if (!duplicate.empty()) fail(path, "tensor '" + duplicate + "' appears twice in the header");
   } catch (const json::exception& e) {
     fail(path, std::string("invalid header JSON: ") + e.what());
   }
