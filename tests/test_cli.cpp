@@ -97,6 +97,8 @@ TEST(Cli, ErrorsExitNonZeroWithOneClearLine) {
       {"generate -m " + kModel, "generate needs a prompt"},
       {"logits -m " + kModel + " --out /tmp/x.npy", "logits needs exactly one of"},
       {"tokenize --tokenizer /nonexistent.json -p hi", "/nonexistent.json"},
+      {"generate -m " + kModel + " --ids 1 -n 99999999999", "--n-predict: Value 99999999999"},
+      {"generate -m " + kModel + " --ids 1 -t 100000", "--threads: Value 100000"},
   };
   for (const auto& c : cases) {
     const auto r = run_cli(c.args);
@@ -105,6 +107,12 @@ TEST(Cli, ErrorsExitNonZeroWithOneClearLine) {
     EXPECT_EQ(r.out.find("terminate called"), std::string::npos) << r.out;
   }
   EXPECT_NE(run_cli("").code, 0);
+}
+
+TEST(Cli, TooManyThreadsAreCappedWithAWarning) {
+  const auto r = run_cli("generate -m " + kModel + " --ids 1 -n 1 --print-ids -t 60000");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("warning: --threads 60000 is more than the"), std::string::npos) << r.out;
 }
 
 }  // namespace

