@@ -1,5 +1,6 @@
 // The `xlstm` binary as a black box: outputs, exit codes, one-line errors.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <array>
 #include <cstdio>
@@ -29,6 +30,7 @@ Result run_cli(const std::string& args) {
 }
 
 const std::string kModel = (testing::fixtures() / "models" / "nxai_odd_heads").string();
+const std::string kTextModel = std::string(XLSTM_SOURCE_DIR) + "/models/tiny-shakespeare";
 
 TEST(Cli, InfoOnTheSevenBConfig) {
   const auto r =
@@ -98,6 +100,8 @@ TEST(Cli, ErrorsExitNonZeroWithOneClearLine) {
       {"logits -m " + kModel + " --out /tmp/x.npy", "logits needs exactly one of"},
       {"tokenize --tokenizer /nonexistent.json -p hi", "/nonexistent.json"},
       {"generate -m " + kModel + " --ids 1 -n 99999999999", "--n-predict: Value 99999999999"},
+      {"generate -m /nonexistent -p hi", "-m /nonexistent: does not exist"},
+      {"generate -m " + kTextModel + " -f /tmp", "/tmp: is a directory"},
       {"generate -m " + kModel + " --ids 1 -t 100000", "--threads: Value 100000"},
   };
   for (const auto& c : cases) {
@@ -107,6 +111,17 @@ TEST(Cli, ErrorsExitNonZeroWithOneClearLine) {
     EXPECT_EQ(r.out.find("terminate called"), std::string::npos) << r.out;
   }
   EXPECT_NE(run_cli("").code, 0);
+}
+
+TEST(Cli, AFifoIsRefusedInsteadOfBlocking) {
+  namespace fs = std::filesystem;
+  const fs::path fifo = fs::temp_directory_path() / "xlstm_cli_test.fifo";
+  fs::remove(fifo);
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const auto r = run_cli("generate -m " + kTextModel + " -f " + fifo.string());
+  fs::remove(fifo);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("is not a regular file"), std::string::npos) << r.out;
 }
 
 TEST(Cli, TooManyThreadsAreCappedWithAWarning) {

@@ -105,7 +105,7 @@ TEST(TokenizerLoad, MissingFile) {
     Tokenizer::from_file("/nonexistent/tokenizer.json");
     FAIL() << "loaded a missing file";
   } catch (const xlstm::InvalidInput& e) {
-    EXPECT_STREQ(e.what(), "[tokenizer] /nonexistent/tokenizer.json: cannot open file");
+    EXPECT_STREQ(e.what(), "[tokenizer] /nonexistent/tokenizer.json: does not exist");
   }
 }
 

@@ -1,4 +1,5 @@
 #include "core/mapped_file.h"
+#include "core/regular_file.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -14,6 +15,7 @@
 namespace xlstm {
 
 MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
+  require_regular_file(path, "io");  // before open(): a FIFO would block it
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     throw InvalidInput(tagged("io", path.string() + ": cannot open: " + std::strerror(errno)));

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <variant>
 
+#include "core/regular_file.h"
 #include "io/family_config.h"
 #include "model/block_registry.h"
 #include "xlstm/config.h"
@@ -274,6 +275,7 @@ LoadedConfig parse_config(const std::string& text, const std::string& src) {
 }
 
 LoadedConfig load_config(const std::filesystem::path& path) {
+  require_regular_file(path, "config");
   std::ifstream in(path);
   if (!in) throw InvalidInput(tagged("config", path.string() + ": cannot open"));
   std::stringstream ss;

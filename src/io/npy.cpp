@@ -1,4 +1,5 @@
 #include "xlstm/npy.h"
+#include "core/regular_file.h"
 
 #include <cstring>
 #include <fstream>
@@ -41,6 +42,7 @@ NpyIds read_npy_ids(const std::filesystem::path& path) {
   auto fail = [&](const std::string& what) -> void {
     throw InvalidInput(tagged("npy", where + ": " + what));
   };
+  require_regular_file(path, "npy");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("cannot open");
   std::stringstream ss;

@@ -1,4 +1,5 @@
 #include "io/safetensors.h"
+#include "core/regular_file.h"
 
 #include <algorithm>
 #include <cstring>
@@ -182,6 +183,7 @@ TensorStore TensorStore::open_dir(const std::filesystem::path& dir) {
   }
   json index;
   try {
+    require_regular_file(index_path, "safetensors");
     std::ifstream in(index_path);
     index = json::parse(in);
   } catch (const json::exception& e) {

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "byte_level.h"
+#include "core/regular_file.h"
 #include "impl.h"
 #include "normalizer.h"
 #include "utf8.h"
@@ -150,6 +151,7 @@ Tokenizer Tokenizer::from_json(std::string_view json, std::string_view name) {
 }
 
 Tokenizer Tokenizer::from_file(const std::filesystem::path& path) {
+  require_regular_file(path, "tokenizer");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InvalidInput(tagged("tokenizer", path.string() + ": cannot open file"));
   std::ostringstream ss;

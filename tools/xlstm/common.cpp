@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "commands.h"
+#include "core/regular_file.h"
 #include "xlstm/error.h"
 #include "xlstm/threads.h"
 
@@ -68,6 +69,11 @@ void RuntimeOptions::apply_threads() const {
 }
 
 Tokenizer load_model_tokenizer(const std::string& model_dir) {
+  if (!std::filesystem::is_directory(model_dir)) {
+    throw InvalidInput(tagged(
+        "cli", "-m " + model_dir + ": " +
+                   (std::filesystem::exists(model_dir) ? "is not a directory" : "does not exist")));
+  }
   const auto path = std::filesystem::path(model_dir) / "tokenizer.json";
   if (!std::filesystem::exists(path)) {
     throw InvalidInput(
@@ -88,6 +94,7 @@ void PromptSource::add_to(CLI::App* sub, bool allow_ids) {
 
 std::string PromptSource::text() const {
   if (!file.empty()) {
+    require_regular_file(file, "cli");
     std::ifstream in(file, std::ios::binary);
     if (!in) throw InvalidInput(tagged("cli", "-f: cannot read '" + file + "'"));
     std::stringstream ss;
