@@ -11,7 +11,7 @@ large=tests/fixtures/configs/xlstm-7b.json
 {
   echo "# $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader)"
   echo "## xLSTM Large (7B shape): before (xlstm_before) and after the registry, interleaved"
-  for round in 1 2; do
+  for round in ${XLSTM_LARGE_ROUNDS:-1 2}; do
     for bin in xlstm_before xlstm; do
       [ -x build/bin/$bin ] || continue
       echo "### $bin round $round: prefill S=8192 B=1"
@@ -29,6 +29,9 @@ large=tests/fixtures/configs/xlstm-7b.json
   echo "## 1.3B 7:1 stack (bench/configs/xlstm-1.3b-7to1.json), bf16"
   timeout 240 build/bin/xlstm bench --config bench/configs/xlstm-1.3b-7to1.json --device cuda \
     --prompt-len 2048 --gen 64 --batch 1,8,16 --reps 2 2>&1 | tail -6
+  echo "## the same shape, mLSTM only (bench/configs/xlstm-1.3b-1to0.json), bf16"
+  timeout 120 build/bin/xlstm bench --config bench/configs/xlstm-1.3b-1to0.json --device cuda \
+    --prompt-len 2048 --gen 64 --batch 1 --reps 2 2>&1 | tail -1
   echo "## all-sLSTM 24 x 1024 (bench/configs/slstm-24x1024.json), bf16"
   timeout 120 build/bin/xlstm bench --config bench/configs/slstm-24x1024.json --device cuda \
     --prompt-len 2048 --gen 64 --batch 1,8 --reps 2 2>&1 | tail -5

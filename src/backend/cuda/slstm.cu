@@ -2,14 +2,18 @@
 // one launch for all S steps of up to max_batch sequences. Block (h, g) owns units
 // e ∈ [g·U, (g+1)·U) of head h (U = DH / G) for all four gates: 4U rows of the head's recurrent
 // matrix, kept in shared memory for the whole launch (or read from L2 when they do not fit).
-// Per step: raw = R_slice · y_{t−1} for every sequence, the pointwise gates and state update of
-// its units, then its y units go to an exchange buffer in global memory and the block waits on a
-// per-head counter until all G blocks of the head have published the step; heads never wait on
-// each other. The launch is cooperative: every block is resident, so the waits cannot deadlock.
+// Per step: raw = R_slice · y_{t−1} for every sequence (each dot product split over a few lanes),
+// the pointwise gates and state update of its units, then its y units go to an exchange buffer as
+// flagged words (flagged_words.cuh: value and step in one 8-byte store, no fence or counter) and
+// the block reads its head's whole y back once every word carries this step's flag; heads never
+// wait on each other. Two buffers by step parity: a block can overwrite a buffer only after every
+// block of its head has published the next step, i.e. finished reading this one. The launch is
+// cooperative: every block is resident, so the waits cannot deadlock.
 #include <vector>
 
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/family_ops.h"
+#include "backend/cuda/flagged_words.cuh"
 #include "backend/cuda/pdl_launch.cuh"
 
 namespace xlstm::cuda {
@@ -35,59 +39,97 @@ DeviceFacts device_facts() {
   return facts;
 }
 
+constexpr int kThreads = 256;
+
+// Row stride of the slice in shared memory: 4U plus padding, so that the P lanes that split one
+// row's dot product (d ≡ p mod P) fall in different banks.
+__host__ __device__ inline int64_t slice_ld(int64_t U, size_t r_elem) {
+  return 4 * U + (r_elem == 2 ? 16 : 8);
+}
+
 // Shared memory of one block: y_{t−1} [Bc, DH], raw [Bc, 4U], c/n/m [Bc, U], plus the slice.
 size_t smem_for(int64_t Bc, int64_t DH, int64_t U, bool smem_R, size_t r_elem) {
   size_t bytes = static_cast<size_t>(Bc * DH + Bc * 4 * U + 3 * Bc * U) * sizeof(float);
-  if (smem_R) bytes += static_cast<size_t>(DH * 4 * U) * r_elem;
+  if (smem_R) bytes += static_cast<size_t>(DH * slice_ld(U, r_elem)) * r_elem;
   return (bytes + 15) / 16 * 16;
 }
 
 template <typename TR>
-__global__ void __launch_bounds__(256) slstm_kernel(SlstmRecurrence x, int G, bool smem_R,
-                                                    const TR* R, float* xchg, unsigned* counters) {
+__global__ void __launch_bounds__(kThreads)
+    slstm_kernel(SlstmRecurrence x, int G, bool smem_R, const TR* R, uint64_t* xchg) {
   extern __shared__ __align__(16) unsigned char smem[];
-  const int64_t B = x.B, S = x.S, E = x.E, DH = x.DH, U = DH / G;
+  const int64_t B = x.B, S = x.S, E = x.E, DH = x.DH, U = DH / G, J = 4 * U;
   const int64_t h = blockIdx.x / G, g = blockIdx.x % G;
-  const int tid = threadIdx.x, nt = blockDim.x;
+  const int tid = threadIdx.x;
   float* y_prev = reinterpret_cast<float*>(smem);  // [B, DH]
-  float* raw = y_prev + B * DH;                    // [B, 4U]
-  float* cs = raw + B * 4 * U;                     // [B, U]
+  float* raw = y_prev + B * DH;                    // [B, J]
+  float* cs = raw + B * J;                         // [B, U]
   float* ns = cs + B * U;
   float* ms = ns + B * U;
-  const TR* slice = R + (h * G + g) * DH * 4 * U;  // [DH, 4U]
+  const TR* slice = R + (h * G + g) * DH * J;  // [DH, J] in global memory
+  int64_t ld = J;
   if (smem_R) {
     TR* s_slice = reinterpret_cast<TR*>(ms + B * U);
-    for (int64_t i = tid; i < DH * 4 * U; i += nt) s_slice[i] = slice[i];
+    ld = slice_ld(U, sizeof(TR));
+    for (int64_t i = tid; i < DH * J; i += kThreads) s_slice[(i / J) * ld + i % J] = slice[i];
     slice = s_slice;
   }
-  for (int64_t i = tid; i < B * DH; i += nt) y_prev[i] = x.sy[(i / DH) * E + h * DH + i % DH];
-  for (int64_t i = tid; i < B * U; i += nt) {
+  for (int64_t i = tid; i < B * DH; i += kThreads) y_prev[i] = x.sy[(i / DH) * E + h * DH + i % DH];
+  for (int64_t i = tid; i < B * U; i += kThreads) {
     const int64_t col = (i / U) * E + h * DH + g * U + i % U;
     cs[i] = x.sc[col];
     ns[i] = x.sn[col];
     ms[i] = x.sm[col];
   }
+  // The dot products: item (b, j) split over P consecutive lanes (d ≡ part mod P).
+  const int64_t items = B * J;
+  int P = 1;
+  while (P < 8 && items * P * 2 <= kThreads) P *= 2;
+  const int part = tid % P;
+  const int64_t per_round = kThreads / P, rounds = (items + per_round - 1) / per_round;
   __syncthreads();
   for (int64_t t = 0; t < S; ++t) {
-    // raw[b, j] = Σ_d y_{t−1}[b, d] · slice[d, j]
-    for (int64_t i = tid; i < B * 4 * U; i += nt) {
-      const int64_t b = i / (4 * U), j = i % (4 * U);
-      const float* yb = y_prev + b * DH;
-      float acc = 0.0f;
-      for (int64_t d = 0; d < DH; ++d) acc += yb[d] * load(slice + d * 4 * U + j);
-      raw[i] = acc;
-    }
-    __syncthreads();
-    float* out = xchg + (t & 1) * B * E;
-    for (int64_t i = tid; i < B * U; i += nt) {
-      const int64_t b = i / U, u = i % U, col = h * DH + g * U + u;
+    // This step's input contributions for the first pointwise item, loaded before the dot
+    // products so that their latency overlaps them.
+    float pre[4] = {0, 0, 0, 0};
+    if (tid < B * U) {
+      const int64_t b = tid / U, col = h * DH + g * U + tid % U;
       const float* wif = x.wx_if + (b * S + t) * 2 * E;
       const float* wzo = x.wx_zo + (b * S + t) * 2 * E;
-      const float* r = raw + b * 4 * U;
-      const float ri = r[u] + wif[col] + x.bias[col];
-      const float rf = r[U + u] + wif[E + col] + x.bias[E + col];
-      const float rz = r[2 * U + u] + wzo[col] + x.bias[2 * E + col];
-      const float ro = r[3 * U + u] + wzo[E + col] + x.bias[3 * E + col];
+      pre[0] = wif[col];
+      pre[1] = wif[E + col];
+      pre[2] = wzo[col];
+      pre[3] = wzo[E + col];
+    }
+    for (int64_t r = 0; r < rounds; ++r) {
+      const int64_t item = tid / P + r * per_round;
+      float acc = 0.0f;
+      if (item < items) {
+        const int64_t b = item / J, j = item % J;
+        const float* yb = y_prev + b * DH;
+        for (int64_t d = part; d < DH; d += P) acc += yb[d] * load(slice + d * ld + j);
+      }
+      for (int o = P / 2; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
+      if (item < items && part == 0) raw[item] = acc;
+    }
+    __syncthreads();
+    uint64_t* out = xchg + (t & 1) * B * E;
+    const auto flag = static_cast<uint32_t>(t + 1);
+    for (int64_t i = tid; i < B * U; i += kThreads) {
+      const int64_t b = i / U, u = i % U, col = h * DH + g * U + u;
+      float w[4];
+      if (i == tid) {
+        for (int k = 0; k < 4; ++k) w[k] = pre[k];
+      } else {
+        const float* wif = x.wx_if + (b * S + t) * 2 * E;
+        const float* wzo = x.wx_zo + (b * S + t) * 2 * E;
+        w[0] = wif[col], w[1] = wif[E + col], w[2] = wzo[col], w[3] = wzo[E + col];
+      }
+      const float* rr = raw + b * J;
+      const float ri = rr[u] + w[0] + x.bias[col];
+      const float rf = rr[U + u] + w[1] + x.bias[E + col];
+      const float rz = rr[2 * U + u] + w[2] + x.bias[2 * E + col];
+      const float ro = rr[3 * U + u] + w[3] + x.bias[3 * E + col];
       const float lfm = ms[i] + log_sigmoid(rf);
       const float m_new = ns[i] == 0.0f ? ri : fmaxf(ri, lfm);
       const float ig = fminf(expf(ri - m_new), 1.0f);
@@ -99,23 +141,17 @@ __global__ void __launch_bounds__(256) slstm_kernel(SlstmRecurrence x, int G, bo
       ms[i] = m_new;
       const float y = sigmoid(ro) * c / n;
       x.y[(b * S + t) * E + col] = y;
-      out[b * E + col] = y;
+      ll_store(out + b * E + col, __float_as_uint(y), flag);
     }
-    __threadfence();
-    __syncthreads();
-    if (tid == 0) {
-      atomicAdd(counters + h, 1u);
-      const unsigned target = static_cast<unsigned>(G * (t + 1));
-      while (atomicAdd(counters + h, 0u) < target) {
-      }
-      __threadfence();
+    // Every block of the head publishes its units; each reads the head's whole y back.
+    for (int64_t b = 0; b < B; ++b) {
+      ll_read<kThreads>(out + b * E + h * DH, DH, flag, [&](int64_t i, uint32_t bits) {
+        y_prev[b * DH + i] = __uint_as_float(bits);
+      });
     }
-    __syncthreads();
-    for (int64_t i = tid; i < B * DH; i += nt)
-      y_prev[i] = __ldcg(out + (i / DH) * E + h * DH + i % DH);
     __syncthreads();
   }
-  for (int64_t i = tid; i < B * U; i += nt) {
+  for (int64_t i = tid; i < B * U; i += kThreads) {
     const int64_t b = i / U, u = i % U, col = b * E + h * DH + g * U + u;
     x.sc[col] = cs[i];
     x.sn[col] = ns[i];
@@ -165,7 +201,7 @@ SlstmPlan slstm_plan(int64_t NH, int64_t DH, WeightType r_type) {
     }
     a = p.smem_bytes;
   }
-  p.threads = static_cast<int>(std::clamp<int64_t>((4 * U + 31) / 32 * 32, 64, 256));
+  p.threads = kThreads;
   return p;
 }
 
@@ -185,19 +221,15 @@ std::vector<float> slstm_arrange_recurrent(const std::vector<float>& R, int64_t 
   return out;
 }
 
-// Scratch: the per-head counters (a 256-byte multiple), then the exchange buffer [2, Bc, E].
-size_t counter_bytes(int64_t NH) {
-  return static_cast<size_t>((NH * sizeof(unsigned) + 255) / 256 * 256);
-}
-
-size_t slstm_scratch_bytes(const SlstmPlan& p, int64_t NH, int64_t E) {
-  return counter_bytes(NH) + static_cast<size_t>(2 * p.max_batch * E) * sizeof(float);
+// Scratch: the exchange buffer of flagged words [2, Bc, E] (step parity, sequence, unit).
+size_t slstm_scratch_bytes(const SlstmPlan& p, int64_t, int64_t E) {
+  return static_cast<size_t>(2 * p.max_batch * E) * sizeof(uint64_t);
 }
 
 void slstm_recurrence(const SlstmRecurrence& x, const SlstmPlan& p, void* d_scratch, Stream s) {
   if (x.S == 0 || x.B == 0) return;
-  auto* counters = static_cast<unsigned*>(d_scratch);
-  auto* xchg = reinterpret_cast<float*>(static_cast<char*>(d_scratch) + counter_bytes(x.NH));
+  if (x.DH % 2 != 0) throw Error(tagged("cuda", "sLSTM head dim must be even on the GPU"));
+  auto* xchg = static_cast<uint64_t*>(d_scratch);
   const int64_t U = x.DH / p.G;
   const size_t elem = x.r_type == WeightType::BF16 ? 2 : 4;
   cudaLaunchAttribute cooperative{};
@@ -214,14 +246,15 @@ void slstm_recurrence(const SlstmRecurrence& x, const SlstmPlan& p, void* d_scra
     part.sn = x.sn + b0 * x.E;
     part.sm = x.sm + b0 * x.E;
     const size_t smem = smem_for(part.B, x.DH, U, p.smem_R, elem);
-    XLSTM_CUDA_CHECK(cudaMemsetAsync(counters, 0, x.NH * sizeof(unsigned), s));
+    // Flags of an earlier launch must not match this one's steps.
+    XLSTM_CUDA_CHECK(cudaMemsetAsync(xchg, 0, 2 * part.B * x.E * sizeof(uint64_t), s));
     const dim3 grid(static_cast<unsigned>(x.NH * p.G)), block(static_cast<unsigned>(p.threads));
     if (x.r_type == WeightType::BF16) {
       launch_with_attribute(&cooperative, slstm_kernel<bf16>, grid, block, smem, s, part, p.G,
-                            p.smem_R, static_cast<const bf16*>(x.R), xchg, counters);
+                            p.smem_R, static_cast<const bf16*>(x.R), xchg);
     } else {
       launch_with_attribute(&cooperative, slstm_kernel<float>, grid, block, smem, s, part, p.G,
-                            p.smem_R, static_cast<const float*>(x.R), xchg, counters);
+                            p.smem_R, static_cast<const float*>(x.R), xchg);
     }
   }
 }

@@ -89,9 +89,12 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
     } else {
       const int64_t chunk =
           std::min<int64_t>(o.chunk_size > 0 ? o.chunk_size : 64, cuda::kMaxChunk);
-      void* scratch = ctx.ws.get(
-          "mlstm_chunk", static_cast<int64_t>(cuda::mlstm_chunkwise_scratch_bytes(cell, chunk)));
-      cuda::mlstm_chunkwise(cell, cs, 1e-6f, chunk, scratch, s);
+      // bf16 models: the cell's products on tensor cores where the shape allows, as xLSTM Large.
+      const bool tc = wt == WeightType::BF16;
+      void* scratch =
+          ctx.ws.get("mlstm_chunk",
+                     static_cast<int64_t>(cuda::mlstm_chunkwise_scratch_bytes(cell, chunk, tc)));
+      cuda::mlstm_chunkwise(cell, cs, 1e-6f, chunk, scratch, s, tc);
     }
     float* hn = ctx.ws.f32("hn", T * I);
     cuda::group_layer_norm(h, T, NH, DH, I, f(outnorm_), eps, hn, WeightType::F32, false, s);
