@@ -6,7 +6,7 @@
 set -uo pipefail
 OUT=${OUT:-$PWD/out}
 mkdir -p "$OUT"
-cfg=tests/fixtures/configs/xlstm-7b.json
+cfg=${CONFIG:-tests/fixtures/configs/xlstm-7b.json}  # CONFIG=...: another model shape
 bench=(build/bin/xlstm bench --config "$cfg" --device cuda)
 skip='fill_(normal|value)_kernel|scale_columns_kernel'  # load-time work
 raw=${NCU_DIR:-/tmp/ncu}  # the raw ncu logs (not kept: $OUT returns only a few files)
@@ -23,6 +23,7 @@ profile() {  # name, per (calls to divide by), bench arguments...
   for p in ${PROFILES-prefill8192 decode_b1 decode_b64}; do
     case $p in
       prefill8192) profile prefill8192 1 --prompt-len 8192 --gen 0 --batch 1 ;;
+      prefill2048) profile prefill2048 1 --prompt-len 2048 --gen 0 --batch 1 ;;
       decode_b1) profile decode_b1 4 --prompt-len 1 --gen 3 --batch 1 ;;
       decode_b64) profile decode_b64 4 --prompt-len 1 --gen 3 --batch 64 ;;
       decode_b256) profile decode_b256 4 --prompt-len 1 --gen 3 --batch 256 ;;

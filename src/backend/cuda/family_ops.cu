@@ -6,23 +6,22 @@ namespace xlstm::cuda {
 
 namespace {
 
+// One block per (row, group): decode rows are few and wide (one warp per row left a token's
+// norms latency-bound).
 template <typename T>
 __global__ void group_layer_norm_kernel(const float* x, int64_t G, int64_t D, int64_t x_stride,
                                         const float* w, float eps, T* y, bool accumulate) {
-  // One warp per (row, group).
-  const int64_t t = blockIdx.x, gidx = blockIdx.y * (blockDim.x / 32) + threadIdx.x / 32;
-  const int lane = threadIdx.x % 32;
-  if (gidx >= G) return;
+  const int64_t t = blockIdx.x, gidx = blockIdx.y;
   const float* xr = x + t * x_stride + gidx * D;
   float sum = 0.0f;
-  for (int64_t d = lane; d < D; d += 32) sum += xr[d];
-  const float mean = warp_sum(sum) / static_cast<float>(D);
+  for (int64_t d = threadIdx.x; d < D; d += blockDim.x) sum += xr[d];
+  const float mean = block_sum(sum) / static_cast<float>(D);
   float var = 0.0f;
-  for (int64_t d = lane; d < D; d += 32) var += (xr[d] - mean) * (xr[d] - mean);
-  const float r = rsqrtf(warp_sum(var) / static_cast<float>(D) + eps);
+  for (int64_t d = threadIdx.x; d < D; d += blockDim.x) var += (xr[d] - mean) * (xr[d] - mean);
+  const float r = rsqrtf(block_sum(var) / static_cast<float>(D) + eps);
   T* yr = y + t * G * D + gidx * D;
   const float* wr = w + gidx * D;
-  for (int64_t d = lane; d < D; d += 32) {
+  for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
     const float v = (xr[d] - mean) * r * wr[d];
     if constexpr (std::is_same_v<T, float>) {
       yr[d] = accumulate ? yr[d] + v : v;
@@ -125,14 +124,14 @@ void group_layer_norm(const float* x, int64_t T, int64_t G, int64_t D, int64_t x
                       const float* w, float eps, void* y, WeightType y_type, bool accumulate,
                       Stream s) {
   if (T == 0) return;
-  const int warps = static_cast<int>(std::min<int64_t>(G, 8));
-  const dim3 grid(static_cast<unsigned>(T), static_cast<unsigned>((G + warps - 1) / warps));
+  const dim3 grid(static_cast<unsigned>(T), static_cast<unsigned>(G));
+  const unsigned threads = threads_for_row(D, 4);  // a whole number of warps, ≤ 1024
   if (y_type == WeightType::BF16) {
-    group_layer_norm_kernel<<<grid, warps * 32, 0, s>>>(x, G, D, x_stride, w, eps,
-                                                        static_cast<bf16*>(y), false);
+    group_layer_norm_kernel<<<grid, threads, 0, s>>>(x, G, D, x_stride, w, eps,
+                                                     static_cast<bf16*>(y), false);
   } else {
-    group_layer_norm_kernel<<<grid, warps * 32, 0, s>>>(x, G, D, x_stride, w, eps,
-                                                        static_cast<float*>(y), accumulate);
+    group_layer_norm_kernel<<<grid, threads, 0, s>>>(x, G, D, x_stride, w, eps,
+                                                     static_cast<float*>(y), accumulate);
   }
   XLSTM_CUDA_CHECK_LAUNCH();
 }
