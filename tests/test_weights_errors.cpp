@@ -1,6 +1,8 @@
 // Malformed safetensors and mismatched checkpoints fail with messages naming the file and tensor.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
 #include <fstream>
 
 #include "io/safetensors.h"
@@ -237,6 +239,47 @@ TEST(CheckpointErrors, TokenIdOutsideVocabulary) {
     FAIL();
   } catch (const InvalidInput& e) {
     expect_contains(e.what(), "token id 100 at position 1 outside the vocabulary [0, 100)");
+  }
+}
+
+}  // namespace
+}  // namespace xlstm
+
+namespace xlstm {
+namespace {
+
+// One value of tensor kQ set to `bad` (float32 storage).
+void poison(std::vector<TensorToWrite>& tensors, size_t index, float bad) {
+  for (auto& t : tensors) {
+    if (t.name != kQ) continue;
+    ASSERT_EQ(t.dtype, DType::F32);
+    std::memcpy(t.bytes.data() + index * 4, &bad, 4);
+  }
+}
+
+TEST(CheckpointErrors, NonFiniteWeightIsNamedWithItsIndex) {
+  for (const float bad : {NAN, INFINITY}) {
+    TempDir d;
+    copy_model(d.path(), [&](auto& t) { poison(t, 37, bad); });
+    const std::string e = load_error(d.path());
+    expect_contains(e, std::string("tensor '") + kQ + "' holds " +
+                           (std::isnan(bad) ? "NaN" : "Inf") + " at flat index 37");
+  }
+}
+
+TEST(CheckpointErrors, SamplerRefusesNonFiniteLogits) {
+  TempDir d;
+  copy_model(d.path(), [&](auto& t) { poison(t, 0, NAN); });
+  LoadOptions o;
+  o.check_weights = false;  // the scan skipped: the NaN reaches the logits
+  Model m = Model::load(d.path(), o);
+  State s = m.new_state(1);
+  const std::vector<double> u{0.5};
+  try {
+    m.forward_sample(std::vector<int32_t>{1, 2, 3}, s, SamplingParams{}, u);
+    ADD_FAILURE() << "sampled from NaN logits";
+  } catch (const InvalidInput& e) {
+    expect_contains(e.what(), "[sampler] the logit of token");
   }
 }
 

@@ -45,6 +45,9 @@ struct LoadOptions {
   enum class WeightDType { Auto, F32, BF16 } weight_type = WeightDType::Auto;
   Device device = Device::Cpu;
   bool cuda_graphs = true;  // CUDA: replay one-token steps from a captured CUDA graph
+  // Scan every weight for NaN/Inf at load (an error names the tensor and index; multi-threaded,
+  // at memory speed). One bad value would otherwise turn every output into garbage.
+  bool check_weights = true;
 };
 
 class Model {

@@ -2,6 +2,7 @@
 #include "core/regular_file.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -264,6 +265,48 @@ std::vector<int64_t> read_i64(const TensorInfo& t) {
         tagged("safetensors", t.name + ": expected an integer tensor, got " + dtype_name(t.dtype)));
   }
   return out;
+}
+
+namespace {
+// Whether the element at byte offset `at` has an all-ones exponent (NaN or Inf).
+bool nonfinite_at(DType t, const unsigned char* p) {
+  switch (t) {
+    case DType::F32: {
+      uint32_t b;
+      std::memcpy(&b, p, 4);
+      return (b & 0x7f800000u) == 0x7f800000u;
+    }
+    case DType::BF16: {
+      uint16_t b;
+      std::memcpy(&b, p, 2);
+      return (b & 0x7f80u) == 0x7f80u;
+    }
+    case DType::F16: {
+      uint16_t b;
+      std::memcpy(&b, p, 2);
+      return (b & 0x7c00u) == 0x7c00u;
+    }
+    default:
+      return false;
+  }
+}
+}  // namespace
+
+void require_finite(const TensorInfo& t) {
+  if (t.dtype != DType::F32 && t.dtype != DType::BF16 && t.dtype != DType::F16) return;
+  const size_t es = dtype_size(t.dtype), n = t.nbytes / es;
+  size_t first = n;
+#pragma omp parallel for reduction(min : first) schedule(static) if (n > (1 << 16))
+  for (size_t i = 0; i < n; ++i) {
+    if (nonfinite_at(t.dtype, t.data + i * es)) first = std::min(first, i);
+  }
+  if (first == n) return;
+  float v = 0.0f;
+  convert_to_f32(t.dtype, t.data + first * es, 1, &v);
+  throw InvalidInput(tagged(
+      "weights", t.file + ": tensor '" + t.name + "' holds " + (std::isnan(v) ? "NaN" : "Inf") +
+                     " at flat index " + std::to_string(first) + " of shape " + shape_str(t.shape) +
+                     " (check skipped with --no-weight-check)"));
 }
 
 TensorToWrite f32_tensor(std::string name, Shape shape, const float* data) {

@@ -61,6 +61,9 @@ class TensorStore {
 
 // Throws InvalidInput naming the tensor unless it has this shape and a float dtype.
 void check_float_tensor(const TensorInfo& t, const Shape& expected);
+// Throws InvalidInput naming the file, tensor and flat index of the first NaN or Inf of a float
+// tensor (F32, BF16, F16; multi-threaded, at memory speed). Integer tensors pass.
+void require_finite(const TensorInfo& t);
 // Loads a tensor as float32 (converting BF16/F16), checking its shape.
 std::vector<float> read_f32(const TensorInfo& t, const Shape& expected);
 std::vector<int64_t> read_i64(const TensorInfo& t);

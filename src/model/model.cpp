@@ -74,7 +74,7 @@ Model Model::load(const std::filesystem::path& dir, const LoadOptions& options) 
   impl->config = loaded.config;
   impl->layout = state_layout(impl->config);
   impl->device = options.device;
-  WeightLoader L(TensorStore::open_dir(dir));
+  WeightLoader L(TensorStore::open_dir(dir), options.check_weights);
   WeightType wt =
       options.weight_type == LoadOptions::WeightDType::BF16 ? WeightType::BF16 : WeightType::F32;
   if (options.weight_type == LoadOptions::WeightDType::Auto) {

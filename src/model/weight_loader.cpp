@@ -11,6 +11,7 @@ const TensorInfo& WeightLoader::require(const std::string& name, const Shape& sh
                                              ") in " + store_.description()));
   }
   used_.insert(name);
+  if (check_finite_) require_finite(*t);
   return *t;
 }
 

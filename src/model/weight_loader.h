@@ -11,7 +11,10 @@ namespace xlstm {
 
 class WeightLoader {
  public:
-  explicit WeightLoader(TensorStore store) : store_(std::move(store)) {}
+  // check_finite: every tensor handed out is scanned for NaN/Inf (an error names the tensor and
+  // the index); false skips the scan.
+  explicit WeightLoader(TensorStore store, bool check_finite = true)
+      : store_(std::move(store)), check_finite_(check_finite) {}
 
   bool has(const std::string& name) const { return store_.find(name) != nullptr; }
   const TensorInfo* find(const std::string& name) const { return store_.find(name); }
@@ -29,6 +32,7 @@ class WeightLoader {
  private:
   const TensorInfo& require(const std::string& name, const Shape& shape);
   TensorStore store_;
+  bool check_finite_;
   std::set<std::string> used_;
 };
 

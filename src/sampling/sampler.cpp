@@ -41,6 +41,13 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
 int32_t sample_token(std::span<const float> logits, std::span<const int32_t> history,
                      const SamplingParams& p, double u, SamplerScratch& scratch) {
   const auto V = static_cast<int32_t>(logits.size());
+  for (int32_t i = 0; i < V; ++i) {
+    if (!std::isfinite(logits[static_cast<size_t>(i)])) {
+      throw InvalidInput(tagged("sampler", "the logit of token " + std::to_string(i) + " is " +
+                                               std::to_string(logits[static_cast<size_t>(i)]) +
+                                               ": the model's weights or state are not finite"));
+    }
+  }
   auto& work = scratch.work;
   auto& order = scratch.order;
   auto& prob = scratch.prob;

@@ -39,6 +39,7 @@ LoadOptions::WeightDType parse_weight_type(const std::string& name);
 struct RuntimeOptions {
   std::string weights = "auto", device = "cpu";
   int threads = 0;
+  bool no_weight_check = false;
   void add_to(CLI::App* sub);
   LoadOptions load_options() const;
   // Applies --threads (0 = all cores).

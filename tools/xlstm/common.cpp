@@ -47,12 +47,15 @@ void RuntimeOptions::add_to(CLI::App* sub) {
       ->check(CLI::IsMember({"cpu", "cuda"}));
   sub->add_option("-t,--threads", threads, "CPU threads (0 = all; more than the cores: capped)")
       ->check(CLI::Range(0, 1 << 16));
+  sub->add_flag("--no-weight-check", no_weight_check,
+                "Skip the NaN/Inf scan of the weights at load");
 }
 
 LoadOptions RuntimeOptions::load_options() const {
   LoadOptions lo;
   lo.weight_type = parse_weight_type(weights);
   lo.device = parse_device(device);
+  lo.check_weights = !no_weight_check;
   return lo;
 }
 
