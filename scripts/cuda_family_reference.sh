@@ -20,9 +20,10 @@ if ! command -v nvcc >/dev/null && [ -z "${CUDA_HOME:-}" ]; then
   nvcc=$(ls -d /usr/local/cuda/bin/nvcc /usr/local/cuda-*/bin/nvcc 2>/dev/null | head -1)
   [ -n "$nvcc" ] && export CUDA_HOME=$(dirname "$(dirname "$nvcc")")
 fi
-PYTHONUNBUFFERED=1 timeout -k 15 350 python3 bench/family_reference.py \
+budget=${REF_BUDGET_S:-240}  # no row starts after this; jobs are killed 90 s later
+PYTHONUNBUFFERED=1 timeout -k 15 $((budget + 110)) python3 bench/family_reference.py \
   --config bench/configs/xlstm-1.3b-7to1.json --config bench/configs/slstm-24x1024.json \
-  --budget-s 240 --grace-s 90 --json "$OUT/family_reference.json" > "$log" 2>&1
+  --budget-s "$budget" --grace-s 90 --json "$OUT/family_reference.json" > "$log" 2>&1
 rc=$?
 [ $rc -ne 0 ] && echo "(family_reference.py exit code $rc, see $log)"
 sed -n '/^## Reference/,$p' "$log"
