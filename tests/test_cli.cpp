@@ -132,3 +132,54 @@ TEST(Cli, TooManyThreadsAreCappedWithAWarning) {
 
 }  // namespace
 }  // namespace xlstm
+
+namespace xlstm {
+namespace {
+
+// The float32 values of a .npy written by `logits` (the last n·4 bytes).
+std::vector<float> npy_tail(const std::filesystem::path& p, size_t n) {
+  std::ifstream in(p, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<float> v(n);
+  if (bytes.size() >= n * 4) std::memcpy(v.data(), bytes.data() + bytes.size() - n * 4, n * 4);
+  return v;
+}
+
+// Prefill a prefix in one process, save the state, continue in another: the logits of one run.
+TEST(Cli, StateFileContinuesARunInAnotherProcess) {
+  namespace fs = std::filesystem;
+  const std::string models[] = {kModel, (testing::fixtures() / "family" / "m_only").string(),
+                                (testing::fixtures() / "family" / "s_only").string(),
+                                (testing::fixtures() / "family" / "m1s1").string(),
+                                (testing::fixtures() / "family" / "m7s1").string()};
+  const fs::path dir = fs::temp_directory_path();
+  for (const auto& m : models) {
+    const auto whole = dir / "xlstm_cli_whole.npy", a = dir / "xlstm_cli_a.npy",
+               b = dir / "xlstm_cli_b.npy", st = dir / "xlstm_cli_state.safetensors";
+    ASSERT_EQ(run_cli("logits -m " + m + " --ids 3,1,4,1,5,9,2,6,5,3 --out " + whole.string()).code,
+              0);
+    ASSERT_EQ(run_cli("logits -m " + m + " --ids 3,1,4,1,5,9 --state-out " + st.string() +
+                      " --out " + a.string())
+                  .code,
+              0);
+    const auto r = run_cli("logits -m " + m + " --ids 2,6,5,3 --state-in " + st.string() +
+                           " --out " + b.string());
+    ASSERT_EQ(r.code, 0) << r.out;
+    const auto vocab =
+        static_cast<size_t>(load_config(fs::path(m) / "config.json").config.vocab_size);
+    std::vector<float> joined = npy_tail(a, 6 * vocab);
+    const auto rest = npy_tail(b, 4 * vocab);
+    joined.insert(joined.end(), rest.begin(), rest.end());
+    EXPECT_LE(testing::rel_l2(joined, npy_tail(whole, 10 * vocab)), 1e-5f) << m;
+    // A state of another layout is refused, naming what differs.
+    const auto other = run_cli("logits -m " + models[2] + " --ids 1 --state-in " + st.string() +
+                               " --out " + b.string());
+    if (m != models[2]) {
+      EXPECT_NE(other.code, 0) << m;
+    }
+    fs::remove(whole), fs::remove(a), fs::remove(b), fs::remove(st);
+  }
+}
+
+}  // namespace
+}  // namespace xlstm

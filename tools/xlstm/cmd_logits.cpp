@@ -1,5 +1,7 @@
-// xlstm logits -m DIR --ids 1,2,3 | --batch-file ids.npy [--mode M] --out logits.npy  → float32 [B,
-// S, V]
+// xlstm logits -m DIR --ids 1,2,3 | --batch-file ids.npy [--mode M] [--state-in F] [--state-out F]
+// --out logits.npy  → float32 [B, S, V]. --state-in starts from a saved state (its batch size must
+// be the input's), --state-out saves the state after the input: a prefix in one process and the
+// rest in another give the logits of one run.
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -13,7 +15,7 @@ namespace xlstm::cli {
 
 void add_logits(CLI::App& app) {
   struct Opts {
-    std::string model_dir, batch_file, mode = "chunkwise", out;
+    std::string model_dir, batch_file, mode = "chunkwise", out, state_in, state_out;
     PromptSource prompt;
     int64_t chunk_size = 0;
     RuntimeOptions runtime;
@@ -29,6 +31,8 @@ void add_logits(CLI::App& app) {
                   "Chunk size for --mode chunkwise (default: config)")
       ->check(CLI::NonNegativeNumber);
   sub->add_option("--out", o->out, "Output .npy (float32 [B, S, V])")->required();
+  sub->add_option("--state-in", o->state_in, "Start from this saved state (safetensors)");
+  sub->add_option("--state-out", o->state_out, "Save the state after the input here");
   o->runtime.add_to(sub);
   sub->callback([o] {
     const bool has_prompt =
@@ -51,12 +55,19 @@ void add_logits(CLI::App& app) {
       tokens = std::move(arr.ids);
     }
     const int64_t S = static_cast<int64_t>(tokens.size()) / B;
-    State state = model.new_state(B);
+    State state =
+        o->state_in.empty() ? model.new_state(B) : State::load(o->state_in, model.config());
+    if (state.batch() != B) {
+      throw InvalidInput(tagged("cli", "--state-in " + o->state_in + " holds " +
+                                           std::to_string(state.batch()) +
+                                           " sequences, the input " + std::to_string(B)));
+    }
     RunOptions run;
     run.formulation = parse_formulation(o->mode);
     run.chunk_size = o->chunk_size;
     const auto logits = model.forward(tokens, state, run);
     write_npy_f32(o->out, {B, S, model.config().vocab_size}, logits.data());
+    if (!o->state_out.empty()) state.save(o->state_out);
     std::cerr << "wrote " << o->out << " [" << B << ", " << S << ", " << model.config().vocab_size
               << "]\n";
   });
