@@ -11,6 +11,7 @@
 #include "cuda_test_util.h"
 #include "io/safetensors.h"
 #include "test_util.h"
+#include "xlstm/generator.h"
 #include "xlstm/model.h"
 
 namespace xlstm {
@@ -158,6 +159,27 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CudaFamilyShapes,
                          ::testing::Values(Shape{64, 4, 2, "1:1"}, Shape{256, 2, 2, "0:1"},
                                            Shape{1024, 2, 2, "0:1"}, Shape{2048, 1, 1, "0:1"},
                                            Shape{192, 4, 8, "7:1"}));
+
+}  // namespace
+}  // namespace xlstm
+
+namespace xlstm {
+namespace {
+
+// The bundled mixed model greedily continues a prompt for 200 tokens identically on both devices
+// (float32 parity mode).
+TEST(CudaFamilyGenerate, BundledMixedModelGreedy200TokensEqualTheCpu) {
+  XLSTM_SKIP_WITHOUT_CUDA();
+  const fs::path dir = fs::path(XLSTM_SOURCE_DIR) / "models" / "family-shakespeare";
+  Model gpu =
+      Model::load(dir, {.weight_type = LoadOptions::WeightDType::F32, .device = Device::Cuda});
+  Model cpu = Model::load(dir);
+  const std::vector<int32_t> prompt = {10, 20, 30, 40, 50};
+  GenerateOptions o;
+  o.max_new_tokens = 200;
+  o.stop_at_eos = false;
+  EXPECT_EQ(generate(gpu, prompt, o).tokens, generate(cpu, prompt, o).tokens);
+}
 
 }  // namespace
 }  // namespace xlstm
