@@ -6,6 +6,7 @@
 
 #include "model/backend.h"
 #include "model/block_registry.h"
+#include "model/normal_draws.h"
 #include "model/workspace.h"
 #include "ops/elementwise.h"
 #include "ops/linear.h"
@@ -139,13 +140,7 @@ std::unique_ptr<ModelBackend> load_cpu_backend(const ModelConfig& c, WeightLoade
 std::unique_ptr<ModelBackend> random_cpu_backend(const ModelConfig& c, uint64_t seed,
                                                  WeightType wt) {
   const int64_t E = c.embedding_dim, V = c.vocab_size;
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  auto randn = [&](int64_t n, float std) {
-    std::vector<float> out(static_cast<size_t>(n));
-    for (auto& x : out) x = normal(rng) * std;
-    return out;
-  };
+  NormalDraws randn(seed);
   auto m = std::make_unique<CpuModel>(c);
   m->embedding = Matrix::from_f32(V, E, randn(V * E, 1.0f), wt);
   for (int i = 0; i < static_cast<int>(c.num_blocks); ++i) {

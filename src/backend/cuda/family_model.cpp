@@ -12,6 +12,7 @@
 #include "backend/cuda/family_ops.h"
 #include "backend/cuda/ops.h"
 #include "model/backend.h"
+#include "model/normal_draws.h"
 #include "model/state_access.h"
 #include "xlstm/error.h"
 
@@ -162,13 +163,7 @@ class FamilyModel final : public ModelBackend {
 
   void random(uint64_t seed) {
     const int64_t E = c_.embedding_dim, V = c_.vocab_size;
-    std::mt19937_64 rng(seed);
-    std::normal_distribution<float> normal(0.0f, 1.0f);
-    auto randn = [&](int64_t n, float sd) {
-      std::vector<float> v(static_cast<size_t>(n));
-      for (auto& x : v) x = normal(rng) * sd;
-      return v;
-    };
+    NormalDraws randn(seed);
     embedding_ = upload_matrix(randn(V * E, 1.0f), wt_);
     for (int i = 0; i < static_cast<int>(c_.num_blocks); ++i)
       blocks_.push_back(factory_of(c_, i).random(block_site(c_, i), seed + 1000003 * (i + 1), wt_));
@@ -220,8 +215,7 @@ class FamilyModel final : public ModelBackend {
     XLSTM_CUDA_CHECK(cudaStreamSynchronize(stream_));  // the previous copy has left the buffer
     std::copy_n(ids, T, static_cast<int32_t*>(pinned_ids_));
     auto* d_ids = static_cast<int32_t*>(ws_.get("ids", T * 4));
-    XLSTM_CUDA_CHECK(
-        cudaMemcpyAsync(d_ids, pinned_ids_, T * 4, cudaMemcpyHostToDevice, stream_));
+    XLSTM_CUDA_CHECK(cudaMemcpyAsync(d_ids, pinned_ids_, T * 4, cudaMemcpyHostToDevice, stream_));
     kept_rows_ = all_logits ? T : B;
     if (S == 1 && use_graphs_) {
       run_graph(B, st, o);

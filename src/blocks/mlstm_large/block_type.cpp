@@ -7,6 +7,7 @@
 #include "blocks/mlstm_large/mlstm_large_block.h"
 #include "blocks/mlstm_large/weight_plan.h"
 #include "model/block_registry.h"
+#include "model/normal_draws.h"
 
 namespace xlstm {
 
@@ -113,13 +114,7 @@ class MlstmLargeType final : public BlockType {
     const ModelConfig& c = s.model;
     const int64_t E = c.embedding_dim, NH = c.num_heads, qk = c.qk_dim(), v = c.v_dim(),
                   F = c.ffn_dim();
-    std::mt19937_64 rng(seed);
-    std::normal_distribution<float> normal(0.0f, 1.0f);
-    auto randn = [&](int64_t n, float std) {
-      std::vector<float> out(static_cast<size_t>(n));
-      for (auto& x : out) x = normal(rng) * std;
-      return out;
-    };
+    NormalDraws randn(seed);
     auto ones = [](int64_t n) { return std::vector<float>(static_cast<size_t>(n), 1.0f); };
     const float s_in = 1.0f / std::sqrt(static_cast<float>(E));
     const int64_t W = 2 * qk + 2 * v + 2 * NH;
