@@ -285,3 +285,51 @@ TEST(CheckpointErrors, SamplerRefusesNonFiniteLogits) {
 
 }  // namespace
 }  // namespace xlstm
+
+#include "xlstm/npy.h"
+
+namespace xlstm {
+namespace {
+
+// A .npy (format 1.0) with this header dict and data bytes.
+std::string npy_file(const std::string& dict, size_t data_bytes) {
+  std::string header = dict;
+  while ((10 + header.size() + 1) % 64 != 0) header.push_back(' ');
+  header.push_back('\n');
+  std::string out = std::string("\x93NUMPY\x01\x00", 8);
+  out.push_back(static_cast<char>(header.size() & 0xff));
+  out.push_back(static_cast<char>(header.size() >> 8));
+  return out + header + std::string(data_bytes, '\0');
+}
+
+std::string npy_error(const std::string& dict, size_t data_bytes) {
+  TempDir d;
+  write_bytes(d.path() / "ids.npy", npy_file(dict, data_bytes));
+  try {
+    read_npy_ids(d.path() / "ids.npy");
+  } catch (const InvalidInput& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(NpyErrors, EmptyOverflowingAndMalformedShapesAreNamed) {
+  const std::string i4 = "{'descr': '<i4', 'fortran_order': False, 'shape': ";
+  expect_contains(npy_error(i4 + "(0, 5), }", 0), "shape (0, 5) is empty");
+  expect_contains(npy_error(i4 + "(5, 0), }", 0), "shape (5, 0) is empty");
+  expect_contains(npy_error(i4 + "(4294967296, 4294967296), }", 0), "overflows");
+  expect_contains(npy_error(i4 + "(99999999999999999999, 1), }", 0),
+                  "shape entry '99999999999999999999' is not a dimension");
+  expect_contains(npy_error(i4 + "(2, x), }", 0), "shape entry 'x' is not a dimension");
+  expect_contains(npy_error(i4 + "(-2, 3), }", 0), "shape entry '-2' is not a dimension");
+  expect_contains(
+      npy_error("{'descr': '<i99999999999', 'fortran_order': False, 'shape': (1,), }", 4),
+      "is not little-endian int32/int64");
+  // A good one still loads.
+  TempDir d;
+  write_bytes(d.path() / "ok.npy", npy_file(i4 + "(1, 2), }", 8));
+  EXPECT_EQ(read_npy_ids(d.path() / "ok.npy").ids.size(), 2u);
+}
+
+}  // namespace
+}  // namespace xlstm

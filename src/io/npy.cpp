@@ -69,7 +69,8 @@ NpyIds read_npy_ids(const std::filesystem::path& path) {
   if (!std::regex_search(header, m, std::regex("'descr':\\s*'([<>|=]?)([a-z])(\\d+)'")))
     fail("no 'descr' in header");
   const std::string order = m[1], kind = m[2];
-  const int width = std::stoi(m[3]);
+  const std::string width_text = m[3];
+  const int width = width_text.size() > 2 ? 0 : std::stoi(width_text);
   if (kind != "i" || (width != 4 && width != 8) || order == ">") {
     fail("dtype '" + order + kind + std::to_string(width) + "' is not little-endian int32/int64");
   }
@@ -81,11 +82,25 @@ NpyIds read_npy_ids(const std::filesystem::path& path) {
   std::stringstream dims(m[1].str());
   std::string d;
   while (std::getline(dims, d, ',')) {
-    if (d.find_first_not_of(" ") == std::string::npos) continue;
-    out.shape.push_back(std::stoll(d));
+    const auto first = d.find_first_not_of(" ");
+    if (first == std::string::npos) continue;
+    const auto last = d.find_last_not_of(" ");
+    const std::string digits = d.substr(first, last - first + 1);
+    // A dimension is 1 to 12 decimal digits: no sign, no garbage, no overflow below.
+    if (digits.empty() || digits.size() > 12 ||
+        digits.find_first_not_of("0123456789") != std::string::npos) {
+      fail("shape entry '" + digits + "' is not a dimension (0 .. 10^12)");
+    }
+    out.shape.push_back(std::stoll(digits));
   }
   if (out.shape.size() == 1) out.shape.insert(out.shape.begin(), 1);
   if (out.shape.size() != 2) fail("expected a 1-D or 2-D array of token ids");
+  if (out.shape[0] == 0 || out.shape[1] == 0) {
+    fail("shape (" + std::to_string(out.shape[0]) + ", " + std::to_string(out.shape[1]) +
+         ") is empty: at least one sequence of one token is needed");
+  }
+  if (out.shape[0] > (int64_t{1} << 40) / out.shape[1])
+    fail("shape product overflows (more than 2^40 ids)");
   const size_t n = static_cast<size_t>(out.shape[0] * out.shape[1]);
   const size_t data_start = header_start + header_len;
   if (bytes.size() - data_start != n * static_cast<size_t>(width)) {
