@@ -207,10 +207,33 @@ TEST(CheckpointErrors, ExtraTensorIsNamed) {
   TempDir d;
   copy_model(d.path(), [](auto& ts) {
     const float x[2] = {0, 0};
-    ts.push_back(f32_tensor("backbone.blocks.7.mlstm_layer.q.weight", {2}, x));
+    ts.push_back(f32_tensor("backbone.blocks.0.mlstm_layer.extra.weight", {2}, x));
   });
-  expect_contains(load_error(d.path()),
-                  "unexpected tensor(s) for this config: backbone.blocks.7.mlstm_layer.q.weight");
+  expect_contains(
+      load_error(d.path()),
+      "unexpected tensor(s) for this config: backbone.blocks.0.mlstm_layer.extra.weight");
+}
+
+// Sizes from the config are checked against the checkpoint before anything is allocated: typos
+// of 1e9 used to allocate until the process was killed.
+TEST(CheckpointErrors, ConfigSizesDisagreeingWithTheCheckpointAreNamed) {
+  auto with_config = [](const std::string& key, const std::string& value) {
+    TempDir d;
+    copy_model(d.path(), [](auto&) {});
+    std::ifstream in(d.path() / "config.json");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto at = text.find("\"" + key + "\"");
+    const auto colon = text.find(':', at), end = text.find_first_of(",}", colon);
+    text = text.substr(0, colon + 1) + " " + value + text.substr(end);
+    write_bytes(d.path() / "config.json", text);
+    return load_error(d.path());
+  };
+  expect_contains(with_config("num_blocks", "1000"), "the config's num_blocks is 1000");
+  expect_contains(with_config("vocab_size", "1000000"), "but the config's vocab_size and");
+  expect_contains(with_config("num_blocks", "1000000000"),
+                  "'num_blocks' must be a positive integer of at most 65536");
+  expect_contains(with_config("qk_dim_factor", "1e300"),
+                  "'qk_dim_factor' must be a positive number of at most 64");
 }
 
 TEST(CheckpointErrors, MissingWeightsFileIsNamed) {

@@ -34,21 +34,34 @@ std::string positive(int64_t v) {
   return v > 0 ? "" : "a positive integer";
 }
 
+// Sizes past these are typos, not models: refusing them here keeps derived sizes far from
+// int64 overflow and nothing is allocated for them.
+std::string positive_at_most(int64_t v, int64_t max) {
+  return v > 0 && v <= max ? "" : "a positive integer of at most " + std::to_string(max);
+}
+
+std::string factor(double v) {
+  return v > 0 && v <= 64 ? "" : "a positive number of at most 64";
+}
+
 const std::vector<Field>& fields() {
   static const std::vector<Field> table = {
       {{"embedding_dim", "hidden_size"},
        &ModelConfig::embedding_dim,
        true,
-       [](auto& c) { return positive(c.embedding_dim); }},
-      {{"num_heads"}, &ModelConfig::num_heads, true, [](auto& c) { return positive(c.num_heads); }},
+       [](auto& c) { return positive_at_most(c.embedding_dim, int64_t{1} << 18); }},
+      {{"num_heads"},
+       &ModelConfig::num_heads,
+       true,
+       [](auto& c) { return positive_at_most(c.num_heads, int64_t{1} << 16); }},
       {{"num_blocks", "num_hidden_layers"},
        &ModelConfig::num_blocks,
        true,
-       [](auto& c) { return positive(c.num_blocks); }},
+       [](auto& c) { return positive_at_most(c.num_blocks, int64_t{1} << 16); }},
       {{"vocab_size"},
        &ModelConfig::vocab_size,
        true,
-       [](auto& c) { return positive(c.vocab_size); }},
+       [](auto& c) { return positive_at_most(c.vocab_size, int64_t{1} << 26); }},
       {{"use_bias"}, &ModelConfig::use_bias, false, nullptr},
       {{"norm_eps"},
        &ModelConfig::norm_eps,
@@ -62,11 +75,11 @@ const std::vector<Field>& fields() {
       {{"qk_dim_factor"},
        &ModelConfig::qk_dim_factor,
        false,
-       [](auto& c) { return c.qk_dim_factor > 0 ? "" : "a positive number"; }},
+       [](auto& c) { return factor(c.qk_dim_factor); }},
       {{"v_dim_factor"},
        &ModelConfig::v_dim_factor,
        false,
-       [](auto& c) { return c.v_dim_factor > 0 ? "" : "a positive number"; }},
+       [](auto& c) { return factor(c.v_dim_factor); }},
       {{"chunk_size"},
        &ModelConfig::chunk_size,
        false,
@@ -78,11 +91,11 @@ const std::vector<Field>& fields() {
       {{"ffn_proj_factor"},
        &ModelConfig::ffn_proj_factor,
        false,
-       [](auto& c) { return c.ffn_proj_factor > 0 ? "" : "a positive number"; }},
+       [](auto& c) { return factor(c.ffn_proj_factor); }},
       {{"ffn_round_up_to_multiple_of"},
        &ModelConfig::ffn_round_up_to_multiple_of,
        false,
-       [](auto& c) { return positive(c.ffn_round_up_to_multiple_of); }},
+       [](auto& c) { return positive_at_most(c.ffn_round_up_to_multiple_of, int64_t{1} << 20); }},
       {{"gate_soft_cap"},
        &ModelConfig::gate_soft_cap,
        false,

@@ -13,7 +13,7 @@ namespace xlstm {
 namespace {
 
 constexpr int64_t kMaxBlocks = 1 << 16;
-constexpr int64_t kMaxDim = int64_t{1} << 24;
+constexpr int64_t kMaxDim = int64_t{1} << 18;
 
 const std::set<std::string>& known_keys() {
   static const std::set<std::string> keys = {"mlstm_block",

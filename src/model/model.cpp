@@ -6,6 +6,7 @@
 
 #include "backend/cuda/api.h"
 #include "model/backend.h"
+#include "model/block_registry.h"
 #include "model/weight_loader.h"
 #include "xlstm/error.h"
 
@@ -67,14 +68,53 @@ size_t Model::weight_bytes() const {
   return impl_->backend->weight_bytes();
 }
 
+namespace {
+
+// The sizes a config gives against the checkpoint, before anything is allocated for them: a
+// num_blocks or vocab_size typo of 1e9 would otherwise allocate until the process is killed.
+void check_sizes_against_checkpoint(const ModelConfig& c, const WeightLoader& L) {
+  for (const char* name :
+       {"embedding.weight", "backbone.embeddings.weight", "token_embedding.weight"}) {
+    const TensorInfo* t = L.find(name);
+    if (t == nullptr) continue;
+    if (t->shape != Shape{c.vocab_size, c.embedding_dim}) {
+      throw InvalidInput(
+          tagged("weights", t->file + ": '" + name + "' is " + shape_str(t->shape) +
+                                ", but the config's vocab_size and embedding_dim give " +
+                                shape_str({c.vocab_size, c.embedding_dim})));
+    }
+  }
+  const std::string prefix = block_prefix(c, 0).substr(0, block_prefix(c, 0).size() - 2);
+  int64_t blocks = 0;
+  for (const auto& n : L.names()) {
+    if (n.rfind(prefix, 0) != 0) continue;
+    const auto end = n.find('.', prefix.size());
+    const std::string index = n.substr(prefix.size(), end - prefix.size());
+    if (index.empty() || index.size() > 9 ||
+        index.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    blocks = std::max<int64_t>(blocks, std::stoll(index) + 1);
+  }
+  if (blocks != c.num_blocks) {
+    throw InvalidInput(tagged("weights", L.description() + ": holds " + std::to_string(blocks) +
+                                             " blocks ('" + prefix +
+                                             "N.*'), the config's "
+                                             "num_blocks is " +
+                                             std::to_string(c.num_blocks)));
+  }
+}
+
+}  // namespace
+
 Model Model::load(const std::filesystem::path& dir, const LoadOptions& options) {
   auto loaded = load_config(dir / "config.json");
   if (options.warnings != nullptr) *options.warnings = loaded.warnings;
+  WeightLoader L(TensorStore::open_dir(dir), options.check_weights);
+  check_sizes_against_checkpoint(loaded.config, L);
   auto impl = std::make_unique<Impl>();
   impl->config = loaded.config;
   impl->layout = state_layout(impl->config);
   impl->device = options.device;
-  WeightLoader L(TensorStore::open_dir(dir), options.check_weights);
   WeightType wt =
       options.weight_type == LoadOptions::WeightDType::BF16 ? WeightType::BF16 : WeightType::F32;
   if (options.weight_type == LoadOptions::WeightDType::Auto) {

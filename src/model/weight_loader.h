@@ -18,6 +18,8 @@ class WeightLoader {
 
   bool has(const std::string& name) const { return store_.find(name) != nullptr; }
   const TensorInfo* find(const std::string& name) const { return store_.find(name); }
+  std::vector<std::string> names() const { return store_.names(); }
+  std::string description() const { return store_.description(); }
   std::vector<float> take(const std::string& name, const Shape& shape);
   // Writes the tensor into dst (numel(shape) floats), e.g. rows of a fused matrix.
   void take_into(const std::string& name, const Shape& shape, float* dst);

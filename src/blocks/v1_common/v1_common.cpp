@@ -10,7 +10,7 @@ int64_t proj_up_dim(const JsonSection& s, int64_t E, double default_factor,
   const double factor = s.number(factor_key.c_str(), default_factor);
   const int64_t multiple = s.integer("round_proj_up_to_multiple_of", 64);
   const bool up = s.boolean("round_proj_up_dim_up", true);
-  if (!(factor > 0) || factor > 1e6) s.fail(factor_key, "must be a positive number (at most 1e6)");
+  if (!(factor > 0) || factor > 64) s.fail(factor_key, "must be a positive number (at most 64)");
   if (multiple <= 0 || multiple > (int64_t{1} << 20))
     s.fail("round_proj_up_to_multiple_of", "must be a positive integer (at most 2^20)");
   const double units = factor * static_cast<double>(E) / static_cast<double>(multiple);
