@@ -1,6 +1,6 @@
 #pragma once
-// An xLSTM Large model (xLSTM-7B architecture) on the CPU or a CUDA GPU, loaded from a Hugging
-// Face model directory.
+// An xLSTM model (xLSTM Large / xLSTM-7B, or a stack of the original family's mLSTM v1 and sLSTM
+// blocks) on the CPU or a CUDA GPU, loaded from a model directory.
 #include <cstdint>
 #include <filesystem>
 #include <memory>

@@ -5,8 +5,9 @@
 // post norm → head. Adding a block type is one folder under src/blocks/ plus one line in
 // block_registry.cpp; nothing else learns its name.
 //
-// The CUDA backend (src/backend/cuda/) runs stacks whose blocks all have a CUDA forward; today
-// that is mlstm_large.
+// On CUDA, xLSTM Large runs in its own fused backend (src/backend/cuda/cuda_model.cpp); other
+// stacks run block by block through each type's CudaBlockFactory (src/backend/cuda/cuda_block.h,
+// listed in src/blocks/registered_cuda.def).
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>

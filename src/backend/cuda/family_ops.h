@@ -44,7 +44,7 @@ void mlstm_v1_output(const float* hn, const float* c, const float* skip, const f
 // The sLSTM recurrence of one layer over S steps for B sequences in one launch (slstm.cu): heads
 // run independently; each head's rows are split over G blocks that keep their slice of the
 // recurrent matrix on chip (shared memory) across all steps and pass each step's y through
-// global memory with a counter per head (a cooperative launch: all blocks resident).
+// global memory as flagged words (a cooperative launch: all blocks resident).
 struct SlstmRecurrence {
   int64_t B, S, E, NH, DH;
   const float* wx_if;        // [B·S, 2E] W·x rows of the input and forget gates (i | f)
