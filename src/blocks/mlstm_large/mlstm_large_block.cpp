@@ -34,26 +34,8 @@ void mlstm_large_block_forward(const MlstmLargeBlockWeights& w, const ModelConfi
   float* n = state["n"].data();              // [B, NH, DHQK]
   float* m = state["m"].data();              // [B, NH]
   float* h = Workspace::sized(ws.h, T * v);  // [T, NH·DHV]
-  const auto cell_eps = static_cast<float>(c.eps);
-#pragma omp parallel for collapse(2) schedule(dynamic)
-  for (int64_t b = 0; b < B; ++b) {
-    for (int64_t hd = 0; hd < NH; ++hd) {
-      const float* rows = proj + b * S * W;
-      CellSequence seq{S,
-                       DHQK,
-                       DHV,
-                       {rows + hd * DHQK, W},
-                       {rows + qk + hd * DHQK, W},
-                       {rows + 2 * qk + hd * DHV, W},
-                       {rows + 2 * qk + 2 * v + hd, W},
-                       {rows + 2 * qk + 2 * v + NH + hd, W},
-                       h + b * S * v + hd * DHV,
-                       v};
-      const int64_t bh = b * NH + hd;
-      CellState st{C + bh * DHQK * DHV, n + bh * DHQK, m + bh};
-      mlstm_run(formulation, seq, st, cell_eps, chunk);
-    }
-  }
+  mlstm_run_heads(formulation, proj, W, 2 * qk + 2 * v, B, S, NH, DHQK, DHV, h, {C, n, m},
+                  static_cast<float>(c.eps), chunk);
 
   float* hn = Workspace::sized(ws.hn, T * v);
   multihead_layer_norm(h, T, NH, DHV, w.mh_norm_w.data(), data_or_null(w.mh_norm_b), eps, hn);

@@ -71,24 +71,7 @@ class MlstmV1CpuBlock final : public CpuBlock {
     float* n = state["n"].data();
     float* m = state["m"].data();
     const int64_t chunk = o.chunk_size > 0 ? o.chunk_size : 64;
-#pragma omp parallel for collapse(2) schedule(dynamic)
-    for (int64_t b = 0; b < B; ++b) {
-      for (int64_t hd = 0; hd < NH; ++hd) {
-        const float* rows = qkv + b * S * W;
-        CellSequence seq{S,
-                         DH,
-                         DH,
-                         {rows + hd * DH, W},
-                         {rows + I + hd * DH, W},
-                         {rows + 2 * I + hd * DH, W},
-                         {rows + 3 * I + hd, W},
-                         {rows + 3 * I + NH + hd, W},
-                         h + b * S * I + hd * DH,
-                         I};
-        const int64_t bh = b * NH + hd;
-        mlstm_run(o.formulation, seq, {C + bh * DH * DH, n + bh * DH, m + bh}, 1e-6f, chunk);
-      }
-    }
+    mlstm_run_heads(o.formulation, qkv, W, 3 * I, B, S, NH, DH, DH, h, {C, n, m}, 1e-6f, chunk);
     float* hn = Workspace::sized(ws.hn, T * I);
     multihead_layer_norm(h, T, NH, DH, w_.outnorm.data(), nullptr, eps, hn);
 #pragma omp parallel for if (T * I > (1 << 15))

@@ -38,4 +38,12 @@ void mlstm_parallel(const CellSequence& seq, CellState st, float eps);
 
 void mlstm_run(Formulation mode, const CellSequence& seq, CellState st, float eps, int64_t chunk);
 
+// Every (sequence, head) of a batch, in parallel. Token (b, s)'s projections sit in row b·S + s
+// of `rows` (width W): q at column 0, k at NH·DHQK, v at 2·NH·DHQK (head-major), ĩ at column
+// `gates`, f̃ at gates + NH. h: [B·S, NH·DHV]. st: the whole batch's C [B, NH, DHQK, DHV],
+// n [B, NH, DHQK], m [B, NH].
+void mlstm_run_heads(Formulation mode, const float* rows, int64_t W, int64_t gates, int64_t B,
+                     int64_t S, int64_t NH, int64_t DHQK, int64_t DHV, float* h, CellState st,
+                     float eps, int64_t chunk);
+
 }  // namespace xlstm
