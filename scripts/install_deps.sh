@@ -5,6 +5,7 @@ packages=(
   build-essential cmake pkg-config
   nlohmann-json3-dev libcli11-dev libopenblas-openmp-dev libpcre2-dev libutf8proc-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-dev libomp-dev  # scripts/fuzz.sh: libFuzzer and sanitizer runtimes, OpenMP
 )
 missing=()
 for p in "${packages[@]}"; do
