@@ -354,5 +354,50 @@ TEST(NpyErrors, EmptyOverflowingAndMalformedShapesAreNamed) {
   EXPECT_EQ(read_npy_ids(d.path() / "ok.npy").ids.size(), 2u);
 }
 
+// A .npy of format 2.0 (4-byte header length) with this header dict and two int32 ids, 5 and 6.
+NpyIds read_npy2(const std::string& dict) {
+  std::string header = dict;
+  while ((12 + header.size() + 1) % 64 != 0) header.push_back(' ');
+  header.push_back('\n');
+  std::string bytes = std::string("\x93NUMPY\x02\x00", 8);
+  for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<char>((header.size() >> (8 * i)) & 0xff));
+  bytes += header + std::string("\x05\0\0\0\x06\0\0\0", 8);
+  TempDir d;
+  write_bytes(d.path() / "ids.npy", bytes);
+  return read_npy_ids(d.path() / "ids.npy");
+}
+
+std::string npy2_error(const std::string& dict) {
+  try {
+    read_npy2(dict);
+  } catch (const InvalidInput& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Headers of any length are scanned, not matched by std::regex, which recursed per character and
+// crashed (SIGSEGV) on a 100 KB header (found by fuzz/fuzz_npy).
+TEST(NpyErrors, LongHeadersLoadAndStrayKeysAreNamed) {
+  const std::string i4 = "{'descr': '<i4', 'fortran_order': False, 'shape': ";
+  const std::string spaces(1 << 20, ' ');
+  const NpyIds a = read_npy2(i4 + "(" + spaces + "2," + spaces + "), }");
+  EXPECT_EQ(a.shape, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(a.ids, (std::vector<int32_t>{5, 6}));
+  EXPECT_EQ(read_npy2("{\"shape\": (2,), \"descr\": \"<i4\"}").ids.size(), 2u);
+  expect_contains(npy2_error(i4 + "(2,), 'x': '" + std::string(1 << 20, 'a') + "'}"),
+                  "header key 'x' is not one of 'descr', 'fortran_order', 'shape'");
+  expect_contains(npy2_error(i4 + "(2,), 'shape': (2,)}"), "header key 'shape' is given twice");
+  expect_contains(npy2_error(i4 + "(,2), }"), "shape entry '' is not a dimension");
+  expect_contains(npy2_error(i4 + "(2,) 'x'"), "no ',' or '}' after header key 'shape'");
+  expect_contains(npy2_error(i4 + "(2,"), "'shape' has no closing ')'");
+  expect_contains(npy2_error("{'descr' '<i4'}"), "no ':' after header key");
+  expect_contains(npy2_error("{'descr': '<i4', 'shape': (2,)} x"), "text after the header dict");
+  expect_contains(npy2_error("{'descr': '<i4', 'fortran_order': Maybe, 'shape': (2,)}"),
+                  "'fortran_order' is not True or False");
+  expect_contains(npy2_error("{'descr': '<i4'}"), "no 'shape' in header");
+  expect_contains(npy2_error("['descr']"), "header is not a dict");
+}
+
 }  // namespace
 }  // namespace xlstm

@@ -1,12 +1,14 @@
 #include "xlstm/npy.h"
 #include "core/regular_file.h"
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <limits>
-#include <regex>
 #include <sstream>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "xlstm/error.h"
 
@@ -37,6 +39,98 @@ void write_npy_f32(const std::filesystem::path& path, const std::vector<int64_t>
   if (!out) throw Error(tagged("npy", path.string() + ": write failed"));
 }
 
+namespace {
+
+struct NpyHeader {
+  std::string descr;
+  bool fortran_order = false;
+  std::vector<int64_t> shape;
+};
+
+// The header is a Python dict literal: {'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }
+// then spaces and a newline. Scanned by hand: a std::regex over it recursed once per character and
+// overflowed the stack on a long header (found by fuzz/fuzz_npy).
+template <class Fail>
+NpyHeader parse_header(std::string_view s, const Fail& fail) {
+  size_t i = 0;
+  const auto skip_space = [&] {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
+  };
+  const auto eat = [&](char c) {
+    skip_space();
+    if (i < s.size() && s[i] == c) return ++i, true;
+    return false;
+  };
+  const auto quoted = [&](const std::string& what) {
+    skip_space();
+    if (i >= s.size() || (s[i] != '\'' && s[i] != '"')) fail(what + " is not a quoted string");
+    const size_t close = s.find(s[i], i + 1);
+    if (close == std::string_view::npos) fail(what + " has no closing quote");
+    const std::string text(s.substr(i + 1, close - i - 1));
+    i = close + 1;
+    return text;
+  };
+  NpyHeader h;
+  bool seen_descr = false, seen_shape = false, seen_order = false;
+  if (!eat('{')) fail("header is not a dict");
+  while (!eat('}')) {
+    const std::string key = quoted("a header key");
+    if (!eat(':')) fail("no ':' after header key '" + key + "'");
+    skip_space();
+    if (key == "descr" && !seen_descr) {
+      h.descr = quoted("'descr'");
+      seen_descr = true;
+    } else if (key == "fortran_order" && !seen_order) {
+      if (s.substr(i, 4) == "True") {
+        h.fortran_order = true, i += 4;
+      } else if (s.substr(i, 5) == "False") {
+        i += 5;
+      } else {
+        fail("'fortran_order' is not True or False");
+      }
+      seen_order = true;
+    } else if (key == "shape" && !seen_shape) {
+      if (!eat('(')) fail("'shape' is not a tuple");
+      const size_t close = s.find(')', i);
+      if (close == std::string_view::npos) fail("'shape' has no closing ')'");
+      const std::string_view dims = s.substr(i, close - i);
+      for (size_t at = 0; at <= dims.size();) {
+        const size_t comma = std::min(dims.find(',', at), dims.size());
+        const std::string_view d = dims.substr(at, comma - at);
+        at = comma + 1;
+        const size_t first = d.find_first_not_of(" "), last = d.find_last_not_of(" ");
+        if (first == std::string_view::npos) {
+          if (comma == dims.size()) continue;  // the end of "(5,)" and "()"
+          fail("shape entry '' is not a dimension (0 .. 10^12)");
+        }
+        const std::string digits(d.substr(first, last - first + 1));
+        // A dimension is 1 to 12 decimal digits: no sign, no garbage, no overflow below.
+        if (digits.size() > 12 || digits.find_first_not_of("0123456789") != std::string::npos)
+          fail("shape entry '" + digits + "' is not a dimension (0 .. 10^12)");
+        h.shape.push_back(std::stoll(digits));
+      }
+      i = close + 1;
+      seen_shape = true;
+    } else {
+      fail("header key '" + key + "' is " +
+           (key == "descr" || key == "shape" || key == "fortran_order"
+                ? "given twice"
+                : "not one of 'descr', 'fortran_order', 'shape'"));
+    }
+    if (!eat(',')) {
+      if (!eat('}')) fail("no ',' or '}' after header key '" + key + "'");
+      break;
+    }
+  }
+  skip_space();
+  if (i != s.size()) fail("text after the header dict");
+  if (!seen_descr) fail("no 'descr' in header");
+  if (!seen_shape) fail("no 'shape' in header");
+  return h;
+}
+
+}  // namespace
+
 NpyIds read_npy_ids(const std::filesystem::path& path) {
   const std::string where = path.string();
   auto fail = [&](const std::string& what) -> void {
@@ -64,35 +158,20 @@ NpyIds read_npy_ids(const std::filesystem::path& path) {
     fail("unsupported .npy version " + std::to_string(major));
   }
   if (header_start + header_len > bytes.size()) fail("header longer than the file");
-  const std::string header = bytes.substr(header_start, header_len);
-  std::smatch m;
-  if (!std::regex_search(header, m, std::regex("'descr':\\s*'([<>|=]?)([a-z])(\\d+)'")))
-    fail("no 'descr' in header");
-  const std::string order = m[1], kind = m[2];
-  const std::string width_text = m[3];
-  const int width = width_text.size() > 2 ? 0 : std::stoi(width_text);
-  if (kind != "i" || (width != 4 && width != 8) || order == ">") {
-    fail("dtype '" + order + kind + std::to_string(width) + "' is not little-endian int32/int64");
+  const NpyHeader h = parse_header(std::string_view(bytes).substr(header_start, header_len), fail);
+  const std::string_view descr = h.descr;
+  const std::string_view order = descr.substr(0, descr.find_first_not_of("<>|="));
+  const std::string_view type = descr.substr(order.size());
+  const bool digits = type.size() >= 2 && type.size() <= 3 &&
+                      type.find_first_not_of("0123456789", 1) == std::string_view::npos;
+  const int width = digits ? std::stoi(std::string(type.substr(1))) : 0;
+  if (order.size() > 1 || order == ">" || type.empty() || type[0] != 'i' ||
+      (width != 4 && width != 8)) {
+    fail("dtype '" + h.descr + "' is not little-endian int32/int64");
   }
-  if (std::regex_search(header, std::regex("'fortran_order':\\s*True")))
-    fail("Fortran-order arrays are not supported");
-  if (!std::regex_search(header, m, std::regex("'shape':\\s*\\(([^)]*)\\)")))
-    fail("no 'shape' in header");
+  if (h.fortran_order) fail("Fortran-order arrays are not supported");
   NpyIds out;
-  std::stringstream dims(m[1].str());
-  std::string d;
-  while (std::getline(dims, d, ',')) {
-    const auto first = d.find_first_not_of(" ");
-    if (first == std::string::npos) continue;
-    const auto last = d.find_last_not_of(" ");
-    const std::string digits = d.substr(first, last - first + 1);
-    // A dimension is 1 to 12 decimal digits: no sign, no garbage, no overflow below.
-    if (digits.empty() || digits.size() > 12 ||
-        digits.find_first_not_of("0123456789") != std::string::npos) {
-      fail("shape entry '" + digits + "' is not a dimension (0 .. 10^12)");
-    }
-    out.shape.push_back(std::stoll(digits));
-  }
+  out.shape = h.shape;
   if (out.shape.size() == 1) out.shape.insert(out.shape.begin(), 1);
   if (out.shape.size() != 2) fail("expected a 1-D or 2-D array of token ids");
   if (out.shape[0] == 0 || out.shape[1] == 0) {
