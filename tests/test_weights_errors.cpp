@@ -144,6 +144,26 @@ TEST(SafetensorsErrors, UnsupportedDtypeAndBadFields) {
   expect_contains(open_error(d.path() / "c.safetensors"), "'w': missing 'data_offsets'");
 }
 
+// A zero dim kept the element count at 0, so a dim of 2^63 after it passed and became the int64
+// -2^63 in the shape (found by fuzz/fuzz_safetensors).
+TEST(SafetensorsErrors, HugeDimAfterZeroDimIsRefused) {
+  TempDir d;
+  for (const char* dims : {"[0, 9223372036854775808]", "[0, 281474976710657]",
+                           "[281474976710657, 0]", "[0, 16777217, 16777216]"}) {
+    write_bytes(d.path() / "a.safetensors",
+                raw_file(std::string(R"({"w":{"dtype":"F32","shape":)") + dims +
+                             R"(,"data_offsets":[0,0]}})",
+                         0));
+    expect_contains(open_error(d.path() / "a.safetensors"), "'w': shape");
+    expect_contains(open_error(d.path() / "a.safetensors"), "too large");
+  }
+  write_bytes(
+      d.path() / "b.safetensors",
+      raw_file(R"({"w":{"dtype":"F32","shape":[0, 281474976710656],"data_offsets":[0,0]}})", 0));
+  EXPECT_EQ(SafetensorsFile(d.path() / "b.safetensors").at("w").shape,
+            (Shape{0, int64_t{1} << 48}));
+}
+
 // --- checkpoint vs config -------------------------------------------------------------------
 
 const fs::path kModel = testing::fixtures() / "models" / "nxai_odd_heads";

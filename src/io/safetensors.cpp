@@ -106,14 +106,19 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : file_(path
     t.dtype = parse_dtype(path, name, entry["dtype"].get<std::string>());
     const auto& shape = entry["shape"];
     if (!shape.is_array()) fail(path, "tensor '" + name + "': 'shape' is not an array");
-    uint64_t count = 1;
+    // The product of the non-zero dims is at most 2^48, so that any product of dims fits in int64
+    // (a zero dim kept the element count at 0, and a dim of 2^63 after it became a negative int64).
+    constexpr uint64_t kMaxElements = uint64_t{1} << 48;
+    uint64_t count = 1, nonzero = 1;
     for (const auto& d : shape) {
       if (!d.is_number_unsigned())
         fail(path, "tensor '" + name + "': shape entries must be non-negative integers");
       const uint64_t dim = d.get<uint64_t>();
-      if (dim != 0 && count > (uint64_t{1} << 48) / dim)
-        fail(path, "tensor '" + name + "': shape too large");
+      if (dim != 0 && nonzero > kMaxElements / dim)
+        fail(path,
+             "tensor '" + name + "': shape " + shape.dump() + " too large (over 2^48 elements)");
       count *= dim;
+      if (dim != 0) nonzero *= dim;
       t.shape.push_back(static_cast<int64_t>(dim));
     }
     const auto& offs = entry["data_offsets"];
