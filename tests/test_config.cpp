@@ -109,6 +109,20 @@ TEST(Config, BadValuesAreNamed) {
   EXPECT_NE(error_of("[1, 2]").find("JSON object"), std::string::npos);
 }
 
+// Each size within its own bound, but 2^16 blocks of 2^47 state floats each overflowed int64 in
+// state_floats_per_sequence() (found by fuzz/fuzz_config's derived-size checks).
+TEST(Config, StacksOverTwoToThe48StateFloatsAreRefused) {
+  const std::string big = R"({"embedding_dim": 262144, "num_heads": 1, "vocab_size": 16,
+      "qk_dim_factor": 32, "v_dim_factor": 64, "num_blocks": )";
+  const auto e = error_of(big + "65536}");
+  EXPECT_NE(e.find("config.json: 'num_blocks' = 65536 blocks of these sizes hold more than 2^48"),
+            std::string::npos)
+      << e;
+  EXPECT_EQ(error_of(big + "1}"), "");
+  EXPECT_EQ(parse_config(big + "1}", "config.json").config.state_floats_per_sequence(),
+            (int64_t{1} << 47) + (int64_t{1} << 23) + 1);
+}
+
 TEST(Config, MissingFileIsNamed) {
   try {
     load_config("/nonexistent/config.json");

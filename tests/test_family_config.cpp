@@ -128,6 +128,27 @@ TEST(FamilyConfig, BadBlockFieldsNameTheirSection) {
   EXPECT_NE(error_of(k).find("mlstm_block: must be a JSON object"), std::string::npos);
 }
 
+// Each size within its own bound, but 2^16 such blocks held more than 2^64 parameters: the sum
+// overflowed int64 in parameter_count() (UBSan; found by fuzz/fuzz_family_config's derived-size
+// checks).
+TEST(FamilyConfig, StacksOverTwoToThe48ParametersAreRefused) {
+  json j = {
+      {"vocab_size", 16},
+      {"embedding_dim", 262144},
+      {"num_blocks", 65536},
+      {"mlstm_block",
+       {{"mlstm", {{"num_heads", 1}, {"proj_factor", 64}, {"qkv_proj_blocksize", 16777216}}}}}};
+  EXPECT_NE(error_of(j).find("config.json: 'num_blocks' = 65536 blocks of these sizes hold more "
+                             "than 2^48 parameters"),
+            std::string::npos)
+      << error_of(j);
+  // Two blocks of 2^43 parameters and 2^46 state floats each load.
+  j["num_blocks"] = 2;
+  j["mlstm_block"]["mlstm"]["num_heads"] = 4;
+  j["mlstm_block"]["mlstm"]["qkv_proj_blocksize"] = 4;
+  EXPECT_EQ(error_of(j), "");
+}
+
 // A model directory with the given config and s_only's weights.
 fs::path with_config(const json& config, const std::string& name) {
   const fs::path dir = fs::temp_directory_path() / ("xlstm_family_" + name);

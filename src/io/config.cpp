@@ -284,6 +284,7 @@ LoadedConfig parse_config(const std::string& text, const std::string& src) {
            "= " + std::to_string(v) + " is outside the vocabulary [0, " +
                std::to_string(c.vocab_size) + ")");
   }
+  check_model_size(c, src);
   return out;
 }
 

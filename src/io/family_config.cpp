@@ -210,6 +210,7 @@ LoadedConfig parse_family_config(const nlohmann::json& j, const std::string& src
     if (!known_keys().count(key))
       out.warnings.push_back(src + ": unknown key '" + key + "' ignored");
   }
+  check_model_size(c, src);
   return out;
 }
 

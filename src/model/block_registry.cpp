@@ -84,6 +84,31 @@ int64_t ModelConfig::state_floats_per_sequence() const {
   return n;
 }
 
+void check_model_size(const ModelConfig& c, const std::string& where) {
+  constexpr int64_t kMax = int64_t{1} << 48;
+  int64_t params = 0, state = 0;
+  bool over = false;
+  const auto add = [&](int64_t& total, int64_t n) {
+    over = over || __builtin_add_overflow(total, n, &total) || total > kMax;
+  };
+  for (int i = 0; i < static_cast<int>(c.num_blocks) && !over; ++i) {
+    const BlockSite site = block_site(c, i);
+    const BlockType& type = block_type(site.spec.type);
+    add(params, type.parameter_count(site));
+    for (const auto& t : type.state(site)) {
+      int64_t n = 1;
+      for (const int64_t d : t.shape) over = over || __builtin_mul_overflow(n, d, &n);
+      add(state, n);
+    }
+  }
+  if (over) {
+    throw InvalidInput(tagged(
+        "config", where + ": 'num_blocks' = " + std::to_string(c.num_blocks) +
+                      " blocks of these sizes hold more than 2^48 parameters or state floats per "
+                      "sequence; check num_blocks and the dims and factors of the blocks"));
+  }
+}
+
 StateLayout state_layout(const ModelConfig& c) {
   StateLayout layout;
   for (int i = 0; i < static_cast<int>(c.num_blocks); ++i) {

@@ -78,4 +78,10 @@ const BlockType& block_type(const std::string& name);
 std::string block_prefix(const ModelConfig& c, int i);
 BlockSite block_site(const ModelConfig& c, int i);
 
+// Config loading's last check: the blocks' parameters and state floats per sequence, summed, are at
+// most 2^48 (each block's sizes are bounded by its own checks, their sum over up to 2^16 blocks is
+// not), so every size derived from a loaded config fits in int64 with room for byte counts.
+// Throws InvalidInput naming `where` and num_blocks.
+void check_model_size(const ModelConfig& c, const std::string& where);
+
 }  // namespace xlstm
