@@ -105,6 +105,19 @@ TEST(Config, BadValuesAreNamed) {
   EXPECT_NE(error_of(R"({"embedding_dim": -4, "num_heads": 2, "num_blocks": 1, "vocab_size": 5})")
                 .find("'embedding_dim'"),
             std::string::npos);
+  // Integers that do not fit int64: the float 1e25 (and a longer integer literal, which JSON
+  // parsing turns into one) was cast to int64, which is undefined (UBSan; found by fuzz_config).
+  for (const char* big : {"1e25", "6518446744073709551615536", "18446744073709551615", "-1e19"}) {
+    const auto e = error_of(
+        std::string(R"({"embedding_dim": 64, "num_heads": 2, "vocab_size": 5, "num_blocks": )") +
+        big + "}");
+    EXPECT_NE(e.find("'num_blocks' is out of range: "), std::string::npos) << e;
+  }
+  EXPECT_EQ(parse_config(R"({"embedding_dim": 64.0, "num_heads": 2, "num_blocks": 1e1,
+                             "vocab_size": 5})",
+                         "config.json")
+                .config.num_blocks,
+            10);
   EXPECT_NE(error_of("{not json").find("invalid JSON"), std::string::npos);
   EXPECT_NE(error_of("[1, 2]").find("JSON object"), std::string::npos);
 }

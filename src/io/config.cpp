@@ -1,4 +1,5 @@
 #include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -184,7 +185,14 @@ void assign(ModelConfig& c, const Field& f, const std::string& key, const json& 
           if (!v.is_boolean()) fail(src, key, "must be a boolean, got " + json_type(v));
           c.*member = v.get<bool>();
         } else if constexpr (std::is_same_v<T, int64_t>) {
-          if (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>()) {
+          // Integral floats (64.0, 1e3) count as integers; nlohmann also reads an integer literal
+          // past 2^64 as a float. Past +-9e18 neither fits int64 (casting it is undefined).
+          const bool integral_float =
+              v.is_number_float() && std::floor(v.get<double>()) == v.get<double>();
+          if ((integral_float && !(std::fabs(v.get<double>()) < 9.0e18)) ||
+              (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t{INT64_MAX})) {
+            fail(src, key, "is out of range: " + v.dump());
+          } else if (integral_float) {
             c.*member = static_cast<int64_t>(v.get<double>());
           } else if (!v.is_number_integer()) {
             fail(src, key, "must be an integer, got " + json_type(v) + " " + v.dump());
