@@ -257,6 +257,40 @@ TEST(TokenizerLoad, BadAddedTokens) {
   expect_error(j, "added_tokens: expected an array");
 }
 
+// One id, two spellings: both encoded to it and it decoded to the last, so decode(encode(x)) gave
+// other text; one spelling at two ids likewise (found by fuzz_tokenizer_json's
+// token_id(id_to_token(id)) property).
+TEST(TokenizerLoad, AddedTokenIdsNameOneToken) {
+  json j = minimal();
+  json extra = j["added_tokens"][0];
+  extra["content"] = "<|pad|>";
+  extra["id"] = 259;  // <|endoftext|>'s
+  j["added_tokens"].push_back(extra);
+  expect_error(j, "added_tokens: id 259 is used by both \"<|endoftext|>\" and \"<|pad|>\"");
+
+  j = minimal();
+  extra["id"] = 258;  // a model vocab id ("Ġthe")
+  j["added_tokens"].push_back(extra);
+  expect_error(j, "added_tokens: id 258 is used by both \"Ġthe\" and \"<|pad|>\"");
+
+  j = minimal();
+  extra["id"] = 260;
+  j["added_tokens"].push_back(extra);
+  extra["id"] = 261;
+  j["added_tokens"].push_back(extra);
+  expect_error(j, "added_tokens: \"<|pad|>\" has two ids, 260 and 261");
+
+  // The same token listed twice, or an added token that repeats a vocab entry, still loads.
+  j = minimal();
+  j["added_tokens"].push_back(j["added_tokens"][0]);
+  extra["content"] = "he";
+  extra["id"] = 999;  // the model's id (257) wins, as in HF
+  j["added_tokens"].push_back(extra);
+  const Tokenizer tok = Tokenizer::from_json(j.dump());
+  EXPECT_EQ(tok.token_id("he"), 257);
+  EXPECT_EQ(tok.decode(tok.encode(" the<|endoftext|>")), " the<|endoftext|>");
+}
+
 TEST(TokenizerLoad, BadTemplate) {
   const json single = json::array({{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
                                    {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}});

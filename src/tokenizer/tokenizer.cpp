@@ -23,6 +23,11 @@ Tokenizer::Impl::Impl(const tok::TokenizerSpec& spec) : file(spec.file), nfc(spe
     if (a.content.empty()) continue;
     const auto it = vocab.find(a.content);
     const int32_t id = it != vocab.end() ? it->second : a.id;
+    if (const auto seen = added_vocab.find(a.content);
+        seen != added_vocab.end() && seen->second != id) {
+      tok::fail(file, "added_tokens: \"" + a.content + "\" has two ids, " +
+                          std::to_string(seen->second) + " and " + std::to_string(id));
+    }
     added.emplace_back(&a, id);
     added_vocab[a.content] = id;
     max_id = std::max(max_id, id);
@@ -39,7 +44,12 @@ Tokenizer::Impl::Impl(const tok::TokenizerSpec& spec) : file(spec.file), nfc(spe
     tokens[id] = token;
     flags[id] = kExists;
   }
+  // An id names one token: one that two spellings claim would encode both and decode to one.
   for (const auto& [a, id] : added) {
+    if ((flags[id] & kExists) && tokens[id] != a->content) {
+      tok::fail(file, "added_tokens: id " + std::to_string(id) + " is used by both \"" +
+                          tokens[id] + "\" and \"" + a->content + "\"");
+    }
     tokens[id] = a->content;
     flags[id] = kExists;
   }
