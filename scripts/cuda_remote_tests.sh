@@ -16,7 +16,7 @@ if [ "$mode" = pack ]; then
   rm -rf .cuda_run && mkdir -p .cuda_run/stage/lib .cuda_run/stage/bin
   cp build/tests/test_cuda_ops build/tests/test_cuda_model build/tests/test_cuda_family \
      build/tests/test_family_parity build/tests/test_mlstm_cell build/tests/test_mlstm_cell_reference \
-     build/tests/test_model_parity build/bin/xlstm build/bin/slstm_recurrence_bench \
+     build/tests/test_model_parity build/tests/test_state_sequences build/bin/xlstm build/bin/slstm_recurrence_bench \
      .cuda_run/stage/bin/
   # XLSTM_BEFORE=path/to/xlstm: another build of the CLI, for before/after benchmarks.
   if [ -n "${XLSTM_BEFORE:-}" ]; then cp "$XLSTM_BEFORE" .cuda_run/stage/bin/xlstm_before; fi
@@ -72,6 +72,8 @@ for f in 'Family/*' 'Shapes/*'; do
   timeout 300 build/tests/test_cuda_family --gtest_filter="$f" 2>&1 | tee -a "$log" | tail -3
 done
 timeout 120 build/tests/test_family_parity 2>&1 | tee -a "$log" | tail -3
+# Row prefixes and one-sequence copies on the device (what the server rests on).
+timeout 300 build/tests/test_state_sequences 2>&1 | tee -a "$log" | tail -3
 # The CPU numeric tests on this machine's CPU too (another vendor, other vector widths).
 for t in test_mlstm_cell test_mlstm_cell_reference test_model_parity; do
   timeout 300 build/tests/$t 2>&1 | tee -a "$log" | tail -3

@@ -36,6 +36,10 @@ struct RunOptions {
   // Prefill runs in segments of this many tokens per sequence: bounded memory. 0: the device's
   // choice (CPU 1024; CUDA 4096 tokens over the batch, a multiple of 64 per sequence).
   int64_t segment_len = 0;
+  // 0: every sequence of the state. n > 0: only the state's first n sequences run (ids [n, S]);
+  // the others are left as they are. A server keeps its running sequences in rows [0, n) of one
+  // state of its maximum batch, so sequences join and leave without reallocating anything.
+  int64_t rows = 0;
 };
 
 struct LoadOptions {
@@ -69,8 +73,9 @@ class Model {
   Device device() const;
   State new_state(int64_t batch) const { return State(config(), batch); }
 
-  // ids: [B, S] row-major, B = state.batch(). Advances state. Returns logits [B, S, V] (all_logits)
-  // or [B, V]. Logits are soft-capped, float32. Not thread-safe: one call at a time per Model.
+  // ids: [B, S] row-major, B = state.batch() (or options.rows). Advances state. Returns logits
+  // [B, S, V] (all_logits) or [B, V]. Logits are soft-capped, float32. Not thread-safe: one call at
+  // a time per Model.
   std::vector<float> forward(std::span<const int32_t> ids, State& state,
                              const RunOptions& options = {});
 

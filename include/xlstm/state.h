@@ -60,6 +60,19 @@ class StateMirror {
   virtual ~StateMirror() = default;
   // Writes the mirror's values into the host blocks (already sized).
   virtual void download(std::vector<BlockState>& blocks) const = 0;
+  // One sequence without transferring the others (State::copy_sequence). False: this mirror
+  // cannot (src is another kind of mirror, say), and the State copies through the host.
+  virtual bool copy_sequence(int64_t /*dst_b*/, const StateMirror& /*src*/, int64_t /*src_b*/) {
+    return false;
+  }
+  virtual bool upload_sequence(int64_t /*dst_b*/, const std::vector<BlockState>& /*host*/,
+                               int64_t /*host_b*/) {
+    return false;
+  }
+  virtual bool download_sequence(std::vector<BlockState>& /*host*/, int64_t /*host_b*/,
+                                 int64_t /*src_b*/) const {
+    return false;
+  }
 };
 
 class State {
@@ -85,6 +98,11 @@ class State {
   // Sequence b of this state as a new batch-1 state, and the reverse.
   State slice(int64_t b) const;
   void assign(int64_t b, const State& single);
+  // Sequence src_b of src (same layout; src may be this state) becomes sequence dst_b of this
+  // one; the other sequences are untouched. Where both copies are on a device, nothing crosses
+  // to the host, and only the one sequence moves otherwise: a server moves sequences between its
+  // running batch and its prefix cache with this.
+  void copy_sequence(int64_t dst_b, const State& src, int64_t src_b);
 
   // safetensors with tensors state.{i}.{name} of shape [B, spec...] and the block types in the
   // metadata ("xlstm.block_types", comma-separated). load() refuses a file of another layout,

@@ -35,6 +35,13 @@ void reset_device_memory_peak(Device d) {
   if (d == Device::Cuda) cuda::reset_device_bytes_peak();
 }
 
+namespace {
+// The sequences a call runs: the state's first options.rows, or all of them.
+int64_t run_rows(const State& state, const RunOptions& o) {
+  return o.rows > 0 ? o.rows : state.batch();
+}
+}  // namespace
+
 struct Model::Impl {
   ModelConfig config;
   StateLayout layout;  // what a state for this model holds
@@ -148,10 +155,16 @@ Model Model::random(const ModelConfig& c, uint64_t seed, bool bf16_weights, Devi
 int64_t Model::Impl::check(std::span<const int32_t> ids, const State& state,
                            const RunOptions& o) const {
   const ModelConfig& c = config;
-  const int64_t B = state.batch(), V = c.vocab_size;
-  if (B <= 0)
+  const int64_t V = c.vocab_size;
+  if (state.batch() <= 0)
     throw InvalidInput(
         tagged("model", "state has batch size 0; create it with Model::new_state(B)"));
+  if (o.rows < 0 || o.rows > state.batch()) {
+    throw InvalidInput(tagged("model", "rows " + std::to_string(o.rows) + " outside [0, " +
+                                           std::to_string(state.batch()) +
+                                           "] (the state's batch; 0: all of it)"));
+  }
+  const int64_t B = run_rows(state, o);
   if (state.layout() != layout) {
     const auto& sl = state.layout();
     std::string what = std::to_string(sl.size()) + " blocks in the state, " +
@@ -188,7 +201,7 @@ int64_t Model::Impl::check(std::span<const int32_t> ids, const State& state,
 
 void Model::Impl::run(std::span<const int32_t> ids, int64_t S, State& state, const RunOptions& o,
                       bool all_logits, float* out) {
-  const int64_t B = state.batch(), V = config.vocab_size;
+  const int64_t B = run_rows(state, o), V = config.vocab_size;
   const int64_t seg_len = o.segment_len > 0 ? o.segment_len : backend->default_segment_len(B);
   for (int64_t s0 = 0; s0 < S; s0 += seg_len) {
     const int64_t Ss = std::min(seg_len, S - s0);
@@ -218,7 +231,7 @@ void Model::Impl::run(std::span<const int32_t> ids, int64_t S, State& state, con
 
 std::vector<float> Model::forward(std::span<const int32_t> ids, State& state, const RunOptions& o) {
   const int64_t S = impl_->check(ids, state, o);
-  const int64_t B = state.batch(), V = impl_->config.vocab_size;
+  const int64_t B = run_rows(state, o), V = impl_->config.vocab_size;
   std::vector<float> logits(static_cast<size_t>(o.all_logits ? B * S * V : B * V));
   impl_->run(ids, S, state, o, o.all_logits, logits.data());
   return logits;
@@ -230,7 +243,7 @@ std::vector<int32_t> Model::forward_sample(std::span<const int32_t> ids, State& 
                                            RunOptions o) {
   validate(params);
   const int64_t S = impl_->check(ids, state, o);
-  const auto B = static_cast<size_t>(state.batch());
+  const auto B = static_cast<size_t>(run_rows(state, o));
   if (u.size() != B) {
     throw InvalidInput(tagged("model", "forward_sample: " + std::to_string(u.size()) +
                                            " uniform draws for batch " + std::to_string(B)));

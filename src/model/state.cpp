@@ -169,6 +169,46 @@ void State::assign(int64_t b, const State& one) {
   }
 }
 
+void State::copy_sequence(int64_t dst_b, const State& src, int64_t src_b) {
+  if (src.layout() != layout())
+    throw InvalidInput(tagged("state", "copy_sequence: the states' layouts differ"));
+  if (dst_b < 0 || dst_b >= batch_ || src_b < 0 || src_b >= src.batch_) {
+    throw InvalidInput(tagged("state", "copy_sequence: sequence " + std::to_string(src_b) + " of " +
+                                           std::to_string(src.batch_) + " to " +
+                                           std::to_string(dst_b) + " of " + std::to_string(batch_) +
+                                           " is out of range"));
+  }
+  if (this == &src && dst_b == src_b) return;
+  // Where each state's newest values are: its mirror (the device) or its host blocks.
+  const bool src_on_device = src.mirror_ != nullptr && src.host_stale_;
+  const bool dst_on_device = mirror_ != nullptr && !mirror_stale_;
+  if (src_on_device && dst_on_device && mirror_->copy_sequence(dst_b, *src.mirror_, src_b)) {
+    host_stale_ = true;
+    return;
+  }
+  if (dst_on_device) {
+    src.sync_host();
+    if (mirror_->upload_sequence(dst_b, src.blocks_, src_b)) {
+      host_stale_ = true;
+      return;
+    }
+  }
+  sync_host();
+  mirror_stale_ = true;
+  host_zero_ = false;
+  if (src_on_device && src.mirror_->download_sequence(blocks_, dst_b, src_b)) return;
+  src.sync_host();
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    const auto& specs = (*layout_)[i].tensors;
+    for (size_t j = 0; j < specs.size(); ++j) {
+      const int64_t n = per_sequence(specs[j]);
+      const auto& from = src.blocks_[i].tensors[j].data;
+      std::copy(from.begin() + src_b * n, from.begin() + (src_b + 1) * n,
+                blocks_[i].tensors[j].data.begin() + dst_b * n);
+    }
+  }
+}
+
 void State::save(const std::filesystem::path& path) const {
   sync_host();
   std::vector<TensorToWrite> tensors;

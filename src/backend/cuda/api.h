@@ -22,6 +22,7 @@ void* device_alloc(size_t bytes);
 void device_free(void* d_ptr) noexcept;
 void copy_to_device(void* d_dst, const void* src, size_t bytes);
 void copy_to_host(void* dst, const void* d_src, size_t bytes);
+void copy_on_device(void* d_dst, const void* d_src, size_t bytes);  // ordered like the two above
 void fill_nan(void* d_ptr, size_t bytes);  // poison: every byte 0xFF is NaN in f32 and bf16
 void synchronize();                        // waits for the device; throws on a pending error
 // Bytes held through device_alloc now, and the most held at once since the last reset.

@@ -321,10 +321,8 @@ class CudaModel final : public ModelBackend {
 
   CudaStateMirror& mirror_of(State& state) {
     auto* m = dynamic_cast<CudaStateMirror*>(StateAccess::mirror(state));
-    if (m == nullptr ||
-        !m->matches(c.num_blocks, state.batch(), c.num_heads, c.qk_head_dim(), c.v_head_dim())) {
-      auto fresh = std::make_unique<CudaStateMirror>(c.num_blocks, state.batch(), c.num_heads,
-                                                     c.qk_head_dim(), c.v_head_dim());
+    if (m == nullptr || !m->matches(state.layout(), state.batch())) {
+      auto fresh = std::make_unique<CudaStateMirror>(state.layout(), state.batch());
       m = fresh.get();
       StateAccess::set_mirror(state, std::move(fresh));
     }
@@ -361,8 +359,8 @@ class CudaModel final : public ModelBackend {
   // Decode of one sequence in one launch; true when it computed the logits too (the out norm
   // folded into the head).
   bool enqueue_persistent(const CudaStateMirror& st, const void* head) {
-    const CellStateDev s0 = st.block(0);
-    const int64_t stride = c.num_blocks > 1 ? st.block(1).C - s0.C : 0;
+    const CellStateDev s0 = large_cell_state(st, 0);
+    const int64_t stride = c.num_blocks > 1 ? large_cell_state(st, 1).C - s0.C : 0;
     const PersistentDecode d{c.embedding_dim,
                              c.num_heads,
                              c.qk_head_dim(),
@@ -432,9 +430,11 @@ class CudaModel final : public ModelBackend {
       if (step) {  // the output norm and gate in the step's launch
         const HeadNormGate norm{
             vec(w, WF::MhNormW), vec(w, WF::MhNormB), eps, o_gate, W, buf.hn, wt};
-        mlstm_step(cells, st.block(i), cell_eps, buf.sync, stream, &norm);
+        mlstm_step(cells, large_cell_state(st, static_cast<size_t>(i)), cell_eps, buf.sync, stream,
+                   &norm);
       } else {
-        mlstm_chunkwise(cells, st.block(i), cell_eps, chunk, buf.cell, stream, tensor_cores());
+        mlstm_chunkwise(cells, large_cell_state(st, static_cast<size_t>(i)), cell_eps, chunk,
+                        buf.cell, stream, tensor_cores());
         multihead_norm_gate(buf.h, T, NH, c.v_head_dim(), vec(w, WF::MhNormW), vec(w, WF::MhNormB),
                             eps, o_gate, W, buf.hn, wt, stream);
       }

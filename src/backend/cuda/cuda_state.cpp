@@ -6,38 +6,43 @@
 namespace xlstm::cuda {
 
 namespace {
-int64_t pad64(int64_t n) {
-  return (n + 63) / 64 * 64;  // 256-byte aligned pieces
+int64_t numel(const StateTensorSpec& t) {
+  int64_t n = 1;
+  for (int64_t d : t.shape) n *= d;
+  return n;
 }
 }  // namespace
 
-CudaStateMirror::CudaStateMirror(int64_t blocks, int64_t B, int64_t NH, int64_t DHQK, int64_t DHV)
-    : blocks_(blocks),
-      B_(B),
-      NH_(NH),
-      DHQK_(DHQK),
-      DHV_(DHV),
-      c_(B * NH * DHQK * DHV),
-      n_(B * NH * DHQK),
-      m_(B * NH),
-      stride_(pad64(c_) + pad64(n_) + pad64(m_)),
-      buf_(static_cast<size_t>(blocks * stride_) * sizeof(float)) {}
+CudaStateMirror::CudaStateMirror(const StateLayout& layout, int64_t B) : layout_(layout), B_(B) {
+  size_t total = 0;
+  for (const auto& b : layout) {
+    std::vector<size_t> offs, per;
+    for (const auto& t : b.tensors) {
+      offs.push_back(total);
+      per.push_back(static_cast<size_t>(numel(t)));
+      total += (static_cast<size_t>(B) * per.back() + 63) / 64 * 64;  // 256-byte pieces
+    }
+    offsets_.push_back(std::move(offs));
+    per_seq_.push_back(std::move(per));
+  }
+  buf_ = DeviceBuffer(total * sizeof(float));
+}
 
-CellStateDev CudaStateMirror::block(int64_t i) const {
-  float* base = buf_.as<float>() + i * stride_;
-  return {base, base + pad64(c_), base + pad64(c_) + pad64(n_)};
+float* CudaStateMirror::tensor(size_t block, std::string_view name) const {
+  const auto& specs = layout_.at(block).tensors;
+  for (size_t j = 0; j < specs.size(); ++j)
+    if (specs[j].name == name) return tensor(block, j);
+  throw Error(tagged("cuda", "state: block " + std::to_string(block) + " has no tensor '" +
+                                 std::string(name) + "'"));
 }
 
 void CudaStateMirror::upload(const std::vector<BlockState>& host) {
-  if (static_cast<int64_t>(host.size()) != blocks_)
+  if (host.size() != layout_.size())
     throw Error(tagged("cuda", "state upload: block count differs"));
-  for (int64_t i = 0; i < blocks_; ++i) {
-    const CellStateDev d = block(i);
-    const auto& h = host[static_cast<size_t>(i)];
-    copy_to_device(d.C, h["C"].data(), static_cast<size_t>(c_) * sizeof(float));
-    copy_to_device(d.n, h["n"].data(), static_cast<size_t>(n_) * sizeof(float));
-    copy_to_device(d.m, h["m"].data(), static_cast<size_t>(m_) * sizeof(float));
-  }
+  for (size_t i = 0; i < layout_.size(); ++i)
+    for (size_t j = 0; j < layout_[i].tensors.size(); ++j)
+      copy_to_device(tensor(i, j), host[i].tensors[j].data.data(),
+                     host[i].tensors[j].data.size() * sizeof(float));
 }
 
 void CudaStateMirror::zero(Stream s) {
@@ -45,13 +50,48 @@ void CudaStateMirror::zero(Stream s) {
 }
 
 void CudaStateMirror::download(std::vector<BlockState>& host) const {
-  for (int64_t i = 0; i < blocks_; ++i) {
-    const CellStateDev d = block(i);
-    auto& h = host[static_cast<size_t>(i)];
-    copy_to_host(h["C"].data(), d.C, static_cast<size_t>(c_) * sizeof(float));
-    copy_to_host(h["n"].data(), d.n, static_cast<size_t>(n_) * sizeof(float));
-    copy_to_host(h["m"].data(), d.m, static_cast<size_t>(m_) * sizeof(float));
+  for (size_t i = 0; i < layout_.size(); ++i)
+    for (size_t j = 0; j < layout_[i].tensors.size(); ++j)
+      copy_to_host(host[i].tensors[j].data.data(), tensor(i, j),
+                   host[i].tensors[j].data.size() * sizeof(float));
+}
+
+bool CudaStateMirror::copy_sequence(int64_t dst_b, const StateMirror& src, int64_t src_b) {
+  const auto* s = dynamic_cast<const CudaStateMirror*>(&src);
+  if (s == nullptr || s->layout_ != layout_) return false;
+  for (size_t i = 0; i < layout_.size(); ++i) {
+    for (size_t j = 0; j < layout_[i].tensors.size(); ++j) {
+      const size_t n = per_seq_[i][j];
+      copy_on_device(tensor(i, j) + static_cast<size_t>(dst_b) * n,
+                     s->tensor(i, j) + static_cast<size_t>(src_b) * n, n * sizeof(float));
+    }
   }
+  return true;
+}
+
+bool CudaStateMirror::upload_sequence(int64_t dst_b, const std::vector<BlockState>& host,
+                                      int64_t host_b) {
+  for (size_t i = 0; i < layout_.size(); ++i) {
+    for (size_t j = 0; j < layout_[i].tensors.size(); ++j) {
+      const size_t n = per_seq_[i][j];
+      copy_to_device(tensor(i, j) + static_cast<size_t>(dst_b) * n,
+                     host[i].tensors[j].data.data() + static_cast<size_t>(host_b) * n,
+                     n * sizeof(float));
+    }
+  }
+  return true;
+}
+
+bool CudaStateMirror::download_sequence(std::vector<BlockState>& host, int64_t host_b,
+                                        int64_t src_b) const {
+  for (size_t i = 0; i < layout_.size(); ++i) {
+    for (size_t j = 0; j < layout_[i].tensors.size(); ++j) {
+      const size_t n = per_seq_[i][j];
+      copy_to_host(host[i].tensors[j].data.data() + static_cast<size_t>(host_b) * n,
+                   tensor(i, j) + static_cast<size_t>(src_b) * n, n * sizeof(float));
+    }
+  }
+  return true;
 }
 
 }  // namespace xlstm::cuda

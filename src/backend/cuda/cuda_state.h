@@ -1,8 +1,11 @@
 #pragma once
-// The CUDA copy of a State (see the comment in include/xlstm/state.h): one device allocation, per
-// block C [B, NH, DHQK, DHV] | n [B, NH, DHQK] | m [B, NH], float32, advanced in place by the
-// kernels. Host transfers are synchronous (cudaMemcpy orders them after the model's stream work).
+// The CUDA copy of a State (see the comment in include/xlstm/state.h): one device allocation with
+// one array [B, spec shape...] per block and state tensor, in the layout's order, float32,
+// advanced in place by the kernels. Host transfers are synchronous (cudaMemcpy orders them after
+// the model's stream work); so are the one-sequence copies a server uses to move sequences
+// between its batch and its cache without transferring the rest.
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "backend/cuda/api.h"
@@ -11,22 +14,35 @@
 
 namespace xlstm::cuda {
 
-class CudaStateMirror final : public StateMirror {
+class CudaStateMirror : public StateMirror {
  public:
-  CudaStateMirror(int64_t blocks, int64_t B, int64_t NH, int64_t DHQK, int64_t DHV);
-  bool matches(int64_t blocks, int64_t B, int64_t NH, int64_t DHQK, int64_t DHV) const {
-    return blocks == blocks_ && B == B_ && NH == NH_ && DHQK == DHQK_ && DHV == DHV_;
-  }
-  CellStateDev block(int64_t i) const;
+  CudaStateMirror(const StateLayout& layout, int64_t B);
+  bool matches(const StateLayout& layout, int64_t B) const { return B == B_ && layout == layout_; }
+  int64_t batch() const { return B_; }
+  float* tensor(size_t block, size_t j) const { return buf_.as<float>() + offsets_[block][j]; }
+  // The tensor of this name in a block (throws naming it when the block has none).
+  float* tensor(size_t block, std::string_view name) const;
   const void* data() const { return buf_.get(); }
+
   void upload(const std::vector<BlockState>& host);
   void zero(Stream s);  // every value 0 (a fresh state), ordered on s
   void download(std::vector<BlockState>& host) const override;
+  bool copy_sequence(int64_t dst_b, const StateMirror& src, int64_t src_b) override;
+  bool upload_sequence(int64_t dst_b, const std::vector<BlockState>& host, int64_t host_b) override;
+  bool download_sequence(std::vector<BlockState>& host, int64_t host_b,
+                         int64_t src_b) const override;
 
  private:
-  int64_t blocks_, B_, NH_, DHQK_, DHV_;
-  int64_t c_, n_, m_, stride_;  // floats per block: C, n, m, and the padded total
+  StateLayout layout_;
+  int64_t B_;
+  std::vector<std::vector<size_t>> offsets_;  // floats from the start, per block and tensor
+  std::vector<std::vector<size_t>> per_seq_;  // floats per sequence, per block and tensor
   DeviceBuffer buf_;
 };
+
+// xLSTM Large's view of a block: C [B, NH, DHQK, DHV] | n [B, NH, DHQK] | m [B, NH].
+inline CellStateDev large_cell_state(const CudaStateMirror& m, size_t block) {
+  return {m.tensor(block, 0), m.tensor(block, 1), m.tensor(block, 2)};
+}
 
 }  // namespace xlstm::cuda

@@ -1,6 +1,6 @@
 // The CUDA backend of the original family's stacks: embedding → each block's CUDA forward (its
 // registered CudaBlockFactory) → post LayerNorm → head, float32 residual stream, GEMM operands in
-// the weight type. States live in a FamilyStateMirror (one allocation, a tensor per block and
+// the weight type. States live in a CudaStateMirror (one allocation, a tensor per block and
 // name, as the layout declares). Sampling reads the last logits to the host.
 #include <cmath>
 #include <map>
@@ -9,6 +9,7 @@
 
 #include "backend/cuda/check.h"
 #include "backend/cuda/cuda_block.h"
+#include "backend/cuda/cuda_state.h"
 #include "backend/cuda/family_ops.h"
 #include "backend/cuda/ops.h"
 #include "model/backend.h"
@@ -64,58 +65,13 @@ namespace {
 
 // ---- the state ----
 
-int64_t numel(const StateTensorSpec& t) {
-  int64_t n = 1;
-  for (int64_t d : t.shape) n *= d;
-  return n;
+// One block's tensors of the state's device copy, by name.
+DeviceBlockState device_block_state(const CudaStateMirror& m, const StateLayout& layout, size_t i) {
+  DeviceBlockState s;
+  for (size_t j = 0; j < layout[i].tensors.size(); ++j)
+    s.tensors[layout[i].tensors[j].name] = m.tensor(i, j);
+  return s;
 }
-
-class FamilyStateMirror final : public StateMirror {
- public:
-  FamilyStateMirror(const StateLayout& layout, int64_t B) : layout_(layout), B_(B) {
-    size_t total = 0;
-    for (const auto& b : layout) {
-      std::vector<size_t> offs;
-      for (const auto& t : b.tensors) {
-        offs.push_back(total);
-        total += (static_cast<size_t>(B * numel(t)) + 63) / 64 * 64;  // 256-byte pieces
-      }
-      offsets_.push_back(std::move(offs));
-    }
-    buf_ = DeviceBuffer(total * sizeof(float));
-  }
-
-  bool matches(const StateLayout& layout, int64_t B) const { return B == B_ && layout == layout_; }
-
-  DeviceBlockState block(size_t i) const {
-    DeviceBlockState s;
-    for (size_t j = 0; j < layout_[i].tensors.size(); ++j)
-      s.tensors[layout_[i].tensors[j].name] = buf_.as<float>() + offsets_[i][j];
-    return s;
-  }
-
-  void upload(const std::vector<BlockState>& host) {
-    for (size_t i = 0; i < layout_.size(); ++i)
-      for (size_t j = 0; j < layout_[i].tensors.size(); ++j)
-        copy_to_device(buf_.as<float>() + offsets_[i][j], host[i].tensors[j].data.data(),
-                       host[i].tensors[j].data.size() * sizeof(float));
-  }
-
-  void zero(Stream s) { XLSTM_CUDA_CHECK(cudaMemsetAsync(buf_.get(), 0, buf_.bytes(), s)); }
-
-  void download(std::vector<BlockState>& host) const override {
-    for (size_t i = 0; i < layout_.size(); ++i)
-      for (size_t j = 0; j < layout_[i].tensors.size(); ++j)
-        copy_to_host(host[i].tensors[j].data.data(), buf_.as<float>() + offsets_[i][j],
-                     host[i].tensors[j].data.size() * sizeof(float));
-  }
-
- private:
-  StateLayout layout_;
-  int64_t B_;
-  std::vector<std::vector<size_t>> offsets_;  // floats from the start, per block and tensor
-  DeviceBuffer buf_;
-};
 
 // ---- the model ----
 
@@ -183,10 +139,10 @@ class FamilyModel final : public ModelBackend {
     return std::max<int64_t>(64, 4096 / std::max<int64_t>(B, 1));
   }
 
-  FamilyStateMirror& mirror_of(State& state) {
-    auto* m = dynamic_cast<FamilyStateMirror*>(StateAccess::mirror(state));
+  CudaStateMirror& mirror_of(State& state) {
+    auto* m = dynamic_cast<CudaStateMirror*>(StateAccess::mirror(state));
     if (m == nullptr || !m->matches(layout_, state.batch())) {
-      auto fresh = std::make_unique<FamilyStateMirror>(layout_, state.batch());
+      auto fresh = std::make_unique<CudaStateMirror>(layout_, state.batch());
       m = fresh.get();
       StateAccess::set_mirror(state, std::move(fresh));
     }
@@ -204,7 +160,7 @@ class FamilyModel final : public ModelBackend {
   void run_segment(const int32_t* ids, int64_t B, int64_t S, State& state, const RunOptions& o,
                    bool all_logits) override {
     const int64_t T = B * S;
-    FamilyStateMirror& st = mirror_of(state);
+    CudaStateMirror& st = mirror_of(state);
     // Ids through a pinned buffer: a fixed source address that decode graphs can rely on.
     if (pinned_ids_count_ < T) {
       if (pinned_ids_ != nullptr) XLSTM_CUDA_CHECK(cudaFreeHost(pinned_ids_));
@@ -226,14 +182,15 @@ class FamilyModel final : public ModelBackend {
   }
 
   // Embedding → blocks → post norm → logits of the wanted rows, on the stream.
-  void enqueue(int64_t B, int64_t S, const FamilyStateMirror& st, const RunOptions& o,
+  void enqueue(int64_t B, int64_t S, const CudaStateMirror& st, const RunOptions& o,
                bool all_logits) {
     const int64_t E = c_.embedding_dim, V = c_.vocab_size, T = B * S;
     auto* d_ids = static_cast<int32_t*>(ws_.get("ids", T * 4));
     float* x = ws_.f32("x", T * E);
     embedding_gather(d_ids, T, embedding_.get(), wt_, E, x, stream_);
     CudaContext ctx{*gemm_, ws_, stream_, wt_};
-    for (size_t i = 0; i < blocks_.size(); ++i) blocks_[i]->forward(x, B, S, st.block(i), o, ctx);
+    for (size_t i = 0; i < blocks_.size(); ++i)
+      blocks_[i]->forward(x, B, S, device_block_state(st, layout_, i), o, ctx);
     const int64_t R = all_logits ? T : B;
     // The rows whose logits are wanted: all, or each sequence's last.
     const float* rows = all_logits ? x : x + (S - 1) * E;
@@ -252,7 +209,7 @@ class FamilyModel final : public ModelBackend {
 
   // One decode step from a CUDA graph per (batch, state memory, workspace generation): the first
   // step of a key runs eagerly (sizing the workspace), the second is captured, later ones replay.
-  void run_graph(int64_t B, const FamilyStateMirror& st, const RunOptions& o) {
+  void run_graph(int64_t B, const CudaStateMirror& st, const RunOptions& o) {
     const GraphKey key{B, &st, ws_.generation()};
     auto it = graphs_.find(key);
     if (it == graphs_.end()) {

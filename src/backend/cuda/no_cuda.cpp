@@ -41,6 +41,9 @@ void copy_to_device(void*, const void*, size_t) {
 void copy_to_host(void*, const void*, size_t) {
   no_cuda();
 }
+void copy_on_device(void*, const void*, size_t) {
+  no_cuda();
+}
 void fill_nan(void*, size_t) {
   no_cuda();
 }

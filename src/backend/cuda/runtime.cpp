@@ -106,6 +106,11 @@ void copy_to_host(void* dst, const void* src, size_t bytes) {
   if (bytes > 0) XLSTM_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
 }
 
+void copy_on_device(void* dst, const void* src, size_t bytes) {
+  // The legacy default stream: ordered after the models' (blocking) streams, and before them.
+  if (bytes > 0) XLSTM_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
+}
+
 void fill_nan(void* p, size_t bytes) {
   if (bytes > 0) XLSTM_CUDA_CHECK(cudaMemset(p, 0xFF, bytes));
 }
