@@ -8,6 +8,7 @@
 
 #include "xlstm/model.h"
 #include "xlstm/sampler.h"
+#include "xlstm/sequence_checkpoint.h"
 
 namespace xlstm {
 
@@ -17,12 +18,16 @@ struct GenerateOptions {
   bool stop_at_eos = true;
   bool insert_bos =
       true;  // prepend BOS if the config says force_bos_token_insert (and it is missing)
+  // Continue this saved sequence: the prompt follows its tokens (no BOS is inserted).
+  const SequenceCheckpoint* resume = nullptr;
+  // Receives the whole sequence (prompt and new tokens) at the end, to be resumed exactly.
+  SequenceCheckpoint* checkpoint = nullptr;
 };
 
 struct GenerateResult {
   std::vector<int32_t> tokens;  // new tokens only (including EOS if it stopped there)
   std::string stop_reason;      // "eos", "length" or "callback"
-  int64_t prompt_tokens = 0;    // after BOS insertion
+  int64_t prompt_tokens = 0;    // after BOS insertion (resumed: the checkpoint's tokens too)
   double prefill_seconds = 0, decode_seconds = 0;
 };
 

@@ -1,10 +1,14 @@
 // xlstm generate -m DIR (-p TEXT | -f FILE | --ids ...) -n N [sampling flags]
+//                [--state-in FILE] [--state-out FILE]
 // Streams text when the model has a tokenizer (prompt, then continuation), else prints new ids.
+// --state-out saves the sequence (prompt and new tokens) as a SequenceCheckpoint; --state-in
+// continues one: the prompt (optional then, encoded without special tokens) follows its tokens.
 #include <iostream>
 #include <memory>
 #include <optional>
 
 #include "commands.h"
+#include "core/regular_file.h"
 #include "xlstm/error.h"
 #include "xlstm/generator.h"
 
@@ -16,6 +20,7 @@ void add_generate(CLI::App& app) {
     PromptSource prompt;
     GenerateOptions gen;
     bool no_bos = false, ignore_eos = false, print_ids = false;
+    std::string state_in, state_out;
     RuntimeOptions runtime;
   };
   auto o = std::make_shared<Opts>();
@@ -34,20 +39,41 @@ void add_generate(CLI::App& app) {
   sub->add_flag("--no-bos", o->no_bos, "Do not insert BOS even if the config asks for it");
   sub->add_flag("--ignore-eos", o->ignore_eos, "Keep generating after EOS");
   sub->add_flag("--print-ids", o->print_ids, "Print token ids instead of text");
+  sub->add_option("--state-in", o->state_in,
+                  "Continue the sequence saved in this file (by --state-out or the server)");
+  sub->add_option("--state-out", o->state_out,
+                  "Save the sequence (state and tokens) to this file at the end");
   o->runtime.add_to(sub);
   sub->callback([o] {
     o->runtime.apply_threads();
     validate(o->gen.sampling);
-    if (!o->prompt.has_ids() && o->prompt.text_arg.empty() && o->prompt.file.empty()) {
+    const bool resume = !o->state_in.empty();
+    const bool no_prompt =
+        !o->prompt.has_ids() && o->prompt.text_arg.empty() && o->prompt.file.empty();
+    if (no_prompt && !resume) {
       throw InvalidInput(tagged("cli", "generate needs a prompt: -p TEXT, -f FILE or --ids"));
     }
     std::optional<Tokenizer> tok;
-    if (!o->prompt.has_ids() ||
+    if ((!o->prompt.has_ids() && !no_prompt) ||
         (!o->print_ids && std::filesystem::exists(o->model_dir + "/tokenizer.json"))) {
       tok = load_model_tokenizer(o->model_dir);
     }
-    const auto prompt = o->prompt.tokens(tok ? &*tok : nullptr);
+    // A continuation's text gets no special tokens (no BOS in the middle of a sequence).
+    std::vector<int32_t> prompt;
+    if (resume && !o->prompt.has_ids()) {
+      if (!no_prompt) prompt = tok->encode(o->prompt.text(), /*add_special_tokens=*/false);
+    } else {
+      prompt = o->prompt.tokens(tok ? &*tok : nullptr);
+    }
     Model model = Model::load(o->model_dir, o->runtime.load_options());
+    std::optional<SequenceCheckpoint> resume_from;
+    if (resume) {
+      require_regular_file(o->state_in, "cli");
+      resume_from = SequenceCheckpoint::load(o->state_in, model.config());
+      o->gen.resume = &*resume_from;
+    }
+    SequenceCheckpoint checkpoint;
+    if (!o->state_out.empty()) o->gen.checkpoint = &checkpoint;
     o->gen.insert_bos = !o->no_bos;
     o->gen.stop_at_eos = !o->ignore_eos;
     const bool as_text = tok && !o->print_ids;
@@ -69,6 +95,7 @@ void add_generate(CLI::App& app) {
     });
     if (as_text) std::cout << detok->flush();
     std::cout << "\n";
+    if (!o->state_out.empty()) checkpoint.save(o->state_out);
     const double tps =
         r.decode_seconds > 0 ? static_cast<double>(r.tokens.size()) / r.decode_seconds : 0.0;
     std::cerr << r.prompt_tokens << " prompt tokens, " << r.tokens.size() << " generated ("
