@@ -17,6 +17,7 @@ void add_bench(CLI::App& app);
 void add_tokenize(CLI::App& app);
 void add_detokenize(CLI::App& app);
 void add_perplexity(CLI::App& app);
+void add_serve(CLI::App& app);
 
 // The tokenizer.json of a model directory; throws naming the path if absent.
 Tokenizer load_model_tokenizer(const std::string& model_dir);

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   xlstm::cli::add_tokenize(app);
   xlstm::cli::add_detokenize(app);
   xlstm::cli::add_perplexity(app);
+  xlstm::cli::add_serve(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,400 @@
+#include "server/scheduler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <numeric>
+
+namespace xlstm::server {
+
+// --- Channel ---------------------------------------------------------------------------------
+
+void Channel::push(Event e) {
+  {
+    std::lock_guard lock(mu_);
+    events_.push_back(std::move(e));
+  }
+  cv_.notify_all();
+}
+
+void Channel::job_done(int64_t prompt_tokens, int64_t cached_tokens, int64_t generated) {
+  {
+    std::lock_guard lock(mu_);
+    totals_.prompt_tokens += prompt_tokens;
+    totals_.cached_tokens += cached_tokens;
+    totals_.completion_tokens += generated;
+    if (jobs_left_ > 0) --jobs_left_;
+  }
+  cv_.notify_all();
+}
+
+void Channel::fail(int status, const std::string& message) {
+  {
+    std::lock_guard lock(mu_);
+    if (totals_.error_status == 0) {
+      totals_.error_status = status;
+      totals_.error = message;
+    }
+    jobs_left_ = 0;
+  }
+  cv_.notify_all();
+}
+
+std::vector<Event> Channel::take(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, timeout, [&] { return !events_.empty() || jobs_left_ == 0; });
+  std::vector<Event> out(std::make_move_iterator(events_.begin()),
+                         std::make_move_iterator(events_.end()));
+  events_.clear();
+  return out;
+}
+
+bool Channel::done() const {
+  std::lock_guard lock(mu_);
+  return jobs_left_ == 0 && events_.empty();
+}
+
+Channel::Totals Channel::totals() const {
+  std::lock_guard lock(mu_);
+  return totals_;
+}
+
+// --- Scheduler -------------------------------------------------------------------------------
+
+struct Scheduler::Choice {
+  std::shared_ptr<Job> job;
+  int64_t index = 0;  // in the response
+  Sampler sampler;
+  StopTextStream text;
+  std::vector<int32_t> history;  // the sequence so far, when a repetition penalty needs it
+  int64_t generated = 0;
+  int32_t last = 0;  // the newest token: the next step's input
+  bool finished = false;
+  Clock::time_point last_time;
+  Choice(std::shared_ptr<Job> j, int64_t i, const SamplingParams& p, const Tokenizer& tok)
+      : job(std::move(j)), index(i), sampler(p), text(tok, job->stop) {}
+};
+
+Scheduler::Scheduler(Model& model, const Tokenizer& tokenizer, Metrics& metrics,
+                     const SchedulerOptions& options)
+    : model_(model),
+      tokenizer_(tokenizer),
+      metrics_(metrics),
+      options_(options),
+      vocab_(model.config().vocab_size),
+      eos_(static_cast<int32_t>(model.config().eos_token_id)),
+      batch_(model.new_state(options.max_batch)),
+      prefill_(model.new_state(1)),
+      cache_(options.state_cache_bytes) {
+  thread_ = std::thread([this] { run(); });
+}
+
+Scheduler::~Scheduler() {
+  drain(std::chrono::milliseconds(0));
+}
+
+PostResult Scheduler::post(const std::vector<std::shared_ptr<Job>>& jobs) {
+  {
+    std::lock_guard lock(mu_);
+    if (!accepting_) return PostResult::ShuttingDown;
+    if (static_cast<int64_t>(queue_.size() + jobs.size()) > options_.max_queue)
+      return PostResult::QueueFull;
+    for (const auto& j : jobs) queue_.push_back(j);
+    metrics_.queued(static_cast<int64_t>(queue_.size()));
+  }
+  cv_.notify_all();
+  return PostResult::Queued;
+}
+
+void Scheduler::drain(std::chrono::milliseconds timeout) {
+  {
+    std::lock_guard lock(mu_);
+    accepting_ = false;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (!thread_.joinable()) return;
+  // The thread ends by itself once idle; past the timeout everything left is cancelled.
+  const auto deadline = Clock::now() + timeout;
+  std::unique_lock lock(mu_);
+  while (!idle_ && Clock::now() < deadline) {
+    lock.unlock();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    lock.lock();
+  }
+  lock.unlock();
+  abort_ = true;
+  cv_.notify_all();
+  thread_.join();
+}
+
+void Scheduler::run() {
+  for (;;) {
+    bool did = false;
+    try {
+      if (abort_) cancel_everything("the server is shutting down");
+      did = step();
+    } catch (const std::exception& e) {
+      std::cerr << "scheduler: " << e.what() << "\n";
+      cancel_everything(std::string("internal error: ") + e.what());
+    }
+    std::unique_lock lock(mu_);
+    const bool busy = !queue_.empty() || !rows_.empty() || prefilling_;
+    idle_ = !busy;
+    if (!busy && stopping_) return;
+    if (!did) cv_.wait(lock, [&] { return stopping_ || abort_ || !queue_.empty(); });
+  }
+}
+
+bool Scheduler::step() {
+  drop_finished_rows();  // cancelled ones
+  bool did = false;
+  if (!prefilling_) start_prefill();
+  if (prefilling_) {
+    prefill_chunk();
+    did = true;
+  }
+  if (!rows_.empty()) {
+    decode();
+    did = true;
+  }
+  {
+    std::lock_guard lock(mu_);
+    metrics_.load(static_cast<int64_t>(queue_.size()), static_cast<int64_t>(rows_.size()));
+  }
+  metrics_.cache_size(cache_.entries(), cache_.bytes(), cache_.evictions());
+  return did;
+}
+
+void Scheduler::start_prefill() {
+  std::shared_ptr<Job> job;
+  {
+    std::lock_guard lock(mu_);
+    while (!queue_.empty()) {
+      auto& head = queue_.front();
+      if (head->channel->cancelled()) {
+        head->channel->job_done(0, 0, 0);
+        queue_.pop_front();
+        continue;
+      }
+      const int64_t rows_needed = head->save_to.empty() ? head->n : 0;
+      if (static_cast<int64_t>(rows_.size()) + rows_needed > options_.max_batch) return;
+      job = head;
+      queue_.pop_front();
+      break;
+    }
+  }
+  if (!job) return;
+  const auto n_tokens = static_cast<int64_t>(job->tokens.size());
+  prefilling_ = job;
+  prefill_end_ = job->save_to.empty() ? n_tokens : n_tokens - 1;
+  prefill_pos_ = 0;
+  prefill_.reset();
+  if (job->start) {
+    prefill_pos_ = static_cast<int64_t>(job->start->tokens.size()) - 1;
+    prefill_.copy_sequence(0, job->start->state, 0);
+  }
+  // The longest cached prefix strictly shorter than the sequence (so at most prefill_end_).
+  if (auto hit = cache_.lookup(job->tokens); hit && hit->length > prefill_pos_) {
+    prefill_pos_ = hit->length;
+    prefill_.copy_sequence(0, *hit->state, 0);
+  }
+  job->cached_tokens = prefill_pos_;
+  metrics_.cache_lookup(prefill_pos_ > 0, prefill_pos_);
+}
+
+void Scheduler::prefill_chunk() {
+  Job& job = *prefilling_;
+  if (job.channel->cancelled()) {
+    metrics_.cancelled();
+    job.channel->job_done(0, 0, 0);
+    prefilling_.reset();
+    return;
+  }
+  if (prefill_pos_ == prefill_end_) {  // a named state saved after what a cached state covers
+    finish_prefill({});
+    return;
+  }
+  const int64_t K = options_.prefill_chunk;
+  const int64_t end = std::min(prefill_end_, (prefill_pos_ / K + 1) * K);
+  RunOptions run;
+  run.all_logits = false;
+  const auto ids =
+      std::span<const int32_t>(job.tokens)
+          .subspan(static_cast<size_t>(prefill_pos_), static_cast<size_t>(end - prefill_pos_));
+  const auto logits = model_.forward(ids, prefill_, run);  // [1, V]
+  metrics_.prefilled(end - prefill_pos_);
+  prefill_pos_ = end;
+  if (end % K == 0 || end == static_cast<int64_t>(job.tokens.size()))
+    cache_.insert(job.tokens, end, prefill_);
+  if (prefill_pos_ == prefill_end_) finish_prefill(logits);
+}
+
+void Scheduler::finish_prefill(std::span<const float> logits) {
+  auto job = std::move(prefilling_);
+  prefilling_.reset();
+  const auto n_tokens = static_cast<int64_t>(job->tokens.size());
+  if (!job->save_to.empty()) {
+    try {
+      SequenceCheckpoint ck;
+      ck.tokens = job->tokens;
+      ck.state = prefill_;
+      ck.save(job->save_to);
+    } catch (const std::exception& e) {
+      job->channel->fail(500, std::string("saving the state failed: ") + e.what());
+      return;
+    }
+    job->channel->job_done(n_tokens, job->cached_tokens, 0);
+    return;
+  }
+  if (job->max_tokens == 0) {
+    for (int64_t j = 0; j < job->n; ++j)
+      job->channel->push(Event{job->first_choice + j, -1, {}, {}, "length"});
+    metrics_.tokens(n_tokens, 0);
+    job->channel->job_done(n_tokens, job->cached_tokens, 0);
+    return;
+  }
+  job->choices_left = job->n;
+  for (int64_t j = 0; j < job->n; ++j) {
+    SamplingParams p = job->sampling;
+    p.seed += static_cast<uint64_t>(j);
+    auto c = std::make_unique<Choice>(job, job->first_choice + j, p, tokenizer_);
+    if (p.repeat_penalty != 1.0f) c->history = job->tokens;
+    batch_.copy_sequence(static_cast<int64_t>(rows_.size()), prefill_, 0);
+    c->finished = advance(*c, logits);
+    rows_.push_back(std::move(c));
+  }
+  drop_finished_rows();
+}
+
+void Scheduler::decode() {
+  const auto n = static_cast<int64_t>(rows_.size());
+  std::vector<int32_t> ids(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) ids[i] = rows_[i]->last;
+  RunOptions run;
+  run.all_logits = false;
+  run.formulation = Formulation::Step;
+  run.rows = n;
+  const auto logits = model_.forward(ids, batch_, run);  // [n, V]
+  for (int64_t i = 0; i < n; ++i) {
+    auto row = std::span<const float>(logits).subspan(static_cast<size_t>(i * vocab_),
+                                                      static_cast<size_t>(vocab_));
+    rows_[i]->finished = advance(*rows_[i], row);
+  }
+  drop_finished_rows();
+}
+
+namespace {
+
+// log-softmax of the raw logits at one token, and the k most likely tokens (ties: lower id).
+TokenLogprob logprobs_of(std::span<const float> logits, int32_t id, int64_t k) {
+  const float mx = *std::max_element(logits.begin(), logits.end());
+  double sum = 0;
+  for (float l : logits) sum += std::exp(static_cast<double>(l) - mx);
+  const double lse = mx + std::log(sum);
+  TokenLogprob t;
+  t.id = id;
+  t.logprob = static_cast<float>(logits[id] - lse);
+  if (k > 0) {
+    std::vector<int32_t> order(logits.size());
+    std::iota(order.begin(), order.end(), 0);
+    const auto kk = std::min<size_t>(static_cast<size_t>(k), order.size());
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(kk), order.end(),
+                      [&](int32_t a, int32_t b) {
+                        return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+                      });
+    for (size_t i = 0; i < kk; ++i)
+      t.top.emplace_back(order[i], static_cast<float>(logits[order[i]] - lse));
+  }
+  return t;
+}
+
+}  // namespace
+
+bool Scheduler::advance(Choice& c, std::span<const float> logits) {
+  Job& job = *c.job;
+  const int32_t t = c.sampler.sample(logits, c.history);
+  const auto now = Clock::now();
+  if (c.generated == 0) {
+    if (!job.first_token_seen) {
+      job.first_token_seen = true;
+      metrics_.ttft(std::chrono::duration<double>(now - job.arrival).count());
+    }
+  } else {
+    metrics_.inter_token(std::chrono::duration<double>(now - c.last_time).count());
+  }
+  c.last_time = now;
+  ++c.generated;
+  c.last = t;
+  if (!c.history.empty()) c.history.push_back(t);
+  Event e;
+  e.choice = c.index;
+  e.token = t;
+  if (job.logprobs >= 0) e.tokens.push_back(logprobs_of(logits, t, job.logprobs));
+  if (t == eos_ && !job.ignore_eos) {
+    e.text = c.text.finish();
+    e.finish_reason = "stop";
+  } else {
+    e.text = c.text.push(t);
+    if (c.text.stopped()) {
+      e.finish_reason = "stop";
+    } else if (c.generated >= job.max_tokens) {
+      e.text += c.text.finish();
+      e.finish_reason = c.text.stopped() ? "stop" : "length";
+    }
+  }
+  const bool finished = !e.finish_reason.empty();
+  job.channel->push(std::move(e));
+  return finished;
+}
+
+void Scheduler::choice_done(Job& job) {
+  if (--job.choices_left == 0) {
+    metrics_.tokens(static_cast<int64_t>(job.tokens.size()), job.generated);
+    job.channel->job_done(static_cast<int64_t>(job.tokens.size()), job.cached_tokens,
+                          job.generated);
+  }
+}
+
+void Scheduler::drop_finished_rows() {
+  for (size_t i = 0; i < rows_.size();) {
+    Choice& c = *rows_[i];
+    const bool cancelled = !c.finished && c.job->channel->cancelled();
+    if (!c.finished && !cancelled) {
+      ++i;
+      continue;
+    }
+    if (cancelled) metrics_.cancelled();
+    c.job->generated += c.generated;
+    choice_done(*c.job);
+    const size_t last = rows_.size() - 1;
+    if (i != last) {
+      batch_.copy_sequence(static_cast<int64_t>(i), batch_, static_cast<int64_t>(last));
+      rows_[i] = std::move(rows_[last]);
+    }
+    rows_.pop_back();
+  }
+}
+
+void Scheduler::cancel_everything(const std::string& why) {
+  std::deque<std::shared_ptr<Job>> queued;
+  {
+    std::lock_guard lock(mu_);
+    queued.swap(queue_);
+  }
+  for (auto& j : queued) j->channel->fail(503, why);
+  if (prefilling_) {
+    prefilling_->channel->fail(503, why);
+    prefilling_.reset();
+  }
+  for (auto& c : rows_) {
+    if (!c->finished) {
+      c->job->channel->push(Event{c->index, -1, c->text.finish(), {}, "abort"});
+      metrics_.cancelled();
+    }
+    c->finished = true;
+  }
+  drop_finished_rows();
+}
+
+}  // namespace xlstm::server

@@ -1,0 +1,162 @@
+#pragma once
+// The one thread that owns the model and every sequence state. HTTP threads post jobs and read
+// their results through a Channel; nothing else touches the model.
+//
+// Running sequences live in rows [0, n) of one state of capacity max_batch: each step runs all n
+// of them (RunOptions::rows = n) on their last tokens, and every sequence samples its next token
+// on the host with its own seeded Sampler. A joining sequence's state is copied into row n; a
+// finished or cancelled one is replaced by the last row. New prompts are prefilled one chunk per
+// step in a separate batch-1 state (chunks end at multiples of the chunk size), so running
+// streams keep flowing; a finished prefill's state joins the batch. While prefilling, the states at
+// chunk ends and at the prompt's end go into the prefix cache, and a prompt starts from the
+// longest cached prefix (or its named state) shorter than itself.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server/metrics.h"
+#include "server/prefix_cache.h"
+#include "server/stop_text.h"
+#include "xlstm/model.h"
+#include "xlstm/sequence_checkpoint.h"
+#include "xlstm/tokenizer.h"
+
+namespace xlstm::server {
+
+using Clock = std::chrono::steady_clock;
+
+struct TokenLogprob {
+  int32_t id = 0;
+  float logprob = 0;                           // of the raw model distribution
+  std::vector<std::pair<int32_t, float>> top;  // the k most likely tokens, most likely first
+};
+
+// What a choice produced since the last event.
+struct Event {
+  int64_t choice = 0;
+  int32_t token = -1;  // the new token (-1: an event without one)
+  std::string text;
+  std::vector<TokenLogprob> tokens;
+  std::string finish_reason;  // "" while running; "stop", "length", "cancelled"
+};
+
+// Between one HTTP request and the scheduler: the request's jobs append events; the HTTP thread
+// takes them. cancel() (a client went away) makes the scheduler drop the request's sequences.
+class Channel {
+ public:
+  explicit Channel(int64_t jobs) : jobs_left_(jobs) {}
+  void push(Event e);
+  void job_done(int64_t prompt_tokens, int64_t cached_tokens, int64_t generated);
+  void fail(int status, const std::string& message);
+  // Waits up to timeout for events or the end; returns what arrived.
+  std::vector<Event> take(std::chrono::milliseconds timeout);
+  bool done() const;
+  void cancel() { cancelled_ = true; }
+  bool cancelled() const { return cancelled_; }
+  struct Totals {
+    int64_t prompt_tokens = 0, cached_tokens = 0, completion_tokens = 0;
+    int error_status = 0;
+    std::string error;
+  };
+  Totals totals() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Event> events_;
+  int64_t jobs_left_;
+  Totals totals_;
+  std::atomic<bool> cancelled_{false};
+};
+
+// One prompt to prefill: a completion's n choices, or a named state to save.
+struct Job {
+  std::shared_ptr<Channel> channel;
+  std::vector<int32_t> tokens;  // the whole sequence: a named state's tokens, then the prompt's
+  std::shared_ptr<const SequenceCheckpoint> start;  // a named state the tokens begin with
+  // Completion
+  int64_t first_choice = 0;  // the choices' indices in the response: first_choice + [0, n)
+  int64_t n = 1;
+  int64_t max_tokens = 16;
+  SamplingParams sampling;  // choice j samples with seed + j
+  std::vector<std::string> stop;
+  int64_t logprobs = -1;
+  bool ignore_eos = false;
+  // Save: the prefilled sequence is written here (SequenceCheckpoint) instead of generating.
+  std::filesystem::path save_to;
+  Clock::time_point arrival = Clock::now();
+  // The scheduler's bookkeeping.
+  int64_t choices_left = 0, generated = 0, cached_tokens = 0;
+  bool first_token_seen = false;
+};
+
+enum class PostResult { Queued, QueueFull, ShuttingDown };
+
+struct SchedulerOptions {
+  int64_t max_batch = 16;
+  int64_t max_queue = 256;  // prompts waiting to be prefilled
+  int64_t prefill_chunk = 256;
+  size_t state_cache_bytes = 256u << 20;
+};
+
+class Scheduler {
+ public:
+  Scheduler(Model& model, const Tokenizer& tokenizer, Metrics& metrics,
+            const SchedulerOptions& options);
+  ~Scheduler();  // cancels what is left and joins the thread
+  // Queues the jobs (all or none).
+  PostResult post(const std::vector<std::shared_ptr<Job>>& jobs);
+  // Stops taking jobs; waits up to timeout for the queued and running ones to finish, then
+  // cancels the rest. Returns when the scheduler thread has ended.
+  void drain(std::chrono::milliseconds timeout);
+  int64_t max_batch() const { return options_.max_batch; }
+
+ private:
+  struct Choice;
+  void run();
+  bool step();  // one scheduling step; false when there was nothing to do
+  void start_prefill();
+  void prefill_chunk();
+  void finish_prefill(std::span<const float> logits);
+  void decode();
+  // Samples the next token of a choice from its logits row, emits it; true when it finished.
+  bool advance(Choice& c, std::span<const float> logits);
+  void drop_finished_rows();
+  void choice_done(Job& job);
+  void cancel_everything(const std::string& why);
+
+  Model& model_;
+  const Tokenizer& tokenizer_;
+  Metrics& metrics_;
+  SchedulerOptions options_;
+  int64_t vocab_ = 0;
+  int32_t eos_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<Job>> queue_;
+  bool accepting_ = true, stopping_ = false;
+  bool idle_ = true;  // nothing queued, prefilling or running
+  std::atomic<bool> abort_{false};
+
+  // Scheduler thread only.
+  State batch_;    // rows [0, rows_.size()) run
+  State prefill_;  // batch 1
+  std::vector<std::unique_ptr<Choice>> rows_;
+  std::shared_ptr<Job> prefilling_;
+  int64_t prefill_pos_ = 0;  // tokens of prefilling_ the prefill state has seen
+  int64_t prefill_end_ = 0;  // where its prefill stops
+  PrefixCache cache_;
+  std::thread thread_;
+};
+
+}  // namespace xlstm::server

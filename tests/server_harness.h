@@ -1,0 +1,158 @@
+#pragma once
+// The real `xlstm serve` as a child process on a free loopback port (--port 0; the port is read
+// from its first line of output), and small helpers to talk to it with cpp-httplib's client.
+#include <httplib.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace xlstm::testing {
+
+using json = nlohmann::json;
+
+inline const std::string kServeModels = std::string(XLSTM_SOURCE_DIR) + "/models/";
+
+class ServerProcess {
+ public:
+  explicit ServerProcess(const std::vector<std::string>& args) {
+    int out[2];
+    if (pipe(out) != 0) throw std::runtime_error("pipe");
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(out[1], 1);
+      close(out[0]);
+      close(out[1]);
+      std::vector<std::string> all = {XLSTM_CLI_PATH, "serve", "--port", "0", "-t", "2"};
+      all.insert(all.end(), args.begin(), args.end());
+      std::vector<char*> argv;
+      for (auto& a : all) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(out[1]);
+    out_ = fdopen(out[0], "r");
+    char line[512];
+    if (fgets(line, sizeof line, out_) == nullptr) throw std::runtime_error("server did not start");
+    const std::string s(line);
+    const auto colon = s.rfind(':');
+    port_ = std::stoi(s.substr(colon + 1));
+  }
+  ~ServerProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (out_) fclose(out_);
+  }
+  int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  httplib::Client client(const std::string& key = "") const {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(std::chrono::seconds(120));
+    if (!key.empty()) c.set_bearer_token_auth(key.c_str());
+    return c;
+  }
+  // Sends a signal and waits; returns the exit status (-1 if it did not exit within timeout).
+  int stop(int sig, std::chrono::seconds timeout = std::chrono::seconds(30)) {
+    kill(pid_, sig);
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    int status = 0;
+    while (std::chrono::steady_clock::now() < end) {
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return -1;
+  }
+  // Resident set size in KiB (/proc/PID/status VmRSS).
+  long rss_kib() const {
+    std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    return -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  FILE* out_ = nullptr;
+  int port_ = 0;
+};
+
+struct Reply {
+  int status = 0;
+  json body;
+};
+
+inline Reply post_json(httplib::Client& c, const std::string& path, const json& body) {
+  auto r = c.Post(path.c_str(), body.dump(), "application/json");
+  if (!r) return {-1, {}};
+  return {r->status, json::parse(r->body, nullptr, false)};
+}
+
+// A whole completion: the first choice's token ids and text.
+struct Completion {
+  std::vector<int32_t> ids;
+  std::string text, finish_reason;
+  std::vector<float> logprobs;
+  json raw;
+};
+
+inline Completion complete(httplib::Client& c, json body) {
+  auto r = post_json(c, "/v1/completions", body);
+  if (r.status != 200)
+    throw std::runtime_error("completion: HTTP " + std::to_string(r.status) + " " + r.body.dump());
+  Completion out;
+  out.raw = r.body;
+  const auto& ch = r.body["choices"][0];
+  out.ids = ch["token_ids"].get<std::vector<int32_t>>();
+  out.text = ch["text"].get<std::string>();
+  out.finish_reason = ch["finish_reason"].get<std::string>();
+  if (!ch["logprobs"].is_null())
+    out.logprobs = ch["logprobs"]["token_logprobs"].get<std::vector<float>>();
+  return out;
+}
+
+// Server-sent events of a streamed completion: the data payloads, in order ("[DONE]" included).
+inline std::vector<std::string> stream_events(httplib::Client& c, const json& body, int* status) {
+  std::string buf;
+  std::vector<std::string> events;
+  auto r = c.Post("/v1/completions", httplib::Headers{}, body.dump(), "application/json");
+  (void)r;
+  if (!r) {
+    *status = -1;
+    return events;
+  }
+  *status = r->status;
+  std::stringstream ss(r->body);
+  for (std::string line; std::getline(ss, line);) {
+    if (line.rfind("data: ", 0) == 0) events.push_back(line.substr(6));
+  }
+  return events;
+}
+
+// A metric's value from /metrics (the first line that starts with name followed by a space).
+inline double metric(httplib::Client& c, const std::string& name) {
+  auto r = c.Get("/metrics");
+  if (!r) return -1;
+  std::stringstream ss(r->body);
+  for (std::string line; std::getline(ss, line);) {
+    if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
+  }
+  return -1;
+}
+
+}  // namespace xlstm::testing

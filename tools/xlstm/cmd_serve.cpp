@@ -1,0 +1,100 @@
+// xlstm serve -m DIR [--host H] [--port P] [--max-batch N] ... : the OpenAI-compatible server
+// (src/server/, docs/serving.md). SIGINT/SIGTERM: stop taking requests, let the running ones
+// finish for --drain-seconds, cancel the rest, exit 0.
+#include <pthread.h>
+
+#include <csignal>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include "commands.h"
+#include "server/server.h"
+#include "xlstm/error.h"
+
+namespace xlstm::cli {
+
+void add_serve(CLI::App& app) {
+  struct Opts {
+    std::string model_dir, host = "127.0.0.1", api_key, state_dir;
+    int port = 8080;
+    int64_t max_batch = 16, max_queue = 256, ctx_limit = 16384, state_cache_mb = 256;
+    int64_t prefill_chunk = 256, max_body_mb = 8, drain_seconds = 10;
+    RuntimeOptions runtime;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* sub = app.add_subcommand("serve", "OpenAI-compatible HTTP server (docs/serving.md)");
+  sub->add_option("-m,--model", o->model_dir, "Model directory")->required();
+  sub->add_option("--host", o->host, "Address to listen on");
+  sub->add_option("--port", o->port, "Port (0: any free port, printed at start)")
+      ->check(CLI::Range(0, 65535));
+  sub->add_option("--max-batch", o->max_batch, "Sequences decoded together at most")
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  sub->add_option("--max-queue", o->max_queue, "Prompts waiting at most (then 429)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  sub->add_option("--ctx-limit", o->ctx_limit, "Prompt tokens + max_tokens at most")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  sub->add_option("--api-key", o->api_key, "Require 'Authorization: Bearer KEY'");
+  sub->add_option("--state-cache-mb", o->state_cache_mb, "Prefix state cache size in MiB (0: off)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 24));
+  sub->add_option("--state-dir", o->state_dir,
+                  "Directory of named states (POST /v1/states/NAME; \"state\" in completions)");
+  sub->add_option("--prefill-chunk", o->prefill_chunk,
+                  "Prompt tokens prefilled per scheduling step (and prefix cache spacing)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  sub->add_option("--max-body-mb", o->max_body_mb, "Request bodies larger than this get 413")
+      ->check(CLI::Range(int64_t{1}, int64_t{1024}));
+  sub->add_option("--drain-seconds", o->drain_seconds,
+                  "On SIGINT/SIGTERM, how long running requests may finish")
+      ->check(CLI::Range(int64_t{0}, int64_t{3600}));
+  o->runtime.add_to(sub);
+  sub->callback([o] {
+    // Signals go to one thread (sigwait); every thread started from here on (OpenMP's pool
+    // too) has them blocked, so none of them is killed by the default action.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);  // a client that went away is a failed write, not a signal
+    o->runtime.apply_threads();
+    const Tokenizer tok = load_model_tokenizer(o->model_dir);
+    Model model = Model::load(o->model_dir, o->runtime.load_options());
+    server::ServerOptions so;
+    so.host = o->host;
+    so.port = o->port;
+    so.api_key = o->api_key;
+    so.max_body_bytes = static_cast<size_t>(o->max_body_mb) << 20;
+    so.model_dir = o->model_dir;
+    auto dir = std::filesystem::path(o->model_dir).lexically_normal();
+    so.model_name = (dir.filename().empty() ? dir.parent_path() : dir).filename().string();
+    if (!o->state_dir.empty()) {
+      std::filesystem::create_directories(o->state_dir);
+      so.state_dir = std::filesystem::canonical(o->state_dir);
+    }
+    so.limits.vocab_size = model.config().vocab_size;
+    so.limits.ctx_limit = o->ctx_limit;
+    so.limits.max_n = std::min<int64_t>(16, o->max_batch);
+    so.scheduler.max_batch = o->max_batch;
+    so.scheduler.max_queue = o->max_queue;
+    so.scheduler.prefill_chunk = o->prefill_chunk;
+    so.scheduler.state_cache_bytes = static_cast<size_t>(o->state_cache_mb) << 20;
+
+    server::Server srv(model, tok, so);
+    const int port = srv.bind();
+    std::cout << "xlstm serve: " << so.model_name << " on " << device_name(model.device())
+              << ", listening on http://" << so.host << ":" << port << std::endl;
+    std::thread waiter([&] {
+      int sig = 0;
+      sigwait(&signals, &sig);
+      std::cerr << "xlstm serve: signal " << sig << ", draining (up to " << o->drain_seconds
+                << " s)\n";
+      srv.stop(std::chrono::seconds(o->drain_seconds));
+    });
+    srv.serve();
+    waiter.join();
+    std::cerr << "xlstm serve: stopped\n";
+  });
+}
+
+}  // namespace xlstm::cli
