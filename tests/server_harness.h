@@ -100,7 +100,7 @@ struct Reply {
 
 inline Reply post_json(httplib::Client& c, const std::string& path, const json& body) {
   auto r = c.Post(path.c_str(), body.dump(), "application/json");
-  if (!r) return {-1, {}};
+  if (!r) return {-1, httplib::to_string(r.error())};
   return {r->status, json::parse(r->body, nullptr, false)};
 }
 

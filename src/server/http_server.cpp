@@ -1,4 +1,6 @@
 // Routes, authentication, error bodies and start/stop of the HTTP server.
+#include <sys/socket.h>
+
 #include <fstream>
 #include <iostream>
 
@@ -32,11 +34,18 @@ bool has_chat_template(const std::filesystem::path& model_dir) {
   return j.is_object() && j.contains("chat_template") && !j["chat_template"].is_null();
 }
 
+// Debian's cpp-httplib listens with the library's compiled-in backlog of 5 connections: 64
+// clients connecting at once overflow it. Linux lets a second listen() raise the backlog.
+class HttpServer : public httplib::Server {
+ public:
+  void raise_backlog(int backlog) { ::listen(svr_sock_, backlog); }
+};
+
 }  // namespace
 
 struct Server::Impl {
   Context ctx;
-  httplib::Server http;
+  HttpServer http;
   Impl(Model& m, const Tokenizer& t, const ServerOptions& o) : ctx(m, t, o) {}
   void routes();
   // Runs a handler, turning RequestError and library errors into JSON errors.
@@ -55,8 +64,10 @@ struct Server::Impl {
 };
 
 void Server::Impl::routes() {
-  const int threads = static_cast<int>(std::min<int64_t>(
-      1024, ctx.options.scheduler.max_batch + ctx.options.scheduler.max_queue + 16));
+  // Each request in flight (running, prefilling or queued) holds a thread; further connections
+  // wait in the pool's queue. Every thread touches its own stack, so the pool is not sized for
+  // the whole --max-queue.
+  const int64_t threads = ctx.options.http_threads;
   http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   http.set_payload_max_length(ctx.options.max_body_bytes);
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
@@ -164,6 +175,7 @@ int Server::bind() {
     throw Error(tagged("serve", "cannot bind " + o.host + ":" + std::to_string(port) +
                                     " (in use, or not an address of this machine)"));
   }
+  impl_->http.raise_backlog(1024);
   return port;
 }
 

@@ -19,6 +19,7 @@ struct ServerOptions {
   int port = 8080;  // 0: any free port (printed at start)
   std::string api_key;
   size_t max_body_bytes = 8u << 20;
+  int64_t http_threads = 64;
   std::filesystem::path state_dir;  // empty: named states are off
   std::filesystem::path model_dir;  // for tokenizer_config.json (chat template)
   std::string model_name;           // the id /v1/models lists and requests may name

@@ -19,7 +19,7 @@ void add_serve(CLI::App& app) {
     std::string model_dir, host = "127.0.0.1", api_key, state_dir;
     int port = 8080;
     int64_t max_batch = 16, max_queue = 256, ctx_limit = 16384, state_cache_mb = 256;
-    int64_t prefill_chunk = 256, max_body_mb = 8, drain_seconds = 10;
+    int64_t prefill_chunk = 256, max_body_mb = 8, drain_seconds = 10, http_threads = 0;
     RuntimeOptions runtime;
   };
   auto o = std::make_shared<Opts>();
@@ -47,6 +47,9 @@ void add_serve(CLI::App& app) {
   sub->add_option("--drain-seconds", o->drain_seconds,
                   "On SIGINT/SIGTERM, how long running requests may finish")
       ->check(CLI::Range(int64_t{0}, int64_t{3600}));
+  sub->add_option("--http-threads", o->http_threads,
+                  "HTTP worker threads (0: max-batch + min(max-queue, 2 x max-batch) + 8)")
+      ->check(CLI::Range(int64_t{0}, int64_t{4096}));
   o->runtime.add_to(sub);
   sub->callback([o] {
     // Signals go to one thread (sigwait); every thread started from here on (OpenMP's pool
@@ -65,6 +68,9 @@ void add_serve(CLI::App& app) {
     so.port = o->port;
     so.api_key = o->api_key;
     so.max_body_bytes = static_cast<size_t>(o->max_body_mb) << 20;
+    so.http_threads = o->http_threads > 0
+                          ? o->http_threads
+                          : o->max_batch + std::min(o->max_queue, 2 * o->max_batch) + 8;
     so.model_dir = o->model_dir;
     auto dir = std::filesystem::path(o->model_dir).lexically_normal();
     so.model_name = (dir.filename().empty() ? dir.parent_path() : dir).filename().string();

@@ -1,0 +1,103 @@
+// 64 concurrent clients x 20 requests each (a quarter of them streamed) against one server: every
+// answer equals the same request run alone on a batch-1 server, nothing is lost, and the
+// server's memory stays flat between the first and the second half of the run.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "server_harness.h"
+
+namespace xlstm::testing {
+namespace {
+
+const std::string kTiny = kServeModels + "tiny-shakespeare";
+constexpr int kClients = 64, kPerClient = 20, kPrompts = 48;
+
+json request(int k) {
+  std::vector<int32_t> p = {0};
+  const int len = 4 + (k * 11) % 57;
+  for (int j = 0; j < len; ++j) p.push_back(30 + (k * 131 + j * 17 + j * j) % 1900);
+  return {{"prompt", p},
+          {"max_tokens", 6 + (k * 5) % 19},
+          {"temperature", 0},
+          {"logprobs", 2},
+          {"ignore_eos", true}};
+}
+
+// A streamed completion gathered into the shape of a whole one (ids, text, log-probabilities).
+Completion complete_streamed(httplib::Client& c, json body) {
+  body["stream"] = true;
+  int status = 0;
+  const auto events = stream_events(c, body, &status);
+  if (status != 200 || events.empty() || events.back() != "[DONE]")
+    throw std::runtime_error("stream: HTTP " + std::to_string(status));
+  Completion out;
+  for (size_t i = 0; i + 1 < events.size(); ++i) {
+    const json e = json::parse(events[i]);
+    const auto& ch = e["choices"][0];
+    out.text += ch["text"].get<std::string>();
+    for (int32_t id : ch["token_ids"]) out.ids.push_back(id);
+    for (float v : ch["logprobs"]["token_logprobs"]) out.logprobs.push_back(v);
+    if (!ch["finish_reason"].is_null()) out.finish_reason = ch["finish_reason"];
+  }
+  return out;
+}
+
+TEST(ServerLoad, SixtyFourClientsEqualSoloRunsAndMemoryStaysFlat) {
+  std::vector<Completion> solo(kPrompts);
+  {
+    ServerProcess alone({"-m", kTiny, "--max-batch", "1", "--state-cache-mb", "0"});
+    auto c = alone.client();
+    for (int k = 0; k < kPrompts; ++k) solo[k] = complete(c, request(k));
+  }
+  ServerProcess s({"-m", kTiny, "--max-batch", "64", "--max-queue", "4096", "--state-cache-mb", "8",
+                   "--prefill-chunk", "32"});
+  std::atomic<int> ok{0}, failed{0}, near_ties{0};
+  std::mutex mu;  // gtest assertions from many threads: one at a time
+  auto run_half = [&](int half) {
+    std::vector<std::thread> clients;
+    for (int t = 0; t < kClients; ++t) {
+      clients.emplace_back([&, t] {
+        auto c = s.client();
+        for (int i = half * kPerClient / 2; i < (half + 1) * kPerClient / 2; ++i) {
+          const int k = (t * 7 + i * 3) % kPrompts;
+          try {
+            const Completion r =
+                (t + i) % 4 == 0 ? complete_streamed(c, request(k)) : complete(c, request(k));
+            std::lock_guard lock(mu);
+            near_ties += expect_same_greedy(
+                r, solo[k], "client " + std::to_string(t) + " request " + std::to_string(i));
+            ++ok;
+          } catch (const std::exception& e) {
+            std::lock_guard lock(mu);
+            ADD_FAILURE() << "client " << t << " request " << i << ": " << e.what();
+            ++failed;
+          }
+        }
+      });
+    }
+    for (auto& c : clients) c.join();
+  };
+  auto c = s.client();
+  const long rss_start = s.rss_kib();
+  run_half(0);
+  const long rss_half = s.rss_kib();
+  run_half(1);
+  const long rss_end = s.rss_kib();
+  EXPECT_EQ(ok, kClients * kPerClient);
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(metric(c, "xlstm_running_sequences"), 0);
+  EXPECT_EQ(metric(c, "xlstm_queue_depth"), 0);
+  EXPECT_EQ(metric(c, "xlstm_requests_total{endpoint=\"/v1/completions\",status=\"200\"}"),
+            kClients * kPerClient);
+  // The first half grows the caches and pools to their sizes (the state cache is bounded at
+  // 8 MiB); the second half, the same load again, must not add more than a small fraction.
+  EXPECT_LT(rss_end - rss_half, 8 * 1024)
+      << "KiB: start " << rss_start << ", half " << rss_half << ", end " << rss_end;
+  std::printf("RSS KiB: start %ld, after 640 requests %ld, after 1280 %ld; near-ties %d\n",
+              rss_start, rss_half, rss_end, near_ties.load());
+}
+
+}  // namespace
+}  // namespace xlstm::testing
