@@ -21,10 +21,10 @@ if [ "$mode" = pack ]; then
   # XLSTM_BEFORE=path/to/xlstm: another build of the CLI, for before/after benchmarks.
   if [ -n "${XLSTM_BEFORE:-}" ]; then cp "$XLSTM_BEFORE" .cuda_run/stage/bin/xlstm_before; fi
   strip .cuda_run/stage/bin/*
-  for lib in libopenblas.so.0 libgfortran.so.5 libquadmath.so.0 libgomp.so.1 libpcre2-8.so.0 \
-             libutf8proc.so.2; do
-    cp -L "$(ldd build/bin/xlstm | awk -v l=$lib '$1 == l {print $3}')" .cuda_run/stage/lib/
-  done
+  # Every shared library the CLI links but the system's C/C++ runtime and CUDA's own.
+  ldd build/bin/xlstm | awk '$3 ~ /^\// {print $1, $3}' |
+    grep -vE '^(libc|libm|libdl|librt|libpthread|libstdc\+\+|libgcc_s|ld-linux[^ ]*)\.so|^libcu' |
+    while read -r _ path; do cp -L "$path" .cuda_run/stage/lib/; done
   pwd -P > .cuda_run/stage/built_in
   tar -C .cuda_run/stage -cJf .cuda_run/bundle.tar.xz . && rm -rf .cuda_run/stage
   exclude=$(git rev-parse --git-path info/exclude)

@@ -412,7 +412,11 @@ std::vector<Outcome> run_mlstm(const OpCase& c, uint64_t seed) {
     auto sync = testing::to_device_raw(std::vector<unsigned>(sync_bytes / sizeof(unsigned), 0u));
     const cuda::HeadNormGate norm{
         d_nw.as<float>(), d_nb.as<float>(), 1e-5f, d_o.as<float>(), os, dy.get(), y_type};
-    cuda::mlstm_step(x, st, 1e-6f, sync.as<unsigned>(), nullptr, fused_norm ? &norm : nullptr);
+    // With row splits where the grid is small (scratch for the parts of h, poisoned).
+    cuda::DeviceBuffer parts(cuda::mlstm_step_parts_bytes(x));
+    cuda::fill_nan(parts.get(), parts.bytes());
+    cuda::mlstm_step(x, st, 1e-6f, sync.as<unsigned>(), nullptr, fused_norm ? &norm : nullptr,
+                     parts.bytes() > 0 ? parts.as<float>() : nullptr);
     cuda::synchronize();
     const auto left = testing::to_host_raw<unsigned>(sync, sync_bytes / sizeof(unsigned));
     float nonzero = 0;
@@ -604,7 +608,10 @@ std::vector<OpCase> op_cases() {
   for (D d : {D{1, 1, 1, 8, 8, 0}, D{2, 3, 5, 37, 45, 0}, D{1, 8, 3, 256, 512, 0},
               D{3, 2, 20, 16, 24, 0}})
     cs.push_back({"mlstm_step", d, F32});
-  cs.push_back({"mlstm_step", {64, 8, 2, 64, 128, 0}, F32});          // wide grid: 16-byte kernel
+  cs.push_back({"mlstm_step", {64, 8, 2, 64, 128, 0}, F32});  // wide grid: 16-byte kernel
+  // Few wide heads: C's rows split over blocks (mLSTM v1 of a 2048-wide stack; an odd split).
+  for (D d : {D{1, 4, 3, 1024, 1024, 0}, D{1, 1, 2, 1000, 96, 0}, D{1, 2, 2, 512, 512, 0, 0, 1}})
+    cs.push_back({"mlstm_step", d, F32});
   for (D d : {D{2, 3, 5, 37, 45, 0, 1}, D{1, 8, 3, 256, 512, 0, 1}})  // gates capped in the kernel
     cs.push_back({"mlstm_step", d, F32});
   // The output norm and gate fused (float32 and bf16 y; the scalar and the 16-byte kernel).
@@ -619,7 +626,10 @@ std::vector<OpCase> op_cases() {
   // Tensor-core path: head dims in 64-wide tiles, partial last chunks, chunks < 64, batches.
   for (D d : {D{1, 8, 128, 256, 512, 64}, D{2, 2, 200, 64, 64, 64}, D{1, 2, 130, 128, 128, 32},
               D{2, 1, 64, 64, 192, 64}, D{1, 1, 1000, 256, 512, 64}, D{3, 2, 7, 64, 128, 64},
-              D{1, 1, 77, 192, 64, 13}})
+              D{1, 1, 77, 192, 64, 13},
+              // Heads wider than one k/C slice of the outputs pass (the mLSTM v1 block of a
+              // 2048-wide stack has 1024-wide heads); 320 takes 64-row slices.
+              D{1, 2, 130, 1024, 1024, 64}, D{2, 1, 70, 512, 256, 64}, D{1, 1, 66, 320, 128, 64}})
     cs.push_back({"mlstm_chunkwise", d, BF16});
   for (int64_t mode = 0; mode <= 8; ++mode) {
     cs.push_back({"sample", {4, 1000, mode, 0}, F32});

@@ -1,10 +1,14 @@
-// The original family's small kernels: group LayerNorm, causal conv, headwise linear, gates.
+// The family's small kernels: group LayerNorm, causal conv, mLSTM v1 q/k/v and output, gates.
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/family_ops.h"
 
 namespace xlstm::cuda {
 
 namespace {
+
+constexpr int kThreads = 256;
+// Calls of at most this many steps convolve sequentially (decode), longer ones in parallel.
+constexpr int64_t kConvStepsMax = 4;
 
 // One block per (row, group): decode rows are few and wide (one warp per row left a token's
 // norms latency-bound).
@@ -31,14 +35,32 @@ __global__ void group_layer_norm_kernel(const float* x, int64_t G, int64_t D, in
   }
 }
 
+// Outputs in parallel over (b, t, f): y_t reads x_{t−KS+1..t}, the older ones from the window.
 __global__ void causal_conv_kernel(const float* x, int64_t x_stride, int64_t B, int64_t S,
                                    int64_t F, const float* w, const float* bias, int64_t KS,
-                                   float* state, float* y, bool silu) {
+                                   const float* state, float* y, bool silu) {
+  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (i >= B * S * F) return;
+  const int64_t f = i % F, t = (i / F) % S, b = i / (S * F);
+  float acc = bias != nullptr ? bias[f] : 0.0f;
+  for (int64_t j = 0; j < KS; ++j) {
+    const int64_t r = t - KS + 1 + j;  // ≥ −(KS − 1)
+    const float xr = r >= 0 ? x[(b * S + r) * x_stride + f] : state[(b * KS + KS + r) * F + f];
+    acc += w[f * KS + j] * xr;
+  }
+  y[i] = silu ? acc * sigmoid(acc) : acc;
+}
+
+// Decode (a few steps per call): one thread per (b, f) walks the steps with the window in
+// registers and writes the new window back: one launch instead of two.
+__global__ void causal_conv_steps_kernel(const float* x, int64_t x_stride, int64_t B, int64_t S,
+                                         int64_t F, const float* w, const float* bias, int64_t KS,
+                                         float* state, float* y, bool silu) {
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (i >= B * F) return;
   const int64_t b = i / F, f = i % F;
   float* st = state + b * KS * F + f;  // window entry j at st[j·F], newest last
-  float win[16];                       // the window in registers (KS ≤ 16)
+  float win[16];
   for (int64_t j = 0; j < KS; ++j) win[j] = st[j * F];
   const float bf = bias != nullptr ? bias[f] : 0.0f;
   for (int64_t t = 0; t < S; ++t) {
@@ -51,26 +73,19 @@ __global__ void causal_conv_kernel(const float* x, int64_t x_stride, int64_t B, 
   for (int64_t j = 0; j < KS; ++j) st[j * F] = win[j];
 }
 
-__global__ void headwise_kernel(const float* x, int64_t x_stride, int64_t T, int64_t NH, int64_t I,
-                                int64_t O, const float* W, const float* b, float* y,
-                                int64_t y_stride) {
+// The new window: the last KS inputs of [window, x], after every output has read the old one.
+__global__ void conv_window_kernel(const float* x, int64_t x_stride, int64_t B, int64_t S,
+                                   int64_t F, int64_t KS, float* state) {
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  if (i >= T * NH * O) return;
-  const int64_t t = i / (NH * O), col = i % (NH * O), h = col / O;
-  const float* xr = x + t * x_stride + h * I;
-  const float* wr = W + col * I;
-  float acc = b != nullptr ? b[col] : 0.0f;
-  for (int64_t d = 0; d < I; ++d) acc += xr[d] * wr[d];
-  y[t * y_stride + col] = acc;
-}
-
-__global__ void scale_two_blocks_kernel(float* x, int64_t T, int64_t stride, int64_t n,
-                                        float scale) {
-  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  if (i >= T * 2 * n) return;
-  const int64_t t = i / (2 * n), j = i % (2 * n);
-  float* p = x + t * stride + j;
-  *p = j < n ? *p * scale : *p / scale;
+  if (i >= B * F) return;
+  const int64_t b = i / F, f = i % F;
+  float* st = state + b * KS * F + f;
+  float win[16];
+  for (int64_t j = 0; j < KS; ++j) {
+    const int64_t r = S - KS + j;  // relative to this call's first input
+    win[j] = r >= 0 ? x[(b * S + r) * x_stride + f] : st[(KS + r) * F];
+  }
+  for (int64_t j = 0; j < KS; ++j) st[j * F] = win[j];
 }
 
 __device__ float activate(float x, Activation a) {
@@ -116,7 +131,36 @@ __global__ void add_kernel(float* dst, const float* src, int64_t n) {
   if (i < n) dst[i] += src[i];
 }
 
-constexpr int kThreads = 256;
+// q, k (from the convolved c) and v (from x_m): three block-diagonal projections with blocks of
+// bs, one output per thread. qkv gets them as they are (the gates read those); qk_scaled gets
+// q · scale and k / scale, the cell's operands.
+__global__ void mlstm_v1_qkv_kernel(MlstmV1Qkv a, float scale) {
+  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  const int64_t I = a.I, bs = a.bs;
+  if (i >= a.T * 3 * I) return;
+  const int64_t t = i / (3 * I), col = i % (3 * I), which = col / I, j = col % I;
+  const float* W = which == 0 ? a.q_w : which == 1 ? a.k_w : a.v_w;
+  const float* bias = which == 0 ? a.q_b : which == 1 ? a.k_b : a.v_b;
+  const float* src = which == 2 ? a.xm + t * a.xm_stride : a.c + t * I;
+  const float* xr = src + (j / bs) * bs;
+  const float* wr = W + j * bs;
+  float acc = bias != nullptr ? bias[j] : 0.0f;
+  for (int64_t e = 0; e < bs; ++e) acc += xr[e] * wr[e];
+  a.qkv[t * 3 * I + col] = acc;
+  if (which < 2) a.qk_scaled[t * 2 * I + col] = which == 0 ? acc * scale : acc / scale;
+}
+
+// out[t, o] = b[o] + W[o, :] · x[t, :]: a block per (t, o) for the few rows of a decode step.
+__global__ void small_linear_kernel(const float* x, int64_t K, const float* W, const float* b,
+                                    int64_t N, float* out) {
+  const int64_t t = blockIdx.x, o = blockIdx.y;
+  const float* xr = x + t * K;
+  const float* wr = W + o * K;
+  float acc = 0.0f;
+  for (int64_t k = threadIdx.x; k < K; k += blockDim.x) acc += xr[k] * wr[k];
+  acc = block_sum(acc);
+  if (threadIdx.x == 0) out[t * N + o] = acc + (b != nullptr ? b[o] : 0.0f);
+}
 
 }  // namespace
 
@@ -140,21 +184,30 @@ void causal_conv1d(const float* x, int64_t x_stride, int64_t B, int64_t S, int64
                    const float* w, const float* bias, int64_t KS, float* state, float* y, bool silu,
                    Stream s) {
   if (KS < 1 || KS > 16) throw Error(tagged("cuda", "causal conv: kernel size must be in [1, 16]"));
-  causal_conv_kernel<<<blocks_for(B * F, kThreads), kThreads, 0, s>>>(x, x_stride, B, S, F, w, bias,
-                                                                      KS, state, y, silu);
+  if (S <= kConvStepsMax) {
+    causal_conv_steps_kernel<<<blocks_for(B * F, kThreads), kThreads, 0, s>>>(
+        x, x_stride, B, S, F, w, bias, KS, state, y, silu);
+    XLSTM_CUDA_CHECK_LAUNCH();
+    return;
+  }
+  causal_conv_kernel<<<blocks_for(B * S * F, kThreads), kThreads, 0, s>>>(x, x_stride, B, S, F, w,
+                                                                          bias, KS, state, y, silu);
+  XLSTM_CUDA_CHECK_LAUNCH();
+  conv_window_kernel<<<blocks_for(B * F, kThreads), kThreads, 0, s>>>(x, x_stride, B, S, F, KS,
+                                                                      state);
   XLSTM_CUDA_CHECK_LAUNCH();
 }
 
-void headwise_linear(const float* x, int64_t x_stride, int64_t T, int64_t NH, int64_t I, int64_t O,
-                     const float* W, const float* b, float* y, int64_t y_stride, Stream s) {
-  headwise_kernel<<<blocks_for(T * NH * O, kThreads), kThreads, 0, s>>>(x, x_stride, T, NH, I, O, W,
-                                                                        b, y, y_stride);
+void mlstm_v1_qkv(const MlstmV1Qkv& a, float scale, Stream s) {
+  mlstm_v1_qkv_kernel<<<blocks_for(a.T * 3 * a.I, kThreads), kThreads, 0, s>>>(a, scale);
   XLSTM_CUDA_CHECK_LAUNCH();
 }
 
-void scale_two_blocks(float* x, int64_t T, int64_t stride, int64_t n, float scale, Stream s) {
-  scale_two_blocks_kernel<<<blocks_for(T * 2 * n, kThreads), kThreads, 0, s>>>(x, T, stride, n,
-                                                                               scale);
+void small_linear(const float* x, int64_t T, int64_t K, const float* W, const float* b, int64_t N,
+                  float* out, Stream s) {
+  if (T == 0) return;
+  small_linear_kernel<<<dim3(static_cast<unsigned>(T), static_cast<unsigned>(N)), kThreads, 0, s>>>(
+      x, K, W, b, N, out);
   XLSTM_CUDA_CHECK_LAUNCH();
 }
 

@@ -24,12 +24,24 @@ void causal_conv1d(const float* x, int64_t x_stride, int64_t B, int64_t S, int64
                    const float* w, const float* bias, int64_t KS, float* state, float* y, bool silu,
                    Stream s);
 
-// Block-diagonal linear (ops/headwise.h) for small blocks (one thread per output).
-void headwise_linear(const float* x, int64_t x_stride, int64_t T, int64_t NH, int64_t I, int64_t O,
-                     const float* W, const float* b, float* y, int64_t y_stride, Stream s);
+// mLSTM v1's q, k, v: block-diagonal projections (blocks of bs) of c (q, k; [T, I]) and x_m (v;
+// rows at xm_stride), in one launch. qkv [T, 3I] gets q | k | v; qk_scaled [T, 2I] gets
+// q · scale | k / scale.
+struct MlstmV1Qkv {
+  int64_t T, I, bs;
+  const float* c;
+  const float* xm;
+  int64_t xm_stride;
+  const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b;  // W [I, bs] each, b [I] or null
+  float* qkv;
+  float* qk_scaled;
+};
+void mlstm_v1_qkv(const MlstmV1Qkv& a, float scale, Stream s);
 
-// Columns [0, n) of each row of x [T, stride] times `scale`, columns [n, 2n) divided by it.
-void scale_two_blocks(float* x, int64_t T, int64_t stride, int64_t n, float scale, Stream s);
+// out [T, N] = x [T, K] · W [N, K]ᵀ + b (b may be null), float32, a block per output: for the
+// few rows of a decode step, where a GEMM library launches several kernels.
+void small_linear(const float* x, int64_t T, int64_t K, const float* W, const float* b, int64_t N,
+                  float* out, Stream s);
 
 // act[t, j] = act(g[t, j]) · u[t, j] with gate | up side by side [T, 2F] → [T, F] (out_type).
 void gated_activation(const float* gate_up, int64_t T, int64_t F, Activation a, void* out,

@@ -152,14 +152,27 @@ __global__ void __launch_bounds__(kThreads)
   if (n_owner) n[bh * x.DHQK + r0 + tid] = nreg;
 }
 
+// The outputs pass holds all of q (bf16, [TL][Dq]) in shared memory and streams k (for Q Kᵀ) and
+// the chunk's C (for q̄ C) through one buffer in slices of kSliceRows rows of the head dim: a
+// 1024-wide head (the mLSTM v1 block of a 2048-wide stack) fits, and a head up to kSliceRows wide
+// takes a single slice, as before.
+constexpr int kSliceRows = 256;
+
+__host__ __device__ inline int out_slice(int64_t Dq) {  // Dq a multiple of TT: a divisor of it
+  int ks = static_cast<int>(Dq < kSliceRows ? Dq : kSliceRows);
+  while (Dq % ks != 0) ks -= TT;
+  return ks;
+}
+
 // Dynamic shared memory of the outputs pass for head dim Dq, in the order of the pointers below.
 struct OutLayout {
   size_t qs, kc, sf, sb, vs, rows, total;
   __host__ __device__ explicit OutLayout(int64_t Dq) {
     const auto ldq = static_cast<size_t>(Dq + PAD_H);
+    const auto ks = static_cast<size_t>(out_slice(Dq));
     qs = 0;
     kc = qs + TL * ldq * 2;
-    const size_t k_elems = TL * ldq, c_elems = static_cast<size_t>(Dq) * (TT + PAD_H);
+    const size_t k_elems = TL * (ks + PAD_H), c_elems = ks * (TT + PAD_H);
     sf = kc + (k_elems > c_elems ? k_elems : c_elems) * 2;
     sb = sf + TL * (TL + PAD_F) * 4;
     vs = sb + TL * (TL + PAD_H) * 2;
@@ -173,13 +186,57 @@ struct OutLayout {
 // rows [16·(w % 4), +16) and columns [32·(w / 4), +32) of every product, and rows [8w, 8w + 8) of
 // the per-row math. The scores are computed once per block and reused for each column tile.
 constexpr int kOutWarps = 8, kOutThreads = kOutWarps * 32;
+constexpr int kUnroll = 4;  // 16-byte loads in flight per thread
+
+// k[:, a0 : a0 + ks) of the chunk's rows as bf16 into kc [TL][ks + PAD_H] (zero past the chunk).
+__device__ __forceinline__ void load_k_slice(const CellBatch& x, int64_t bh, int64_t h, int64_t c0,
+                                             int64_t Lc, int a0, int ks, bf16* kc) {
+  const int pieces = TL * ks / 4, tid = threadIdx.x;
+  for (int e0 = tid; e0 < pieces; e0 += kUnroll * kOutThreads) {
+    float4 kv[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int e = e0 + u * kOutThreads, l = e / (ks / 4), a = e % (ks / 4) * 4;
+      kv[u] = make_float4(0, 0, 0, 0);
+      if (e < pieces && l < Lc)
+        kv[u] = load4(x.k.p + token_row(x, bh, c0 + l) * x.k.stride + h * x.DHQK + a0 + a);
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int e = e0 + u * kOutThreads, l = e / (ks / 4), a = e % (ks / 4) * 4;
+      if (e < pieces) store4(kc + l * (ks + PAD_H) + a, kv[u]);
+    }
+  }
+}
+
+// Rows [a0, a0 + ks) and columns [d0, d0 + TT) of the chunk's C (bf16, saved by the states pass)
+// into kc [ks][TT + PAD_H].
+__device__ __forceinline__ void load_c_slice(const bf16* Cc, int64_t DHV, int a0, int ks, int d0,
+                                             bf16* kc) {
+  const int pieces = ks * TT / 8, tid = threadIdx.x;
+  for (int e0 = tid; e0 < pieces; e0 += kUnroll * kOutThreads) {
+    uint4 cv[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int e = e0 + u * kOutThreads, r = e / (TT / 8), j = e % (TT / 8) * 8;
+      if (e < pieces) cv[u] = *reinterpret_cast<const uint4*>(Cc + (a0 + r) * DHV + d0 + j);
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int e = e0 + u * kOutThreads, r = e / (TT / 8), j = e % (TT / 8) * 8;
+      if (e < pieces) *reinterpret_cast<uint4*>(kc + r * (TT + PAD_H) + j) = cv[u];
+    }
+  }
+}
+
 __global__ void __launch_bounds__(kOutThreads, 2)
     tc_outputs_kernel(CellBatch x, int64_t L, int64_t NC, float eps, int tiles, ChunkScratch sc) {
   extern __shared__ __align__(128) unsigned char smem[];
   const int Dq = static_cast<int>(x.DHQK), ldq = Dq + PAD_H, parts = Dq / 64;
+  const int ks = out_slice(Dq), ldk = ks + PAD_H;
   const OutLayout lay(Dq);
   auto* qs = reinterpret_cast<bf16*>(smem + lay.qs);   // q, then q̄ = q · qscale   [TL][ldq]
-  auto* kc = reinterpret_cast<bf16*>(smem + lay.kc);   // k [TL][ldq], then C [Dq][TT + PAD_H]
+  auto* kc = reinterpret_cast<bf16*>(smem + lay.kc);   // a slice: k [TL][ldk] or C [ks][TT+PAD_H]
   auto* sf = reinterpret_cast<float*>(smem + lay.sf);  // q·k, then the output tile [TL][TL+PAD_F]
   auto* sb = reinterpret_cast<bf16*>(smem + lay.sb);   // decayed scores [TL][TL + PAD_H]
   auto* vsm = reinterpret_cast<bf16*>(smem + lay.vs);  // v [TL][TT + PAD_H]
@@ -203,21 +260,17 @@ __global__ void __launch_bounds__(kOutThreads, 2)
   }
   for (int a = tid; a < Dq; a += kOutThreads) nks[a] = sc.nbuf[(bh * NC + c) * x.DHQK + a];
   __syncthreads();
-  // q and k as bf16, and q·n in float32 from the loaded q: 16 lanes hold 64 consecutive values of
-  // one row (Dq/4 is a multiple of 16), reduced by shuffles; lane 0 of each 16 writes its part.
-  constexpr int kUnroll = 4;
+  // q as bf16, and q·n in float32 from the loaded q: 16 lanes hold 64 consecutive values of one
+  // row (Dq/4 is a multiple of 16), reduced by shuffles; lane 0 of each 16 writes its part.
   const int pieces = TL * Dq / 4;
   for (int e0 = tid; e0 < pieces; e0 += kUnroll * kOutThreads) {
-    float4 qv[kUnroll], kv[kUnroll];
+    float4 qv[kUnroll];
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int e = e0 + u * kOutThreads, l = e / (Dq / 4), a = e % (Dq / 4) * 4;
-      qv[u] = kv[u] = make_float4(0, 0, 0, 0);
-      if (e < pieces && l < Lc) {
-        const int64_t row = token_row(x, bh, c0 + l);
-        qv[u] = load4(x.q.p + row * x.q.stride + h * Dq + a);
-        kv[u] = load4(x.k.p + row * x.k.stride + h * Dq + a);
-      }
+      qv[u] = make_float4(0, 0, 0, 0);
+      if (e < pieces && l < Lc)
+        qv[u] = load4(x.q.p + token_row(x, bh, c0 + l) * x.q.stride + h * Dq + a);
     }
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
@@ -225,32 +278,35 @@ __global__ void __launch_bounds__(kOutThreads, 2)
       float p = 0.0f;
       if (e < pieces) {
         store4(qs + l * ldq + a, qv[u]);
-        store4(kc + l * ldq + a, kv[u]);
         p = qv[u].x * nks[a] + qv[u].y * nks[a + 1] + qv[u].z * nks[a + 2] + qv[u].w * nks[a + 3];
       }
       for (int o = 8; o > 0; o >>= 1) p += __shfl_xor_sync(0xffffffffu, p, o);
       if (e < pieces && lane % 16 == 0) qn_part[l * parts + a / 64] = p;
     }
   }
-  __syncthreads();
   if (tid < Lc) {
     double mx = bs[tid] + m_k;
     for (int j = 0; j <= tid; ++j) mx = fmax(mx, bs[tid] - bs[j] + igs[j]);
     mcomb[tid] = mx;
   }
-  // S = Q Kᵀ (raw dot products).
+  // S = Q Kᵀ (raw dot products), k streamed in slices of the head dim.
   {
     FragAcc s[2];
     for (auto& f : s) wmma::fill_fragment(f, 0.0f);
-    mma_tile_row<FragA, FragBcol>(
-        s, Dq / 16, [&](int kk) { return qs + rw * 16 * ldq + kk * 16; }, ldq,
-        [&](int kk, int f) { return kc + (ch * 2 + f) * 16 * ldq + kk * 16; }, ldq);
+    for (int a0 = 0; a0 < Dq; a0 += ks) {
+      __syncthreads();  // the previous slice's products are done with kc
+      load_k_slice(x, bh, h, c0, Lc, a0, ks, kc);
+      __syncthreads();
+      mma_tile_row<FragA, FragBcol>(
+          s, ks / 16, [&](int kk) { return qs + rw * 16 * ldq + a0 + kk * 16; }, ldq,
+          [&](int kk, int f) { return kc + (ch * 2 + f) * 16 * ldk + kk * 16; }, ldk);
+    }
     for (int f = 0; f < 2; ++f) {
       wmma::store_matrix_sync(sf + rw * 16 * (TL + PAD_F) + (ch * 2 + f) * 16, s[f], TL + PAD_F,
                               wmma::mem_row_major);
     }
   }
-  __syncthreads();  // mcomb and every warp's S rows are in place; kc (k) is free
+  __syncthreads();  // mcomb and every warp's S rows are in place
   // Per row (a warp's own 8): decay and causal mask, row sum, the normalizer and q̄'s scale.
   for (int r = 0; r < TL / kOutWarps; ++r) {
     const int l = warp * (TL / kOutWarps) + r;
@@ -288,39 +344,31 @@ __global__ void __launch_bounds__(kOutThreads, 2)
       *p = __floats2bfloat162_rn(v.x * qsc, v.y * qsc);
     }
   }
+  const bf16* Cc = sc.C16 + (bh * NC + c) * x.DHQK * x.DHV;  // the chunk's C [Dq][DHV]
   for (int t = 0; t < tiles; ++t) {
     const int d0 = (static_cast<int>(blockIdx.z) * tiles + t) * TT;
-    __syncthreads();  // every warp is done with kc, vsm and its rows of sf from before
-    // The chunk's C columns [Dq][TT] (bf16 from the states pass) and v [TL][TT].
-    const bf16* Ck = sc.C16 + (bh * NC + c) * x.DHQK * x.DHV + d0;
-    const int cpieces = Dq * TT / 8;
-    for (int e0 = tid; e0 < cpieces; e0 += kUnroll * kOutThreads) {
-      uint4 cv[kUnroll];
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int e = e0 + u * kOutThreads, r = e / (TT / 8), j = e % (TT / 8) * 8;
-        if (e < cpieces) cv[u] = *reinterpret_cast<const uint4*>(Ck + r * x.DHV + j);
-      }
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int e = e0 + u * kOutThreads, r = e / (TT / 8), j = e % (TT / 8) * 8;
-        if (e < cpieces) *reinterpret_cast<uint4*>(kc + r * (TT + PAD_H) + j) = cv[u];
-      }
-    }
-#pragma unroll
-    for (int i = 0; i < TL * TT / 4 / kOutThreads; ++i) {
-      const int e = tid + i * kOutThreads, l = e / (TT / 4), j = e % (TT / 4) * 4;
-      float4 vv = make_float4(0, 0, 0, 0);
-      if (l < Lc) vv = load4(x.v.p + token_row(x, bh, c0 + l) * x.v.stride + h * x.DHV + d0 + j);
-      store4(vsm + l * (TT + PAD_H) + j, vv);
-    }
-    __syncthreads();
     FragAcc o[2];
     for (auto& f : o) wmma::fill_fragment(f, 0.0f);
-    // O = q̄ C (the inter-chunk part) + S̄ v (the intra-chunk part).
-    mma_tile_row<FragA, FragB>(
-        o, Dq / 16, [&](int kk) { return qs + rw * 16 * ldq + kk * 16; }, ldq,
-        [&](int kk, int f) { return kc + kk * 16 * (TT + PAD_H) + (ch * 2 + f) * 16; }, TT + PAD_H);
+    // O = q̄ C (the inter-chunk part, C streamed in row slices) + S̄ v (the intra-chunk part).
+    for (int a0 = 0; a0 < Dq; a0 += ks) {
+      __syncthreads();  // every warp is done with kc, vsm and its rows of sf from before
+      load_c_slice(Cc, x.DHV, a0, ks, d0, kc);
+      if (a0 == 0) {
+#pragma unroll
+        for (int i = 0; i < TL * TT / 4 / kOutThreads; ++i) {
+          const int e = tid + i * kOutThreads, l = e / (TT / 4), j = e % (TT / 4) * 4;
+          float4 vv = make_float4(0, 0, 0, 0);
+          if (l < Lc)
+            vv = load4(x.v.p + token_row(x, bh, c0 + l) * x.v.stride + h * x.DHV + d0 + j);
+          store4(vsm + l * (TT + PAD_H) + j, vv);
+        }
+      }
+      __syncthreads();
+      mma_tile_row<FragA, FragB>(
+          o, ks / 16, [&](int kk) { return qs + rw * 16 * ldq + a0 + kk * 16; }, ldq,
+          [&](int kk, int f) { return kc + kk * 16 * (TT + PAD_H) + (ch * 2 + f) * 16; },
+          TT + PAD_H);
+    }
     mma_tile_row<FragA, FragB>(
         o, TL / 16, [&](int kk) { return sb + rw * 16 * (TL + PAD_H) + kk * 16; }, TL + PAD_H,
         [&](int kk, int f) { return vsm + kk * 16 * (TT + PAD_H) + (ch * 2 + f) * 16; },

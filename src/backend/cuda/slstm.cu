@@ -47,11 +47,58 @@ __host__ __device__ inline int64_t slice_ld(int64_t U, size_t r_elem) {
   return 4 * U + (r_elem == 2 ? 16 : 8);
 }
 
-// Shared memory of one block: y_{t−1} [Bc, DH], raw [Bc, 4U], c/n/m [Bc, U], plus the slice.
+__host__ __device__ inline int64_t dot_parts(int64_t J, int64_t DH);
+
+// Shared memory of one block: y_{t−1} [Bc, DH], raw [P, Bc, 4U] (the dot products' parts),
+// c/n/m [Bc, U], plus the slice.
 size_t smem_for(int64_t Bc, int64_t DH, int64_t U, bool smem_R, size_t r_elem) {
-  size_t bytes = static_cast<size_t>(Bc * DH + Bc * 4 * U + 3 * Bc * U) * sizeof(float);
+  const int64_t P = dot_parts(4 * U, DH);
+  size_t bytes = static_cast<size_t>(Bc * DH + P * Bc * 4 * U + 3 * Bc * U) * sizeof(float);
   if (smem_R) bytes += static_cast<size_t>(DH * slice_ld(U, r_elem)) * r_elem;
   return (bytes + 15) / 16 * 16;
+}
+
+// Parts the dot products over d split into: one column per thread where the block has threads to
+// spare (P · J ≤ kThreads), each part a multiple of 4 long (float4 loads of y).
+__host__ __device__ inline int64_t dot_parts(int64_t J, int64_t DH) {
+  int64_t P = J >= kThreads ? 1 : kThreads / J;
+  while (P > 1 && DH % (4 * P) != 0) P /= 2;
+  return P;
+}
+
+// out[b · ld_out] = Σ_{d < Dp} y[b, d0 + d] · col[d · ld] for b < nb ≤ NB: each slice element is
+// loaded once for all the sequences, and the lanes of a warp share d (J ≥ 32), so the y loads
+// are broadcasts.
+template <int NB, typename TR>
+__device__ inline void dot_column(const float* y, int64_t DH, const TR* col, int64_t ld, int64_t d0,
+                                  int64_t Dp, int64_t nb, float* out, int64_t ld_out) {
+  float acc[NB];
+#pragma unroll
+  for (int b = 0; b < NB; ++b) acc[b] = 0.0f;
+  const float* yd = y + d0;
+  int64_t d = 0;
+  if ((DH % 4) == 0 && (d0 % 4) == 0) {
+    for (; d + 4 <= Dp; d += 4) {
+      const float r0 = load(col + d * ld), r1 = load(col + (d + 1) * ld);
+      const float r2 = load(col + (d + 2) * ld), r3 = load(col + (d + 3) * ld);
+#pragma unroll
+      for (int b = 0; b < NB; ++b) {
+        if (b < nb) {
+          const float4 v = *reinterpret_cast<const float4*>(yd + b * DH + d);
+          acc[b] = fmaf(v.x, r0, fmaf(v.y, r1, fmaf(v.z, r2, fmaf(v.w, r3, acc[b]))));
+        }
+      }
+    }
+  }
+  for (; d < Dp; ++d) {
+    const float r = load(col + d * ld);
+#pragma unroll
+    for (int b = 0; b < NB; ++b)
+      if (b < nb) acc[b] = fmaf(yd[b * DH + d], r, acc[b]);
+  }
+#pragma unroll
+  for (int b = 0; b < NB; ++b)
+    if (b < nb) out[b * ld_out] = acc[b];
 }
 
 template <typename TR>
@@ -62,8 +109,8 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t h = blockIdx.x / G, g = blockIdx.x % G;
   const int tid = threadIdx.x;
   float* y_prev = reinterpret_cast<float*>(smem);  // [B, DH]
-  float* raw = y_prev + B * DH;                    // [B, J]
-  float* cs = raw + B * J;                         // [B, U]
+  float* raw = y_prev + B * DH;                    // [P, B, J]
+  float* cs = raw + dot_parts(J, DH) * B * J;      // [B, U]
   float* ns = cs + B * U;
   float* ms = ns + B * U;
   const TR* slice = R + (h * G + g) * DH * J;  // [DH, J] in global memory
@@ -81,12 +128,7 @@ __global__ void __launch_bounds__(kThreads)
     ns[i] = x.sn[col];
     ms[i] = x.sm[col];
   }
-  // The dot products: item (b, j) split over P consecutive lanes (d ≡ part mod P).
-  const int64_t items = B * J;
-  int P = 1;
-  while (P < 8 && items * P * 2 <= kThreads) P *= 2;
-  const int part = tid % P;
-  const int64_t per_round = kThreads / P, rounds = (items + per_round - 1) / per_round;
+  const int64_t P = dot_parts(J, DH), Dp = DH / P;
   __syncthreads();
   for (int64_t t = 0; t < S; ++t) {
     // This step's input contributions for the first pointwise item, loaded before the dot
@@ -101,16 +143,21 @@ __global__ void __launch_bounds__(kThreads)
       pre[2] = wzo[col];
       pre[3] = wzo[E + col];
     }
-    for (int64_t r = 0; r < rounds; ++r) {
-      const int64_t item = tid / P + r * per_round;
-      float acc = 0.0f;
-      if (item < items) {
-        const int64_t b = item / J, j = item % J;
-        const float* yb = y_prev + b * DH;
-        for (int64_t d = part; d < DH; d += P) acc += yb[d] * load(slice + d * ld + j);
+    // Column c = (part, j): part `part` of the dot products y_{t−1}[b, :] · slice[:, j] of every
+    // sequence b, into raw[part, b, j].
+    for (int64_t c = tid; c < P * J; c += kThreads) {
+      const int64_t part = c / J, j = c % J;
+      if (B == 1) {
+        dot_column<1>(y_prev, DH, slice + part * Dp * ld + j, ld, part * Dp, Dp, 1,
+                      raw + part * B * J + j, J);
+      } else if (B <= 4) {
+        dot_column<4>(y_prev, DH, slice + part * Dp * ld + j, ld, part * Dp, Dp, B,
+                      raw + part * B * J + j, J);
+      } else {
+        for (int64_t b0 = 0; b0 < B; b0 += 8)
+          dot_column<8>(y_prev + b0 * DH, DH, slice + part * Dp * ld + j, ld, part * Dp, Dp,
+                        B - b0 < 8 ? B - b0 : 8, raw + (part * B + b0) * J + j, J);
       }
-      for (int o = P / 2; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
-      if (item < items && part == 0) raw[item] = acc;
     }
     __syncthreads();
     uint64_t* out = xchg + (t & 1) * B * E;
@@ -125,11 +172,15 @@ __global__ void __launch_bounds__(kThreads)
         const float* wzo = x.wx_zo + (b * S + t) * 2 * E;
         w[0] = wif[col], w[1] = wif[E + col], w[2] = wzo[col], w[3] = wzo[E + col];
       }
-      const float* rr = raw + b * J;
-      const float ri = rr[u] + w[0] + x.bias[col];
-      const float rf = rr[U + u] + w[1] + x.bias[E + col];
-      const float rz = rr[2 * U + u] + w[2] + x.bias[2 * E + col];
-      const float ro = rr[3 * U + u] + w[3] + x.bias[3 * E + col];
+      float r[4] = {0, 0, 0, 0};
+      for (int64_t part = 0; part < P; ++part) {
+        const float* rr = raw + (part * B + b) * J;
+        for (int k = 0; k < 4; ++k) r[k] += rr[k * U + u];
+      }
+      const float ri = r[0] + w[0] + x.bias[col];
+      const float rf = r[1] + w[1] + x.bias[E + col];
+      const float rz = r[2] + w[2] + x.bias[2 * E + col];
+      const float ro = r[3] + w[3] + x.bias[3 * E + col];
       const float lfm = ms[i] + log_sigmoid(rf);
       const float m_new = ns[i] == 0.0f ? ri : fmaxf(ri, lfm);
       const float ig = fminf(expf(ri - m_new), 1.0f);
@@ -141,14 +192,12 @@ __global__ void __launch_bounds__(kThreads)
       ms[i] = m_new;
       const float y = sigmoid(ro) * c / n;
       x.y[(b * S + t) * E + col] = y;
-      ll_store(out + b * E + col, __float_as_uint(y), flag);
+      ll_store(out + h * B * DH + b * DH + g * U + u, __float_as_uint(y), flag);
     }
-    // Every block of the head publishes its units; each reads the head's whole y back.
-    for (int64_t b = 0; b < B; ++b) {
-      ll_read<kThreads>(out + b * E + h * DH, DH, flag, [&](int64_t i, uint32_t bits) {
-        y_prev[b * DH + i] = __uint_as_float(bits);
-      });
-    }
+    // Every block of the head publishes its units; each reads the head's whole y back (the
+    // buffer holds head h's [B, DH] words contiguously: one read for all sequences).
+    ll_read<kThreads>(out + h * B * DH, B * DH, flag,
+                      [&](int64_t i, uint32_t bits) { y_prev[i] = __uint_as_float(bits); });
     __syncthreads();
   }
   for (int64_t i = tid; i < B * U; i += kThreads) {
@@ -167,19 +216,12 @@ SlstmPlan slstm_plan(int64_t NH, int64_t DH, WeightType r_type) {
   const size_t elem = r_type == WeightType::BF16 ? 2 : 4;
   const size_t budget = std::min<size_t>(f.smem_optin, 200 * 1024);
   SlstmPlan p;
-  // The fewest blocks per head whose slice fits on chip with one sequence, one block per SM.
-  for (int G = 1; G <= DH && NH * G <= f.sms; G *= 2) {
-    if (DH % G != 0) break;
-    if (smem_for(1, DH, DH / G, true, elem) <= budget) {
-      p.G = G;
-      p.smem_R = true;
-      break;
-    }
-  }
-  if (!p.smem_R) {  // read the slice from L2: as many blocks as the SMs allow
-    p.G = 1;
-    while (DH % (2 * p.G) == 0 && NH * 2 * p.G <= f.sms) p.G *= 2;
-  }
+  // As many blocks per head as the SMs allow (one block per SM; up to 64, at least 4 units
+  // each): the per-step work splits, the exchange costs about the same. The slice stays in
+  // shared memory when it fits, else it is read from L2.
+  p.G = 1;
+  while (p.G < 64 && DH % (2 * p.G) == 0 && DH / (2 * p.G) >= 4 && NH * 2 * p.G <= f.sms) p.G *= 2;
+  p.smem_R = smem_for(1, DH, DH / p.G, true, elem) <= budget;
   const int64_t U = DH / p.G;
   p.max_batch = 1;
   while (p.max_batch < 256 && smem_for(p.max_batch * 2, DH, U, p.smem_R, elem) <= budget)
@@ -221,7 +263,8 @@ std::vector<float> slstm_arrange_recurrent(const std::vector<float>& R, int64_t 
   return out;
 }
 
-// Scratch: the exchange buffer of flagged words [2, Bc, E] (step parity, sequence, unit).
+// Scratch: the exchange buffer of flagged words [2, NH, Bc, DH] (step parity, head, sequence,
+// unit).
 size_t slstm_scratch_bytes(const SlstmPlan& p, int64_t, int64_t E) {
   return static_cast<size_t>(2 * p.max_batch * E) * sizeof(uint64_t);
 }

@@ -15,6 +15,10 @@ namespace {
 
 using cuda::DeviceBuffer;
 
+// Up to this many rows (tokens of a call), the gate projection runs as one small kernel; more go
+// through cuBLASLt.
+constexpr int64_t kSmallRows = 16;
+
 class MlstmV1CudaBlock final : public cuda::CudaBlock {
  public:
   MlstmV1CudaBlock(const MlstmV1Config& c, const MlstmV1Weights& w, WeightType wt)
@@ -58,15 +62,20 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
     float* conv = ctx.ws.f32("conv", T * I);  // SiLU(conv(x_m))
     cuda::causal_conv1d(up, 2 * I, B, S, I, f(conv_w_), f(conv_b_), c_.conv_kernel, st["conv"],
                         conv, true, s);
+    // q | k | v as they are (the gates read those), and the cell's q · √DH | k / √DH: k carries
+    // 1/√DH (the official state convention); q · √DH cancels the cell's own 1/√DH.
     float* qkv = ctx.ws.f32("qkv", T * 3 * I);
-    cuda::headwise_linear(conv, I, T, I / bs, bs, bs, f(q_w_), f(q_b_), qkv, 3 * I, s);
-    cuda::headwise_linear(conv, I, T, I / bs, bs, bs, f(k_w_), f(k_b_), qkv + I, 3 * I, s);
-    cuda::headwise_linear(up, 2 * I, T, I / bs, bs, bs, f(v_w_), f(v_b_), qkv + 2 * I, 3 * I, s);
-    float* gates = ctx.ws.f32("gates", T * 2 * NH);  // ĩ | f̃ from the unscaled q, k, v
-    ctx.gemm.linear(qkv, T, 3 * I, f(gates_), 2 * NH, WeightType::F32, f(gates_b_), gates, false,
-                    s);
-    // k carries 1/√DH (the official state convention); q · √DH cancels the cell's own 1/√DH.
-    cuda::scale_two_blocks(qkv, T, 3 * I, I, std::sqrt(static_cast<float>(DH)), s);
+    float* qk = ctx.ws.f32("qk_scaled", T * 2 * I);
+    cuda::mlstm_v1_qkv(
+        {T, I, bs, conv, up, 2 * I, f(q_w_), f(q_b_), f(k_w_), f(k_b_), f(v_w_), f(v_b_), qkv, qk},
+        std::sqrt(static_cast<float>(DH)), s);
+    float* gates = ctx.ws.f32("gates", T * 2 * NH);  // ĩ | f̃
+    if (T <= kSmallRows) {
+      cuda::small_linear(qkv, T, 3 * I, f(gates_), f(gates_b_), 2 * NH, gates, s);
+    } else {
+      ctx.gemm.linear(qkv, T, 3 * I, f(gates_), 2 * NH, WeightType::F32, f(gates_b_), gates, false,
+                      s);
+    }
 
     float* h = ctx.ws.f32("h", T * I);
     cuda::CellBatch cell{B,
@@ -74,8 +83,8 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
                          NH,
                          DH,
                          DH,
-                         {qkv, 3 * I},
-                         {qkv + I, 3 * I},
+                         {qk, 2 * I},
+                         {qk + I, 2 * I},
                          {qkv + 2 * I, 3 * I},
                          {gates, 2 * NH},
                          {gates + NH, 2 * NH},
@@ -85,7 +94,9 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
     if (S == 1 || o.formulation == Formulation::Step) {
       auto* sync = static_cast<unsigned*>(
           ctx.ws.get("mlstm_step_sync", static_cast<int64_t>(cuda::mlstm_step_sync_bytes(cell))));
-      cuda::mlstm_step(cell, cs, 1e-6f, sync, s);
+      const auto parts_bytes = static_cast<int64_t>(cuda::mlstm_step_parts_bytes(cell));
+      auto* parts = parts_bytes > 0 ? ctx.ws.f32("mlstm_step_parts", parts_bytes / 4) : nullptr;
+      cuda::mlstm_step(cell, cs, 1e-6f, sync, s, nullptr, parts);
     } else {
       const int64_t chunk =
           std::min<int64_t>(o.chunk_size > 0 ? o.chunk_size : 64, cuda::kMaxChunk);
