@@ -136,7 +136,10 @@ TEST_F(ServerCache, NamedStatesAndCliCheckpointsContinueExactly) {
   // Saved by the CLI in another process, continued by the server; and the reverse.
   auto ids = [](const std::vector<int32_t>& v) {
     std::string s;
-    for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (i) s += ',';
+      s += std::to_string(v[i]);
+    }
     return s;
   };
   const std::string cli = std::string(XLSTM_CLI_PATH) + " generate -m " + kTiny;
