@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -23,6 +24,12 @@ using json = nlohmann::json;
 
 inline const std::string kServeModels = std::string(XLSTM_SOURCE_DIR) + "/models/";
 
+// XLSTM_TEST_DEVICE=cuda runs the servers (and the CLI runs they are compared with) on the GPU.
+inline std::string test_device() {
+  const char* d = std::getenv("XLSTM_TEST_DEVICE");
+  return d ? d : "cpu";
+}
+
 class ServerProcess {
  public:
   explicit ServerProcess(const std::vector<std::string>& args) {
@@ -33,7 +40,8 @@ class ServerProcess {
       dup2(out[1], 1);
       close(out[0]);
       close(out[1]);
-      std::vector<std::string> all = {XLSTM_CLI_PATH, "serve", "--port", "0", "-t", "2"};
+      std::vector<std::string> all = {XLSTM_CLI_PATH, "serve", "--port",   "0",
+                                      "-t",           "2",     "--device", test_device()};
       all.insert(all.end(), args.begin(), args.end());
       std::vector<char*> argv;
       for (auto& a : all) argv.push_back(a.data());

@@ -93,8 +93,13 @@ TEST(ServerLoad, SixtyFourClientsEqualSoloRunsAndMemoryStaysFlat) {
             kClients * kPerClient);
   // The first half grows the caches and pools to their sizes (the state cache is bounded at
   // 8 MiB); the second half, the same load again, must not add more than a small fraction.
+  // Under AddressSanitizer freed memory sits in its quarantine: no bound there.
+#if defined(__SANITIZE_ADDRESS__)
+  std::printf("AddressSanitizer build: RSS not checked\n");
+#else
   EXPECT_LT(rss_end - rss_half, 8 * 1024)
       << "KiB: start " << rss_start << ", half " << rss_half << ", end " << rss_end;
+#endif
   std::printf("RSS KiB: start %ld, after 640 requests %ld, after 1280 %ld; near-ties %d\n",
               rss_start, rss_half, rss_end, near_ties.load());
 }
