@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
-all=(safetensors safetensors_index config family_config tokenizer_json tokenizer_roundtrip npy state)
+all=(safetensors safetensors_index config family_config tokenizer_json tokenizer_roundtrip npy state server_request)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 build=${FUZZ_BUILD_DIR:-build-fuzz}

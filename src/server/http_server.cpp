@@ -50,8 +50,8 @@ struct Server::Impl {
   void routes();
   // Runs a handler, turning RequestError and library errors into JSON errors.
   template <class F>
-  httplib::Server::Handler guarded(F f) {
-    return [this, f](const httplib::Request& req, httplib::Response& res) {
+  static httplib::Server::Handler guarded(F f) {
+    return [f](const httplib::Request& req, httplib::Response& res) {
       try {
         f(req, res);
       } catch (const RequestError& e) {
