@@ -396,3 +396,37 @@ TEST(ServerShutdown, SigtermDrainsAndExitsCleanly) {
 
 }  // namespace
 }  // namespace xlstm::testing
+
+namespace xlstm::testing {
+namespace {
+
+// Past --drain-seconds the running streams are cancelled: they end with finish_reason "abort"
+// and [DONE], queued requests get 503, and the process still exits 0.
+TEST(ServerShutdown, PastTheDrainTimeRunningStreamsAreCancelled) {
+  ServerProcess s({"-m", kTiny, "--max-batch", "1", "--drain-seconds", "0"});
+  auto c = s.client();
+  auto running = std::async(std::launch::async, [&] {
+    auto rc = s.client();
+    int status = 0;
+    auto ev = stream_events(
+        rc, {{"prompt", "ROMEO:"}, {"max_tokens", 16000}, {"ignore_eos", true}, {"stream", true}},
+        &status);
+    return std::make_pair(status, ev);
+  });
+  ASSERT_TRUE(eventually([&] { return metric(c, "xlstm_running_sequences") == 1; }));
+  auto queued = std::async(std::launch::async, [&] {
+    auto qc = s.client();
+    return post_json(qc, "/v1/completions", {{"prompt", "KING:"}, {"max_tokens", 3}}).status;
+  });
+  ASSERT_TRUE(eventually([&] { return metric(c, "xlstm_queue_depth") == 1; }));
+  EXPECT_EQ(s.stop(SIGINT), 0);
+  const auto [status, events] = running.get();
+  EXPECT_EQ(status, 200);
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_EQ(events.back(), "[DONE]");
+  EXPECT_EQ(json::parse(events[events.size() - 2])["choices"][0]["finish_reason"], "abort");
+  EXPECT_EQ(queued.get(), 503);
+}
+
+}  // namespace
+}  // namespace xlstm::testing
