@@ -275,13 +275,33 @@ void Scheduler::decode() {
   run.all_logits = false;
   run.formulation = Formulation::Step;
   run.rows = n;
-  const auto logits = model_.forward(ids, batch_, run);  // [n, V]
-  for (int64_t i = 0; i < n; ++i) {
-    auto row = std::span<const float>(logits).subspan(static_cast<size_t>(i * vocab_),
-                                                      static_cast<size_t>(vocab_));
-    rows_[i]->finished = advance(*rows_[i], row);
+  if (sample_on_device()) {
+    // Same draws, same rule (sample_token's): the tokens the host would pick, and on a GPU only
+    // the tokens cross to the host instead of [n, V] logits.
+    std::vector<double> u(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) u[i] = rows_[i]->sampler.draw();
+    const auto tokens = model_.forward_sample(ids, batch_, rows_[0]->sampler.params(), u, {}, run);
+    for (int64_t i = 0; i < n; ++i) rows_[i]->finished = emit(*rows_[i], tokens[i], {});
+  } else {
+    const auto logits = model_.forward(ids, batch_, run);  // [n, V]
+    for (int64_t i = 0; i < n; ++i) {
+      auto row = std::span<const float>(logits).subspan(static_cast<size_t>(i * vocab_),
+                                                        static_cast<size_t>(vocab_));
+      rows_[i]->finished = advance(*rows_[i], row);
+    }
   }
   drop_finished_rows();
+}
+
+bool Scheduler::sample_on_device() const {
+  const SamplingParams& p = rows_[0]->sampler.params();
+  for (const auto& c : rows_) {
+    const SamplingParams& q = c->sampler.params();
+    if (c->job->logprobs >= 0 || q.repeat_penalty != 1.0f || q.temperature != p.temperature ||
+        q.top_k != p.top_k || q.top_p != p.top_p || q.min_p != p.min_p)
+      return false;
+  }
+  return true;
 }
 
 namespace {
@@ -312,8 +332,11 @@ TokenLogprob logprobs_of(std::span<const float> logits, int32_t id, int64_t k) {
 }  // namespace
 
 bool Scheduler::advance(Choice& c, std::span<const float> logits) {
+  return emit(c, c.sampler.sample(logits, c.history), logits);
+}
+
+bool Scheduler::emit(Choice& c, int32_t t, std::span<const float> logits) {
   Job& job = *c.job;
-  const int32_t t = c.sampler.sample(logits, c.history);
   const auto now = Clock::now();
   if (c.generated == 0) {
     if (!job.first_token_seen) {
@@ -330,7 +353,8 @@ bool Scheduler::advance(Choice& c, std::span<const float> logits) {
   Event e;
   e.choice = c.index;
   e.token = t;
-  if (job.logprobs >= 0) e.tokens.push_back(logprobs_of(logits, t, job.logprobs));
+  if (job.logprobs >= 0 && !logits.empty())
+    e.tokens.push_back(logprobs_of(logits, t, job.logprobs));
   if (t == eos_ && !job.ignore_eos) {
     e.text = c.text.finish();
     e.finish_reason = "stop";

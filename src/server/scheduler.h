@@ -130,6 +130,11 @@ class Scheduler {
   void decode();
   // Samples the next token of a choice from its logits row, emits it; true when it finished.
   bool advance(Choice& c, std::span<const float> logits);
+  // Emits token t of a choice (logits: for log-probabilities, empty when none are asked for).
+  bool emit(Choice& c, int32_t t, std::span<const float> logits);
+  // Whether one step can pick every row's token on the model's device (forward_sample): no row
+  // wants log-probabilities or a repetition penalty, and all share the sampling rule.
+  bool sample_on_device() const;
   void drop_finished_rows();
   void choice_done(Job& job);
   void cancel_everything(const std::string& why);
