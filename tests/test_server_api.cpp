@@ -109,7 +109,9 @@ TEST_F(ServerApi, StreamingGivesTheWholeResponseInPieces) {
   EXPECT_EQ(usage["usage"]["completion_tokens"], 20);
   EXPECT_EQ(text, whole.text);
   EXPECT_EQ(ids, whole.ids);
-  EXPECT_EQ(lps, whole.logprobs);
+  // The second request resumes from a state the first one cached: other float paths.
+  ASSERT_EQ(lps.size(), whole.logprobs.size());
+  for (size_t i = 0; i < lps.size(); ++i) EXPECT_NEAR(lps[i], whole.logprobs[i], kLogprobTolerance);
   EXPECT_EQ(finish, "length");
 }
 

@@ -112,6 +112,27 @@ TEST_F(ServerCache, EveryCachedPrefixPathEqualsAColdRun) {
   expect_same_greedy(t, cold(P), "text prompt");
 }
 
+// Prompts that share a beginning and then differ (a system prompt, then other text): the second
+// resumes at the last chunk end inside the shared part and leaves a state where it diverges from
+// the first; from the third on they resume exactly there.
+TEST_F(ServerCache, SharedBeginningsResumeWhereThePromptsDiverge) {
+  const auto& P = *prompt_;
+  std::vector<int32_t> base = {0};
+  for (size_t i = 10; i < 60; ++i) base.push_back(P[i]);  // 51 tokens
+  auto with = [&](std::vector<int32_t> tail) {
+    auto v = base;
+    v.insert(v.end(), tail.begin(), tail.end());
+    return v;
+  };
+  auto c = cached_->client();
+  EXPECT_EQ(cached_tokens(complete(c, greedy(with({300, 301, 302})))), 0);
+  EXPECT_EQ(cached_tokens(complete(c, greedy(with({400, 401})))), 48);
+  const auto third = with({500, 501, 502, 503});
+  const auto r = complete(c, greedy(third));
+  EXPECT_EQ(cached_tokens(r), 51);
+  expect_same_greedy(r, cold(third), "resumed where the prompts diverge");
+}
+
 TEST_F(ServerCache, NamedStatesAndCliCheckpointsContinueExactly) {
   const auto& P = *prompt_;
   const size_t L = P.size();

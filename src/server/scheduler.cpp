@@ -201,6 +201,22 @@ void Scheduler::start_prefill() {
   }
   job->cached_tokens = prefill_pos_;
   metrics_.cache_lookup(prefill_pos_ > 0, prefill_pos_);
+  // Where this prompt leaves the recent prompt it shares most with: a state there serves the
+  // next prompt with the same beginning (a shared system prompt followed by other text) to its
+  // last shared token, not only to the last chunk end before it. At most one token short of
+  // the prompt: a repeated prompt then runs one token.
+  prefill_split_ = 0;
+  if (options_.state_cache_bytes > 0) {
+    for (const auto& r : recent_) {
+      const auto common = static_cast<int64_t>(
+          std::mismatch(job->tokens.begin(), job->tokens.end(), r->begin(), r->end()).first -
+          job->tokens.begin());
+      if (common >= kMinSplit)
+        prefill_split_ = std::max(prefill_split_, std::min(common, n_tokens - 1));
+    }
+    recent_.push_back(std::make_shared<const std::vector<int32_t>>(job->tokens));
+    if (recent_.size() > kRecentPrompts) recent_.pop_front();
+  }
 }
 
 void Scheduler::prefill_chunk() {
@@ -216,7 +232,8 @@ void Scheduler::prefill_chunk() {
     return;
   }
   const int64_t K = options_.prefill_chunk;
-  const int64_t end = std::min(prefill_end_, (prefill_pos_ / K + 1) * K);
+  int64_t end = std::min(prefill_end_, (prefill_pos_ / K + 1) * K);
+  if (prefill_split_ > prefill_pos_ && prefill_split_ < end) end = prefill_split_;
   RunOptions run;
   run.all_logits = false;
   const auto ids =
@@ -225,7 +242,7 @@ void Scheduler::prefill_chunk() {
   const auto logits = model_.forward(ids, prefill_, run);  // [1, V]
   metrics_.prefilled(end - prefill_pos_);
   prefill_pos_ = end;
-  if (end % K == 0 || end == static_cast<int64_t>(job.tokens.size()))
+  if (end % K == 0 || end == prefill_split_ || end == static_cast<int64_t>(job.tokens.size()))
     cache_.insert(job.tokens, end, prefill_);
   if (prefill_pos_ == prefill_end_) finish_prefill(logits);
 }

@@ -8,8 +8,9 @@
 // finished or cancelled one is replaced by the last row. New prompts are prefilled one chunk per
 // step in a separate batch-1 state (chunks end at multiples of the chunk size), so running
 // streams keep flowing; a finished prefill's state joins the batch. While prefilling, the states at
-// chunk ends and at the prompt's end go into the prefix cache, and a prompt starts from the
-// longest cached prefix (or its named state) shorter than itself.
+// chunk ends, at the prompt's end and where it leaves the recent prompt it shares most with go
+// into the prefix cache, and a prompt starts from the longest cached prefix (or its named state)
+// shorter than itself.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -158,8 +159,12 @@ class Scheduler {
   State prefill_;  // batch 1
   std::vector<std::unique_ptr<Choice>> rows_;
   std::shared_ptr<Job> prefilling_;
-  int64_t prefill_pos_ = 0;  // tokens of prefilling_ the prefill state has seen
-  int64_t prefill_end_ = 0;  // where its prefill stops
+  int64_t prefill_pos_ = 0;    // tokens of prefilling_ the prefill state has seen
+  int64_t prefill_end_ = 0;    // where its prefill stops
+  int64_t prefill_split_ = 0;  // an extra chunk end (and cached state): see start_prefill
+  static constexpr size_t kRecentPrompts = 64;
+  static constexpr int64_t kMinSplit = 32;  // shared beginnings shorter than this: no split
+  std::deque<std::shared_ptr<const std::vector<int32_t>>> recent_;  // newest last
   PrefixCache cache_;
   std::thread thread_;
 };
