@@ -76,7 +76,7 @@ Prepared prepare(Context& ctx, const std::string& body) {
   if (!r.state.empty()) start = load_named_state(ctx, r.state);
   if (!r.has_seed) r.sampling.seed = ctx.random_seed();
   const auto n_prompts = static_cast<int64_t>(r.prompts.size());
-  p.channel = std::make_shared<Channel>(n_prompts);
+  p.channel = std::make_shared<Channel>(n_prompts, p.req.stream);
   for (int64_t i = 0; i < n_prompts; ++i) {
     const PromptInput& in = r.prompts[i];
     std::vector<int32_t> ids;
@@ -290,7 +290,7 @@ void handle_save_state(Context& ctx, const std::string& name, const httplib::Req
   validate_state_name(name);
   const PromptInput in = parse_state_request(req.body, ctx.options.limits);
   auto job = std::make_shared<Job>();
-  job->channel = std::make_shared<Channel>(1);
+  job->channel = std::make_shared<Channel>(1, false);
   job->tokens = prepare_prompt(ctx.model.config(),
                                in.is_text ? ctx.tokenizer.encode(in.text, true) : in.ids, true);
   check_prompt_length(static_cast<int64_t>(job->tokens.size()), 0, ctx.options.limits);

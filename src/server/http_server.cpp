@@ -3,6 +3,7 @@
 
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include "server/context.h"
 #include "xlstm/error.h"
@@ -180,7 +181,10 @@ int Server::bind() {
 }
 
 void Server::serve() {
-  impl_->http.listen_after_bind();
+  // HTTP on its own thread, the scheduler on this one (the thread that loaded the model).
+  std::thread http([this] { impl_->http.listen_after_bind(); });
+  impl_->ctx.scheduler->run();
+  http.join();
 }
 
 void Server::stop(std::chrono::milliseconds drain) {

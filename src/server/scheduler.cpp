@@ -14,7 +14,7 @@ void Channel::push(Event e) {
     std::lock_guard lock(mu_);
     events_.push_back(std::move(e));
   }
-  cv_.notify_all();
+  if (streaming_) cv_.notify_all();
 }
 
 void Channel::job_done(int64_t prompt_tokens, int64_t cached_tokens, int64_t generated) {
@@ -85,9 +85,7 @@ Scheduler::Scheduler(Model& model, const Tokenizer& tokenizer, Metrics& metrics,
       eos_(static_cast<int32_t>(model.config().eos_token_id)),
       batch_(model.new_state(options.max_batch)),
       prefill_(model.new_state(1)),
-      cache_(options.state_cache_bytes) {
-  thread_ = std::thread([this] { run(); });
-}
+      cache_(options.state_cache_bytes) {}
 
 Scheduler::~Scheduler() {
   drain(std::chrono::milliseconds(0));
@@ -107,28 +105,23 @@ PostResult Scheduler::post(const std::vector<std::shared_ptr<Job>>& jobs) {
 }
 
 void Scheduler::drain(std::chrono::milliseconds timeout) {
-  {
-    std::lock_guard lock(mu_);
-    accepting_ = false;
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (!thread_.joinable()) return;
-  // The thread ends by itself once idle; past the timeout everything left is cancelled.
-  const auto deadline = Clock::now() + timeout;
   std::unique_lock lock(mu_);
-  while (!idle_ && Clock::now() < deadline) {
-    lock.unlock();
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    lock.lock();
-  }
-  lock.unlock();
-  abort_ = true;
+  accepting_ = false;
+  stopping_ = true;
   cv_.notify_all();
-  thread_.join();
+  // run() returns by itself once idle; past the timeout everything left is cancelled.
+  if (!done_.wait_for(lock, timeout, [&] { return !running_; })) {
+    abort_ = true;
+    cv_.notify_all();
+    done_.wait(lock, [&] { return !running_; });
+  }
 }
 
 void Scheduler::run() {
+  {
+    std::lock_guard lock(mu_);
+    running_ = true;
+  }
   for (;;) {
     bool did = false;
     try {
@@ -140,8 +133,11 @@ void Scheduler::run() {
     }
     std::unique_lock lock(mu_);
     const bool busy = !queue_.empty() || !rows_.empty() || prefilling_;
-    idle_ = !busy;
-    if (!busy && stopping_) return;
+    if (!busy && stopping_) {
+      running_ = false;
+      done_.notify_all();
+      return;
+    }
     if (!did) cv_.wait(lock, [&] { return stopping_ || abort_ || !queue_.empty(); });
   }
 }

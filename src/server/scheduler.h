@@ -1,6 +1,6 @@
 #pragma once
-// The one thread that owns the model and every sequence state. HTTP threads post jobs and read
-// their results through a Channel; nothing else touches the model.
+// The one thread that owns the model and every sequence state (the one that calls run()). HTTP
+// threads post jobs and read their results through a Channel; nothing else touches the model.
 //
 // Running sequences live in rows [0, n) of one state of capacity max_batch: each step runs all n
 // of them (RunOptions::rows = n) on their last tokens, and every sequence samples its next token
@@ -54,7 +54,9 @@ struct Event {
 // takes them. cancel() (a client went away) makes the scheduler drop the request's sequences.
 class Channel {
  public:
-  explicit Channel(int64_t jobs) : jobs_left_(jobs) {}
+  // streaming: the reader wakes for every event; otherwise only at the end (a wake-up per token
+  // costs the model's threads their cores on a small machine).
+  Channel(int64_t jobs, bool streaming) : jobs_left_(jobs), streaming_(streaming) {}
   void push(Event e);
   void job_done(int64_t prompt_tokens, int64_t cached_tokens, int64_t generated);
   void fail(int status, const std::string& message);
@@ -75,6 +77,7 @@ class Channel {
   std::condition_variable cv_;
   std::deque<Event> events_;
   int64_t jobs_left_;
+  bool streaming_;
   Totals totals_;
   std::atomic<bool> cancelled_{false};
 };
@@ -113,17 +116,21 @@ class Scheduler {
  public:
   Scheduler(Model& model, const Tokenizer& tokenizer, Metrics& metrics,
             const SchedulerOptions& options);
-  ~Scheduler();  // cancels what is left and joins the thread
+  ~Scheduler();  // drain(0): cancels what is left, waits for run() to return
+  // The scheduling loop, on the calling thread, until drain(). Call it on the thread that loaded
+  // the model: with libgomp, OpenMP regions of another thread, once the loading thread has used
+  // OpenMP (the weight scan), ran decode 5-7x slower on 2 cores (tiny model: 2.1 vs 0.35 ms per
+  // token), as its pool and the first one compete.
+  void run();
   // Queues the jobs (all or none).
   PostResult post(const std::vector<std::shared_ptr<Job>>& jobs);
   // Stops taking jobs; waits up to timeout for the queued and running ones to finish, then
-  // cancels the rest. Returns when the scheduler thread has ended.
+  // cancels the rest. Returns when run() has returned (at once if it is not running).
   void drain(std::chrono::milliseconds timeout);
   int64_t max_batch() const { return options_.max_batch; }
 
  private:
   struct Choice;
-  void run();
   bool step();  // one scheduling step; false when there was nothing to do
   void start_prefill();
   void prefill_chunk();
@@ -151,7 +158,8 @@ class Scheduler {
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Job>> queue_;
   bool accepting_ = true, stopping_ = false;
-  bool idle_ = true;  // nothing queued, prefilling or running
+  bool running_ = false;          // run() is looping
+  std::condition_variable done_;  // run() returned
   std::atomic<bool> abort_{false};
 
   // Scheduler thread only.
@@ -166,7 +174,6 @@ class Scheduler {
   static constexpr int64_t kMinSplit = 32;  // shared beginnings shorter than this: no split
   std::deque<std::shared_ptr<const std::vector<int32_t>>> recent_;  // newest last
   PrefixCache cache_;
-  std::thread thread_;
 };
 
 }  // namespace xlstm::server

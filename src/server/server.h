@@ -33,7 +33,8 @@ class Server {
   ~Server();
   // Binds; returns the bound port. Throws Error when the address cannot be bound.
   int bind();
-  // Serves until stop(); returns then.
+  // Serves until stop(); returns then. Runs the scheduler on the calling thread, which should be
+  // the one that loaded the model (Scheduler::run).
   void serve();
   // From another thread: stop taking requests, let in-flight ones finish for up to drain (then
   // cancel them), close the listener.
