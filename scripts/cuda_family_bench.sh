@@ -26,6 +26,9 @@ large=tests/fixtures/configs/xlstm-7b.json
   timeout 60 build/bin/slstm_recurrence_bench --heads 4 --head-dim 512 --batch 1,8 --steps 2048
   timeout 60 build/bin/slstm_recurrence_bench --heads 4 --head-dim 512 --batch 1,8 --steps 2048 \
     --bf16 | tail -2
+  echo "## the same, one step per launch (decode; the slice read from L2, not staged)"
+  timeout 60 build/bin/slstm_recurrence_bench --heads 4 --head-dim 512 --batch 1,8 --steps 1 \
+    --bf16 | tail -2
   echo "## 1.3B 7:1 stack (bench/configs/xlstm-1.3b-7to1.json), bf16"
   timeout 240 build/bin/xlstm bench --config bench/configs/xlstm-1.3b-7to1.json --device cuda \
     --prompt-len 2048 --gen 64 --batch 1,8,16 --reps 2 2>&1 | tail -6

@@ -124,6 +124,7 @@ INSTANTIATE_TEST_SUITE_P(Family, CudaFamily,
 struct Shape {
   int64_t E, heads, blocks;
   const char* signature;
+  int64_t batch = 3;
 };
 
 class CudaFamilyShapes : public ::testing::TestWithParam<Shape> {};
@@ -144,7 +145,7 @@ TEST_P(CudaFamilyShapes, RandomStackMatchesTheCpu) {
   const ModelConfig c = parse_config(j.dump(), "shape").config;
   // The family's random weights come from the same host generator on both devices.
   Model cpu = Model::random(c, 5), gpu = Model::random(c, 5, false, Device::Cuda);
-  const int64_t B = 3, S = 41;
+  const int64_t B = p.batch, S = 41;
   std::vector<int32_t> ids;
   for (int64_t i = 0; i < B * S; ++i) ids.push_back(static_cast<int32_t>((i * 53 + 7) % 211));
   State sc = cpu.new_state(B), sg = gpu.new_state(B);
@@ -158,13 +159,39 @@ TEST_P(CudaFamilyShapes, RandomStackMatchesTheCpu) {
 INSTANTIATE_TEST_SUITE_P(Shapes, CudaFamilyShapes,
                          ::testing::Values(Shape{64, 4, 2, "1:1"}, Shape{256, 2, 2, "0:1"},
                                            Shape{1024, 2, 2, "0:1"}, Shape{2048, 1, 1, "0:1"},
-                                           Shape{192, 4, 8, "7:1"}));
+                                           Shape{192, 4, 8, "7:1"},
+                                           // The all-sLSTM benchmark's heads (4 x 256), 8
+                                           // sequences: 8 dot-product parts per column.
+                                           Shape{1024, 4, 2, "0:1", 8}));
 
 }  // namespace
 }  // namespace xlstm
 
 namespace xlstm {
 namespace {
+
+// States made and dropped between decode steps: each new state's steps equal the CPU's (a decode
+// graph must never replay against another state's memory).
+TEST(CudaFamilyGraphs, NewStatesBetweenStepsEqualTheCpu) {
+  XLSTM_SKIP_WITHOUT_CUDA();
+  const fs::path dir = fs::path(XLSTM_SOURCE_DIR) / "models" / "family-shakespeare";
+  Model gpu =
+      Model::load(dir, {.weight_type = LoadOptions::WeightDType::F32, .device = Device::Cuda});
+  Model cpu = Model::load(dir);
+  for (int round = 0; round < 4; ++round) {
+    const int64_t B = 1 + round % 2;
+    State sg = gpu.new_state(B), sc = cpu.new_state(B);
+    std::vector<int32_t> prompt;
+    for (int64_t i = 0; i < 5 * B; ++i) prompt.push_back(static_cast<int32_t>(7 * i + round));
+    gpu.forward(prompt, sg);
+    cpu.forward(prompt, sc);
+    for (int step = 0; step < 4; ++step) {
+      const std::vector<int32_t> next(static_cast<size_t>(B), static_cast<int32_t>(3 + step));
+      EXPECT_LE(rel_l2(gpu.forward(next, sg), cpu.forward(next, sc)), 1e-4f)
+          << "round " << round << " step " << step;
+    }
+  }
+}
 
 // The bundled mixed model greedily continues a prompt for 200 tokens identically on both devices
 // (float32 parity mode).

@@ -209,8 +209,10 @@ class FamilyModel final : public ModelBackend {
 
   // One decode step from a CUDA graph per (batch, state memory, workspace generation): the first
   // step of a key runs eagerly (sizing the workspace), the second is captured, later ones replay.
+  // Keyed by the state's device memory, which the graph's kernels address (a new state's mirror
+  // object may reuse a freed one's host address with other device memory).
   void run_graph(int64_t B, const CudaStateMirror& st, const RunOptions& o) {
-    const GraphKey key{B, &st, ws_.generation()};
+    const GraphKey key{B, st.data(), ws_.generation()};
     auto it = graphs_.find(key);
     if (it == graphs_.end()) {
       if (graph_seen_[key]++ == 0) {

@@ -150,14 +150,26 @@ __global__ void mlstm_v1_qkv_kernel(MlstmV1Qkv a, float scale) {
   if (which < 2) a.qk_scaled[t * 2 * I + col] = which == 0 ? acc * scale : acc / scale;
 }
 
-// out[t, o] = b[o] + W[o, :] · x[t, :]: a block per (t, o) for the few rows of a decode step.
-__global__ void small_linear_kernel(const float* x, int64_t K, const float* W, const float* b,
-                                    int64_t N, float* out) {
+// out[t, o] = b[o] + W[o, :] · x[t, :]: a block of 1024 threads per (t, o) for the few rows of
+// a decode step (16-byte loads where K allows; a long K in few loads per thread).
+__global__ void __launch_bounds__(1024)
+    small_linear_kernel(const float* x, int64_t K, const float* W, const float* b, int64_t N,
+                        float* out) {
   const int64_t t = blockIdx.x, o = blockIdx.y;
   const float* xr = x + t * K;
   const float* wr = W + o * K;
   float acc = 0.0f;
-  for (int64_t k = threadIdx.x; k < K; k += blockDim.x) acc += xr[k] * wr[k];
+  int64_t k0 = 0;
+  if (K % 4 == 0 && reinterpret_cast<uintptr_t>(xr) % 16 == 0 &&
+      reinterpret_cast<uintptr_t>(wr) % 16 == 0) {
+    for (int64_t k = 4 * threadIdx.x; k < K; k += 4 * blockDim.x) {
+      const float4 xv = *reinterpret_cast<const float4*>(xr + k);
+      const float4 wv = *reinterpret_cast<const float4*>(wr + k);
+      acc += xv.x * wv.x + xv.y * wv.y + xv.z * wv.z + xv.w * wv.w;
+    }
+    k0 = K;
+  }
+  for (int64_t k = k0 + threadIdx.x; k < K; k += blockDim.x) acc += xr[k] * wr[k];
   acc = block_sum(acc);
   if (threadIdx.x == 0) out[t * N + o] = acc + (b != nullptr ? b[o] : 0.0f);
 }
@@ -206,7 +218,7 @@ void mlstm_v1_qkv(const MlstmV1Qkv& a, float scale, Stream s) {
 void small_linear(const float* x, int64_t T, int64_t K, const float* W, const float* b, int64_t N,
                   float* out, Stream s) {
   if (T == 0) return;
-  small_linear_kernel<<<dim3(static_cast<unsigned>(T), static_cast<unsigned>(N)), kThreads, 0, s>>>(
+  small_linear_kernel<<<dim3(static_cast<unsigned>(T), static_cast<unsigned>(N)), 1024, 0, s>>>(
       x, K, W, b, N, out);
   XLSTM_CUDA_CHECK_LAUNCH();
 }

@@ -40,6 +40,8 @@ DeviceFacts device_facts() {
 }
 
 constexpr int kThreads = 256;
+// Launches of fewer steps read the recurrent slice from global memory rather than staging it.
+constexpr int64_t kStageMinSteps = 8;
 
 // Row stride of the slice in shared memory: 4U plus padding, so that the P lanes that split one
 // row's dot product (d ≡ p mod P) fall in different banks.
@@ -288,16 +290,19 @@ void slstm_recurrence(const SlstmRecurrence& x, const SlstmPlan& p, void* d_scra
     part.sc = x.sc + b0 * x.E;
     part.sn = x.sn + b0 * x.E;
     part.sm = x.sm + b0 * x.E;
-    const size_t smem = smem_for(part.B, x.DH, U, p.smem_R, elem);
+    // Staging the slice in shared memory pays off over many steps; a decode step reads it
+    // straight from global memory (L2) instead of copying it first.
+    const bool stage = p.smem_R && x.S >= kStageMinSteps;
+    const size_t smem = smem_for(part.B, x.DH, U, stage, elem);
     // Flags of an earlier launch must not match this one's steps.
     XLSTM_CUDA_CHECK(cudaMemsetAsync(xchg, 0, 2 * part.B * x.E * sizeof(uint64_t), s));
     const dim3 grid(static_cast<unsigned>(x.NH * p.G)), block(static_cast<unsigned>(p.threads));
     if (x.r_type == WeightType::BF16) {
       launch_with_attribute(&cooperative, slstm_kernel<bf16>, grid, block, smem, s, part, p.G,
-                            p.smem_R, static_cast<const bf16*>(x.R), xchg);
+                            stage, static_cast<const bf16*>(x.R), xchg);
     } else {
       launch_with_attribute(&cooperative, slstm_kernel<float>, grid, block, smem, s, part, p.G,
-                            p.smem_R, static_cast<const float*>(x.R), xchg);
+                            stage, static_cast<const float*>(x.R), xchg);
     }
   }
 }
