@@ -374,7 +374,8 @@ TEST(ServerLimits, QueueFullIs429AndDisconnectFreesTheSlot) {
 
 // SIGTERM: a running stream finishes, new requests are refused, the process exits 0.
 TEST(ServerShutdown, SigtermDrainsAndExitsCleanly) {
-  ServerProcess s({"-m", kTiny, "--max-batch", "2"});
+  // A drain time no loaded machine reaches: the stream must finish, not be cut.
+  ServerProcess s({"-m", kTiny, "--max-batch", "2", "--drain-seconds", "600"});
   auto c = s.client();
   auto running = std::async(std::launch::async, [&] {
     auto rc = s.client();
@@ -385,7 +386,7 @@ TEST(ServerShutdown, SigtermDrainsAndExitsCleanly) {
     return std::make_pair(status, ev);
   });
   ASSERT_TRUE(eventually([&] { return metric(c, "xlstm_running_sequences") == 1; }));
-  EXPECT_EQ(s.stop(SIGTERM), 0);
+  EXPECT_EQ(s.stop(SIGTERM, std::chrono::seconds(600)), 0);
   const auto [status, events] = running.get();
   EXPECT_EQ(status, 200);
   ASSERT_FALSE(events.empty());
