@@ -3,6 +3,7 @@
 
 #include "commands.h"
 #include "xlstm/error.h"
+#include "xlstm/model_path.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"xlstm.cpp: run xLSTM language models"};
@@ -15,6 +16,13 @@ int main(int argc, char** argv) {
   xlstm::cli::add_detokenize(app);
   xlstm::cli::add_perplexity(app);
   xlstm::cli::add_serve(app);
+  // -m also takes a Hugging Face hub id found in the local cache, in every command.
+  for (CLI::App* sub : app.get_subcommands({})) {
+    if (CLI::Option* m = sub->get_option_no_throw("--model")) {
+      m->transform([](std::string arg) { return xlstm::resolve_model_path(arg).string(); },
+                   "model directory or hub id");
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

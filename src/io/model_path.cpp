@@ -1,0 +1,67 @@
+#include "xlstm/model_path.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+
+#include "xlstm/error.h"
+
+namespace xlstm {
+
+namespace {
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? v : "";
+}
+
+bool is_commit_hash(const std::string& s) {
+  return s.size() == 40 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+}  // namespace
+
+std::filesystem::path hf_hub_cache_dir() {
+  if (const auto v = env("HF_HUB_CACHE"); !v.empty()) return v;
+  if (const auto v = env("HUGGINGFACE_HUB_CACHE"); !v.empty()) return v;  // the older name
+  if (const auto v = env("HF_HOME"); !v.empty()) return std::filesystem::path(v) / "hub";
+  if (const auto v = env("XDG_CACHE_HOME"); !v.empty())
+    return std::filesystem::path(v) / "huggingface" / "hub";
+  return std::filesystem::path(env("HOME")) / ".cache" / "huggingface" / "hub";
+}
+
+std::filesystem::path resolve_model_path(const std::string& arg) {
+  std::error_code ec;
+  if (std::filesystem::exists(arg, ec)) return arg;
+  // Hub ids: owner/name, letters, digits, '-', '_', '.'; a revision after '@'.
+  static const std::regex hub_id(R"(([A-Za-z0-9][\w.-]*)/([A-Za-z0-9][\w.-]*)(@([\w./-]+))?)");
+  std::smatch m;
+  if (!std::regex_match(arg, m, hub_id)) return arg;
+  const std::string repo = m[1].str() + "/" + m[2].str();
+  const std::string revision = m[4].matched ? m[4].str() : "main";
+  const auto cache = hf_hub_cache_dir();
+  const auto repo_dir = cache / ("models--" + m[1].str() + "--" + m[2].str());
+  std::string commit = revision;
+  std::string looked = (repo_dir / "snapshots" / revision).string();
+  if (!is_commit_hash(revision)) {
+    const auto ref = repo_dir / "refs" / revision;
+    looked = ref.string();
+    std::ifstream in(ref);
+    commit.clear();
+    if (in) std::getline(in, commit);
+    if (!is_commit_hash(commit)) commit.clear();
+  }
+  if (!commit.empty()) {
+    const auto snapshot = repo_dir / "snapshots" / commit;
+    if (std::filesystem::is_directory(snapshot, ec)) return snapshot;
+    looked = snapshot.string();
+  }
+  throw InvalidInput(tagged(
+      "model", "'" + arg + "' is not a directory, and the Hugging Face cache (" + cache.string() +
+                   ") does not hold it at revision '" + revision + "' (looked for " + looked +
+                   "). Download it where the hub is reachable (hf download " + repo +
+                   ", then copy the cache or set HF_HUB_CACHE / HF_HOME), or pass the model's "
+                   "directory."));
+}
+
+}  // namespace xlstm
