@@ -1,8 +1,8 @@
 #include "xlstm/model_path.h"
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
-#include <regex>
 
 #include "xlstm/error.h"
 
@@ -13,6 +13,13 @@ namespace {
 std::string env(const char* name) {
   const char* v = std::getenv(name);
   return v != nullptr ? v : "";
+}
+
+const std::string kNameChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.";
+
+bool is_name(const std::string& s) {
+  return !s.empty() && s.size() <= 96 && std::isalnum(static_cast<unsigned char>(s[0])) &&
+         s.find_first_not_of(kNameChars) == std::string::npos;
 }
 
 bool is_commit_hash(const std::string& s) {
@@ -33,14 +40,22 @@ std::filesystem::path hf_hub_cache_dir() {
 std::filesystem::path resolve_model_path(const std::string& arg) {
   std::error_code ec;
   if (std::filesystem::exists(arg, ec)) return arg;
-  // Hub ids: owner/name, letters, digits, '-', '_', '.'; a revision after '@'.
-  static const std::regex hub_id(R"(([A-Za-z0-9][\w.-]*)/([A-Za-z0-9][\w.-]*)(@([\w./-]+))?)");
-  std::smatch m;
-  if (!std::regex_match(arg, m, hub_id)) return arg;
-  const std::string repo = m[1].str() + "/" + m[2].str();
-  const std::string revision = m[4].matched ? m[4].str() : "main";
+  // Hub ids: owner/name of letters, digits, '-', '_', '.' (not starting with '.', '-' or '_'),
+  // then perhaps '@' and a revision (a branch, tag or commit). Parsed by hand: no std::regex on
+  // arguments of any length.
+  const size_t at = arg.find('@');
+  const std::string id = arg.substr(0, at);
+  const size_t slash = id.find('/');
+  if (slash == std::string::npos || id.find('/', slash + 1) != std::string::npos) return arg;
+  const std::string owner = id.substr(0, slash), name = id.substr(slash + 1);
+  if (!is_name(owner) || !is_name(name)) return arg;
+  const std::string revision = at == std::string::npos ? "main" : arg.substr(at + 1);
+  if (revision.empty() || revision.find("..") != std::string::npos ||
+      revision.find_first_not_of(kNameChars + std::string("/")) != std::string::npos)
+    return arg;
+  const std::string repo = owner + "/" + name;
   const auto cache = hf_hub_cache_dir();
-  const auto repo_dir = cache / ("models--" + m[1].str() + "--" + m[2].str());
+  const auto repo_dir = cache / ("models--" + owner + "--" + name);
   std::string commit = revision;
   std::string looked = (repo_dir / "snapshots" / revision).string();
   if (!is_commit_hash(revision)) {
