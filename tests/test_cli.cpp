@@ -183,3 +183,21 @@ TEST(Cli, StateFileContinuesARunInAnotherProcess) {
 
 }  // namespace
 }  // namespace xlstm
+
+namespace xlstm {
+namespace {
+
+// `serve` needs a model: -m DIR, or --config FILE (random weights) with --tokenizer FILE.
+TEST(Cli, ServeWithoutAModelOrTokenizerIsANamedError) {
+  auto r = run_cli("serve");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("serve needs -m DIR or --config FILE"), std::string::npos) << r.out;
+  r = run_cli("serve --config " + kTextModel + "/config.json");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("--config needs --tokenizer"), std::string::npos) << r.out;
+  r = run_cli("serve -m " + kTextModel + " --config " + kTextModel + "/config.json");
+  EXPECT_NE(r.code, 0) << r.out;  // CLI11: the two exclude each other
+}
+
+}  // namespace
+}  // namespace xlstm

@@ -1,6 +1,6 @@
-// xlstm serve -m DIR [--host H] [--port P] [--max-batch N] ... : the OpenAI-compatible server
-// (src/server/, docs/serving.md). SIGINT/SIGTERM: stop taking requests, let the running ones
-// finish for --drain-seconds, cancel the rest, exit 0.
+// xlstm serve -m DIR | --config FILE --tokenizer FILE [--host H] [--port P] [--max-batch N] ... :
+// the OpenAI-compatible server (src/server/, docs/serving.md). SIGINT/SIGTERM: stop taking
+// requests, let the running ones finish for --drain-seconds, cancel the rest, exit 0.
 #include <pthread.h>
 
 #include <csignal>
@@ -16,7 +16,7 @@ namespace xlstm::cli {
 
 void add_serve(CLI::App& app) {
   struct Opts {
-    std::string model_dir, host = "127.0.0.1", api_key, state_dir;
+    std::string model_dir, config_file, tokenizer_file, host = "127.0.0.1", api_key, state_dir;
     int port = 8080;
     int64_t max_batch = 16, max_queue = 256, ctx_limit = 16384, state_cache_mb = 256;
     int64_t prefill_chunk = 256, max_body_mb = 8, drain_seconds = 10, http_threads = 0;
@@ -24,7 +24,12 @@ void add_serve(CLI::App& app) {
   };
   auto o = std::make_shared<Opts>();
   auto* sub = app.add_subcommand("serve", "OpenAI-compatible HTTP server (docs/serving.md)");
-  sub->add_option("-m,--model", o->model_dir, "Model directory")->required();
+  auto* m = sub->add_option("-m,--model", o->model_dir, "Model directory");
+  auto* c = sub->add_option("--config", o->config_file,
+                            "config.json: serve random weights of this shape (benchmarks)");
+  m->excludes(c);
+  sub->add_option("--tokenizer", o->tokenizer_file,
+                  "tokenizer.json (default: the model directory's; needed with --config)");
   sub->add_option("--host", o->host, "Address to listen on");
   sub->add_option("--port", o->port, "Port (0: any free port, printed at start)")
       ->check(CLI::Range(0, 65535));
@@ -61,8 +66,24 @@ void add_serve(CLI::App& app) {
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     std::signal(SIGPIPE, SIG_IGN);  // a client that went away is a failed write, not a signal
     o->runtime.apply_threads();
-    const Tokenizer tok = load_model_tokenizer(o->model_dir);
-    Model model = Model::load(o->model_dir, o->runtime.load_options());
+    if (o->model_dir.empty() == o->config_file.empty())
+      throw InvalidInput(tagged("cli", "serve needs -m DIR or --config FILE"));
+    if (!o->config_file.empty() && o->tokenizer_file.empty())
+      throw InvalidInput(tagged("cli", "serve --config needs --tokenizer FILE"));
+    const Tokenizer tok = o->tokenizer_file.empty() ? load_model_tokenizer(o->model_dir)
+                                                    : Tokenizer::from_file(o->tokenizer_file);
+    // Random weights (--config): bf16 if asked, and on CUDA unless f32 is asked, as `bench`.
+    const Device device = parse_device(o->runtime.device);
+    const bool random_bf16 =
+        o->runtime.weights == "bf16" || (device == Device::Cuda && o->runtime.weights == "auto");
+    Model model = o->config_file.empty()
+                      ? Model::load(o->model_dir, o->runtime.load_options())
+                      : Model::random(load_config(o->config_file).config, 1, random_bf16, device);
+    if (tok.vocab_size() > model.config().vocab_size) {
+      throw InvalidInput(tagged("cli", "--tokenizer has " + std::to_string(tok.vocab_size()) +
+                                           " tokens, the model's vocabulary " +
+                                           std::to_string(model.config().vocab_size)));
+    }
     server::ServerOptions so;
     so.host = o->host;
     so.port = o->port;
@@ -71,9 +92,16 @@ void add_serve(CLI::App& app) {
     so.http_threads = o->http_threads > 0
                           ? o->http_threads
                           : o->max_batch + std::min(o->max_queue, 2 * o->max_batch) + 8;
-    so.model_dir = o->model_dir;
-    auto dir = std::filesystem::path(o->model_dir).lexically_normal();
-    so.model_name = (dir.filename().empty() ? dir.parent_path() : dir).filename().string();
+    // Where a chat template (tokenizer_config.json) would be: the model's directory, or the
+    // config's.
+    so.model_dir = o->model_dir.empty() ? std::filesystem::path(o->config_file).parent_path()
+                                        : std::filesystem::path(o->model_dir);
+    if (o->model_dir.empty()) {
+      so.model_name = "random:" + std::filesystem::path(o->config_file).stem().string();
+    } else {
+      auto dir = std::filesystem::path(o->model_dir).lexically_normal();
+      so.model_name = (dir.filename().empty() ? dir.parent_path() : dir).filename().string();
+    }
     if (!o->state_dir.empty()) {
       std::filesystem::create_directories(o->state_dir);
       so.state_dir = std::filesystem::canonical(o->state_dir);
