@@ -28,7 +28,10 @@ import urllib.request
 
 
 def start_server(args, extra):
-    cmd = [args.binary, "serve", "-m", args.model, "--port", "0", "--device", args.device,
+    # A config file (random weights of its shape; give --server-arg=--tokenizer=FILE) or a model
+    # directory.
+    model = ["--config", args.model] if args.model.endswith(".json") else ["-m", args.model]
+    cmd = [args.binary, "serve"] + model + ["--port", "0", "--device", args.device,
            "--max-batch", str(args.max_batch), "--max-queue", "4096"] + extra + args.server_arg
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
@@ -135,7 +138,7 @@ def table(rows, title):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--model", required=True)
+    ap.add_argument("--model", required=True, help="model directory, or a config.json: random weights")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--binary", default="build/bin/xlstm")
     ap.add_argument("--url", help="use a running server instead (no cache on/off runs)")
@@ -152,7 +155,8 @@ def main():
                     help="extra argument for xlstm serve (repeat)")
     ap.add_argument("--out", help="write the Markdown tables here")
     args = ap.parse_args()
-    vocab = args.vocab or json.load(open(os.path.join(args.model, "config.json")))["vocab_size"]
+    config = args.model if args.model.endswith(".json") else os.path.join(args.model, "config.json")
+    vocab = args.vocab or json.load(open(config))["vocab_size"]
     rng = random.Random(1)
     pool = [[rng.randrange(3, vocab) for _ in range(args.prompt_tokens)] for _ in range(256)]
     system = [rng.randrange(3, vocab) for _ in range(args.system_tokens)]
