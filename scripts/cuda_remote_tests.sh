@@ -18,6 +18,10 @@ if [ "$mode" = pack ]; then
      build/tests/test_family_parity build/tests/test_mlstm_cell build/tests/test_mlstm_cell_reference \
      build/tests/test_model_parity build/tests/test_state_sequences build/bin/xlstm build/bin/slstm_recurrence_bench \
      .cuda_run/stage/bin/
+  # The server tests (XLSTM_TEST_DEVICE=cuda runs their servers on the GPU).
+  for t in test_server_api test_server_cache test_server_load test_server_units; do
+    if [ -x build/tests/$t ]; then cp build/tests/$t .cuda_run/stage/bin/; fi
+  done
   # XLSTM_BEFORE=path/to/xlstm: another build of the CLI, for before/after benchmarks.
   if [ -n "${XLSTM_BEFORE:-}" ]; then cp "$XLSTM_BEFORE" .cuda_run/stage/bin/xlstm_before; fi
   strip .cuda_run/stage/bin/*

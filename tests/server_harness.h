@@ -25,9 +25,21 @@ using json = nlohmann::json;
 inline const std::string kServeModels = std::string(XLSTM_SOURCE_DIR) + "/models/";
 
 // XLSTM_TEST_DEVICE=cuda runs the servers (and the CLI runs they are compared with) on the GPU.
+// On the GPU in its float32 parity mode (--weights f32): the comparisons' tolerances are float32's
+// (bf16 weights would differ between a cold run and a resumed one by bf16 rounding).
 inline std::string test_device() {
   const char* d = std::getenv("XLSTM_TEST_DEVICE");
   return d ? d : "cpu";
+}
+inline std::vector<std::string> device_args() {
+  std::vector<std::string> a = {"--device", test_device()};
+  if (test_device() == "cuda") a.insert(a.end(), {"--weights", "f32"});
+  return a;
+}
+inline std::string device_flags() {
+  std::string out;
+  for (const auto& a : device_args()) out += a + " ";
+  return out;
 }
 
 class ServerProcess {
@@ -40,8 +52,8 @@ class ServerProcess {
       dup2(out[1], 1);
       close(out[0]);
       close(out[1]);
-      std::vector<std::string> all = {XLSTM_CLI_PATH, "serve", "--port",   "0",
-                                      "-t",           "2",     "--device", test_device()};
+      std::vector<std::string> all = {XLSTM_CLI_PATH, "serve", "--port", "0", "-t", "2"};
+      for (const auto& a : device_args()) all.push_back(a);
       all.insert(all.end(), args.begin(), args.end());
       std::vector<char*> argv;
       for (auto& a : all) argv.push_back(a.data());

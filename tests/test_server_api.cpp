@@ -17,8 +17,8 @@ namespace {
 const std::string kTiny = kServeModels + "tiny-shakespeare";
 
 std::vector<int32_t> cli_ids(const std::string& args) {
-  const std::string cmd = std::string(XLSTM_CLI_PATH) + " generate --device " + test_device() +
-                          " " + args + " --print-ids 2>/dev/null";
+  const std::string cmd = std::string(XLSTM_CLI_PATH) + " generate " + device_flags() + " " + args +
+                          " --print-ids 2>/dev/null";
   FILE* pipe = popen(cmd.c_str(), "r");
   std::string out;
   std::array<char, 4096> buf{};

@@ -164,7 +164,7 @@ TEST_F(ServerCache, NamedStatesAndCliCheckpointsContinueExactly) {
     return s;
   };
   const std::string cli =
-      std::string(XLSTM_CLI_PATH) + " generate --device " + test_device() + " -m " + kTiny;
+      std::string(XLSTM_CLI_PATH) + " generate " + device_flags() + " -m " + kTiny;
   ASSERT_EQ(std::system((cli + " --ids " + ids(slice(P, 0, 45)) + " -n 0 --state-out " +
                          *state_dir_ + "/cli.safetensors > /dev/null 2>&1")
                             .c_str()),
