@@ -199,5 +199,16 @@ TEST(Cli, ServeWithoutAModelOrTokenizerIsANamedError) {
   EXPECT_NE(r.code, 0) << r.out;  // CLI11: the two exclude each other
 }
 
+// --seed takes exactly the 64-bit unsigned integers: no wrapped "-1", no saturated 2^64.
+TEST(Cli, SeedOutsideUint64IsRefused) {
+  for (const char* seed : {"-1", "18446744073709551616", "1e3", "7x"}) {
+    const auto r = run_cli("generate -m " + kTextModel + " -p a -n 1 --seed " + seed);
+    EXPECT_NE(r.code, 0) << seed << ": " << r.out;
+    EXPECT_NE(r.out.find("--seed: expected an integer"), std::string::npos) << r.out;
+  }
+  EXPECT_EQ(run_cli("generate -m " + kTextModel + " -p a -n 1 --seed 18446744073709551615").code,
+            0);
+}
+
 }  // namespace
 }  // namespace xlstm

@@ -3,6 +3,7 @@
 // Streams text when the model has a tokenizer (prompt, then continuation), else prints new ids.
 // --state-out saves the sequence (prompt and new tokens) as a SequenceCheckpoint; --state-in
 // continues one: the prompt (optional then, encoded without special tokens) follows its tokens.
+#include <charconv>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -35,7 +36,17 @@ void add_generate(CLI::App& app) {
   sub->add_option("--min-p", o->gen.sampling.min_p, "Min-p (0 = off)");
   sub->add_option("--repeat-penalty", o->gen.sampling.repeat_penalty,
                   "Repetition penalty (1 = off)");
-  sub->add_option("--seed", o->gen.sampling.seed, "RNG seed");
+  // Checked as written: the integer conversion would wrap "-1" and saturate 2^64 silently.
+  sub->add_option("--seed", o->gen.sampling.seed, "RNG seed")
+      ->check(CLI::Validator(
+          [](std::string& s) -> std::string {
+            uint64_t v = 0;
+            const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+            if (s.empty() || ec != std::errc() || end != s.data() + s.size())
+              return "expected an integer in [0, 18446744073709551615], got '" + s + "'";
+            return {};
+          },
+          "UINT64"));
   sub->add_flag("--no-bos", o->no_bos, "Do not insert BOS even if the config asks for it");
   sub->add_flag("--ignore-eos", o->ignore_eos, "Keep generating after EOS");
   sub->add_flag("--print-ids", o->print_ids, "Print token ids instead of text");
