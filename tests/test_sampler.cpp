@@ -184,7 +184,17 @@ TEST(Perplexity, MatchesDirectComputation) {
   PerplexityOptions o;
   o.ctx = 16;
   o.batch = 3;
+  std::vector<int64_t> done;
+  double last_ppl = 0;
+  o.on_progress = [&](int64_t d, int64_t total, double ppl) {
+    EXPECT_EQ(total, 4);
+    done.push_back(d);
+    last_ppl = ppl;
+  };
   const auto r = perplexity(model, tokens, o);
+  EXPECT_EQ(done, (std::vector<int64_t>{3, 4}));  // after each batch of windows
+  EXPECT_DOUBLE_EQ(last_ppl, r.perplexity);
+  o.on_progress = nullptr;
   EXPECT_EQ(r.windows, 4);  // 70 / 16, the partial window is dropped
   EXPECT_EQ(r.scored_tokens, 4 * 7);
   double nll = 0;

@@ -3,6 +3,7 @@
 // each from a fresh state; only the second half of each window is scored (the first half is
 // context); an incomplete last window is dropped.
 #include <cstdint>
+#include <functional>
 #include <span>
 
 #include "xlstm/model.h"
@@ -16,6 +17,8 @@ struct PerplexityOptions {
   bool prepend_bos =
       false;          // feed BOS before each window (positions shift by one; BOS is not scored)
   int64_t batch = 4;  // windows run together
+  // Called after each batch of windows: windows done, windows in all, perplexity so far.
+  std::function<void(int64_t, int64_t, double)> on_progress;
 };
 
 struct PerplexityResult {

@@ -48,6 +48,8 @@ PerplexityResult perplexity(Model& model, std::span<const int32_t> tokens,
         ++scored;
       }
     }
+    if (o.on_progress)
+      o.on_progress(w0 + B, windows, std::exp(nll_sum / static_cast<double>(scored)));
   }
   PerplexityResult r;
   r.windows = windows;

@@ -1,4 +1,6 @@
 // xlstm perplexity -m DIR -f FILE [--ctx N]: mean NLL and perplexity (llama.cpp convention).
+#include <unistd.h>
+
 #include <cstdio>
 #include <memory>
 
@@ -36,6 +38,14 @@ void add_perplexity(CLI::App& app) {
     Model model = Model::load(o->model_dir, o->runtime.load_options());
     o->ppl.prepend_bos =
         o->bos == "yes" || (o->bos == "auto" && model.config().force_bos_token_insert);
+    // Progress on a terminal only (pipes and logs get the result alone), as llama.cpp's tools.
+    if (isatty(STDERR_FILENO)) {
+      o->ppl.on_progress = [](int64_t done, int64_t total, double ppl) {
+        std::fprintf(stderr, "\rperplexity: %ld/%ld windows (%.0f%%), so far %.4f", done, total,
+                     100.0 * static_cast<double>(done) / static_cast<double>(total), ppl);
+        if (done == total) std::fprintf(stderr, "\n");
+      };
+    }
     const auto r = perplexity(model, tokens, o->ppl);
     std::printf("tokens %zu, ctx %ld, windows %ld, scored tokens %ld, bos %s\n", tokens.size(),
                 o->ppl.ctx, r.windows, r.scored_tokens, o->ppl.prepend_bos ? "prepended" : "none");
