@@ -138,6 +138,18 @@ TEST_P(StateSequences, BadRowsAndSequencesAreNamedErrors) {
   EXPECT_THROW(s.copy_sequence(0, foreign, 0), InvalidInput);
 }
 
+// A long prefill reports its progress after each segment: tokens per sequence done, and in all.
+TEST(RunProgress, CalledAfterEachSegment) {
+  Model m = Model::load(kModels / "tiny-shakespeare");
+  State s = m.new_state(2);
+  RunOptions o;
+  o.segment_len = 4;
+  std::vector<std::pair<int64_t, int64_t>> calls;
+  o.on_progress = [&](int64_t done, int64_t total) { calls.emplace_back(done, total); };
+  m.forward(std::vector<int32_t>(20, 5), s, o);  // 2 sequences of 10
+  EXPECT_EQ(calls, (std::vector<std::pair<int64_t, int64_t>>{{4, 10}, {8, 10}, {10, 10}}));
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, StateSequences,
                          ::testing::Combine(::testing::Values("tiny-shakespeare",
                                                               "family-shakespeare"),

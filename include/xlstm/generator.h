@@ -22,6 +22,8 @@ struct GenerateOptions {
   const SequenceCheckpoint* resume = nullptr;
   // Receives the whole sequence (prompt and new tokens) at the end, to be resumed exactly.
   SequenceCheckpoint* checkpoint = nullptr;
+  // The prompt's prefill: called after each segment with prompt tokens done and in all.
+  std::function<void(int64_t, int64_t)> on_prefill_progress;
 };
 
 struct GenerateResult {

@@ -3,6 +3,7 @@
 // blocks) on the CPU or a CUDA GPU, loaded from a model directory.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -40,6 +41,8 @@ struct RunOptions {
   // the others are left as they are. A server keeps its running sequences in rows [0, n) of one
   // state of its maximum batch, so sequences join and leave without reallocating anything.
   int64_t rows = 0;
+  // Called after each segment with the tokens per sequence done and in all (long prefills).
+  std::function<void(int64_t, int64_t)> on_progress;
 };
 
 struct LoadOptions {

@@ -214,6 +214,7 @@ void Model::Impl::run(std::span<const int32_t> ids, int64_t S, State& state, con
       seg = seg_ids.data();
     }
     backend->run_segment(seg, B, Ss, state, o, all_logits);
+    if (o.on_progress) o.on_progress(s0 + Ss, S);
     if (out == nullptr) continue;
     if (!all_logits) {
       if (last) backend->read_logits(out);

@@ -65,8 +65,10 @@ GenerateResult generate(Model& model, std::span<const int32_t> prompt, const Gen
 
   auto t0 = clock::now();
   double u[1] = {sampler.draw()};
+  run.on_progress = o.on_prefill_progress;
   int32_t next = model.forward_sample(std::span<const int32_t>(history).subspan(fed), state,
                                       o.sampling, u, hist, run)[0];
+  run.on_progress = nullptr;
   auto t1 = clock::now();
   r.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
   run.formulation = Formulation::Step;

@@ -3,7 +3,10 @@
 // Streams text when the model has a tokenizer (prompt, then continuation), else prints new ids.
 // --state-out saves the sequence (prompt and new tokens) as a SequenceCheckpoint; --state-in
 // continues one: the prompt (optional then, encoded without special tokens) follows its tokens.
+#include <unistd.h>
+
 #include <charconv>
+#include <cstdio>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -89,13 +92,31 @@ void add_generate(CLI::App& app) {
     o->gen.stop_at_eos = !o->ignore_eos;
     const bool as_text = tok && !o->print_ids;
     std::optional<StreamingDetokenizer> detok;
-    if (as_text) {
-      detok.emplace(*tok, /*skip_special_tokens=*/true);
-      std::cout << (o->prompt.has_ids() ? tok->decode(prompt, true) : o->prompt.text())
-                << std::flush;
+    if (as_text) detok.emplace(*tok, /*skip_special_tokens=*/true);
+    // The prompt is echoed once the prefill is done: a long prefill's progress line (stderr, on a
+    // terminal only) is cleared first.
+    bool echoed = false;
+    auto echo_prompt = [&] {
+      if (as_text && !echoed) {
+        std::cout << (o->prompt.has_ids() ? tok->decode(prompt, true) : o->prompt.text())
+                  << std::flush;
+      }
+      echoed = true;
+    };
+    if (isatty(STDERR_FILENO)) {
+      o->gen.on_prefill_progress = [shown = false](int64_t done, int64_t total) mutable {
+        if (done < total) {
+          std::fprintf(stderr, "\rprefill: %ld/%ld tokens (%.0f%%)", done, total,
+                       100.0 * static_cast<double>(done) / static_cast<double>(total));
+          shown = true;
+        } else if (shown) {
+          std::fprintf(stderr, "\r\033[K");
+        }
+      };
     }
     bool first = true;
     auto r = generate(model, prompt, o->gen, [&](int32_t id) {
+      echo_prompt();
       if (as_text) {
         std::cout << detok->push(id) << std::flush;
       } else {
@@ -104,6 +125,7 @@ void add_generate(CLI::App& app) {
       first = false;
       return true;
     });
+    echo_prompt();
     if (as_text) std::cout << detok->flush();
     std::cout << "\n";
     if (!o->state_out.empty()) checkpoint.save(o->state_out);
