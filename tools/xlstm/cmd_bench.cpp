@@ -49,16 +49,9 @@ void add_bench(CLI::App& app) {
   o->runtime.add_to(sub);
   sub->add_option("--reps", o->reps, "Repetitions (best is reported)")->check(CLI::PositiveNumber);
   sub->callback([o] {
-    if (o->model_dir.empty() && o->config_file.empty())
-      throw InvalidInput(tagged("cli", "bench needs -m DIR or --config FILE"));
     o->runtime.apply_threads();
-    const Device device = parse_device(o->runtime.device);
-    // Random weights: bf16 if asked, and on CUDA unless f32 is asked (as a loaded model).
-    const bool random_bf16 =
-        o->runtime.weights == "bf16" || (device == Device::Cuda && o->runtime.weights == "auto");
-    Model model = o->model_dir.empty()
-                      ? Model::random(load_config(o->config_file).config, 1, random_bf16, device)
-                      : Model::load(o->model_dir, o->runtime.load_options());
+    Model model = model_or_random(o->model_dir, o->config_file, o->runtime, "bench");
+    const Device device = model.device();
     const ModelConfig& cfg = model.config();
     using clock = std::chrono::steady_clock;
     std::printf("model: E=%ld blocks=%ld heads=%ld V=%ld params=%.1fM weights=%.1f MB threads=%d\n",

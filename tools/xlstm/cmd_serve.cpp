@@ -66,19 +66,13 @@ void add_serve(CLI::App& app) {
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     std::signal(SIGPIPE, SIG_IGN);  // a client that went away is a failed write, not a signal
     o->runtime.apply_threads();
-    if (o->model_dir.empty() == o->config_file.empty())
-      throw InvalidInput(tagged("cli", "serve needs -m DIR or --config FILE"));
     if (!o->config_file.empty() && o->tokenizer_file.empty())
       throw InvalidInput(tagged("cli", "serve --config needs --tokenizer FILE"));
+    if (o->model_dir.empty() && o->config_file.empty())
+      throw InvalidInput(tagged("cli", "serve needs -m DIR or --config FILE"));
     const Tokenizer tok = o->tokenizer_file.empty() ? load_model_tokenizer(o->model_dir)
                                                     : Tokenizer::from_file(o->tokenizer_file);
-    // Random weights (--config): bf16 if asked, and on CUDA unless f32 is asked, as `bench`.
-    const Device device = parse_device(o->runtime.device);
-    const bool random_bf16 =
-        o->runtime.weights == "bf16" || (device == Device::Cuda && o->runtime.weights == "auto");
-    Model model = o->config_file.empty()
-                      ? Model::load(o->model_dir, o->runtime.load_options())
-                      : Model::random(load_config(o->config_file).config, 1, random_bf16, device);
+    Model model = model_or_random(o->model_dir, o->config_file, o->runtime, "serve");
     if (tok.vocab_size() > model.config().vocab_size) {
       throw InvalidInput(tagged("cli", "--tokenizer has " + std::to_string(tok.vocab_size()) +
                                            " tokens, the model's vocabulary " +

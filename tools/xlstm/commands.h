@@ -47,4 +47,10 @@ struct RuntimeOptions {
   void apply_threads() const;
 };
 
+// The model of -m DIR, or random weights of --config FILE's shape (benchmarks): bf16 if asked,
+// and on CUDA unless f32 is asked, as a loaded model. `command` names the caller in the error
+// when neither is given.
+Model model_or_random(const std::string& model_dir, const std::string& config_file,
+                      const RuntimeOptions& runtime, const std::string& command);
+
 }  // namespace xlstm::cli

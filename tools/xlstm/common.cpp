@@ -71,6 +71,17 @@ void RuntimeOptions::apply_threads() const {
   set_num_threads(threads);
 }
 
+Model model_or_random(const std::string& model_dir, const std::string& config_file,
+                      const RuntimeOptions& runtime, const std::string& command) {
+  if (model_dir.empty() == config_file.empty())
+    throw InvalidInput(tagged("cli", command + " needs -m DIR or --config FILE"));
+  if (!model_dir.empty()) return Model::load(model_dir, runtime.load_options());
+  const Device device = parse_device(runtime.device);
+  const bool bf16 =
+      runtime.weights == "bf16" || (device == Device::Cuda && runtime.weights == "auto");
+  return Model::random(load_config(config_file).config, 1, bf16, device);
+}
+
 Tokenizer load_model_tokenizer(const std::string& model_dir) {
   if (!std::filesystem::is_directory(model_dir)) {
     throw InvalidInput(tagged(
