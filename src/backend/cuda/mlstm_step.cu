@@ -53,7 +53,7 @@ __device__ bool last_of_head(unsigned* counter) {
   __shared__ bool last;
   __threadfence();  // this thread's h is visible device-wide before the count says so
   __syncthreads();
-  if (block_tid() == 0) last = atomicAdd(counter, 1u) == gridDim.y * gridDim.z - 1;
+  if (block_tid() == 0) last = atomicAdd(counter, 1u) == gridDim.y - 1;
   __syncthreads();
   return last;
 }
@@ -94,17 +94,11 @@ __device__ void finish_head(const CellBatch& x, int64_t row, int64_t h, int64_t 
 
 constexpr int kCols = 32, kRowGroups = 8, kBatchRows = 16;
 
-// Row splits: the scalar kernel's grid also splits C's rows over gridDim.z blocks when the
-// (b, head, column tile) blocks alone would leave the GPU short of memory requests in flight
-// (one sequence with a few wide heads: 4 heads of 1024 give 128 blocks). Each split sums its rows'
-// part of h into a row of `parts` [B·NH, splits, DHV]; the head's last block adds the parts in
-// split order (deterministic) and divides.
-
 // Each thread walks its column's rows kBatchRows at a time, issuing every load of a batch (C, k,
 // q) before the first store: the state's read-modify-write then streams at memory speed.
 template <typename Y>
 __global__ void step_kernel(CellBatch x, int64_t t, CellStateDev st, float eps, unsigned* sync,
-                            float* h_parts, HeadNormGate norm) {
+                            HeadNormGate norm) {
   allow_dependent_launch();  // the next GEMV may start streaming its weights
   __shared__ float partial[kRowGroups][kCols + 1];
   const int64_t bh = blockIdx.x, b = bh / x.NH, h = bh % x.NH, row = b * x.S + t;
@@ -115,31 +109,28 @@ __global__ void step_kernel(CellBatch x, int64_t t, CellStateDev st, float eps, 
   const float scale = 1.0f / sqrtf(static_cast<float>(x.DHQK));
   const bool col = d < x.DHV;
   float* Cb = st.C + bh * x.DHQK * x.DHV + (col ? d : 0);
-  const int64_t splits = gridDim.z, rows = (x.DHQK + splits - 1) / splits;
-  const int64_t a_begin = blockIdx.z * rows, a_end = min(x.DHQK, a_begin + rows);
   float cv[kBatchRows], kv[kBatchRows], qv[kBatchRows];
   auto load_batch = [&](int64_t a0) {
 #pragma unroll
     for (int i = 0; i < kBatchRows; ++i) {
       const int64_t a = a0 + i * kRowGroups;
-      const bool in = col && a < a_end;
+      const bool in = col && a < x.DHQK;
       cv[i] = in ? Cb[a * x.DHV] : 0.0f;
       kv[i] = in ? k[a] : 0.0f;
       qv[i] = in ? q[a] : 0.0f;
     }
   };
-  const int64_t first = a_begin + threadIdx.y;
-  load_batch(first);  // the first batch of C is in flight while the gates are worked out
+  load_batch(threadIdx.y);  // the first batch of C is in flight while the gates are worked out
   const Gates g = head_gates(x, row, h, n, st.m[bh], eps);
   float acc = 0.0f;
   if (col) {
     const float vd = x.v.p[row * x.v.stride + h * x.DHV + d];
-    for (int64_t a0 = first; a0 < a_end; a0 += kRowGroups * kBatchRows) {
-      if (a0 != first) load_batch(a0);
+    for (int64_t a0 = threadIdx.y; a0 < x.DHQK; a0 += kRowGroups * kBatchRows) {
+      if (a0 != threadIdx.y) load_batch(a0);
 #pragma unroll
       for (int i = 0; i < kBatchRows; ++i) {
         const int64_t a = a0 + i * kRowGroups;
-        if (a >= a_end) break;
+        if (a >= x.DHQK) break;
         const float c = g.f_act * cv[i] + (g.i_act * kv[i]) * vd;
         Cb[a * x.DHV] = c;
         acc += (qv[i] * scale) * c;
@@ -148,27 +139,12 @@ __global__ void step_kernel(CellBatch x, int64_t t, CellStateDev st, float eps, 
   }
   partial[threadIdx.y][threadIdx.x] = acc;
   __syncthreads();
-  float* parts = h_parts + bh * splits * x.DHV;  // [splits, DHV] of this head (splits > 1)
   if (threadIdx.y == 0 && d < x.DHV) {
     float sum = 0.0f;
     for (int r = 0; r < kRowGroups; ++r) sum += partial[r][threadIdx.x];
-    if (splits == 1) {
-      x.h[row * x.h_stride + h * x.DHV + d] = sum / g.denom;
-    } else {
-      parts[blockIdx.z * x.DHV + d] = sum;
-    }
+    x.h[row * x.h_stride + h * x.DHV + d] = sum / g.denom;
   }
-  if (last_of_head(sync + bh)) {
-    if (splits > 1) {
-      for (int64_t e = block_tid(); e < x.DHV; e += blockDim.x * blockDim.y) {
-        float sum = 0.0f;
-        for (int64_t z = 0; z < splits; ++z) sum += __ldcg(parts + z * x.DHV + e);
-        x.h[row * x.h_stride + h * x.DHV + e] = sum / g.denom;
-      }
-      __syncthreads();  // the fused norm reads the whole h
-    }
-    finish_head<Y>(x, row, h, bh, g, n, st.m, sync + bh, norm);
-  }
+  if (last_of_head(sync + bh)) finish_head<Y>(x, row, h, bh, g, n, st.m, sync + bh, norm);
 }
 
 // The same with 16-byte accesses: a thread owns 4 adjacent columns (a block 128), for DHV % 4 == 0
@@ -242,45 +218,18 @@ bool vec4_ok(const CellBatch& x, const float* C) {
          al(C);
 }
 
-int sm_count() {
-  static const int sms = [] {
-    int dev = 0, n = 0;
-    XLSTM_CUDA_CHECK(cudaGetDevice(&dev));
-    XLSTM_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev));
-    return n;
-  }();
-  return sms;
-}
-
-// 16-byte accesses need 4× fewer blocks; at small batches the scalar kernel's wider grid wins.
-bool use_vec4(const CellBatch& x, const float* C) {
-  return vec4_ok(x, C) && x.B * x.NH * blocks_for(x.DHV, 4 * kCols) >= 512;
-}
-
-// The scalar kernel's row splits: until the grid has two blocks per SM, each split at least 128
-// rows (a batch of loads per thread).
-int64_t row_splits(const CellBatch& x, bool have_parts) {
-  if (!have_parts) return 1;
-  const int64_t blocks = x.B * x.NH * blocks_for(x.DHV, kCols);
-  int64_t splits = 1;
-  while (blocks * splits < 2 * sm_count() && x.DHQK / (2 * splits) >= kRowGroups * kBatchRows)
-    splits *= 2;
-  return splits;
-}
-
 template <typename Y>
-void launch_steps(const CellBatch& x, CellStateDev st, float eps, unsigned* sync, float* parts,
+void launch_steps(const CellBatch& x, CellStateDev st, float eps, unsigned* sync,
                   const HeadNormGate& norm, Stream s) {
   const auto BH = static_cast<unsigned>(x.B * x.NH);
-  const bool vec4 = use_vec4(x, st.C);
-  const dim3 grid(BH, blocks_for(x.DHV, vec4 ? 4 * kCols : kCols),
-                  vec4 ? 1u : static_cast<unsigned>(row_splits(x, parts != nullptr))),
-      block(kCols, kRowGroups);
+  // 16-byte accesses need 4× fewer blocks; at small batches the scalar kernel's wider grid wins.
+  const bool vec4 = vec4_ok(x, st.C) && BH * blocks_for(x.DHV, 4 * kCols) >= 512;
+  const dim3 grid(BH, blocks_for(x.DHV, vec4 ? 4 * kCols : kCols)), block(kCols, kRowGroups);
   for (int64_t t = 0; t < x.S; ++t) {
     if (vec4) {
       step_vec4_kernel<Y><<<grid, block, 0, s>>>(x, t, st, eps, sync, norm);
     } else {
-      step_kernel<Y><<<grid, block, 0, s>>>(x, t, st, eps, sync, parts, norm);
+      step_kernel<Y><<<grid, block, 0, s>>>(x, t, st, eps, sync, norm);
     }
     XLSTM_CUDA_CHECK_LAUNCH();
   }
@@ -292,19 +241,14 @@ size_t mlstm_step_sync_bytes(const CellBatch& x) {
   return static_cast<size_t>(x.B * x.NH) * sizeof(unsigned);
 }
 
-size_t mlstm_step_parts_bytes(const CellBatch& x) {
-  const int64_t splits = row_splits(x, true);
-  return splits > 1 ? static_cast<size_t>(x.B * x.NH * splits * x.DHV) * sizeof(float) : 0;
-}
-
 void mlstm_step(const CellBatch& x, CellStateDev st, float eps, unsigned* d_sync, Stream s,
-                const HeadNormGate* norm, float* d_parts) {
+                const HeadNormGate* norm) {
   if (x.B * x.NH == 0 || x.S == 0) return;
   // The kernels read norm.y as Y (null: no norm).
   if (norm != nullptr && norm->y_type == WeightType::BF16) {
-    launch_steps<bf16>(x, st, eps, d_sync, d_parts, *norm, s);
+    launch_steps<bf16>(x, st, eps, d_sync, *norm, s);
   } else {
-    launch_steps<float>(x, st, eps, d_sync, d_parts, norm != nullptr ? *norm : HeadNormGate{}, s);
+    launch_steps<float>(x, st, eps, d_sync, norm != nullptr ? *norm : HeadNormGate{}, s);
   }
 }
 

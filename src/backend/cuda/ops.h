@@ -91,12 +91,9 @@ struct HeadNormGate {
   void* y;
   WeightType y_type;
 };
-// d_parts (optional, mlstm_step_parts_bytes; no initial value needed): lets a grid that would be
-// too small (one sequence, a few wide heads) also split C's rows over blocks.
 size_t mlstm_step_sync_bytes(const CellBatch& x);
-size_t mlstm_step_parts_bytes(const CellBatch& x);
 void mlstm_step(const CellBatch& x, CellStateDev st, float eps, unsigned* d_sync, Stream s,
-                const HeadNormGate* norm = nullptr, float* d_parts = nullptr);
+                const HeadNormGate* norm = nullptr);
 
 // mlstm_chunkwise.cu — the chunkwise form (any S, chunk ≤ kMaxChunk; a last partial chunk is
 // fine): gate prefix sums, chunk-boundary states, intra-chunk scores, outputs. tensor_cores: the

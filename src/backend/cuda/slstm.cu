@@ -2,7 +2,8 @@
 // one launch for all S steps of up to max_batch sequences. Block (h, g) owns units
 // e ∈ [g·U, (g+1)·U) of head h (U = DH / G) for all four gates: 4U rows of the head's recurrent
 // matrix, kept in shared memory for the whole launch (or read from L2 when they do not fit).
-// Per step: raw = R_slice · y_{t−1} for every sequence (each dot product split over a few lanes),
+// Per step: raw = R_slice · y_{t−1} for every sequence (a thread per column and part of d, all
+// sequences at once; launches of few steps read the slice from L2 instead of staging it),
 // the pointwise gates and state update of its units, then its y units go to an exchange buffer as
 // flagged words (flagged_words.cuh: value and step in one 8-byte store, no fence or counter) and
 // the block reads its head's whole y back once every word carries this step's flag; heads never

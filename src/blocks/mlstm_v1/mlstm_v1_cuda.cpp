@@ -1,5 +1,6 @@
 // The "mlstm_v1" block's CUDA forward: the CPU forward's steps (mlstm_v1_block.cpp) as kernels,
-// the projections through cuBLASLt, the cell through the xLSTM Large cell kernels (chunkwise for
+// the projections through cuBLASLt (the small gate projection of a decode step as one kernel),
+// the cell through the xLSTM Large cell kernels (chunkwise for
 // prefill, the fused step for decode).
 #include <cmath>
 
@@ -94,9 +95,7 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
     if (S == 1 || o.formulation == Formulation::Step) {
       auto* sync = static_cast<unsigned*>(
           ctx.ws.get("mlstm_step_sync", static_cast<int64_t>(cuda::mlstm_step_sync_bytes(cell))));
-      const auto parts_bytes = static_cast<int64_t>(cuda::mlstm_step_parts_bytes(cell));
-      auto* parts = parts_bytes > 0 ? ctx.ws.f32("mlstm_step_parts", parts_bytes / 4) : nullptr;
-      cuda::mlstm_step(cell, cs, 1e-6f, sync, s, nullptr, parts);
+      cuda::mlstm_step(cell, cs, 1e-6f, sync, s);
     } else {
       const int64_t chunk =
           std::min<int64_t>(o.chunk_size > 0 ? o.chunk_size : 64, cuda::kMaxChunk);
