@@ -19,14 +19,8 @@ struct Result {
 };
 
 Result run_cli(const std::string& args) {
-  const std::string cmd = std::string(XLSTM_CLI_PATH) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  return {WEXITSTATUS(status), out};
+  const auto r = testing::run_command(std::string(XLSTM_CLI_PATH) + " " + args + " 2>&1");
+  return {r.code, r.out};
 }
 
 const std::string kModel = (testing::fixtures() / "models" / "nxai_odd_heads").string();

@@ -418,13 +418,9 @@ TEST(CudaCli, DeviceFlagGivesTheCpuTokens) {
   XLSTM_SKIP_WITHOUT_CUDA();
   auto run = [](const std::string& args) {
     const std::string cmd = std::string(XLSTM_CLI_PATH) + " " + args + " 2>/dev/null";
-    FILE* pipe = popen(cmd.c_str(), "r");
-    std::string out;
-    std::array<char, 4096> buf{};
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
-    EXPECT_EQ(pclose(pipe), 0) << cmd;
-    return out;
+    const auto r = testing::run_command(cmd);
+    EXPECT_EQ(r.code, 0) << cmd;
+    return r.out;
   };
   const std::string args =
       "generate -m " + kOdd.string() + " --ids 5,6,7 -n 12 --ignore-eos --print-ids --weights f32";

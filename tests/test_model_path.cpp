@@ -86,12 +86,8 @@ TEST_F(HfCache, MissingModelOrRevisionNamesTheCache) {
 
 // The CLI with an environment assignment ("NAME=value ") in front.
 std::pair<int, std::string> run_cli_env(const std::string& env, const std::string& args) {
-  FILE* pipe = popen((env + XLSTM_CLI_PATH + " " + args + " 2>&1").c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
-  return {WEXITSTATUS(pclose(pipe)), out};
+  const auto r = testing::run_command(env + XLSTM_CLI_PATH + " " + args + " 2>&1");
+  return {r.code, r.out};
 }
 
 TEST_F(HfCache, CliGeneratesFromAHubId) {

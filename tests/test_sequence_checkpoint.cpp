@@ -117,12 +117,8 @@ INSTANTIATE_TEST_SUITE_P(Models, Checkpoint,
 
 std::string run_cli(const std::string& args) {
   const std::string cmd = std::string(XLSTM_CLI_PATH) + " " + args + " 2>/dev/null";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
-  EXPECT_EQ(pclose(pipe), 0) << cmd;
+  auto [code, out] = testing::run_command(cmd);
+  EXPECT_EQ(code, 0) << cmd;
   while (!out.empty() && out.back() == '\n') out.pop_back();
   return out;
 }

@@ -10,6 +10,7 @@
 #include <future>
 
 #include "server_harness.h"
+#include "test_util.h"
 
 namespace xlstm::testing {
 namespace {
@@ -19,12 +20,7 @@ const std::string kTiny = kServeModels + "tiny-shakespeare";
 std::vector<int32_t> cli_ids(const std::string& args) {
   const std::string cmd = std::string(XLSTM_CLI_PATH) + " generate " + device_flags() + " " + args +
                           " --print-ids 2>/dev/null";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
-  pclose(pipe);
+  const std::string out = run_command(cmd).out;
   std::vector<int32_t> ids;
   std::stringstream ss(out);
   for (std::string item; std::getline(ss, item, ',');) ids.push_back(std::stoi(item));

@@ -10,6 +10,7 @@
 #include <chrono>
 
 #include "server_harness.h"
+#include "test_util.h"
 
 namespace xlstm::testing {
 namespace {
@@ -172,14 +173,10 @@ TEST_F(ServerCache, NamedStatesAndCliCheckpointsContinueExactly) {
   body = greedy(slice(P, 45, L));
   body["state"] = "cli";
   expect_same_greedy(complete(c, body), ref, "CLI checkpoint in the server");
-  FILE* pipe = popen((cli + " --state-in " + *state_dir_ + "/sys.v1.safetensors --ids " +
-                      ids(slice(P, 50, L)) + " -n 16 --ignore-eos --print-ids 2>/dev/null")
-                         .c_str(),
-                     "r");
-  std::array<char, 4096> buf{};
-  std::string out;
-  for (size_t n; (n = fread(buf.data(), 1, buf.size(), pipe)) > 0;) out.append(buf.data(), n);
-  pclose(pipe);
+  const std::string out =
+      run_command(cli + " --state-in " + *state_dir_ + "/sys.v1.safetensors --ids " +
+                  ids(slice(P, 50, L)) + " -n 16 --ignore-eos --print-ids 2>/dev/null")
+          .out;
   std::vector<int32_t> cli_ids;
   std::stringstream ss(out);
   for (std::string item; std::getline(ss, item, ',');) cli_ids.push_back(std::stoi(item));

@@ -1,12 +1,34 @@
 #pragma once
 // Shared helpers for the tests: random data, max-abs / relative differences, fixture paths.
+#include <sys/wait.h>
+
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace xlstm::testing {
+
+// A shell command line run to completion: its exit status and what it wrote to stdout (stderr
+// too where the line redirects it).
+struct CommandResult {
+  int code;
+  std::string out;
+};
+inline CommandResult run_command(const std::string& cmd) {
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return {-1, ""};
+  std::string out;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
 
 inline std::filesystem::path fixtures() {
   return XLSTM_FIXTURES_DIR;
