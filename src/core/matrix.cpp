@@ -2,13 +2,15 @@
 
 #include <algorithm>
 
+#include "core/cpu_dispatch.h"
+
 namespace xlstm {
 
 void Matrix::row_f32(int64_t r, float* dst) const {
   rows_f32(r, 1, dst);
 }
 
-void Matrix::rows_f32(int64_t r0, int64_t n, float* dst) const {
+XLSTM_CPU_KERNEL void Matrix::rows_f32(int64_t r0, int64_t n, float* dst) const {
   const size_t begin = static_cast<size_t>(r0 * cols), count = static_cast<size_t>(n * cols);
   if (type == WeightType::F32) {
     std::copy_n(f32.data() + begin, count, dst);

@@ -2,7 +2,24 @@
 
 #include <cblas.h>
 
+#include "core/cpu_dispatch.h"
+
 namespace xlstm {
+
+namespace {
+// One token, every head: yr[h·O + o] = b[h·O + o] + Σ_d xr[h·I + d] · W[h·O + o, d].
+XLSTM_CPU_KERNEL void headwise_row(const float* xr, int64_t NH, int64_t I, int64_t O,
+                                   const float* W, const float* b, float* yr) {
+  for (int64_t h = 0; h < NH; ++h) {
+    for (int64_t o = 0; o < O; ++o) {
+      const float* wr = W + (h * O + o) * I;
+      float acc = b != nullptr ? b[h * O + o] : 0.0f;
+      for (int64_t d = 0; d < I; ++d) acc += xr[h * I + d] * wr[d];
+      yr[h * O + o] = acc;
+    }
+  }
+}
+}  // namespace
 
 void headwise_linear(const float* x, int64_t x_stride, int64_t T, int64_t NH, int64_t I, int64_t O,
                      const float* W, const float* b, float* y, int64_t y_stride) {
@@ -21,18 +38,7 @@ void headwise_linear(const float* x, int64_t x_stride, int64_t T, int64_t NH, in
     return;
   }
 #pragma omp parallel for if (T * NH * O * I > (1 << 16))
-  for (int64_t t = 0; t < T; ++t) {
-    const float* xr = x + t * x_stride;
-    float* yr = y + t * y_stride;
-    for (int64_t h = 0; h < NH; ++h) {
-      for (int64_t o = 0; o < O; ++o) {
-        const float* wr = W + (h * O + o) * I;
-        float acc = b != nullptr ? b[h * O + o] : 0.0f;
-        for (int64_t d = 0; d < I; ++d) acc += xr[h * I + d] * wr[d];
-        yr[h * O + o] = acc;
-      }
-    }
-  }
+  for (int64_t t = 0; t < T; ++t) headwise_row(x + t * x_stride, NH, I, O, W, b, y + t * y_stride);
 }
 
 }  // namespace xlstm

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/cpu_dispatch.h"
 #include "xlstm/error.h"
 
 namespace xlstm {
@@ -32,7 +33,7 @@ inline float widen(uint16_t w) {
 }
 
 template <typename T>
-void gemv_rows(const float* x, int64_t K, const T* W, int64_t n0, int64_t n1, float* y) {
+inline void gemv_rows(const float* x, int64_t K, const T* W, int64_t n0, int64_t n1, float* y) {
   const int64_t K16 = K / kLanes * kLanes;
   for (int64_t n = n0; n < n1; ++n) {
     const T* w = W + n * K;
@@ -47,6 +48,16 @@ void gemv_rows(const float* x, int64_t K, const T* W, int64_t n0, int64_t n1, fl
   }
 }
 
+// The compiled entry points (one per weight type), cloned per instruction set in portable builds.
+XLSTM_CPU_KERNEL void gemv_rows_of(const float* x, int64_t K, const float* W, int64_t n0,
+                                   int64_t n1, float* y) {
+  gemv_rows(x, K, W, n0, n1, y);
+}
+XLSTM_CPU_KERNEL void gemv_rows_of(const float* x, int64_t K, const uint16_t* W, int64_t n0,
+                                   int64_t n1, float* y) {
+  gemv_rows(x, K, W, n0, n1, y);
+}
+
 // Few input rows: stream the weights once in blocks of 64 rows; the block stays in L2 across the M
 // inputs.
 template <typename T>
@@ -54,7 +65,7 @@ void small_m(const float* x, int64_t M, int64_t K, const T* W, int64_t N, float*
 #pragma omp parallel for schedule(static)
   for (int64_t blk = 0; blk < (N + 63) / 64; ++blk) {
     const int64_t n0 = blk * 64, n1 = std::min(N, n0 + 64);
-    for (int64_t m = 0; m < M; ++m) gemv_rows(x + m * K, K, W, n0, n1, y + m * N);
+    for (int64_t m = 0; m < M; ++m) gemv_rows_of(x + m * K, K, W, n0, n1, y + m * N);
   }
 }
 

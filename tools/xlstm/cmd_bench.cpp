@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "xlstm/cpu.h"
 #include "xlstm/error.h"
 #include "xlstm/model.h"
 #include "xlstm/threads.h"
@@ -57,7 +58,11 @@ void add_bench(CLI::App& app) {
     std::printf("model: E=%ld blocks=%ld heads=%ld V=%ld params=%.1fM weights=%.1f MB threads=%d\n",
                 cfg.embedding_dim, cfg.num_blocks, cfg.num_heads, cfg.vocab_size,
                 cfg.parameter_count() / 1e6, model.weight_bytes() / 1e6, num_threads());
-    if (device == Device::Cuda) std::printf("device: %s\n", describe_device(device).c_str());
+    if (device == Device::Cuda) {
+      std::printf("device: %s\n", describe_device(device).c_str());
+    } else {
+      std::printf("cpu kernels: %s\n", cpu_kernel_target().c_str());
+    }
     // TTFT: the prompt's forward pass plus the greedy pick of each sequence's first token.
     std::printf(
         "| batch | prompt | prefill tok/s | TTFT ms | decode steps | decode tok/s | peak RSS MiB "

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/cpu_dispatch.h"
 #include "ops/elementwise.h"
 #include "ops/mlstm/mlstm_cell.h"
 
@@ -19,7 +20,8 @@ blasint bi(int64_t v) {
 }
 }  // namespace
 
-void mlstm_chunkwise(const CellSequence& seq, CellState st, float eps, int64_t chunk) {
+XLSTM_CPU_KERNEL void mlstm_chunkwise(const CellSequence& seq, CellState st, float eps,
+                                      int64_t chunk) {
   const int64_t DHQK = seq.DHQK, DHV = seq.DHV;
   const float scale = 1.0f / std::sqrt(static_cast<float>(DHQK));
   chunk = std::min(chunk, std::max<int64_t>(seq.S, 1));

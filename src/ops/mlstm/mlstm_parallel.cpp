@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/cpu_dispatch.h"
 #include "ops/mlstm/mlstm_cell.h"
 
 namespace xlstm {
@@ -16,7 +17,7 @@ double log_sigmoid_d(double x) {
 }
 }  // namespace
 
-void mlstm_parallel(const CellSequence& seq, CellState st, float eps) {
+XLSTM_CPU_KERNEL void mlstm_parallel(const CellSequence& seq, CellState st, float eps) {
   const int64_t S = seq.S, DHQK = seq.DHQK, DHV = seq.DHV;
   if (S == 0) return;
   const double scale = 1.0 / std::sqrt(static_cast<double>(DHQK));

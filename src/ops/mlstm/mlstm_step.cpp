@@ -2,12 +2,13 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/cpu_dispatch.h"
 #include "ops/elementwise.h"
 #include "ops/mlstm/mlstm_cell.h"
 
 namespace xlstm {
 
-void mlstm_step_sequence(const CellSequence& seq, CellState st, float eps) {
+XLSTM_CPU_KERNEL void mlstm_step_sequence(const CellSequence& seq, CellState st, float eps) {
   const int64_t DHQK = seq.DHQK, DHV = seq.DHV;
   const float scale = 1.0f / std::sqrt(static_cast<float>(DHQK));
   for (int64_t t = 0; t < seq.S; ++t) {

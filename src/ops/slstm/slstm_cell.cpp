@@ -4,11 +4,12 @@
 #include <cmath>
 #include <vector>
 
+#include "core/cpu_dispatch.h"
 #include "ops/elementwise.h"
 
 namespace xlstm {
 
-void slstm_head_sequence(const SlstmHeadSequence& seq, SlstmHeadState st) {
+XLSTM_CPU_KERNEL void slstm_head_sequence(const SlstmHeadSequence& seq, SlstmHeadState st) {
   const int64_t DH = seq.DH, E = seq.E, off = seq.head * DH;
   std::vector<float> raw(static_cast<size_t>(4 * DH));
   for (int64_t t = 0; t < seq.S; ++t) {
