@@ -74,7 +74,10 @@ class Model {
 
   const ModelConfig& config() const;
   Device device() const;
-  State new_state(int64_t batch) const { return State(config(), batch); }
+  // A zero state for batch sequences. On a GPU it has its device copy from the start, so that
+  // State::copy_sequence between such states (a server's batch, prefill and cached states) never
+  // passes through host memory.
+  State new_state(int64_t batch) const;
 
   // ids: [B, S] row-major, B = state.batch() (or options.rows). Advances state. Returns logits
   // [B, S, V] (all_logits) or [B, V]. Logits are soft-capped, float32. Not thread-safe: one call at

@@ -27,6 +27,8 @@ class ModelBackend {
   // soft-capped float32 logits of all B·S positions (all_logits) or of each sequence's last one.
   virtual void run_segment(const int32_t* ids, int64_t B, int64_t S, State& state,
                            const RunOptions& o, bool all_logits) = 0;
+  // Gives a new (zero) state its copy in the backend's memory, if the backend keeps one.
+  virtual void place_state(State& /*state*/) {}
   // Copies the kept logits ([rows, V]) to host memory.
   virtual void read_logits(float* dst) = 0;
   // One token per sequence from the kept last-position logits (run_segment with !all_logits).

@@ -230,6 +230,12 @@ void Model::Impl::run(std::span<const int32_t> ids, int64_t S, State& state, con
   }
 }
 
+State Model::new_state(int64_t batch) const {
+  State s(impl_->config, batch);
+  if (batch > 0) impl_->backend->place_state(s);
+  return s;
+}
+
 std::vector<float> Model::forward(std::span<const int32_t> ids, State& state, const RunOptions& o) {
   const int64_t S = impl_->check(ids, state, o);
   const int64_t B = run_rows(state, o), V = impl_->config.vocab_size;

@@ -180,7 +180,7 @@ void State::copy_sequence(int64_t dst_b, const State& src, int64_t src_b) {
   }
   if (this == &src && dst_b == src_b) return;
   // Where each state's newest values are: its mirror (the device) or its host blocks.
-  const bool src_on_device = src.mirror_ != nullptr && src.host_stale_;
+  const bool src_on_device = src.mirror_ != nullptr && !src.mirror_stale_;
   const bool dst_on_device = mirror_ != nullptr && !mirror_stale_;
   if (src_on_device && dst_on_device && mirror_->copy_sequence(dst_b, *src.mirror_, src_b)) {
     host_stale_ = true;

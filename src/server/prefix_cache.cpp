@@ -45,7 +45,8 @@ std::optional<PrefixCache::Hit> PrefixCache::lookup(std::span<const int32_t> tok
   return std::nullopt;
 }
 
-void PrefixCache::insert(std::span<const int32_t> tokens, int64_t length, const State& state) {
+void PrefixCache::insert(std::span<const int32_t> tokens, int64_t length, const State& state,
+                         int64_t row) {
   const size_t bytes = static_cast<size_t>(state.floats_per_sequence()) * sizeof(float);
   if (capacity_ == 0 || bytes > capacity_ || length <= 0) return;
   const auto prefix = tokens.first(static_cast<size_t>(length));
@@ -54,12 +55,20 @@ void PrefixCache::insert(std::span<const int32_t> tokens, int64_t length, const 
     lru_.splice(lru_.begin(), lru_, e);  // the same tokens give the same state
     return;
   }
-  while (bytes_ + bytes > capacity_) evict_one();
+  State reuse;
+  while (bytes_ + bytes > capacity_) {
+    State evicted = evict_one();
+    if (reuse.batch() == 0 && evicted.layout() == state.layout()) reuse = std::move(evicted);
+  }
   Entry entry;
   entry.tokens.assign(prefix.begin(), prefix.end());
   entry.hash = hash;
-  entry.state = State(state.layout(), 1);
-  entry.state.copy_sequence(0, state, 0);
+  if (reuse.batch() == 1) {
+    entry.state = std::move(reuse);
+  } else {
+    entry.state = make_state_ ? make_state_() : State(state.layout(), 1);
+  }
+  entry.state.copy_sequence(0, state, row);
   entry.bytes = bytes;
   lru_.push_front(std::move(entry));
   by_hash_.emplace(hash, lru_.begin());
@@ -67,7 +76,7 @@ void PrefixCache::insert(std::span<const int32_t> tokens, int64_t length, const 
   bytes_ += bytes;
 }
 
-void PrefixCache::evict_one() {
+State PrefixCache::evict_one() {
   auto last = std::prev(lru_.end());
   auto [lo, hi] = by_hash_.equal_range(last->hash);
   for (auto it = lo; it != hi; ++it) {
@@ -79,8 +88,10 @@ void PrefixCache::evict_one() {
   const auto len = static_cast<int64_t>(last->tokens.size());
   if (--lengths_[len] == 0) lengths_.erase(len);
   bytes_ -= last->bytes;
+  State state = std::move(last->state);
   lru_.pop_back();
   ++evictions_;
+  return state;
 }
 
 }  // namespace xlstm::server

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iostream>
+#include <limits>
 #include <numeric>
 
 namespace xlstm::server {
@@ -84,8 +85,9 @@ Scheduler::Scheduler(Model& model, const Tokenizer& tokenizer, Metrics& metrics,
       vocab_(model.config().vocab_size),
       eos_(static_cast<int32_t>(model.config().eos_token_id)),
       batch_(model.new_state(options.max_batch)),
-      prefill_(model.new_state(1)),
-      cache_(options.state_cache_bytes) {}
+      prefill_(model.new_state(std::max<int64_t>(1, options.prefill_batch))),
+      zero_(model.new_state(1)),
+      cache_(options.state_cache_bytes, ~uint64_t{0}, [&model] { return model.new_state(1); }) {}
 
 Scheduler::~Scheduler() {
   drain(std::chrono::milliseconds(0));
@@ -132,7 +134,7 @@ void Scheduler::run() {
       cancel_everything(std::string("internal error: ") + e.what());
     }
     std::unique_lock lock(mu_);
-    const bool busy = !queue_.empty() || !rows_.empty() || prefilling_;
+    const bool busy = !queue_.empty() || !rows_.empty() || !prefilling_.empty();
     if (!busy && stopping_) {
       running_ = false;
       done_.notify_all();
@@ -144,10 +146,10 @@ void Scheduler::run() {
 
 bool Scheduler::step() {
   drop_finished_rows();  // cancelled ones
+  admit_prefills();
   bool did = false;
-  if (!prefilling_) start_prefill();
-  if (prefilling_) {
-    prefill_chunk();
+  if (!prefilling_.empty()) {
+    prefill_step();
     did = true;
   }
   if (!rows_.empty()) {
@@ -162,96 +164,144 @@ bool Scheduler::step() {
   return did;
 }
 
-void Scheduler::start_prefill() {
-  std::shared_ptr<Job> job;
-  {
-    std::lock_guard lock(mu_);
-    while (!queue_.empty()) {
-      auto& head = queue_.front();
-      if (head->channel->cancelled()) {
-        head->channel->job_done(0, 0, 0);
+int64_t Scheduler::rows_reserved() const {
+  auto n = static_cast<int64_t>(rows_.size());
+  for (const auto& p : prefilling_)
+    if (p.job->save_to.empty()) n += p.job->n;
+  return n;
+}
+
+void Scheduler::admit_prefills() {
+  while (static_cast<int64_t>(prefilling_.size()) < prefill_.batch()) {
+    std::shared_ptr<Job> job;
+    {
+      std::lock_guard lock(mu_);
+      while (!queue_.empty()) {
+        auto& head = queue_.front();
+        if (head->channel->cancelled()) {
+          head->channel->job_done(0, 0, 0);
+          queue_.pop_front();
+          continue;
+        }
+        const int64_t rows_needed = head->save_to.empty() ? head->n : 0;
+        if (rows_reserved() + rows_needed > options_.max_batch) return;
+        job = head;
         queue_.pop_front();
-        continue;
+        break;
       }
-      const int64_t rows_needed = head->save_to.empty() ? head->n : 0;
-      if (static_cast<int64_t>(rows_.size()) + rows_needed > options_.max_batch) return;
-      job = head;
-      queue_.pop_front();
-      break;
     }
+    if (!job) return;
+    start_prefill(std::move(job));
   }
-  if (!job) return;
+}
+
+void Scheduler::start_prefill(std::shared_ptr<Job> job) {
+  const auto row = static_cast<int64_t>(prefilling_.size());
   const auto n_tokens = static_cast<int64_t>(job->tokens.size());
-  prefilling_ = job;
-  prefill_end_ = job->save_to.empty() ? n_tokens : n_tokens - 1;
-  prefill_pos_ = 0;
-  prefill_.reset();
+  Prefill p;
+  p.end = job->save_to.empty() ? n_tokens : n_tokens - 1;
+  // The row starts from the named state, or the longest cached prefix strictly shorter than the
+  // sequence (so at most p.end), or zeros.
+  const State* from = &zero_;
   if (job->start) {
-    prefill_pos_ = static_cast<int64_t>(job->start->tokens.size()) - 1;
-    prefill_.copy_sequence(0, job->start->state, 0);
+    p.pos = static_cast<int64_t>(job->start->tokens.size()) - 1;
+    from = &job->start->state;
   }
-  // The longest cached prefix strictly shorter than the sequence (so at most prefill_end_).
-  if (auto hit = cache_.lookup(job->tokens); hit && hit->length > prefill_pos_) {
-    prefill_pos_ = hit->length;
-    prefill_.copy_sequence(0, *hit->state, 0);
+  if (auto hit = cache_.lookup(job->tokens); hit && hit->length > p.pos) {
+    p.pos = hit->length;
+    from = hit->state;
   }
-  job->cached_tokens = prefill_pos_;
-  metrics_.cache_lookup(prefill_pos_ > 0, prefill_pos_);
+  prefill_.copy_sequence(row, *from, 0);
+  job->cached_tokens = p.pos;
+  metrics_.cache_lookup(p.pos > 0, p.pos);
   // Where this prompt leaves the recent prompt it shares most with: a state there serves the
   // next prompt with the same beginning (a shared system prompt followed by other text) to its
   // last shared token, not only to the last chunk end before it. At most one token short of
   // the prompt: a repeated prompt then runs one token.
-  prefill_split_ = 0;
   if (options_.state_cache_bytes > 0) {
     for (const auto& r : recent_) {
       const auto common = static_cast<int64_t>(
           std::mismatch(job->tokens.begin(), job->tokens.end(), r->begin(), r->end()).first -
           job->tokens.begin());
-      if (common >= kMinSplit)
-        prefill_split_ = std::max(prefill_split_, std::min(common, n_tokens - 1));
+      if (common >= kMinSplit) p.split = std::max(p.split, std::min(common, n_tokens - 1));
     }
     recent_.push_back(std::make_shared<const std::vector<int32_t>>(job->tokens));
     if (recent_.size() > kRecentPrompts) recent_.pop_front();
   }
+  p.job = std::move(job);
+  prefilling_.push_back(std::move(p));
 }
 
-void Scheduler::prefill_chunk() {
-  Job& job = *prefilling_;
-  if (job.channel->cancelled()) {
-    metrics_.cancelled();
-    job.channel->job_done(0, 0, 0);
-    prefilling_.reset();
-    return;
+void Scheduler::remove_prefill_row(size_t i) {
+  const size_t last = prefilling_.size() - 1;
+  if (i != last) {
+    prefill_.copy_sequence(static_cast<int64_t>(i), prefill_, static_cast<int64_t>(last));
+    prefilling_[i] = std::move(prefilling_[last]);
   }
-  if (prefill_pos_ == prefill_end_) {  // a named state saved after what a cached state covers
-    finish_prefill({});
-    return;
+  prefilling_.pop_back();
+}
+
+void Scheduler::prefill_step() {
+  // Cancelled prompts leave; so does a named state whose tokens a cached state already covers
+  // (it is saved as it is).
+  for (size_t i = prefilling_.size(); i-- > 0;) {
+    Prefill& p = prefilling_[i];
+    if (p.job->channel->cancelled()) {
+      metrics_.cancelled();
+      p.job->channel->job_done(0, 0, 0);
+      remove_prefill_row(i);
+    } else if (p.pos == p.end) {
+      finish_prefill(p, static_cast<int64_t>(i), {});
+      remove_prefill_row(i);
+    }
   }
+  if (prefilling_.empty()) return;
+  // Every row runs L tokens: up to the nearest chunk end (or split point) among the rows, so that
+  // each row's cached states fall where they would alone.
   const int64_t K = options_.prefill_chunk;
-  int64_t end = std::min(prefill_end_, (prefill_pos_ / K + 1) * K);
-  if (prefill_split_ > prefill_pos_ && prefill_split_ < end) end = prefill_split_;
+  int64_t L = std::numeric_limits<int64_t>::max();
+  for (const auto& p : prefilling_) {
+    int64_t e = std::min(p.end, (p.pos / K + 1) * K);
+    if (p.split > p.pos && p.split < e) e = p.split;
+    L = std::min(L, e - p.pos);
+  }
+  const auto g = static_cast<int64_t>(prefilling_.size());
+  std::vector<int32_t> ids;
+  ids.reserve(static_cast<size_t>(g * L));
+  for (const auto& p : prefilling_) {
+    const auto first = p.job->tokens.begin() + p.pos;
+    ids.insert(ids.end(), first, first + L);
+  }
   RunOptions run;
   run.all_logits = false;
-  const auto ids =
-      std::span<const int32_t>(job.tokens)
-          .subspan(static_cast<size_t>(prefill_pos_), static_cast<size_t>(end - prefill_pos_));
-  const auto logits = model_.forward(ids, prefill_, run);  // [1, V]
-  metrics_.prefilled(end - prefill_pos_);
-  prefill_pos_ = end;
-  if (end % K == 0 || end == prefill_split_ || end == static_cast<int64_t>(job.tokens.size()))
-    cache_.insert(job.tokens, end, prefill_);
-  if (prefill_pos_ == prefill_end_) finish_prefill(logits);
+  run.rows = g;
+  const auto logits = model_.forward(ids, prefill_, run);  // [g, V]
+  metrics_.prefilled(g * L);
+  for (size_t i = prefilling_.size(); i-- > 0;) {
+    Prefill& p = prefilling_[i];
+    p.pos += L;
+    const auto& tokens = p.job->tokens;
+    if (p.pos % K == 0 || p.pos == p.split || p.pos == static_cast<int64_t>(tokens.size()))
+      cache_.insert(tokens, p.pos, prefill_, static_cast<int64_t>(i));
+  }
+  // Rows from the last down: a removed row's place is taken by one already looked at.
+  for (size_t i = prefilling_.size(); i-- > 0;) {
+    if (prefilling_[i].pos != prefilling_[i].end) continue;
+    finish_prefill(prefilling_[i], static_cast<int64_t>(i),
+                   std::span<const float>(logits).subspan(i * static_cast<size_t>(vocab_),
+                                                          static_cast<size_t>(vocab_)));
+    remove_prefill_row(i);
+  }
 }
 
-void Scheduler::finish_prefill(std::span<const float> logits) {
-  auto job = std::move(prefilling_);
-  prefilling_.reset();
+void Scheduler::finish_prefill(const Prefill& p, int64_t row, std::span<const float> logits) {
+  const auto& job = p.job;
   const auto n_tokens = static_cast<int64_t>(job->tokens.size());
   if (!job->save_to.empty()) {
     try {
       SequenceCheckpoint ck;
       ck.tokens = job->tokens;
-      ck.state = prefill_;
+      ck.state = prefill_.slice(row);
       ck.save(job->save_to);
     } catch (const std::exception& e) {
       job->channel->fail(500, std::string("saving the state failed: ") + e.what());
@@ -269,11 +319,11 @@ void Scheduler::finish_prefill(std::span<const float> logits) {
   }
   job->choices_left = job->n;
   for (int64_t j = 0; j < job->n; ++j) {
-    SamplingParams p = job->sampling;
-    p.seed += static_cast<uint64_t>(j);
-    auto c = std::make_unique<Choice>(job, job->first_choice + j, p, tokenizer_);
-    if (p.repeat_penalty != 1.0f) c->history = job->tokens;
-    batch_.copy_sequence(static_cast<int64_t>(rows_.size()), prefill_, 0);
+    SamplingParams sp = job->sampling;
+    sp.seed += static_cast<uint64_t>(j);
+    auto c = std::make_unique<Choice>(job, job->first_choice + j, sp, tokenizer_);
+    if (sp.repeat_penalty != 1.0f) c->history = job->tokens;
+    batch_.copy_sequence(static_cast<int64_t>(rows_.size()), prefill_, row);
     c->finished = advance(*c, logits);
     rows_.push_back(std::move(c));
   }
@@ -420,10 +470,8 @@ void Scheduler::cancel_everything(const std::string& why) {
     queued.swap(queue_);
   }
   for (auto& j : queued) j->channel->fail(503, why);
-  if (prefilling_) {
-    prefilling_->channel->fail(503, why);
-    prefilling_.reset();
-  }
+  for (auto& p : prefilling_) p.job->channel->fail(503, why);
+  prefilling_.clear();
   for (auto& c : rows_) {
     if (!c->finished) {
       c->job->channel->push(Event{c->index, -1, c->text.finish(), {}, "abort"});

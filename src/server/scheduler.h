@@ -5,12 +5,14 @@
 // Running sequences live in rows [0, n) of one state of capacity max_batch: each step runs all n
 // of them (RunOptions::rows = n) on their last tokens, and every sequence samples its next token
 // on the host with its own seeded Sampler. A joining sequence's state is copied into row n; a
-// finished or cancelled one is replaced by the last row. New prompts are prefilled one chunk per
-// step in a separate batch-1 state (chunks end at multiples of the chunk size), so running
-// streams keep flowing; a finished prefill's state joins the batch. While prefilling, the states at
-// chunk ends, at the prompt's end and where it leaves the recent prompt it shares most with go
-// into the prefix cache, and a prompt starts from the longest cached prefix (or its named state)
-// shorter than itself.
+// finished or cancelled one is replaced by the last row. New prompts are prefilled in a separate
+// state of prefill_batch rows, all of them together, one piece per step between decode steps (so
+// running streams keep flowing): every prefilling row runs the same number of tokens, up to the
+// nearest chunk end among them (chunks end at multiples of the chunk size). A finished prefill's
+// state joins the batch. While prefilling, the states at chunk ends, at the prompt's end and where
+// it leaves the recent prompt it shares most with go into the prefix cache, and a prompt starts
+// from the longest cached prefix (or its named state) shorter than itself. On a GPU every state
+// (batch, prefill rows, cache entries) stays in device memory; moving a sequence is a device copy.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -109,6 +111,7 @@ struct SchedulerOptions {
   int64_t max_batch = 16;
   int64_t max_queue = 256;  // prompts waiting to be prefilled
   int64_t prefill_chunk = 256;
+  int64_t prefill_batch = 8;  // prompts prefilled together
   size_t state_cache_bytes = 256u << 20;
 };
 
@@ -131,10 +134,22 @@ class Scheduler {
 
  private:
   struct Choice;
+  // A prompt being prefilled, in row i of prefill_ for prefilling_[i].
+  struct Prefill {
+    std::shared_ptr<Job> job;
+    int64_t pos = 0;    // tokens its row has seen
+    int64_t end = 0;    // where its prefill stops
+    int64_t split = 0;  // an extra chunk end (and cached state): see start_prefill
+  };
   bool step();  // one scheduling step; false when there was nothing to do
-  void start_prefill();
-  void prefill_chunk();
-  void finish_prefill(std::span<const float> logits);
+  // Moves queued prompts into free prefill rows while the batch has rows for their choices.
+  void admit_prefills();
+  void start_prefill(std::shared_ptr<Job> job);  // into row prefilling_.size()
+  // One forward of every prefilling row; finished prompts join the batch (or are saved).
+  void prefill_step();
+  void finish_prefill(const Prefill& p, int64_t row, std::span<const float> logits);
+  void remove_prefill_row(size_t i);  // the last row takes its place
+  int64_t rows_reserved() const;      // running rows and the choices of prefilling prompts
   void decode();
   // Samples the next token of a choice from its logits row, emits it; true when it finished.
   bool advance(Choice& c, std::span<const float> logits);
@@ -164,12 +179,10 @@ class Scheduler {
 
   // Scheduler thread only.
   State batch_;    // rows [0, rows_.size()) run
-  State prefill_;  // batch 1
+  State prefill_;  // rows [0, prefilling_.size()) are being prefilled
+  State zero_;     // batch 1, zeros: a new prompt's row starts from it
   std::vector<std::unique_ptr<Choice>> rows_;
-  std::shared_ptr<Job> prefilling_;
-  int64_t prefill_pos_ = 0;    // tokens of prefilling_ the prefill state has seen
-  int64_t prefill_end_ = 0;    // where its prefill stops
-  int64_t prefill_split_ = 0;  // an extra chunk end (and cached state): see start_prefill
+  std::vector<Prefill> prefilling_;
   static constexpr size_t kRecentPrompts = 64;
   static constexpr int64_t kMinSplit = 32;  // shared beginnings shorter than this: no split
   std::deque<std::shared_ptr<const std::vector<int32_t>>> recent_;  // newest last

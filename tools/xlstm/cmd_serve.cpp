@@ -19,7 +19,8 @@ void add_serve(CLI::App& app) {
     std::string model_dir, config_file, tokenizer_file, host = "127.0.0.1", api_key, state_dir;
     int port = 8080;
     int64_t max_batch = 16, max_queue = 256, ctx_limit = 16384, state_cache_mb = 256;
-    int64_t prefill_chunk = 256, max_body_mb = 8, drain_seconds = 10, http_threads = 0;
+    int64_t prefill_chunk = 256, prefill_batch = 8, max_body_mb = 8, drain_seconds = 10,
+            http_threads = 0;
     RuntimeOptions runtime;
   };
   auto o = std::make_shared<Opts>();
@@ -47,6 +48,9 @@ void add_serve(CLI::App& app) {
   sub->add_option("--prefill-chunk", o->prefill_chunk,
                   "Prompt tokens prefilled per scheduling step (and prefix cache spacing)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  sub->add_option("--prefill-batch", o->prefill_batch,
+                  "Prompts prefilled together (each holds one state while it is read)")
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
   sub->add_option("--max-body-mb", o->max_body_mb, "Request bodies larger than this get 413")
       ->check(CLI::Range(int64_t{1}, int64_t{1024}));
   sub->add_option("--drain-seconds", o->drain_seconds,
@@ -106,6 +110,7 @@ void add_serve(CLI::App& app) {
     so.scheduler.max_batch = o->max_batch;
     so.scheduler.max_queue = o->max_queue;
     so.scheduler.prefill_chunk = o->prefill_chunk;
+    so.scheduler.prefill_batch = std::min(o->prefill_batch, o->max_batch);
     so.scheduler.state_cache_bytes = static_cast<size_t>(o->state_cache_mb) << 20;
 
     server::Server srv(model, tok, so);

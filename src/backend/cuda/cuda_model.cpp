@@ -319,6 +319,8 @@ class CudaModel final : public ModelBackend {
     buf.pen_off = reinterpret_cast<int32_t*>(base + o_pen_off);
   }
 
+  void place_state(State& state) override { mirror_of(state); }
+
   CudaStateMirror& mirror_of(State& state) {
     auto* m = dynamic_cast<CudaStateMirror*>(StateAccess::mirror(state));
     if (m == nullptr || !m->matches(state.layout(), state.batch())) {

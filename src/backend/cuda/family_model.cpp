@@ -139,6 +139,8 @@ class FamilyModel final : public ModelBackend {
     return std::max<int64_t>(64, 4096 / std::max<int64_t>(B, 1));
   }
 
+  void place_state(State& state) override { mirror_of(state); }
+
   CudaStateMirror& mirror_of(State& state) {
     auto* m = dynamic_cast<CudaStateMirror*>(StateAccess::mirror(state));
     if (m == nullptr || !m->matches(layout_, state.batch())) {
