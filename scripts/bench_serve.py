@@ -151,6 +151,8 @@ def main():
     ap.add_argument("--system-concurrency", type=int, default=8)
     ap.add_argument("--vocab", type=int, default=0, help="token ids drawn below this (default: "
                     "the model's vocab_size from config.json)")
+    ap.add_argument("--cache-mb", type=int, help="--state-cache-mb of the servers with the cache "
+                    "on (default: the server's)")
     ap.add_argument("--server-arg", action="append", default=[],
                     help="extra argument for xlstm serve (repeat)")
     ap.add_argument("--out", help="write the Markdown tables here")
@@ -166,8 +168,9 @@ def main():
     report = []
     proc = None
     url = args.url
+    cache_on = [] if args.cache_mb is None else ["--state-cache-mb", str(args.cache_mb)]
     if not url:
-        proc, url = start_server(args, [])
+        proc, url = start_server(args, cache_on)
     try:
         rows = []
         for c in levels:
@@ -183,7 +186,7 @@ def main():
 
     if not args.url and args.system_tokens > 0:
         rows = []
-        for label, extra in (("cache on", []), ("cache off", ["--state-cache-mb", "0"])):
+        for label, extra in (("cache on", cache_on), ("cache off", ["--state-cache-mb", "0"])):
             proc, url = start_server(args, extra)
             try:
                 # One request first: the cached run starts with the system prompt in the cache.
