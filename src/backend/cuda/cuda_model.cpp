@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <string>
@@ -24,6 +25,7 @@
 #include "blocks/mlstm_large/weight_plan.h"
 #include "model/backend.h"
 #include "model/state_access.h"
+#include "xlstm/error.h"
 
 namespace xlstm::cuda {
 
@@ -39,6 +41,21 @@ size_t align256(size_t n) {
 bool env_not_off(const char* name) {
   const char* e = std::getenv(name);
   return e == nullptr || std::string(e) != "off";
+}
+bool env_is(const char* name, const char* value) {
+  const char* e = std::getenv(name);
+  return e != nullptr && std::string(e) == value;
+}
+// A non-negative integer from the environment (0 when unset); anything else is an error.
+uint32_t env_uint32(const char* name) {
+  const char* e = std::getenv(name);
+  if (e == nullptr || *e == '\0') return 0;
+  char* end = nullptr;
+  const unsigned long v = std::strtoul(e, &end, 10);
+  if (*end != '\0' || v > 1000000u || e[0] == '-')
+    throw InvalidInput(
+        tagged("cuda", std::string(name) + ": expected nanoseconds 0 .. 1000000, got '" + e + "'"));
+  return static_cast<uint32_t>(v);
 }
 
 // Device tensors of one block (or of the model level), indexed by WeightField; empty = absent.
@@ -92,8 +109,10 @@ class CudaModel final : public ModelBackend {
   CudaModel(const ModelConfig& config, WeightType weight_type, bool graphs)
       : c(config),
         wt(weight_type),
-        use_graphs(graphs),
-        persistent_allowed(env_not_off("XLSTM_PERSISTENT")) {
+        use_graphs(graphs && env_not_off("XLSTM_GRAPHS")),
+        persistent_allowed(env_not_off("XLSTM_PERSISTENT")),
+        persistent_pool_in(env_is("XLSTM_PD_POOL_IN", "1")),
+        persistent_jitter_ns(env_uint32("XLSTM_PD_JITTER_NS")) {
     require_device();
     XLSTM_CUDA_CHECK(cudaStreamCreate(&stream));
     gemm = std::make_unique<Gemm>();
@@ -107,7 +126,9 @@ class CudaModel final : public ModelBackend {
   ModelConfig c;
   WeightType wt;
   bool use_graphs;
-  bool persistent_allowed;  // XLSTM_PERSISTENT=off when the model was made: per-kernel decode
+  bool persistent_allowed;        // XLSTM_PERSISTENT=off when the model was made: per-kernel decode
+  bool persistent_pool_in;        // see PersistentDecode::pool_in
+  uint32_t persistent_jitter_ns;  // see PersistentDecode::jitter_ns
   Stream stream = nullptr;
   std::unique_ptr<Gemm> gemm;
   FieldBuffers top;
@@ -358,6 +379,27 @@ class CudaModel final : public ModelBackend {
     enqueue_head(B, S, all_logits, fuse_norms, head);
   }
 
+  // Debugging the persistent kernel: XLSTM_PD_DUMP=FILE appends its cross-block words (as the
+  // launch left them) and the state to FILE after each eager (not captured) launch;
+  // XLSTM_GRAPHS=off makes every step eager.
+  void dump_persistent_words(const CudaStateMirror& st) {
+    const char* path = std::getenv("XLSTM_PD_DUMP");
+    if (path == nullptr) return;
+    cudaStreamCaptureStatus capture{};
+    XLSTM_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
+    if (capture != cudaStreamCaptureStatusNone) return;
+    std::vector<uint64_t> words(static_cast<size_t>(persistent_words()));
+    std::vector<char> state(st.bytes());
+    XLSTM_CUDA_CHECK(cudaStreamSynchronize(stream));
+    copy_to_host(words.data(), buf.ll, words.size() * 8);
+    copy_to_host(state.data(), st.data(), state.size());
+    if (FILE* f = std::fopen(path, "ab")) {
+      std::fwrite(words.data(), 8, words.size(), f);
+      std::fwrite(state.data(), 1, state.size(), f);
+      std::fclose(f);
+    }
+  }
+
   // Decode of one sequence in one launch; true when it computed the logits too (the out norm
   // folded into the head).
   bool enqueue_persistent(const CudaStateMirror& st, const void* head) {
@@ -383,8 +425,11 @@ class CudaModel final : public ModelBackend {
                              buf.x,
                              buf.xb,
                              buf.ll,
-                             buf.logits};
+                             buf.logits,
+                             persistent_pool_in,
+                             persistent_jitter_ns};
     persistent_decode(d, stream);
+    dump_persistent_words(st);
     return out_folded;
   }
 

@@ -23,6 +23,7 @@ class CudaStateMirror : public StateMirror {
   // The tensor of this name in a block (throws naming it when the block has none).
   float* tensor(size_t block, std::string_view name) const;
   const void* data() const { return buf_.get(); }
+  size_t bytes() const { return buf_.bytes(); }
 
   void upload(const std::vector<BlockState>& host);
   void zero(Stream s);  // every value 0 (a fresh state), ordered on s

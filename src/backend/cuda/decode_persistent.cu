@@ -102,7 +102,8 @@ __device__ Slice block_slice(const void* W, int64_t K, int64_t N, int64_t pair, 
 }
 
 // Word offsets of the cross-block data in the workspace: proj [W] | h [v] | xb [E] | act [F]
-// | the pools' counters [L + 1] (each layer's up projection, then the LM head).
+// | the pools' counters [2L + 1] (each layer's up projection, the LM head, then each layer's in
+// projection when it has a pool).
 struct LLVectors {
   uint64_t *proj, *h, *xb, *act, *claims;
   __device__ explicit LLVectors(const PersistentDecode& d) {
@@ -116,6 +117,16 @@ struct LLVectors {
 // then the LM head (i = kPhases·L); past the end, W = null. The phases whose outputs are not
 // residual rows have pools.
 constexpr int kPhases = 4;
+
+// The stress test's random pause at a phase (d.jitter_ns > 0): a hash of the block, the phase,
+// the thread's warp and the clock, so that it differs between blocks, warps and launches.
+__device__ __forceinline__ void jitter(const PersistentDecode& d, int64_t phase) {
+  if (d.jitter_ns == 0) return;
+  uint32_t h = blockIdx.x * 0x9E3779B1u ^ static_cast<uint32_t>(phase) * 0x85EBCA77u ^
+               (threadIdx.x / 32) * 0xC2B2AE3Du ^ static_cast<uint32_t>(clock64());
+  h ^= h >> 15, h *= 0x2C1B3C6Du, h ^= h >> 12;
+  __nanosleep(h % d.jitter_ns);
+}
 __device__ Slice phase_slice(const PersistentDecode& d, int64_t phase) {
   const int64_t l = phase / kPhases, v = d.NH * d.DHV, W = 2 * d.NH * d.DHQK + 2 * v + 2 * d.NH;
   const LLVectors ll(d);
@@ -123,7 +134,7 @@ __device__ Slice phase_slice(const PersistentDecode& d, int64_t phase) {
     const PersistentLayer& w = d.d_layers[l];
     switch (phase % kPhases) {
       case 0:
-        return block_slice(w.w_in, d.E, W, 0, nullptr);
+        return block_slice(w.w_in, d.E, W, 0, d.pool_in ? ll.claim(d.L + 1 + l) : nullptr);
       case 1:
         return block_slice(w.w_out, v, d.E, 0, nullptr);
       case 2:
@@ -229,6 +240,7 @@ struct Producer {
       if (s.W == nullptr) return;
       const int64_t per = s.per_stage();
       PD_TRACE(400 + phase);
+      jitter(d, phase);
       for (int64_t u = s.r0; u < s.r1; u += per, ++sk) {
         if (ahead_sk < sk) ahead.seek(phase, s, u), ahead_sk = sk;
         copy(s, u, min(per, s.r1 - u));
@@ -363,7 +375,8 @@ __device__ float load_input(const uint64_t* ll, int64_t K, uint32_t flag, bf16* 
   return 1.0f / sqrtf(total / static_cast<float>(K) + eps);
 }
 
-// Shared scratch of the cell: q, k, n' of the head (DHQK each), v of the tile, i, f, m'.
+// Shared scratch of the cell: q, k, n' of the head (DHQK each), v of the tile, then i, f, m' and
+// the old m (gates[0..3]).
 struct CellScratch {
   float *q, *k, *n_new, *v, *gates;
 };
@@ -410,7 +423,13 @@ __device__ void cell_phase(const PersistentDecode& d, const LLVectors& ll, int64
     cv[i] = col && a < d.DHQK ? C[a * d.DHV] : 0.0f;
   }
   const float n_old = row ? __ldcg(n0 + t.head * d.DHQK + tid) : 0.0f;
-  const float m_prev = __ldcg(m0 + t.head);
+  // m of the head: one thread loads it and the block takes it from shared memory. The head's
+  // first block overwrites m (write_n_m) once it has seen every h of the layer, so a load of the
+  // old m is ordered before that only through a value this block's h depends on: n_old is
+  // (through q̂·n), and so is this one load. A load in each thread would not be in the warps
+  // that only update C (nothing they compute reaches h), and ptxas may schedule a load after the
+  // block's barriers.
+  if (tid == 0) cs.gates[3] = __ldcg(m0 + t.head);
   const uint32_t flag = 5 * l + 1;
   const uint64_t ready = static_cast<uint64_t>(flag) << 32;
   // q, k of the head and v of the tile.
@@ -432,6 +451,7 @@ __device__ void cell_phase(const PersistentDecode& d, const LLVectors& ll, int64
   if (row) cs.q[tid] = qa, cs.k[tid] = ka;
   if (tid < t.nv) cs.v[tid] = ll_float(wv);
   consumers_sync();
+  const float m_prev = cs.gates[3];
   float S = 0.0f;
 #pragma unroll
   for (int i = 0; i < kCellBatch; ++i) {
@@ -566,6 +586,7 @@ __device__ void consumer(const PersistentDecode& d, Ring& ring, bf16* xs, float*
     float r = l == 0 ? load_first_input(d.xb, d.E, xs, d.norm_eps, red)
                      : load_input(ll.xb, d.E, f, xs, d.norm_eps, red);
     PD_TRACE(10 * l);
+    jitter(d, kPhases * l);
     prefetch_cell_tile(d, tile, C);
     consume<false>(ring, d.E, xs, [&](int64_t row, float a, float) {
       const float y = a * r + (w.b_in != nullptr ? w.b_in[row] : 0.0f);
@@ -574,15 +595,18 @@ __device__ void consumer(const PersistentDecode& d, Ring& ring, bf16* xs, float*
     PD_TRACE(10 * l + 1);
     consumers_sync();  // the cell's scratch is free
     PD_TRACE(10 * l + 2);
+    jitter(d, kPhases * l + 1);
     cell_phase(d, ll, l, tile, C, n, m, red, partial, cs);
     PD_TRACE(10 * l + 3);
     load_gated_heads(d, ll, l, w, xs);
+    jitter(d, kPhases * l + 1);
     write_n_m(d, tile, n, m, cs);
     PD_TRACE(10 * l + 4);
     consume<false>(ring, d.NH * d.DHV, xs, [&](int64_t row, float a, float) {
       add_residual(d, ll, row, a, w.b_out, f + 3);
     });
     PD_TRACE(10 * l + 5);
+    jitter(d, kPhases * l + 2);
     r = load_input(ll.xb, d.E, f + 3, xs, d.norm_eps, red);
     PD_TRACE(10 * l + 6);
     consume<true>(ring, d.E, xs, [&](int64_t j, float a, float b) {
@@ -591,6 +615,7 @@ __device__ void consumer(const PersistentDecode& d, Ring& ring, bf16* xs, float*
       ll_store(ll.act + j, __bfloat16_as_ushort(__float2bfloat16(g * sigmoid(g) * u)), f + 4);
     });
     PD_TRACE(10 * l + 7);
+    jitter(d, kPhases * l + 3);
     load_input(ll.act, d.F, f + 4, xs, 0.0f, red);
     PD_TRACE(10 * l + 8);
     consume<false>(ring, d.F, xs, [&](int64_t row, float a, float) {
@@ -727,7 +752,7 @@ bool persistent_decode_supported(int64_t E, int64_t NH, int64_t DHQK, int64_t DH
 
 int64_t persistent_decode_words(int64_t E, int64_t NH, int64_t DHQK, int64_t DHV, int64_t F,
                                 int64_t L) {
-  return 2 * NH * DHQK + 2 * NH * DHV + 2 * NH + NH * DHV + E + F + L + 1;
+  return 2 * NH * DHQK + 2 * NH * DHV + 2 * NH + NH * DHV + E + F + 2 * L + 1;
 }
 
 void persistent_decode(const PersistentDecode& d, Stream s) {

@@ -41,6 +41,12 @@ struct PersistentDecode {
   void* xb;
   uint64_t* ll;
   float* logits;
+  // Experiments and stress tests (XLSTM_PD_POOL_IN=1, XLSTM_PD_JITTER_NS=N when the model is
+  // made): a pool for the in projection's last rows, as the up projection has; each block and
+  // each consumer warp sleeping a random 0 .. jitter_ns at every phase, so that the blocks reach
+  // the phases in other orders than the hardware's usual one.
+  bool pool_in = false;
+  uint32_t jitter_ns = 0;
 };
 
 // Whether this device and these shapes can run it: an sm_90 build and device, cooperative
