@@ -19,6 +19,28 @@
 // a block waits for exactly the words it reads. A block's GEMV input vector sits in shared
 // memory as bf16. Numerics: those of the per-kernel fused decode (gemv.cu, mlstm_step.cu); sums
 // associate differently.
+//
+// Ordering, without relying on timing (issue 13, section 4):
+// - A flagged word is read only when it carries the flag of the phase that writes it; flags are
+//   unique within a launch (5l + 1 .. 5l + 5) and the words are cleared before each launch.
+// - A word is never overwritten before all its readers have read it, whatever the blocks' speeds:
+//   layer l + 1 rewrites proj, h, xb and act only after a vector that needs every block's static
+//   rows of an earlier phase. proj(l + 1) needs xb(5l + 5), which needs all of act(l), which
+//   needs every block's static up rows, computed after that block's cell and gated heads of
+//   layer l (its last reads of proj(l) and h(l)); xb words are rewritten (f + 5) only after all
+//   of act, so after every block's load of xb(f + 3); act(l + 1) and xb(5(l + 1) + 3) need all
+//   of proj(l + 1), so every block's static in rows, computed after its loads of act(l) and
+//   xb(5l + 5). Every block has static rows in the in and up projections (the pools take only
+//   the last 1 / kPoolShare of the units).
+// - Data without flags: a block's rows of x and its tile of C are its own; d.xb (the bf16 copy
+//   of x for the next launch) is first written after every block has read it (the out phase
+//   needs all of proj(0)); n and m of a head are rewritten (write_n_m) after every h of the
+//   layer is in, and every block of the head loaded them into values its h depends on (q̂·n, and
+//   m through shared memory, cell_phase).
+// - Checked: bitwise the same logits and state under random per-block and per-warp pauses at
+//   every phase and with a pool for the in projection (XLSTM_PD_JITTER_NS, XLSTM_PD_POOL_IN;
+//   test_cuda_model BitwiseTheSameUnderTimingJitterAndInPool, scripts/debug/pd_dump_compare.sh);
+//   compute-sanitizer synccheck and memcheck clean (scripts/cuda_persistent_stress.sh).
 #include <atomic>
 #include <cstdio>
 
