@@ -164,6 +164,20 @@ TEST(SafetensorsErrors, HugeDimAfterZeroDimIsRefused) {
             (Shape{0, int64_t{1} << 48}));
 }
 
+// A tensor with a zero dim reads as no values, in every float dtype (found by fuzz_safetensors:
+// the empty output's null data() went to memcpy, undefined behaviour that UBSan reports).
+TEST(SafetensorsErrors, ZeroElementTensorsReadAsEmpty) {
+  TempDir d;
+  for (const char* dtype : {"F32", "BF16", "F16"}) {
+    write_bytes(d.path() / "z.safetensors",
+                raw_file(std::string(R"({"w":{"dtype":")") + dtype +
+                             R"(","shape":[0,4],"data_offsets":[0,0]}})",
+                         0));
+    const SafetensorsFile f(d.path() / "z.safetensors");
+    EXPECT_TRUE(read_f32(f.at("w"), Shape{0, 4}).empty()) << dtype;
+  }
+}
+
 // --- checkpoint vs config -------------------------------------------------------------------
 
 const fs::path kModel = testing::fixtures() / "models" / "nxai_odd_heads";

@@ -62,6 +62,7 @@ float f16_to_f32(uint16_t h) {
 }
 
 void convert_to_f32(DType t, const void* src, size_t n, float* dst) {
+  if (n == 0) return;  // an empty tensor: dst may be null (memcpy's arguments must not be)
   const auto* bytes = static_cast<const unsigned char*>(src);
   switch (t) {
     case DType::F32:
