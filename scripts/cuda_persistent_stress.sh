@@ -16,8 +16,9 @@ one='Shapes/CudaPersistentDecode.EqualsKernelByKernelDecode/8x128untied'
   echo "# $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader)"
   for i in 1 2 3 4 5; do
     echo "## run $i"
-    timeout 300 build/tests/test_cuda_model --gtest_filter='Shapes/CudaPersistentDecode.*' 2>&1 |
-      grep -E "persistent decode|OK \]|FAILED|Failure|rel_l2|Expected|Which is"
+    timeout 300 build/tests/test_cuda_model --gtest_filter='Shapes/CudaPersistentDecode.*' \
+      --gtest_also_run_disabled_tests 2>&1 |
+      grep -E "persistent decode|logits differ|OK \]|FAILED"
   done
   if command -v compute-sanitizer >/dev/null; then
     for tool in synccheck racecheck memcheck; do
@@ -28,7 +29,8 @@ one='Shapes/CudaPersistentDecode.EqualsKernelByKernelDecode/8x128untied'
     done
     echo "## compute-sanitizer --tool memcheck, jitter and in-projection pool"
     timeout 300 compute-sanitizer --tool memcheck build/tests/test_cuda_model \
-      --gtest_filter='Shapes/CudaPersistentDecode.BitwiseTheSameUnderTimingJitterAndInPool/8x128untied' 2>&1 |
+      --gtest_filter='Shapes/CudaPersistentDecode.DISABLED_BitwiseTheSameUnderTimingJitterAndInPool/8x128untied' \
+      --gtest_also_run_disabled_tests 2>&1 |
       tail -8
   else
     echo "compute-sanitizer: not on this machine"

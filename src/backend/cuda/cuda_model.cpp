@@ -380,7 +380,7 @@ class CudaModel final : public ModelBackend {
   }
 
   // Debugging the persistent kernel: XLSTM_PD_DUMP=FILE appends its cross-block words (as the
-  // launch left them) and the state to FILE after each eager (not captured) launch;
+  // launch left them), the state and the logits to FILE after each eager (not captured) launch;
   // XLSTM_GRAPHS=off makes every step eager.
   void dump_persistent_words(const CudaStateMirror& st) {
     const char* path = std::getenv("XLSTM_PD_DUMP");
@@ -390,12 +390,15 @@ class CudaModel final : public ModelBackend {
     if (capture != cudaStreamCaptureStatusNone) return;
     std::vector<uint64_t> words(static_cast<size_t>(persistent_words()));
     std::vector<char> state(st.bytes());
+    std::vector<float> logits(static_cast<size_t>(c.vocab_size));
     XLSTM_CUDA_CHECK(cudaStreamSynchronize(stream));
     copy_to_host(words.data(), buf.ll, words.size() * 8);
     copy_to_host(state.data(), st.data(), state.size());
+    copy_to_host(logits.data(), buf.logits, logits.size() * 4);
     if (FILE* f = std::fopen(path, "ab")) {
       std::fwrite(words.data(), 8, words.size(), f);
       std::fwrite(state.data(), 1, state.size(), f);
+      std::fwrite(logits.data(), 4, logits.size(), f);
       std::fclose(f);
     }
   }
