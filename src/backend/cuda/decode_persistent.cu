@@ -43,6 +43,9 @@
 //   reproduction is test_cuda_model DISABLED_BitwiseTheSameUnderTimingJitterAndInPool and
 //   scripts/debug/pd_dump_compare.sh. synccheck and memcheck are clean.
 
+#include <atomic>
+#include <cstdio>
+
 #include "backend/cuda/bulk_copy.cuh"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/decode_persistent.h"
