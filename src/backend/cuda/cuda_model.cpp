@@ -380,14 +380,25 @@ class CudaModel final : public ModelBackend {
   }
 
   // Debugging the persistent kernel: XLSTM_PD_DUMP=FILE appends its cross-block words (as the
-  // launch left them), the state and the logits to FILE after each eager (not captured) launch;
+  // launch left them), the state and the logits to FILE after each eager (not captured) launch,
+  // and the state it started from to FILE.pre;
   // XLSTM_GRAPHS=off makes every step eager.
-  void dump_persistent_words(const CudaStateMirror& st) {
+  void dump_persistent_words(const CudaStateMirror& st, bool before) {
     const char* path = std::getenv("XLSTM_PD_DUMP");
     if (path == nullptr) return;
     cudaStreamCaptureStatus capture{};
     XLSTM_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
     if (capture != cudaStreamCaptureStatusNone) return;
+    if (before) {  // the state the launch starts from, to FILE.pre
+      std::vector<char> pre(st.bytes());
+      XLSTM_CUDA_CHECK(cudaStreamSynchronize(stream));
+      copy_to_host(pre.data(), st.data(), pre.size());
+      if (FILE* f = std::fopen((std::string(path) + ".pre").c_str(), "ab")) {
+        std::fwrite(pre.data(), 1, pre.size(), f);
+        std::fclose(f);
+      }
+      return;
+    }
     std::vector<uint64_t> words(static_cast<size_t>(persistent_words()));
     std::vector<char> state(st.bytes());
     std::vector<float> logits(static_cast<size_t>(c.vocab_size));
@@ -431,8 +442,9 @@ class CudaModel final : public ModelBackend {
                              buf.logits,
                              persistent_pool_in,
                              persistent_jitter_ns};
+    dump_persistent_words(st, true);
     persistent_decode(d, stream);
-    dump_persistent_words(st);
+    dump_persistent_words(st, false);
     return out_folded;
   }
 
