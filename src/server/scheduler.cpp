@@ -301,7 +301,9 @@ void Scheduler::finish_prefill(const Prefill& p, int64_t row, std::span<const fl
     try {
       SequenceCheckpoint ck;
       ck.tokens = job->tokens;
-      ck.state = prefill_.slice(row);
+      // One sequence off the device (slice() would download every prefill row first).
+      ck.state = State(prefill_.layout(), 1);
+      ck.state.copy_sequence(0, prefill_, row);
       ck.save(job->save_to);
     } catch (const std::exception& e) {
       job->channel->fail(500, std::string("saving the state failed: ") + e.what());
