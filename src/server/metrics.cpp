@@ -51,9 +51,15 @@ void Metrics::tokens(int64_t prompt, int64_t generated) {
   prompt_tokens_ += static_cast<uint64_t>(prompt);
   generated_tokens_ += static_cast<uint64_t>(generated);
 }
-void Metrics::prefilled(int64_t tokens) {
+void Metrics::prefilled(int64_t rows, int64_t tokens) {
   std::lock_guard lock(mu_);
   prefilled_tokens_ += static_cast<uint64_t>(tokens);
+  ++prefill_forwards_;
+  prefill_rows_ += static_cast<uint64_t>(rows);
+}
+uint64_t Metrics::prefill_forwards() const {
+  std::lock_guard lock(mu_);
+  return prefill_forwards_;
 }
 void Metrics::cache_lookup(bool hit, int64_t tokens_saved) {
   std::lock_guard lock(mu_);
@@ -104,6 +110,11 @@ std::string Metrics::render(int64_t batch_capacity) const {
   line(out, "xlstm_prefill_tokens_total", "counter",
        "Prompt tokens run through the model (the rest came from cached states)",
        static_cast<double>(prefilled_tokens_));
+  line(out, "xlstm_prefill_forwards_total", "counter",
+       "Prefill passes (each runs every prompt being prefilled, up to --prefill-batch)",
+       static_cast<double>(prefill_forwards_));
+  line(out, "xlstm_prefill_rows_total", "counter", "Prompts run, summed over the prefill passes",
+       static_cast<double>(prefill_rows_));
   line(out, "xlstm_queue_depth", "gauge", "Requests waiting for a batch slot",
        static_cast<double>(queued_));
   line(out, "xlstm_running_sequences", "gauge", "Sequences in the running batch",

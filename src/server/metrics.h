@@ -29,7 +29,10 @@ class Metrics {
   Metrics();
   void request(const std::string& endpoint, int status);
   void tokens(int64_t prompt, int64_t generated);
-  void prefilled(int64_t tokens);  // prompt tokens actually run (not taken from a cached state)
+  // One prefill forward of `rows` prompts, `tokens` prompt tokens in all (not taken from a cached
+  // state).
+  void prefilled(int64_t rows, int64_t tokens);
+  uint64_t prefill_forwards() const;
   void cache_lookup(bool hit, int64_t tokens_saved);
   void cache_size(size_t entries, size_t bytes, int64_t evictions);
   void load(int64_t queued, int64_t running);
@@ -43,6 +46,7 @@ class Metrics {
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int>, uint64_t> requests_;
   uint64_t prompt_tokens_ = 0, generated_tokens_ = 0, prefilled_tokens_ = 0;
+  uint64_t prefill_forwards_ = 0, prefill_rows_ = 0;
   uint64_t cache_hits_ = 0, cache_misses_ = 0, cache_tokens_saved_ = 0;
   size_t cache_entries_ = 0, cache_bytes_ = 0;
   int64_t cache_evictions_ = 0;

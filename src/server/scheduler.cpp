@@ -276,7 +276,7 @@ void Scheduler::prefill_step() {
   run.all_logits = false;
   run.rows = g;
   const auto logits = model_.forward(ids, prefill_, run);  // [g, V]
-  metrics_.prefilled(g * L);
+  metrics_.prefilled(g, g * L);
   for (size_t i = prefilling_.size(); i-- > 0;) {
     Prefill& p = prefilling_[i];
     p.pos += L;
