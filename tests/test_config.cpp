@@ -37,6 +37,15 @@ TEST(Config, Xlstm7bHasTheExactShapesAndParameterCount) {
   EXPECT_TRUE(loaded.warnings.empty()) << loaded.warnings.front();
 }
 
+// `info` prints one letter per block; past 64 blocks, runs of a type are counted.
+TEST(Config, DescribeCountsRunsOfLongLayouts) {
+  auto c = load_config(testing::fixtures() / "configs" / "xlstm-7b.json").config;
+  EXPECT_NE(describe(c).find("layout                       L L L"), std::string::npos);
+  c.num_blocks = 1000;
+  EXPECT_NE(describe(c).find("layout                       L\u00d71000\n"), std::string::npos)
+      << describe(c);
+}
+
 TEST(Config, FfnWidthUsesFloorDivisionRounding) {
   // Spec §1.2: int(((x + 63) // 64) * 64) on a float: x in (64n, 64n+1) rounds down.
   const std::pair<int64_t, int64_t> cases[] = {

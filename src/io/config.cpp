@@ -306,6 +306,31 @@ LoadedConfig load_config(const std::filesystem::path& path) {
 }
 
 namespace {
+// The layout as `info` prints it: one letter per block, and for stacks of more than 64 blocks
+// runs of one type as "m×7" (a 65,536-block layout would otherwise be a 131,071-character line).
+std::string printable_layout(const ModelConfig& c) {
+  std::string full = c.layout();
+  if (c.num_blocks <= 64) return full;
+  std::string out;
+  std::istringstream letters(full);
+  std::string prev, cur;
+  int64_t run = 0;
+  auto flush = [&] {
+    if (run == 0) return;
+    out += (out.empty() ? "" : " ") + prev + (run > 1 ? "\u00d7" + std::to_string(run) : "");
+  };
+  while (letters >> cur) {
+    if (cur != prev) {
+      flush();
+      prev = cur;
+      run = 0;
+    }
+    ++run;
+  }
+  flush();
+  return out;
+}
+
 // The original family: model-level fields, then one line per distinct block configuration.
 std::string describe_family(const ModelConfig& c) {
   std::ostringstream o;
@@ -313,7 +338,7 @@ std::string describe_family(const ModelConfig& c) {
     << "embedding_dim (E)            " << c.embedding_dim << "\n"
     << "num_blocks                   " << c.num_blocks << "\n"
     << "vocab_size (V)               " << c.vocab_size << "\n"
-    << "layout                       " << c.layout() << "\n";
+    << "layout                       " << printable_layout(c) << "\n";
   std::map<std::string, int64_t> params_by_type;
   std::set<std::string> described;
   for (int i = 0; i < static_cast<int>(c.num_blocks); ++i) {
@@ -355,7 +380,7 @@ std::string describe(const ModelConfig& c) {
     << "bos / eos / pad              " << c.bos_token_id << " / " << c.eos_token_id << " / "
     << c.pad_token_id << "\n"
     << "force_bos_token_insert       " << (c.force_bos_token_insert ? "true" : "false") << "\n"
-    << "layout                       " << c.layout() << "\n"
+    << "layout                       " << printable_layout(c) << "\n"
     << "parameters                   " << c.parameter_count() << "\n"
     << "state per sequence (fp32)    " << c.state_floats_per_sequence() * 4 << " bytes\n";
   return o.str();
