@@ -37,11 +37,14 @@
 //   needs all of proj(0)); n and m of a head are rewritten (write_n_m) after every h of the
 //   layer is in, and every block of the head loaded them into values its h depends on (q̂·n, and
 //   m through shared memory, cell_phase).
-// - Open defect (bench/results/cuda.md, seventh session): under random per-block and per-warp
-//   pauses (XLSTM_PD_JITTER_NS) and with a pool for the in projection (XLSTM_PD_POOL_IN) the
-//   results can differ from a run without them, so some ordering still rests on timing; the
-//   reproduction is test_cuda_model DISABLED_BitwiseTheSameUnderTimingJitterAndInPool and
-//   scripts/debug/pd_dump_compare.sh. synccheck and memcheck are clean.
+// - The one ordering that rested on timing (found in the seventh session, bench/results/cuda.md):
+//   the gates' wait in cell_phase, `while (!ll_has(wg, flag)) wg = ll_load(pg);`, was compiled
+//   by ptxas into a single reload, because the flagged-word loads were weak (`ld.global.cv`), so
+//   a gate that arrived after that reload was used with its cleared value. Usually the gates
+//   were in by then; random pauses (XLSTM_PD_JITTER_NS) or a pool that computes them last
+//   (XLSTM_PD_POOL_IN) made them late. The loads are .relaxed.gpu now (flagged_words.cuh), and
+//   the SASS has the loop. Reproduction: test_cuda_model
+//   DISABLED_BitwiseTheSameUnderTimingJitterAndInPool and scripts/debug/pd_dump_compare.sh.
 
 #include <atomic>
 #include <cstdio>

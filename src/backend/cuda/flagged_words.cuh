@@ -4,7 +4,15 @@
 // whole (single-copy atomic): a reader that sees the flag it waits for has the value, with no
 // fence. The flag names the phase that wrote the word, and the words are cleared before each
 // launch, so that an earlier step's words never match. (The idea of NCCL's low-latency protocol,
-// hence "ll".) Reads bypass L1 (ld.global.cv): other SMs write the words. Device code.
+// hence "ll".) Device code.
+//
+// The accesses are .relaxed.gpu (strong), not weak. A weak load, even with the .cv cache
+// operator, may be assumed by ptxas to return the same value when repeated with no
+// synchronization in between: it compiled `while (!ll_has(w, flag)) w = ll_load(p);` in the
+// persistent decode's cell (the gates) into a single reload, so a word that arrived later was
+// used with its old contents (the timing-dependent results of issue 13, section 4). Relaxed
+// loads must observe other threads' stores eventually, so every spin loop stays a loop; and the
+// memory model gives strong accesses single-copy atomicity, which the word format relies on.
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -13,16 +21,19 @@ namespace xlstm::cuda {
 
 __device__ __forceinline__ void ll_store(uint64_t* p, uint32_t bits, uint32_t flag) {
   const uint64_t w = (static_cast<uint64_t>(flag) << 32) | bits;
-  asm volatile("st.global.u64 [%0], %1;" ::"l"(p), "l"(w) : "memory");
+  asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" ::"l"(p), "l"(w) : "memory");
 }
 __device__ __forceinline__ uint64_t ll_load(const uint64_t* p) {
   uint64_t v;
-  asm volatile("ld.global.cv.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+  asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
   return v;
 }
 __device__ __forceinline__ ulonglong2 ll_load2(const uint64_t* p) {
   ulonglong2 v;
-  asm volatile("ld.global.cv.v2.u64 {%0, %1}, [%2];" : "=l"(v.x), "=l"(v.y) : "l"(p) : "memory");
+  asm volatile("ld.relaxed.gpu.global.v2.u64 {%0, %1}, [%2];"
+               : "=l"(v.x), "=l"(v.y)
+               : "l"(p)
+               : "memory");
   return v;
 }
 __device__ __forceinline__ bool ll_has(uint64_t w, uint32_t flag) {
