@@ -66,6 +66,9 @@ TEST(ServerRequest, EveryRejectionNamesItsField) {
   expect_rejected(R"({"prompt": [[1], [2, 1e3]]})", "prompt", "prompt[1]");
   expect_rejected(R"({"prompt": "x", "max_tokens": 51})", "max_tokens", "out of range");
   expect_rejected(R"({"prompt": "x", "max_tokens": 1.5})", "max_tokens", "integer");
+  // Zero parses as an unsigned JSON number; the lower bound holds for it too (fuzz_server_request).
+  expect_rejected(R"({"prompt": "x", "n": 0})", "n", "out of range");
+  expect_rejected(R"({"prompt": "x", "n": 1, "best_of": 0})", "best_of", "out of range");
   expect_rejected(R"({"prompt": "x", "max_tokens": 18446744073709551615})", "max_tokens", "range");
   expect_rejected(R"({"prompt": "x", "temperature": "hot"})", "temperature", "number");
   expect_rejected(R"({"prompt": "x", "temperature": 2.5})", "temperature", "range");

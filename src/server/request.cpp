@@ -39,8 +39,10 @@ const json* field(const json& j, const char* key) {
 int64_t as_int(const json& v, const std::string& name, int64_t lo, int64_t hi) {
   const std::string range = " (" + std::to_string(lo) + " to " + std::to_string(hi) + ")";
   if (v.is_number_unsigned()) {
+    // JSON parses non-negative integers as unsigned: both bounds apply here too ("n": 0).
     const auto u = v.get<uint64_t>();
-    if (u > static_cast<uint64_t>(hi)) fail(name, "'" + name + "' is out of range" + range);
+    if (u > static_cast<uint64_t>(hi) || static_cast<int64_t>(u) < lo)
+      fail(name, "'" + name + "' is out of range" + range);
     return static_cast<int64_t>(u);
   }
   if (!v.is_number_integer()) fail(name, "'" + name + "' must be an integer");
