@@ -112,7 +112,9 @@ class CudaModel final : public ModelBackend {
         use_graphs(graphs && env_not_off("XLSTM_GRAPHS")),
         persistent_allowed(env_not_off("XLSTM_PERSISTENT")),
         persistent_pool_in(env_is("XLSTM_PD_POOL_IN", "1")),
-        persistent_jitter_ns(env_uint32("XLSTM_PD_JITTER_NS")) {
+        persistent_jitter_ns(env_uint32("XLSTM_PD_JITTER_NS")),
+        persistent_dump(std::getenv("XLSTM_PD_DUMP") != nullptr ? std::getenv("XLSTM_PD_DUMP")
+                                                                : "") {
     require_device();
     XLSTM_CUDA_CHECK(cudaStreamCreate(&stream));
     gemm = std::make_unique<Gemm>();
@@ -129,6 +131,7 @@ class CudaModel final : public ModelBackend {
   bool persistent_allowed;        // XLSTM_PERSISTENT=off when the model was made: per-kernel decode
   bool persistent_pool_in;        // see PersistentDecode::pool_in
   uint32_t persistent_jitter_ns;  // see PersistentDecode::jitter_ns
+  std::string persistent_dump;    // XLSTM_PD_DUMP when the model was made: dump_persistent_words
   Stream stream = nullptr;
   std::unique_ptr<Gemm> gemm;
   FieldBuffers top;
@@ -384,8 +387,8 @@ class CudaModel final : public ModelBackend {
   // and the state it started from to FILE.pre;
   // XLSTM_GRAPHS=off makes every step eager.
   void dump_persistent_words(const CudaStateMirror& st, bool before) {
-    const char* path = std::getenv("XLSTM_PD_DUMP");
-    if (path == nullptr) return;
+    if (persistent_dump.empty()) return;
+    const char* path = persistent_dump.c_str();
     cudaStreamCaptureStatus capture{};
     XLSTM_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
     if (capture != cudaStreamCaptureStatusNone) return;
