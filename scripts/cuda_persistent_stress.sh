@@ -29,8 +29,7 @@ one='Shapes/CudaPersistentDecode.EqualsKernelByKernelDecode/8x128untied'
     done
     echo "## compute-sanitizer --tool memcheck, jitter and in-projection pool"
     timeout 300 compute-sanitizer --tool memcheck build/tests/test_cuda_model \
-      --gtest_filter='Shapes/CudaPersistentDecode.DISABLED_BitwiseTheSameUnderTimingJitterAndInPool/8x128untied' \
-      --gtest_also_run_disabled_tests 2>&1 |
+      --gtest_filter='Shapes/CudaPersistentDecode.BitwiseTheSameUnderTimingJitterAndInPool/8x128untied' 2>&1 |
       tail -8
   else
     echo "compute-sanitizer: not on this machine"

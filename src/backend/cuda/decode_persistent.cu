@@ -43,8 +43,9 @@
 //   a gate that arrived after that reload was used with its cleared value. Usually the gates
 //   were in by then; random pauses (XLSTM_PD_JITTER_NS) or a pool that computes them last
 //   (XLSTM_PD_POOL_IN) made them late. The loads are .relaxed.gpu now (flagged_words.cuh), and
-//   the SASS has the loop. Reproduction: test_cuda_model
-//   DISABLED_BitwiseTheSameUnderTimingJitterAndInPool and scripts/debug/pd_dump_compare.sh.
+//   the SASS has the loop; on the H200 the results are now bitwise the same under pauses and
+//   with the pool. Test: test_cuda_model BitwiseTheSameUnderTimingJitterAndInPool; tools:
+//   scripts/cuda_persistent_stress.sh, scripts/debug/pd_dump_compare.sh.
 
 #include <atomic>
 #include <cstdio>
