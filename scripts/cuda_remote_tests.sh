@@ -6,6 +6,12 @@
 #   scripts/cuda_remote_tests.sh run    # there, from the repository root: runs everything, logs to
 #                                       # $OUT (or ./out) as cuda_tests.log and cuda_bench.log
 #   scripts/cuda_remote_tests.sh exec CMD...  # there: unpacks, then runs CMD with the libraries found
+#   scripts/cuda_remote_tests.sh cpu         # there: every test executable of the CPU-only trees
+#                                            # packed with XLSTM_CPU_TREES (logs cpu_suite_*.log)
+# XLSTM_CPU_TREES="build-isa-x86-64-v4 build-isa-portable" at pack time also carries those
+# trees' test executables and CLI: the suite on the GPU host's CPU (an Intel Xeon with AVX-512;
+# configure a -march=x86-64-v4 tree here with
+# -DCMAKE_GTEST_DISCOVER_TESTS_DISCOVERY_MODE=PRE_TEST, since this CPU cannot list its tests).
 # The binaries have this checkout's absolute paths compiled in (fixtures, CLI): `run` links them
 # to the copy it runs in. CUDA's own libraries (cudart, cuBLASLt 13) come from the machine.
 set -uo pipefail
@@ -25,6 +31,13 @@ if [ "$mode" = pack ]; then
   # XLSTM_BEFORE=path/to/xlstm: another build of the CLI, for before/after benchmarks.
   if [ -n "${XLSTM_BEFORE:-}" ]; then cp "$XLSTM_BEFORE" .cuda_run/stage/bin/xlstm_before; fi
   strip .cuda_run/stage/bin/*
+  for tree in ${XLSTM_CPU_TREES:-}; do
+    mkdir -p ".cuda_run/stage/trees/$tree/tests" ".cuda_run/stage/trees/$tree/bin"
+    find "$tree/tests" -maxdepth 1 -type f -name 'test_*' -perm -u+x \
+      -exec cp {} ".cuda_run/stage/trees/$tree/tests/" \;
+    cp "$tree/bin/xlstm" ".cuda_run/stage/trees/$tree/bin/"
+    strip ".cuda_run/stage/trees/$tree"/*/*
+  done
   # Every shared library the CLI links but the system's C/C++ runtime and CUDA's own.
   ldd build/bin/xlstm | awk '$3 ~ /^\// {print $1, $3}' |
     grep -vE '^(libc|libm|libdl|librt|libpthread|libstdc\+\+|libgcc_s|ld-linux[^ ]*)\.so|^libcu' |
@@ -37,7 +50,7 @@ if [ "$mode" = pack ]; then
   ls -la .cuda_run
   exit 0
 fi
-[ "$mode" = run ] || [ "$mode" = exec ] || { echo "usage: $0 pack|run|exec CMD..." >&2; exit 2; }
+case "$mode" in run|exec|cpu) ;; *) echo "usage: $0 pack|run|exec CMD...|cpu" >&2; exit 2 ;; esac
 OUT=${OUT:-$PWD/out}
 mkdir -p "$OUT" /tmp/xlstm_run
 tar -C /tmp/xlstm_run -xJf .cuda_run/bundle.tar.xz
@@ -48,8 +61,31 @@ fi
 mkdir -p build/bin build/tests
 cp /tmp/xlstm_run/bin/test_* build/tests/
 for f in /tmp/xlstm_run/bin/*; do case $(basename "$f") in test_*) ;; *) cp "$f" build/bin/ ;; esac; done
+[ -d /tmp/xlstm_run/trees ] && cp -r /tmp/xlstm_run/trees/. .
 cudalibs=$(dirname "$(find /usr/local /opt /usr/lib -name 'libcublasLt.so.13*' 2>/dev/null | head -1)")
 export LD_LIBRARY_PATH=/tmp/xlstm_run/lib:$cudalibs:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+if [ "$mode" = cpu ]; then
+  # Each tree's executables one by one (what ctest runs, without the OpenBLAS core-type reruns,
+  # the install test and the Python client test, which need tools this machine lacks).
+  status=0
+  for tree in /tmp/xlstm_run/trees/*/; do
+    tree=$(basename "$tree")
+    log=$OUT/cpu_suite_$tree.log
+    echo "# $(date -u +%FT%TZ) $tree on $(grep -m1 'model name' /proc/cpuinfo)" | tee "$log"
+    grep -qw avx512f /proc/cpuinfo && echo "# avx512f: yes" | tee -a "$log"
+    "$tree/bin/xlstm" bench --help >/dev/null 2>&1 || true
+    for t in "$tree"/tests/test_*; do
+      case $(basename "$t") in test_cuda_*) continue ;; esac
+      timeout 900 "$t" > "$OUT/$(basename "$t").$tree.out" 2>&1
+      rc=$?
+      printf '%-36s rc=%d %s\n' "$(basename "$t")" "$rc" \
+        "$(grep -E '^\[  (PASSED|FAILED)  \]|tests? ran' "$OUT/$(basename "$t").$tree.out" | tr '\n' ' ')" |
+        tee -a "$log"
+      [ $rc -eq 0 ] || status=1
+    done
+  done
+  exit $status
+fi
 if [ "$mode" = exec ]; then
   shift
   "$@"
