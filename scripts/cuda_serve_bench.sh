@@ -17,4 +17,15 @@ cfg=tests/fixtures/configs/xlstm-7b.json
     --server-arg=--tokenizer=models/tokenizers/gpt-neox-20b/tokenizer.json --device cuda \
     --concurrency 1,8,32,64 --requests "${REQUESTS:-16}" --max-tokens 64 --system-tokens 2000 \
     --system-concurrency 8 --cache-mb "${CACHE_MB:-16000}" --out "$OUT/serve_cuda_tables.md"
+  # 64 streams again without the overlap of host work and device steps (the scheduler as before
+  # the eighth session), then a decode-bound load (16-token prompts, 256 new tokens), both ways.
+  serve=(python3 scripts/bench_serve.py --model "$cfg" --device cuda --concurrency 64
+         --server-arg=--tokenizer=models/tokenizers/gpt-neox-20b/tokenizer.json --system-tokens 0)
+  echo "\$ XLSTM_SERVE_OVERLAP=0 bench_serve.py ... --concurrency 64"
+  XLSTM_SERVE_OVERLAP=0 timeout 200 "${serve[@]}" --requests "${REQUESTS:-16}" --max-tokens 64
+  for overlap in 1 0; do
+    echo "\$ XLSTM_SERVE_OVERLAP=$overlap bench_serve.py ... --prompt-tokens 16 --max-tokens 256"
+    XLSTM_SERVE_OVERLAP=$overlap timeout 200 "${serve[@]}" --requests 4 --prompt-tokens 16 \
+      --max-tokens 256
+  done
 } 2>&1 | tee "$OUT/serve_cuda.log"

@@ -92,6 +92,57 @@ TEST_P(StateSequences, SampledRowsMatchTheSmallerBatch) {
   }
 }
 
+// The server's decode loop: a step started, then, before its tokens are collected, a prefill
+// forward of another state and a copy of that state's sequence into a row the step does not run
+// (a joining sequence). Same tokens, logits and states as doing it all one after another.
+TEST_P(StateSequences, StartedStepLetsOtherWorkRunBeforeItsFinish) {
+  Model& m = *model_;
+  SamplingParams p;
+  p.temperature = 0.9f;
+  p.top_k = 20;
+  RunOptions rows2;
+  rows2.rows = 2;
+  const auto run = [&](bool overlapped) {
+    State batch = m.new_state(3), prefill = m.new_state(1);
+    m.forward(ids(2, 6, 11), batch, rows2);
+    std::vector<int32_t> tokens = {1, 2}, out;
+    std::vector<float> logits;
+    for (int step = 0; step < 6; ++step) {
+      const std::vector<double> u = {0.1 + 0.1 * step, 0.9 - 0.1 * step};
+      const auto prompt = ids(1, 5, 3 + step);
+      if (overlapped) {
+        m.start_forward_sample(tokens, batch, p, u, {}, rows2);
+        logits = m.forward(prompt, prefill);
+        batch.copy_sequence(2, prefill, 0);
+        tokens = m.finish_forward_sample();
+      } else {
+        tokens = m.forward_sample(tokens, batch, p, u, {}, rows2);
+        logits = m.forward(prompt, prefill);
+        batch.copy_sequence(2, prefill, 0);
+      }
+      out.insert(out.end(), tokens.begin(), tokens.end());
+    }
+    std::vector<float> all = floats(batch, 0);
+    for (int64_t b = 1; b < 3; ++b) {
+      const auto f = floats(batch, b);
+      all.insert(all.end(), f.begin(), f.end());
+    }
+    return std::make_tuple(out, logits, all);
+  };
+  const auto [t1, l1, s1] = run(false);
+  const auto [t2, l2, s2] = run(true);
+  EXPECT_EQ(t1, t2);
+  EXPECT_EQ(l1, l2);
+  EXPECT_EQ(s1, s2);
+
+  State s = m.new_state(1);
+  const std::vector<double> u = {0.5};
+  EXPECT_THROW(m.finish_forward_sample(), InvalidInput);  // nothing started
+  m.start_forward_sample(std::vector<int32_t>{1}, s, p, u);
+  EXPECT_THROW(m.start_forward_sample(std::vector<int32_t>{1}, s, p, u), InvalidInput);
+  EXPECT_EQ(m.finish_forward_sample().size(), 1u);
+}
+
 TEST_P(StateSequences, CopySequenceWithinAndAcrossStates) {
   Model& m = *model_;
   State s = m.new_state(3);

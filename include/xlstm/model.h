@@ -94,6 +94,17 @@ class Model {
                                       std::span<const std::vector<int32_t>> history = {},
                                       RunOptions options = {});
 
+  // forward_sample in two halves, so that the caller can work while a GPU computes:
+  // start_forward_sample queues the step (the CPU computes it at once) and returns;
+  // finish_forward_sample waits for it and returns the tokens. One step may be started at a
+  // time. In between, forward() and State::copy_sequence may be called (a GPU runs them after
+  // the step); the started state must not be changed or read until the step is finished.
+  void start_forward_sample(std::span<const int32_t> ids, State& state,
+                            const SamplingParams& params, std::span<const double> u,
+                            std::span<const std::vector<int32_t>> history = {},
+                            RunOptions options = {});
+  std::vector<int32_t> finish_forward_sample();
+
  private:
   struct Impl;
   explicit Model(std::unique_ptr<Impl> impl);

@@ -34,6 +34,16 @@ class ModelBackend {
   // One token per sequence from the kept last-position logits (run_segment with !all_logits).
   virtual std::vector<int32_t> sample(const SamplingParams& p, std::span<const double> u,
                                       std::span<const std::vector<int32_t>> history) = 0;
+  // sample() in two halves: start may leave the work queued on the device; finish waits for
+  // it and returns the tokens. By default start does it all.
+  virtual void sample_start(const SamplingParams& p, std::span<const double> u,
+                            std::span<const std::vector<int32_t>> history) {
+    started_tokens_ = sample(p, u, history);
+  }
+  virtual std::vector<int32_t> sample_finish() { return std::move(started_tokens_); }
+
+ private:
+  std::vector<int32_t> started_tokens_;
 };
 
 std::unique_ptr<ModelBackend> load_cpu_backend(const ModelConfig& c, WeightLoader& loader,

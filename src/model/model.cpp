@@ -49,6 +49,7 @@ struct Model::Impl {
   std::unique_ptr<ModelBackend> backend;
   std::vector<int32_t> seg_ids;
   std::vector<float> seg_logits;
+  bool sample_started = false;  // start_forward_sample without its finish yet
 
   // Checks ids against the state and config; returns S.
   int64_t check(std::span<const int32_t> ids, const State& state, const RunOptions& o) const;
@@ -248,6 +249,15 @@ std::vector<int32_t> Model::forward_sample(std::span<const int32_t> ids, State& 
                                            const SamplingParams& params, std::span<const double> u,
                                            std::span<const std::vector<int32_t>> history,
                                            RunOptions o) {
+  start_forward_sample(ids, state, params, u, history, o);
+  return finish_forward_sample();
+}
+
+void Model::start_forward_sample(std::span<const int32_t> ids, State& state,
+                                 const SamplingParams& params, std::span<const double> u,
+                                 std::span<const std::vector<int32_t>> history, RunOptions o) {
+  if (impl_->sample_started)
+    throw InvalidInput(tagged("model", "forward_sample: a started step was not finished"));
   validate(params);
   const int64_t S = impl_->check(ids, state, o);
   const auto B = static_cast<size_t>(run_rows(state, o));
@@ -261,7 +271,15 @@ std::vector<int32_t> Model::forward_sample(std::span<const int32_t> ids, State& 
   }
   o.all_logits = false;
   impl_->run(ids, S, state, o, false, nullptr);
-  return impl_->backend->sample(params, u, history);
+  impl_->backend->sample_start(params, u, history);
+  impl_->sample_started = true;
+}
+
+std::vector<int32_t> Model::finish_forward_sample() {
+  if (!impl_->sample_started)
+    throw InvalidInput(tagged("model", "finish_forward_sample: no step was started"));
+  impl_->sample_started = false;
+  return impl_->backend->sample_finish();
 }
 
 }  // namespace xlstm

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <iostream>
 #include <limits>
 #include <numeric>
@@ -69,7 +70,8 @@ struct Scheduler::Choice {
   StopTextStream text;
   std::vector<int32_t> history;  // the sequence so far, when a repetition penalty needs it
   int64_t generated = 0;
-  int32_t last = 0;  // the newest token: the next step's input
+  int32_t last = 0;   // the newest token emitted
+  int32_t next = -1;  // a token the last decode step picked and that is not emitted yet
   bool finished = false;
   Clock::time_point last_time;
   Choice(std::shared_ptr<Job> j, int64_t i, const SamplingParams& p, const Tokenizer& tok)
@@ -87,7 +89,11 @@ Scheduler::Scheduler(Model& model, const Tokenizer& tokenizer, Metrics& metrics,
       batch_(model.new_state(options.max_batch)),
       prefill_(model.new_state(std::max<int64_t>(1, options.prefill_batch))),
       zero_(model.new_state(1)),
-      cache_(options.state_cache_bytes, ~uint64_t{0}, [&model] { return model.new_state(1); }) {}
+      cache_(options.state_cache_bytes, ~uint64_t{0}, [&model] { return model.new_state(1); }) {
+  // For measuring what the overlap of host work and device steps gives (docs/serving.md).
+  const char* overlap = std::getenv("XLSTM_SERVE_OVERLAP");
+  overlap_ = overlap == nullptr || std::string(overlap) != "0";
+}
 
 Scheduler::~Scheduler() {
   drain(std::chrono::milliseconds(0));
@@ -333,6 +339,36 @@ void Scheduler::finish_prefill(const Prefill& p, int64_t row, std::span<const fl
 }
 
 void Scheduler::decode() {
+  collect_step();
+  if (!sample_on_device()) {
+    emit_collected(false);
+    drop_finished_rows();
+    if (!rows_.empty()) decode_on_host();
+    return;
+  }
+  // Rows whose collected token ends them (length, end of text) are emitted and leave first, so
+  // the next step does not carry them; the rest are emitted while that step runs.
+  emit_collected(true);
+  drop_finished_rows();
+  if (rows_.empty()) return;
+  const auto n = static_cast<int64_t>(rows_.size());
+  std::vector<int32_t> ids(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) ids[i] = rows_[i]->next >= 0 ? rows_[i]->next : rows_[i]->last;
+  // Same draws, same rule (sample_token's): the tokens the host would pick, and on a GPU only
+  // the tokens cross to the host instead of [n, V] logits.
+  std::vector<double> u(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) u[i] = rows_[i]->sampler.draw();
+  RunOptions run;
+  run.all_logits = false;
+  run.formulation = Formulation::Step;
+  run.rows = n;
+  model_.start_forward_sample(ids, batch_, rows_[0]->sampler.params(), u, {}, run);
+  in_flight_ = n;
+  if (!overlap_) collect_step();  // XLSTM_SERVE_OVERLAP=0: the step before any host work
+  emit_collected(false);
+}
+
+void Scheduler::decode_on_host() {
   const auto n = static_cast<int64_t>(rows_.size());
   std::vector<int32_t> ids(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) ids[i] = rows_[i]->last;
@@ -340,22 +376,34 @@ void Scheduler::decode() {
   run.all_logits = false;
   run.formulation = Formulation::Step;
   run.rows = n;
-  if (sample_on_device()) {
-    // Same draws, same rule (sample_token's): the tokens the host would pick, and on a GPU only
-    // the tokens cross to the host instead of [n, V] logits.
-    std::vector<double> u(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) u[i] = rows_[i]->sampler.draw();
-    const auto tokens = model_.forward_sample(ids, batch_, rows_[0]->sampler.params(), u, {}, run);
-    for (int64_t i = 0; i < n; ++i) rows_[i]->finished = emit(*rows_[i], tokens[i], {});
-  } else {
-    const auto logits = model_.forward(ids, batch_, run);  // [n, V]
-    for (int64_t i = 0; i < n; ++i) {
-      auto row = std::span<const float>(logits).subspan(static_cast<size_t>(i * vocab_),
-                                                        static_cast<size_t>(vocab_));
-      rows_[i]->finished = advance(*rows_[i], row);
-    }
+  const auto logits = model_.forward(ids, batch_, run);  // [n, V]
+  for (int64_t i = 0; i < n; ++i) {
+    auto row = std::span<const float>(logits).subspan(static_cast<size_t>(i * vocab_),
+                                                      static_cast<size_t>(vocab_));
+    rows_[i]->finished = advance(*rows_[i], row);
   }
   drop_finished_rows();
+}
+
+void Scheduler::collect_step() {
+  if (in_flight_ == 0) return;
+  const int64_t n = in_flight_;
+  in_flight_ = 0;
+  const auto tokens = model_.finish_forward_sample();
+  for (int64_t i = 0; i < n; ++i) rows_[i]->next = tokens[i];
+}
+
+void Scheduler::emit_collected(bool only_last) {
+  for (auto& c : rows_) {
+    if (c->next < 0) continue;
+    if (!c->finished && only_last && !ends_choice(*c, c->next)) continue;
+    if (!c->finished) c->finished = emit(*c, c->next, {});
+    c->next = -1;  // a finished row's token is dropped with it
+  }
+}
+
+bool Scheduler::ends_choice(const Choice& c, int32_t t) const {
+  return c.generated + 1 >= c.job->max_tokens || (t == eos_ && !c.job->ignore_eos);
 }
 
 bool Scheduler::sample_on_device() const {
@@ -446,6 +494,7 @@ void Scheduler::choice_done(Job& job) {
 }
 
 void Scheduler::drop_finished_rows() {
+  if (in_flight_ > 0) return;  // rows keep their places until the step's tokens are collected
   for (size_t i = 0; i < rows_.size();) {
     Choice& c = *rows_[i];
     const bool cancelled = !c.finished && c.job->channel->cancelled();
@@ -466,6 +515,11 @@ void Scheduler::drop_finished_rows() {
 }
 
 void Scheduler::cancel_everything(const std::string& why) {
+  try {
+    collect_step();
+  } catch (const std::exception&) {
+    in_flight_ = 0;  // its tokens are lost with the sequences cancelled below
+  }
   std::deque<std::shared_ptr<Job>> queued;
   {
     std::lock_guard lock(mu_);

@@ -4,15 +4,17 @@
 //
 // Running sequences live in rows [0, n) of one state of capacity max_batch: each step runs all n
 // of them (RunOptions::rows = n) on their last tokens, and every sequence samples its next token
-// on the host with its own seeded Sampler. A joining sequence's state is copied into row n; a
-// finished or cancelled one is replaced by the last row. New prompts are prefilled in a separate
-// state of prefill_batch rows, all of them together, one piece per step between decode steps (so
-// running streams keep flowing): every prefilling row runs the same number of tokens, up to the
-// nearest chunk end among them (chunks end at multiples of the chunk size). A finished prefill's
-// state joins the batch. While prefilling, the states at chunk ends, at the prompt's end and where
-// it leaves the recent prompt it shares most with go into the prefix cache, and a prompt starts
-// from the longest cached prefix (or its named state) shorter than itself. On a GPU every state
-// (batch, prefill rows, cache entries) stays in device memory; moving a sequence is a device copy.
+// with its own seeded Sampler (its draws; the pick runs on the model's device when the rows
+// share one rule, and then the host emits a step's tokens while the next step runs). A joining
+// sequence's state is copied into row n; a finished or cancelled one is replaced by the last row.
+// New prompts are prefilled in a separate state of prefill_batch rows, all of them together, one
+// piece per step between decode steps (so running streams keep flowing): every prefilling row runs
+// the same number of tokens, up to the nearest chunk end among them (chunks end at multiples of the
+// chunk size). A finished prefill's state joins the batch. While prefilling, the states at chunk
+// ends, at the prompt's end and where it leaves the recent prompt it shares most with go into the
+// prefix cache, and a prompt starts from the longest cached prefix (or its named state) shorter
+// than itself. On a GPU every state (batch, prefill rows, cache entries) stays in device memory;
+// moving a sequence is a device copy.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -150,7 +152,16 @@ class Scheduler {
   void finish_prefill(const Prefill& p, int64_t row, std::span<const float> logits);
   void remove_prefill_row(size_t i);  // the last row takes its place
   int64_t rows_reserved() const;      // running rows and the choices of prefilling prompts
+  // One decode step of every running row. When every row samples on the device, the step is
+  // started (ids: each row's newest token) and the previous step's tokens are emitted while it
+  // runs (on a GPU the host's text and stop-string work overlaps the step); its tokens are
+  // collected at the next call. Otherwise a step with logits on the host.
   void decode();
+  void decode_on_host();
+  void collect_step();  // waits for the started step; its tokens become the rows' `next`
+  // Emits the rows' collected tokens (only_last: only those that end their choice).
+  void emit_collected(bool only_last);
+  bool ends_choice(const Choice& c, int32_t t) const;  // by length or end of text
   // Samples the next token of a choice from its logits row, emits it; true when it finished.
   bool advance(Choice& c, std::span<const float> logits);
   // Emits token t of a choice (logits: for log-probabilities, empty when none are asked for).
@@ -168,6 +179,8 @@ class Scheduler {
   SchedulerOptions options_;
   int64_t vocab_ = 0;
   int32_t eos_ = 0;
+  int64_t in_flight_ = 0;  // rows of the started decode step (0: none)
+  bool overlap_ = true;    // emit a step's tokens while the next one runs
 
   std::mutex mu_;
   std::condition_variable cv_;

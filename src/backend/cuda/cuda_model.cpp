@@ -141,7 +141,8 @@ class CudaModel final : public ModelBackend {
   uint64_t arena_generation = 0;
   size_t sync_zeroed = 0;  // bytes at the arena's start known to be zero counters
   Buffers buf{};
-  PinnedBuffer pinned_ids, pinned_misc;
+  PinnedBuffer pinned_ids, pinned_misc, pinned_tokens;
+  int64_t sampled_rows = -1;  // rows of a started sampling (sample_start), -1: none
   int64_t kept_rows = 0, kept_B = 0;
 
   // Decode graphs by (B, state memory, arena generation); a key runs eagerly once before capture.
@@ -610,6 +611,14 @@ class CudaModel final : public ModelBackend {
 
   std::vector<int32_t> sample(const SamplingParams& p, std::span<const double> u,
                               std::span<const std::vector<int32_t>> history) override {
+    sample_start(p, u, history);
+    return sample_finish();
+  }
+
+  // Queues the draws' upload, the sampling kernel and the tokens' download (into pinned memory,
+  // so that the copy is asynchronous too); sample_finish waits for them.
+  void sample_start(const SamplingParams& p, std::span<const double> u,
+                    std::span<const std::vector<int32_t>> history) override {
     const int64_t B = kept_B, V = c.vocab_size;
     // Host side: the draws, and each row's distinct in-vocabulary ids for the penalty.
     std::vector<int32_t> pen, off(1, 0);
@@ -627,7 +636,8 @@ class CudaModel final : public ModelBackend {
       }
     }
     const size_t bytes = B * 8 + pen.size() * 4 + off.size() * 4 + B * 4;
-    XLSTM_CUDA_CHECK(cudaStreamSynchronize(stream));
+    // The previous sampling's uploads have left the buffer: its finish waited for them.
+    if (sampled_rows >= 0) XLSTM_CUDA_CHECK(cudaStreamSynchronize(stream));
     auto* h = static_cast<char*>(pinned_misc.get(bytes));
     std::copy_n(u.data(), B, reinterpret_cast<double*>(h));
     XLSTM_CUDA_CHECK(cudaMemcpyAsync(buf.draws, h, B * 8, cudaMemcpyHostToDevice, stream));
@@ -642,10 +652,16 @@ class CudaModel final : public ModelBackend {
     }
     sample_rows(buf.logits, B, V, p, buf.draws, penalize ? buf.pen_ids : nullptr,
                 penalize ? buf.pen_off : nullptr, buf.sample, buf.tokens, stream);
-    std::vector<int32_t> tokens(static_cast<size_t>(B));
-    XLSTM_CUDA_CHECK(
-        cudaMemcpyAsync(tokens.data(), buf.tokens, B * 4, cudaMemcpyDeviceToHost, stream));
+    auto* h_tokens = static_cast<int32_t*>(pinned_tokens.get(static_cast<size_t>(B) * 4));
+    XLSTM_CUDA_CHECK(cudaMemcpyAsync(h_tokens, buf.tokens, B * 4, cudaMemcpyDeviceToHost, stream));
+    sampled_rows = B;
+  }
+
+  std::vector<int32_t> sample_finish() override {
     XLSTM_CUDA_CHECK(cudaStreamSynchronize(stream));
+    const auto* h_tokens = static_cast<const int32_t*>(pinned_tokens.get(0));
+    std::vector<int32_t> tokens(h_tokens, h_tokens + std::max<int64_t>(sampled_rows, 0));
+    sampled_rows = -1;
     return tokens;
   }
 };
