@@ -125,6 +125,22 @@ void Scheduler::drain(std::chrono::milliseconds timeout) {
   }
 }
 
+void Scheduler::warm_up() {
+  if (model_.device() != Device::Cuda) return;
+  const auto start = Clock::now();
+  RunOptions run;
+  run.all_logits = false;
+  run.formulation = Formulation::Step;
+  for (int64_t n = 1; n <= options_.max_batch; ++n) {
+    run.rows = n;
+    const std::vector<int32_t> ids(static_cast<size_t>(n), 0);
+    for (int pass = 0; pass < 2; ++pass) model_.forward(ids, batch_, run);
+  }
+  // The rows now hold what the zeros ran into; a joining sequence overwrites its whole row.
+  std::cerr << "xlstm serve: decode steps of 1.." << options_.max_batch << " sequences ready in "
+            << std::chrono::duration<double>(Clock::now() - start).count() << " s\n";
+}
+
 void Scheduler::run() {
   {
     std::lock_guard lock(mu_);

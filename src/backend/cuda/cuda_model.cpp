@@ -583,7 +583,7 @@ class CudaModel final : public ModelBackend {
         enqueue_forward(B, 1, true, 1, false, st);
         return;
       }
-      if (graphs.size() >= 8) clear_graphs();
+      if (graphs.size() >= kMaxDecodeGraphs) clear_graphs();
       cudaGraph_t g = nullptr;
       XLSTM_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
       try {

@@ -221,7 +221,7 @@ class FamilyModel final : public ModelBackend {
         enqueue(B, 1, st, o, true);
         return;
       }
-      if (graphs_.size() >= 8) clear_graphs();
+      if (graphs_.size() >= kMaxDecodeGraphs) clear_graphs();
       cudaGraph_t g = nullptr;
       XLSTM_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
       try {
