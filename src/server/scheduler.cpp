@@ -128,17 +128,22 @@ void Scheduler::drain(std::chrono::milliseconds timeout) {
 void Scheduler::warm_up() {
   if (model_.device() != Device::Cuda) return;
   const auto start = Clock::now();
+  // The largest prefill first, then the decode steps from the largest batch down: the device's
+  // workspace reaches its final size before any graph is captured (a regrowth drops them all).
   RunOptions run;
   run.all_logits = false;
+  const int64_t g = prefill_.batch(), chunk = options_.prefill_chunk;
+  model_.forward(std::vector<int32_t>(static_cast<size_t>(g * chunk), 0), prefill_, run);
   run.formulation = Formulation::Step;
-  for (int64_t n = 1; n <= options_.max_batch; ++n) {
+  for (int64_t n = options_.max_batch; n >= 1; --n) {
     run.rows = n;
     const std::vector<int32_t> ids(static_cast<size_t>(n), 0);
     for (int pass = 0; pass < 2; ++pass) model_.forward(ids, batch_, run);
   }
   // The rows now hold what the zeros ran into; a joining sequence overwrites its whole row.
-  std::cerr << "xlstm serve: decode steps of 1.." << options_.max_batch << " sequences ready in "
-            << std::chrono::duration<double>(Clock::now() - start).count() << " s\n";
+  std::cerr << "xlstm serve: prefill and decode steps of 1.." << options_.max_batch
+            << " sequences ready in " << std::chrono::duration<double>(Clock::now() - start).count()
+            << " s\n";
 }
 
 void Scheduler::run() {

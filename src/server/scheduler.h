@@ -127,9 +127,10 @@ class Scheduler {
   // OpenMP (the weight scan), ran decode 5-7x slower on 2 cores (tiny model: 2.1 vs 0.35 ms per
   // token), as its pool and the first one compete.
   void run();
-  // On a GPU: one decode step of every batch size 1..max_batch, twice (the first runs eagerly,
-  // the second captures its CUDA graph), so that no request waits for a capture. A few seconds
-  // for a 7B model at --max-batch 64; nothing on the CPU. Call it on run()'s thread, before run().
+  // On a GPU: the largest prefill, then two decode steps of every batch size max_batch..1 (the
+  // first runs eagerly, the second captures its CUDA graph), so that no request waits for the
+  // workspace to grow or for a capture. ~2 s for a 7B model at --max-batch 64; nothing on the
+  // CPU. Call it on run()'s thread, before run().
   void warm_up();
   // Queues the jobs (all or none).
   PostResult post(const std::vector<std::shared_ptr<Job>>& jobs);
