@@ -23,6 +23,11 @@ cfg=tests/fixtures/configs/xlstm-7b.json
          --server-arg=--tokenizer=models/tokenizers/gpt-neox-20b/tokenizer.json --system-tokens 0)
   echo "\$ XLSTM_SERVE_OVERLAP=0 bench_serve.py ... --concurrency 64"
   XLSTM_SERVE_OVERLAP=0 timeout 200 "${serve[@]}" --requests "${REQUESTS:-16}" --max-tokens 64
+  for pb in ${PREFILL_BATCHES:-}; do
+    echo "\$ bench_serve.py ... --concurrency 64 --prefill-batch $pb"
+    timeout 200 "${serve[@]}" --requests "${REQUESTS:-16}" --max-tokens 64 \
+      --server-arg=--prefill-batch="$pb"
+  done
   for overlap in 1 0; do
     echo "\$ XLSTM_SERVE_OVERLAP=$overlap bench_serve.py ... --prompt-tokens 16 --max-tokens 256"
     XLSTM_SERVE_OVERLAP=$overlap timeout 200 "${serve[@]}" --requests 4 --prompt-tokens 16 \

@@ -180,10 +180,11 @@ int Server::bind() {
   return port;
 }
 
-void Server::serve() {
-  // Before answering anything (connections wait in the backlog): what the first requests of
-  // each batch size would otherwise wait for.
+void Server::warm_up() {
   impl_->ctx.scheduler->warm_up();
+}
+
+void Server::serve() {
   // HTTP on its own thread, the scheduler on this one (the thread that loaded the model).
   std::thread http([this] { impl_->http.listen_after_bind(); });
   impl_->ctx.scheduler->run();

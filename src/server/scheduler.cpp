@@ -93,6 +93,8 @@ Scheduler::Scheduler(Model& model, const Tokenizer& tokenizer, Metrics& metrics,
   // For measuring what the overlap of host work and device steps gives (docs/serving.md).
   const char* overlap = std::getenv("XLSTM_SERVE_OVERLAP");
   overlap_ = overlap == nullptr || std::string(overlap) != "0";
+  // XLSTM_SERVE_TRACE=MS: a line on stderr for every scheduling step that took MS or longer.
+  if (const char* trace = std::getenv("XLSTM_SERVE_TRACE")) trace_ms_ = std::atof(trace);
 }
 
 Scheduler::~Scheduler() {
@@ -172,16 +174,32 @@ void Scheduler::run() {
 }
 
 bool Scheduler::step() {
+  const auto t0 = Clock::now();
   drop_finished_rows();  // cancelled ones
   admit_prefills();
+  const auto t1 = Clock::now();
+  const auto prefill_rows = static_cast<int64_t>(prefilling_.size());
   bool did = false;
   if (!prefilling_.empty()) {
     prefill_step();
     did = true;
   }
+  const auto t2 = Clock::now();
+  const auto decode_rows = static_cast<int64_t>(rows_.size());
   if (!rows_.empty()) {
     decode();
     did = true;
+  }
+  if (trace_ms_ > 0) {
+    const auto ms = [](Clock::duration d) {
+      return std::chrono::duration<double>(d).count() * 1e3;
+    };
+    const auto t3 = Clock::now();
+    if (ms(t3 - t0) >= trace_ms_) {
+      std::cerr << "xlstm serve: step " << ms(t3 - t0) << " ms: admit " << ms(t1 - t0)
+                << ", prefill " << ms(t2 - t1) << " (" << prefill_rows << " rows), decode "
+                << ms(t3 - t2) << " (" << decode_rows << " rows)\n";
+    }
   }
   {
     std::lock_guard lock(mu_);

@@ -186,6 +186,7 @@ class Scheduler {
   int32_t eos_ = 0;
   int64_t in_flight_ = 0;  // rows of the started decode step (0: none)
   bool overlap_ = true;    // emit a step's tokens while the next one runs
+  double trace_ms_ = 0;    // XLSTM_SERVE_TRACE: report steps at least this long
 
   std::mutex mu_;
   std::condition_variable cv_;

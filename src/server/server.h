@@ -33,6 +33,9 @@ class Server {
   ~Server();
   // Binds; returns the bound port. Throws Error when the address cannot be bound.
   int bind();
+  // On a GPU, captures what the first requests would wait for (Scheduler::warm_up); call it on
+  // serve()'s thread, before serve().
+  void warm_up();
   // Serves until stop(); returns then. Runs the scheduler on the calling thread, which should be
   // the one that loaded the model (Scheduler::run).
   void serve();

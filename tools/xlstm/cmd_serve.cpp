@@ -115,6 +115,7 @@ void add_serve(CLI::App& app) {
 
     server::Server srv(model, tok, so);
     const int port = srv.bind();
+    srv.warm_up();  // before the line that tells clients (and scripts) the server is up
     std::cout << "xlstm serve: " << so.model_name << " on " << device_name(model.device())
               << ", listening on http://" << so.host << ":" << port << std::endl;
     std::thread waiter([&] {
