@@ -78,6 +78,21 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
+def warm_clients(url, concurrency, prompt_len, vocab):
+    """One untimed short request per client, all at once, with prompts of their own (none of
+    the measured ones, so the cache learns nothing): first-use costs on both sides (the client's
+    first urllib use in 64 threads, a fresh server's first burst) stay out of the tables."""
+    rng = random.Random(concurrency)
+    prompts = [[rng.randrange(3, vocab) for _ in range(prompt_len)] for _ in range(concurrency)]
+    threads = [threading.Thread(target=streamed, args=(url, {"prompt": p, "max_tokens": 4,
+                                                             "stream": True}))
+               for p in prompts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def run_load(url, concurrency, requests, make_prompt, max_tokens):
     ttfts, gaps, tokens = [], [], [0]
     lock = threading.Lock()
@@ -156,6 +171,9 @@ def main():
     ap.add_argument("--server-arg", action="append", default=[],
                     help="extra argument for xlstm serve (repeat)")
     ap.add_argument("--out", help="write the Markdown tables here")
+    ap.add_argument("--no-warmup", dest="warmup", action="store_false",
+                    help="measure from the first request (default: one untimed short request "
+                         "per client before each level)")
     args = ap.parse_args()
     config = args.model if args.model.endswith(".json") else os.path.join(args.model, "config.json")
     vocab = args.vocab or json.load(open(config))["vocab_size"]
@@ -174,6 +192,8 @@ def main():
     try:
         rows = []
         for c in levels:
+            if args.warmup:
+                warm_clients(url, c, args.prompt_tokens, vocab)
             r = run_load(url, c, args.requests,
                          lambda ci, ri: pool[(ci * 31 + ri) % len(pool)], args.max_tokens)
             rows.append(r)
@@ -189,6 +209,8 @@ def main():
         for label, extra in (("cache on", cache_on), ("cache off", ["--state-cache-mb", "0"])):
             proc, url = start_server(args, extra)
             try:
+                if args.warmup:
+                    warm_clients(url, args.system_concurrency, args.prompt_tokens, vocab)
                 # One request first: the cached run starts with the system prompt in the cache.
                 streamed(url, {"prompt": system + suffix[-1], "max_tokens": 1, "stream": True})
                 r = run_load(url, args.system_concurrency, args.requests,
