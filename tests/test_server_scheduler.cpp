@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -20,13 +21,15 @@ const std::string kTiny = std::string(XLSTM_SOURCE_DIR) + "/models/tiny-shakespe
 
 struct Outcome {
   std::vector<std::vector<int32_t>> tokens;  // per prompt, the generated ids
+  std::vector<std::string> text, finish;     // per prompt: the text and the finish reason
   uint64_t prefill_forwards = 0;
 };
 
 // All prompts are queued before the scheduler starts, so that it admits them together (up to
 // prefill_batch); greedy, 12 new tokens each, no state cache.
 Outcome run_together(Model& model, const Tokenizer& tok,
-                     const std::vector<std::vector<int32_t>>& prompts, int64_t prefill_batch) {
+                     const std::vector<std::vector<int32_t>>& prompts, int64_t prefill_batch,
+                     const std::vector<std::vector<std::string>>& stops = {}) {
   Metrics metrics;
   SchedulerOptions o;
   o.max_batch = 16;
@@ -41,11 +44,14 @@ Outcome run_together(Model& model, const Tokenizer& tok,
     j->tokens = p;
     j->max_tokens = 12;
     j->ignore_eos = true;
+    if (jobs.size() < stops.size()) j->stop = stops[jobs.size()];
     jobs.push_back(j);
   }
   EXPECT_EQ(scheduler.post(jobs), PostResult::Queued);
   Outcome run;
   run.tokens.resize(prompts.size());
+  run.text.resize(prompts.size());
+  run.finish.resize(prompts.size());
   // The scheduler runs on this thread (the one that loaded the model); a reader gathers the
   // events and stops it once every prompt has finished.
   std::thread reader([&] {
@@ -53,6 +59,8 @@ Outcome run_together(Model& model, const Tokenizer& tok,
       for (bool finished = false; !finished;) {
         for (const Event& e : jobs[i]->channel->take(std::chrono::milliseconds(20))) {
           if (e.token >= 0) run.tokens[i].push_back(e.token);
+          run.text[i] += e.text;
+          if (!e.finish_reason.empty()) run.finish[i] = e.finish_reason;
           finished = finished || !e.finish_reason.empty();
         }
       }
@@ -90,6 +98,37 @@ TEST(ServerScheduler, PromptsPrefilledTogetherEqualEachAlone) {
               static_cast<unsigned long>(together.prefill_forwards),
               static_cast<unsigned long>(alone_forwards));
   EXPECT_LT(together.prefill_forwards, alone_forwards);
+}
+
+// A sequence that a stop string ends is found to be done while the next decode step already
+// runs with it (the host emits a step's tokens during the next one): that extra token must not
+// reach it, and the sequences around it must not notice.
+TEST(ServerScheduler, StopStringEndsOneSequenceAmongOthersAsAlone) {
+  Model model = Model::load(kTiny);
+  const Tokenizer tok = Tokenizer::from_file(kTiny + "/tokenizer.json");
+  std::vector<std::vector<int32_t>> prompts;
+  for (int len : {5, 9, 13}) {
+    std::vector<int32_t> p = {0};
+    for (int j = 1; j < len; ++j) p.push_back(30 + (len * 97 + j * 29) % 1900);
+    prompts.push_back(p);
+  }
+  // A stop string from the middle of what the first prompt generates unstopped.
+  const Outcome free_run = run_together(model, tok, {prompts[0]}, 1);
+  ASSERT_GE(free_run.text[0].size(), 6u);
+  const std::string stop = free_run.text[0].substr(free_run.text[0].size() / 2, 2);
+  const std::vector<std::vector<std::string>> stops = {{stop}};
+  const Outcome alone = run_together(model, tok, {prompts[0]}, 1, stops);
+  ASSERT_EQ(alone.finish[0], "stop");
+  ASSERT_LT(alone.tokens[0].size(), 12u);
+  const Outcome together = run_together(model, tok, prompts, 3, stops);
+  EXPECT_EQ(together.finish[0], "stop");
+  EXPECT_EQ(together.tokens[0], alone.tokens[0]);
+  EXPECT_EQ(together.text[0], alone.text[0]);
+  for (size_t i = 1; i < prompts.size(); ++i) {
+    const Outcome other = run_together(model, tok, {prompts[i]}, 1);
+    EXPECT_EQ(together.tokens[i], other.tokens[0]) << "prompt " << i;
+    EXPECT_EQ(together.finish[i], "length") << "prompt " << i;
+  }
 }
 
 }  // namespace
