@@ -194,8 +194,16 @@ def main():
         for c in levels:
             if args.warmup:
                 warm_clients(url, c, args.prompt_tokens, vocab)
+            before = metrics(url)
             r = run_load(url, c, args.requests,
                          lambda ci, ri: pool[(ci * 31 + ri) % len(pool)], args.max_tokens)
+            # The server's own mean time to first token (from a job's arrival at its scheduler):
+            # what of the client's TTFT is the server's.
+            after = metrics(url)
+            key = "xlstm_time_to_first_token_seconds"
+            n = after.get(key + "_count", 0) - before.get(key + "_count", 0)
+            if n > 0:
+                r["server_ttft_mean_ms"] = 1e3 * (after[key + "_sum"] - before[key + "_sum"]) / n
             rows.append(r)
             print(json.dumps(r), flush=True)
         report.append(table(rows, f"{args.prompt_tokens}-token prompts, {args.max_tokens} new "
