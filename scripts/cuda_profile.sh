@@ -2,7 +2,7 @@
 # On the GPU machine, through `scripts/cuda_remote_tests.sh exec scripts/cuda_profile.sh`: where the
 # GPU time of a 7B-shape prefill and decode step goes (ncu, one metric per kernel, real clocks and
 # caches), then the bench table at the issue's sizes. Logs to $OUT. PROFILES="prefill8192
-# decode_b1 decode_b64 decode_b256" picks the profiles, BENCH=0 skips the bench table.
+# prefill2048 prefill_b8_s64 decode_b1 decode_b64 decode_b256" picks the profiles, BENCH=0 skips the bench table.
 set -uo pipefail
 OUT=${OUT:-$PWD/out}
 mkdir -p "$OUT"
@@ -24,6 +24,7 @@ profile() {  # name, per (calls to divide by), bench arguments...
     case $p in
       prefill8192) profile prefill8192 1 --prompt-len 8192 --gen 0 --batch 1 ;;
       prefill2048) profile prefill2048 1 --prompt-len 2048 --gen 0 --batch 1 ;;
+      prefill_b8_s64) profile prefill_b8_s64 1 --prompt-len 64 --gen 0 --batch 8 --reps 1 ;;  # a server's joiners
       decode_b1) profile decode_b1 4 --prompt-len 1 --gen 3 --batch 1 ;;
       decode_b64) profile decode_b64 4 --prompt-len 1 --gen 3 --batch 64 ;;
       decode_b256) profile decode_b256 4 --prompt-len 1 --gen 3 --batch 256 ;;
