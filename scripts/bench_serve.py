@@ -82,7 +82,7 @@ def warm_clients(url, concurrency, prompt_len, vocab):
     """One untimed short request per client, all at once, with prompts of their own (none of
     the measured ones, so the cache learns nothing): first-use costs on both sides (the client's
     first urllib use in 64 threads, a fresh server's first burst) stay out of the tables."""
-    rng = random.Random(concurrency)
+    rng = random.Random(f"warm-up {concurrency}")  # not the measured prompts' seed
     prompts = [[rng.randrange(3, vocab) for _ in range(prompt_len)] for _ in range(concurrency)]
     threads = [threading.Thread(target=streamed, args=(url, {"prompt": p, "max_tokens": 4,
                                                              "stream": True}))

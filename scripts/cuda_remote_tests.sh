@@ -68,6 +68,7 @@ if [ "$mode" = cpu ]; then
   # Each tree's executables one by one (what ctest runs, without the OpenBLAS core-type reruns,
   # the install test and the Python client test, which need tools this machine lacks).
   status=0
+  [ -d /tmp/xlstm_run/trees ] || { echo "no CPU trees in the bundle (pack with XLSTM_CPU_TREES)" >&2; exit 2; }
   for tree in /tmp/xlstm_run/trees/*/; do
     tree=$(basename "$tree")
     log=$OUT/cpu_suite_$tree.log

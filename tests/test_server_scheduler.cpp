@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -27,9 +29,12 @@ struct Outcome {
 
 // All prompts are queued before the scheduler starts, so that it admits them together (up to
 // prefill_batch); greedy, 12 new tokens each, no state cache.
+// Sets up job i (stop strings, sampling, log-probabilities) before it is queued.
+using Configure = std::function<void(Job&, size_t)>;
+
 Outcome run_together(Model& model, const Tokenizer& tok,
                      const std::vector<std::vector<int32_t>>& prompts, int64_t prefill_batch,
-                     const std::vector<std::vector<std::string>>& stops = {}) {
+                     const Configure& configure = {}) {
   Metrics metrics;
   SchedulerOptions o;
   o.max_batch = 16;
@@ -44,7 +49,7 @@ Outcome run_together(Model& model, const Tokenizer& tok,
     j->tokens = p;
     j->max_tokens = 12;
     j->ignore_eos = true;
-    if (jobs.size() < stops.size()) j->stop = stops[jobs.size()];
+    if (configure) configure(*j, jobs.size());
     jobs.push_back(j);
   }
   EXPECT_EQ(scheduler.post(jobs), PostResult::Queued);
@@ -100,27 +105,45 @@ TEST(ServerScheduler, PromptsPrefilledTogetherEqualEachAlone) {
   EXPECT_LT(together.prefill_forwards, alone_forwards);
 }
 
-// A sequence that a stop string ends is found to be done while the next decode step already
-// runs with it (the host emits a step's tokens during the next one): that extra token must not
-// reach it, and the sequences around it must not notice.
-TEST(ServerScheduler, StopStringEndsOneSequenceAmongOthersAsAlone) {
-  Model model = Model::load(kTiny);
-  const Tokenizer tok = Tokenizer::from_file(kTiny + "/tokenizer.json");
+// With XLSTM_SERVE_OVERLAP=1 the scheduler emits a step's tokens while the next step runs even on
+// the CPU (whose steps are synchronous; on a GPU that is the default), so these tests run that
+// bookkeeping here: rows found done while a step already carries them, rows switching between
+// sampling on the device and on the host.
+class OverlapEnv : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    if (GetParam() != nullptr) setenv("XLSTM_SERVE_OVERLAP", GetParam(), 1);
+  }
+  void TearDown() override { unsetenv("XLSTM_SERVE_OVERLAP"); }
+};
+
+std::vector<std::vector<int32_t>> three_prompts() {
   std::vector<std::vector<int32_t>> prompts;
   for (int len : {5, 9, 13}) {
     std::vector<int32_t> p = {0};
     for (int j = 1; j < len; ++j) p.push_back(30 + (len * 97 + j * 29) % 1900);
     prompts.push_back(p);
   }
+  return prompts;
+}
+
+// A sequence that a stop string ends is found to be done while the next decode step already
+// runs with it: that extra token must not reach it, and the sequences around it must not notice.
+TEST_P(OverlapEnv, StopStringEndsOneSequenceAmongOthersAsAlone) {
+  Model model = Model::load(kTiny);
+  const Tokenizer tok = Tokenizer::from_file(kTiny + "/tokenizer.json");
+  const auto prompts = three_prompts();
   // A stop string from the middle of what the first prompt generates unstopped.
   const Outcome free_run = run_together(model, tok, {prompts[0]}, 1);
   ASSERT_GE(free_run.text[0].size(), 6u);
   const std::string stop = free_run.text[0].substr(free_run.text[0].size() / 2, 2);
-  const std::vector<std::vector<std::string>> stops = {{stop}};
-  const Outcome alone = run_together(model, tok, {prompts[0]}, 1, stops);
+  const Configure first_stops = [&](Job& j, size_t i) {
+    if (i == 0) j.stop = {stop};
+  };
+  const Outcome alone = run_together(model, tok, {prompts[0]}, 1, first_stops);
   ASSERT_EQ(alone.finish[0], "stop");
   ASSERT_LT(alone.tokens[0].size(), 12u);
-  const Outcome together = run_together(model, tok, prompts, 3, stops);
+  const Outcome together = run_together(model, tok, prompts, 3, first_stops);
   EXPECT_EQ(together.finish[0], "stop");
   EXPECT_EQ(together.tokens[0], alone.tokens[0]);
   EXPECT_EQ(together.text[0], alone.text[0]);
@@ -130,6 +153,34 @@ TEST(ServerScheduler, StopStringEndsOneSequenceAmongOthersAsAlone) {
     EXPECT_EQ(together.finish[i], "length") << "prompt " << i;
   }
 }
+
+// Seeded sampling, and a job that asks for log-probabilities (so the batch samples on the host
+// while it runs and on the device before and after it): every job's tokens are its tokens alone.
+TEST_P(OverlapEnv, SampledJobsAndAHostSampledJobEqualEachAlone) {
+  Model model = Model::load(kTiny);
+  const Tokenizer tok = Tokenizer::from_file(kTiny + "/tokenizer.json");
+  const auto prompts = three_prompts();
+  const Configure sampled = [](Job& j, size_t i) {
+    j.sampling.temperature = 0.9f;
+    j.sampling.top_k = 40;
+    j.sampling.seed = 7 + i;
+    if (i == 1) j.logprobs = 2, j.max_tokens = 5;  // joins the others and leaves early
+  };
+  const Outcome together = run_together(model, tok, prompts, 1, sampled);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const Outcome alone =
+        run_together(model, tok, {prompts[i]}, 1, [&](Job& j, size_t) { sampled(j, i); });
+    EXPECT_EQ(together.tokens[i], alone.tokens[0]) << "prompt " << i;
+  }
+  EXPECT_EQ(together.tokens[1].size(), 5u);
+}
+
+std::string overlap_name(const ::testing::TestParamInfo<const char*>& info) {
+  if (info.param == nullptr) return "default";
+  return std::string(info.param) == "1" ? "on" : "off";
+}
+
+INSTANTIATE_TEST_SUITE_P(Overlap, OverlapEnv, ::testing::Values(nullptr, "1", "0"), overlap_name);
 
 }  // namespace
 }  // namespace xlstm::server

@@ -92,9 +92,9 @@ TEST_P(StateSequences, SampledRowsMatchTheSmallerBatch) {
   }
 }
 
-// The server's decode loop: a step started, then, before its tokens are collected, a prefill
-// forward of another state and a copy of that state's sequence into a row the step does not run
-// (a joining sequence). Same tokens, logits and states as doing it all one after another.
+// The server's decode loop: a step started, then, before its tokens are collected, a copy of
+// another state's sequence into a row the step does not run (a joining sequence) and a prefill
+// forward of that other state. Same tokens, logits and states as doing it all one after another.
 TEST_P(StateSequences, StartedStepLetsOtherWorkRunBeforeItsFinish) {
   Model& m = *model_;
   SamplingParams p;
@@ -110,15 +110,16 @@ TEST_P(StateSequences, StartedStepLetsOtherWorkRunBeforeItsFinish) {
     for (int step = 0; step < 6; ++step) {
       const std::vector<double> u = {0.1 + 0.1 * step, 0.9 - 0.1 * step};
       const auto prompt = ids(1, 5, 3 + step);
+      // The copy comes first: on a GPU it is queued behind the step still running.
       if (overlapped) {
         m.start_forward_sample(tokens, batch, p, u, {}, rows2);
-        logits = m.forward(prompt, prefill);
         batch.copy_sequence(2, prefill, 0);
+        logits = m.forward(prompt, prefill);
         tokens = m.finish_forward_sample();
       } else {
         tokens = m.forward_sample(tokens, batch, p, u, {}, rows2);
-        logits = m.forward(prompt, prefill);
         batch.copy_sequence(2, prefill, 0);
+        logits = m.forward(prompt, prefill);
       }
       out.insert(out.end(), tokens.begin(), tokens.end());
     }

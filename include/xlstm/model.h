@@ -95,15 +95,19 @@ class Model {
                                       RunOptions options = {});
 
   // forward_sample in two halves, so that the caller can work while a GPU computes:
-  // start_forward_sample queues the step (the CPU computes it at once) and returns;
-  // finish_forward_sample waits for it and returns the tokens. One step may be started at a
-  // time. In between, forward() and State::copy_sequence may be called (a GPU runs them after
-  // the step); the started state must not be changed or read until the step is finished.
+  // start_forward_sample queues the step and returns; finish_forward_sample waits for it and
+  // returns the tokens. Backends without asynchronous sampling (samples_async() false: the CPU,
+  // the family on CUDA) compute it all in start. One step may be started at a time. In between,
+  // forward() on other states and State::copy_sequence into sequences the step does not run
+  // (rows at or past its RunOptions::rows) may be called: a GPU runs them after the step. The
+  // step's own sequences must not be read or changed until it is finished.
   void start_forward_sample(std::span<const int32_t> ids, State& state,
                             const SamplingParams& params, std::span<const double> u,
                             std::span<const std::vector<int32_t>> history = {},
                             RunOptions options = {});
   std::vector<int32_t> finish_forward_sample();
+  // Whether start_forward_sample returns before the step is done (worth working in between).
+  bool samples_async() const;
 
  private:
   struct Impl;

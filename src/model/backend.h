@@ -35,7 +35,8 @@ class ModelBackend {
   virtual std::vector<int32_t> sample(const SamplingParams& p, std::span<const double> u,
                                       std::span<const std::vector<int32_t>> history) = 0;
   // sample() in two halves: start may leave the work queued on the device; finish waits for
-  // it and returns the tokens. By default start does it all.
+  // it and returns the tokens. By default start does it all (and samples_async() says so).
+  virtual bool samples_async() const { return false; }
   virtual void sample_start(const SamplingParams& p, std::span<const double> u,
                             std::span<const std::vector<int32_t>> history) {
     started_tokens_ = sample(p, u, history);
@@ -43,7 +44,7 @@ class ModelBackend {
   virtual std::vector<int32_t> sample_finish() { return std::move(started_tokens_); }
 
  private:
-  std::vector<int32_t> started_tokens_;
+  std::vector<int32_t> started_tokens_;  // the default halves' result, between the two calls
 };
 
 std::unique_ptr<ModelBackend> load_cpu_backend(const ModelConfig& c, WeightLoader& loader,

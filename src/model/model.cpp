@@ -275,6 +275,10 @@ void Model::start_forward_sample(std::span<const int32_t> ids, State& state,
   impl_->sample_started = true;
 }
 
+bool Model::samples_async() const {
+  return impl_->backend->samples_async();
+}
+
 std::vector<int32_t> Model::finish_forward_sample() {
   if (!impl_->sample_started)
     throw InvalidInput(tagged("model", "finish_forward_sample: no step was started"));

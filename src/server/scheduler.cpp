@@ -1,6 +1,7 @@
 #include "server/scheduler.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
@@ -92,7 +93,9 @@ Scheduler::Scheduler(Model& model, const Tokenizer& tokenizer, Metrics& metrics,
       cache_(options.state_cache_bytes, ~uint64_t{0}, [&model] { return model.new_state(1); }) {
   // For measuring what the overlap of host work and device steps gives (docs/serving.md).
   const char* overlap = std::getenv("XLSTM_SERVE_OVERLAP");
-  overlap_ = overlap == nullptr || std::string(overlap) != "0";
+  // Unset: when the backend samples asynchronously; 0: never; 1: always (tests run the
+  // bookkeeping on a synchronous backend, where it only delays tokens by a step).
+  overlap_ = overlap == nullptr ? model.samples_async() : std::string(overlap) != "0";
   // XLSTM_SERVE_TRACE=MS: a line on stderr for every scheduling step that took MS or longer.
   if (const char* trace = std::getenv("XLSTM_SERVE_TRACE")) trace_ms_ = std::atof(trace);
 }
@@ -132,18 +135,28 @@ void Scheduler::warm_up() {
   const auto start = Clock::now();
   // The largest prefill first, then the decode steps from the largest batch down: the device's
   // workspace reaches its final size before any graph is captured (a regrowth drops them all).
-  RunOptions run;
-  run.all_logits = false;
-  const int64_t g = prefill_.batch(), chunk = options_.prefill_chunk;
-  model_.forward(std::vector<int32_t>(static_cast<size_t>(g * chunk), 0), prefill_, run);
-  run.formulation = Formulation::Step;
-  for (int64_t n = options_.max_batch; n >= 1; --n) {
-    run.rows = n;
-    const std::vector<int32_t> ids(static_cast<size_t>(n), 0);
-    for (int pass = 0; pass < 2; ++pass) model_.forward(ids, batch_, run);
+  // Bounded: at most 256 batch sizes (the largest) and 8,192 tokens per prefill row.
+  constexpr int64_t kMaxSizes = 256, kMaxChunk = 8192;
+  const int64_t smallest = std::max<int64_t>(1, options_.max_batch - kMaxSizes + 1);
+  try {
+    RunOptions run;
+    run.all_logits = false;
+    const int64_t g = prefill_.batch(), chunk = std::min(options_.prefill_chunk, kMaxChunk);
+    model_.forward(std::vector<int32_t>(static_cast<size_t>(g * chunk), 0), prefill_, run);
+    run.formulation = Formulation::Step;
+    for (int64_t n = options_.max_batch; n >= smallest; --n) {
+      run.rows = n;
+      const std::vector<int32_t> ids(static_cast<size_t>(n), 0);
+      for (int pass = 0; pass < 2; ++pass) model_.forward(ids, batch_, run);
+    }
+  } catch (const std::exception& e) {
+    // Only an optimisation: what failed here fails again, with its error, in the request that
+    // needs it.
+    std::cerr << "xlstm serve: warm-up stopped: " << e.what() << "\n";
+    return;
   }
   // The rows now hold what the zeros ran into; a joining sequence overwrites its whole row.
-  std::cerr << "xlstm serve: prefill and decode steps of 1.." << options_.max_batch
+  std::cerr << "xlstm serve: prefill and decode steps of " << smallest << ".." << options_.max_batch
             << " sequences ready in " << std::chrono::duration<double>(Clock::now() - start).count()
             << " s\n";
 }
@@ -175,6 +188,9 @@ void Scheduler::run() {
 
 bool Scheduler::step() {
   const auto t0 = Clock::now();
+  // Before prefill work the decode step in flight is finished: its tokens go out and its ended
+  // rows free their places for the queue now, not one prefill step later.
+  if (in_flight_ > 0 && (!prefilling_.empty() || queued())) finish_decode();
   drop_finished_rows();  // cancelled ones
   admit_prefills();
   const auto t1 = Clock::now();
@@ -190,23 +206,31 @@ bool Scheduler::step() {
     decode();
     did = true;
   }
-  if (trace_ms_ > 0) {
-    const auto ms = [](Clock::duration d) {
-      return std::chrono::duration<double>(d).count() * 1e3;
-    };
-    const auto t3 = Clock::now();
-    if (ms(t3 - t0) >= trace_ms_) {
-      std::cerr << "xlstm serve: step " << ms(t3 - t0) << " ms: admit " << ms(t1 - t0)
-                << ", prefill " << ms(t2 - t1) << " (" << prefill_rows << " rows), decode "
-                << ms(t3 - t2) << " (" << decode_rows << " rows)\n";
-    }
-  }
+  if (trace_ms_ > 0) trace_step({t0, t1, t2, Clock::now()}, prefill_rows, decode_rows);
   {
     std::lock_guard lock(mu_);
-    metrics_.load(static_cast<int64_t>(queue_.size()), static_cast<int64_t>(rows_.size()));
+    metrics_.load(static_cast<int64_t>(queue_.size()), running_rows());
   }
   metrics_.cache_size(cache_.entries(), cache_.bytes(), cache_.evictions());
   return did;
+}
+
+bool Scheduler::queued() {
+  std::lock_guard lock(mu_);
+  return !queue_.empty();
+}
+
+int64_t Scheduler::running_rows() const {
+  return std::count_if(rows_.begin(), rows_.end(), [](const auto& c) { return !c->finished; });
+}
+
+void Scheduler::trace_step(const std::array<Clock::time_point, 4>& t, int64_t prefill_rows,
+                           int64_t decode_rows) const {
+  const auto ms = [](Clock::duration d) { return std::chrono::duration<double>(d).count() * 1e3; };
+  if (ms(t[3] - t[0]) < trace_ms_) return;
+  std::cerr << "xlstm serve: step " << ms(t[3] - t[0]) << " ms: admit " << ms(t[1] - t[0])
+            << ", prefill " << ms(t[2] - t[1]) << " (" << prefill_rows << " rows), decode "
+            << ms(t[3] - t[2]) << " (" << decode_rows << " rows)\n";
 }
 
 int64_t Scheduler::rows_reserved() const {
@@ -380,14 +404,14 @@ void Scheduler::finish_prefill(const Prefill& p, int64_t row, std::span<const fl
 void Scheduler::decode() {
   collect_step();
   if (!sample_on_device()) {
-    emit_collected(false);
+    emit_collected();
     drop_finished_rows();
     if (!rows_.empty()) decode_on_host();
     return;
   }
   // Rows whose collected token ends them (length, end of text) are emitted and leave first, so
   // the next step does not carry them; the rest are emitted while that step runs.
-  emit_collected(true);
+  emit_ending_tokens();
   drop_finished_rows();
   if (rows_.empty()) return;
   const auto n = static_cast<int64_t>(rows_.size());
@@ -403,8 +427,18 @@ void Scheduler::decode() {
   run.rows = n;
   model_.start_forward_sample(ids, batch_, rows_[0]->sampler.params(), u, {}, run);
   in_flight_ = n;
-  if (!overlap_) collect_step();  // XLSTM_SERVE_OVERLAP=0: the step before any host work
-  emit_collected(false);
+  // Without overlap (a backend that samples synchronously, or XLSTM_SERVE_OVERLAP=0) the step's
+  // tokens go out now rather than a step later.
+  if (!overlap_)
+    finish_decode();
+  else
+    emit_collected();
+}
+
+void Scheduler::finish_decode() {
+  collect_step();
+  emit_collected();
+  drop_finished_rows();
 }
 
 void Scheduler::decode_on_host() {
@@ -432,12 +466,21 @@ void Scheduler::collect_step() {
   for (int64_t i = 0; i < n; ++i) rows_[i]->next = tokens[i];
 }
 
-void Scheduler::emit_collected(bool only_last) {
+void Scheduler::emit_collected() {
   for (auto& c : rows_) {
     if (c->next < 0) continue;
-    if (!c->finished && only_last && !ends_choice(*c, c->next)) continue;
-    if (!c->finished) c->finished = emit(*c, c->next, {});
-    c->next = -1;  // a finished row's token is dropped with it
+    // A finished row's token is dropped with it; a cancelled one leaves (counted) unemitted.
+    if (!c->finished && !c->job->channel->cancelled()) c->finished = emit(*c, c->next, {});
+    c->next = -1;
+  }
+}
+
+void Scheduler::emit_ending_tokens() {
+  for (auto& c : rows_) {
+    if (c->next < 0 || c->finished || c->job->channel->cancelled() || !ends_choice(*c, c->next))
+      continue;
+    c->finished = emit(*c, c->next, {});
+    c->next = -1;
   }
 }
 
@@ -557,7 +600,7 @@ void Scheduler::cancel_everything(const std::string& why) {
   try {
     collect_step();
   } catch (const std::exception&) {
-    in_flight_ = 0;  // its tokens are lost with the sequences cancelled below
+    // The step's tokens are lost with the sequences cancelled below.
   }
   std::deque<std::shared_ptr<Job>> queued;
   {

@@ -15,6 +15,7 @@
 // prefix cache, and a prompt starts from the longest cached prefix (or its named state) shorter
 // than itself. On a GPU every state (batch, prefill rows, cache entries) stays in device memory;
 // moving a sequence is a device copy.
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -128,9 +129,10 @@ class Scheduler {
   // token), as its pool and the first one compete.
   void run();
   // On a GPU: the largest prefill, then two decode steps of every batch size max_batch..1 (the
-  // first runs eagerly, the second captures its CUDA graph), so that no request waits for the
-  // workspace to grow or for a capture. ~2 s for a 7B model at --max-batch 64; nothing on the
-  // CPU. Call it on run()'s thread, before run().
+  // first runs eagerly, the second captures its CUDA graph; at most the 256 largest sizes), so
+  // that no request waits for the workspace to grow or for a capture. ~2 s for a 7B model at
+  // --max-batch 64; nothing on the CPU. A failure is reported and the server starts anyway. Call
+  // it on run()'s thread, before run().
   void warm_up();
   // Queues the jobs (all or none).
   PostResult post(const std::vector<std::shared_ptr<Job>>& jobs);
@@ -163,10 +165,17 @@ class Scheduler {
   // collected at the next call. Otherwise a step with logits on the host.
   void decode();
   void decode_on_host();
-  void collect_step();  // waits for the started step; its tokens become the rows' `next`
-  // Emits the rows' collected tokens (only_last: only those that end their choice).
-  void emit_collected(bool only_last);
+  void collect_step();        // waits for the started step; its tokens become the rows' `next`
+  void finish_decode();       // collects the step in flight, emits its tokens, drops ended rows
+  void emit_collected();      // every row's collected token
+  void emit_ending_tokens();  // the collected tokens that end their choice
   bool ends_choice(const Choice& c, int32_t t) const;  // by length or end of text
+  bool queued();                                       // prompts wait in the queue
+  int64_t running_rows() const;                        // rows not finished
+  // XLSTM_SERVE_TRACE: a step's phases (times at its start, after admission, after prefill and
+  // at its end) when it took trace_ms_ or longer.
+  void trace_step(const std::array<Clock::time_point, 4>& t, int64_t prefill_rows,
+                  int64_t decode_rows) const;
   // Samples the next token of a choice from its logits row, emits it; true when it finished.
   bool advance(Choice& c, std::span<const float> logits);
   // Emits token t of a choice (logits: for log-probabilities, empty when none are asked for).
@@ -185,7 +194,7 @@ class Scheduler {
   int64_t vocab_ = 0;
   int32_t eos_ = 0;
   int64_t in_flight_ = 0;  // rows of the started decode step (0: none)
-  bool overlap_ = true;    // emit a step's tokens while the next one runs
+  bool overlap_ = true;    // emit a step's tokens while the next one runs (async sampling only)
   double trace_ms_ = 0;    // XLSTM_SERVE_TRACE: report steps at least this long
 
   std::mutex mu_;

@@ -15,10 +15,10 @@
 
 namespace xlstm::cuda {
 
-// Decode graphs a model keeps (one per batch size and state; both backends). A server steps
-// every batch size from 1 to its --max-batch as sequences come and go: with fewer graphs than
-// sizes it kept clearing them and capturing again (8 before the eighth session).
-inline constexpr size_t kMaxDecodeGraphs = 256;
+// Decode graphs a model keeps (one per batch size and state; both backends; past it they are all
+// dropped). A server steps every batch size from 1 to its --max-batch, and its prefill rows'
+// one-token steps too: with fewer graphs than sizes it would capture the same ones over and over.
+inline constexpr size_t kMaxDecodeGraphs = 1024;
 
 // Device weights: float32 vectors, and matrices in the model's weight type (GEMM operands).
 DeviceBuffer upload_floats(const std::vector<float>& v);

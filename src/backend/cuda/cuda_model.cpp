@@ -146,7 +146,9 @@ class CudaModel final : public ModelBackend {
   int64_t kept_rows = 0, kept_B = 0;
 
   // Decode graphs by (B, state memory, arena generation); a key runs eagerly once before capture.
-  using GraphKey = std::tuple<int64_t, const void*, uint64_t>;
+  // Batch, the state's device memory and its size (a freed state's address may come back with
+  // another capacity, so other tensor offsets), the workspace's generation.
+  using GraphKey = std::tuple<int64_t, const void*, size_t, uint64_t>;
   std::map<GraphKey, cudaGraphExec_t> graphs;
   std::map<GraphKey, int> graph_seen;
 
@@ -576,7 +578,7 @@ class CudaModel final : public ModelBackend {
   }
 
   void run_graph(int64_t B, const CudaStateMirror& st) {
-    const GraphKey key{B, st.data(), arena_generation};
+    const GraphKey key{B, st.data(), st.bytes(), arena_generation};
     auto it = graphs.find(key);
     if (it == graphs.end()) {
       if (graph_seen[key]++ == 0) {  // first time: run eagerly (creates GEMM plans)
@@ -614,6 +616,8 @@ class CudaModel final : public ModelBackend {
     sample_start(p, u, history);
     return sample_finish();
   }
+
+  bool samples_async() const override { return true; }
 
   // Queues the draws' upload, the sampling kernel and the tokens' download (into pinned memory,
   // so that the copy is asynchronous too); sample_finish waits for them.

@@ -214,7 +214,7 @@ class FamilyModel final : public ModelBackend {
   // Keyed by the state's device memory, which the graph's kernels address (a new state's mirror
   // object may reuse a freed one's host address with other device memory).
   void run_graph(int64_t B, const CudaStateMirror& st, const RunOptions& o) {
-    const GraphKey key{B, st.data(), ws_.generation()};
+    const GraphKey key{B, st.data(), st.bytes(), ws_.generation()};
     auto it = graphs_.find(key);
     if (it == graphs_.end()) {
       if (graph_seen_[key]++ == 0) {
@@ -279,7 +279,9 @@ class FamilyModel final : public ModelBackend {
   WeightType wt_;
   bool use_graphs_;
   StateLayout layout_;
-  using GraphKey = std::tuple<int64_t, const void*, uint64_t>;
+  // Batch, the state's device memory and its size (a freed state's address may come back with
+  // another capacity, so other tensor offsets), the workspace's generation.
+  using GraphKey = std::tuple<int64_t, const void*, size_t, uint64_t>;
   std::map<GraphKey, cudaGraphExec_t> graphs_;
   std::map<GraphKey, int> graph_seen_;
   void* pinned_ids_ = nullptr;
