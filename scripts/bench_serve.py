@@ -139,14 +139,25 @@ def metrics(url):
     return out
 
 
+def add_server_ttft(result, before, after):
+    """The server's own mean time to first token over a run (from a job's arrival at its
+    scheduler; /metrics before and after): what of the client's TTFT is the server's."""
+    key = "xlstm_time_to_first_token_seconds"
+    n = after.get(key + "_count", 0) - before.get(key + "_count", 0)
+    if n > 0:
+        result["server_ttft_mean_ms"] = 1e3 * (after[key + "_sum"] - before[key + "_sum"]) / n
+
+
 def table(rows, title):
     lines = [f"### {title}", "",
              "| concurrency | requests | req/s | output tok/s | TTFT p50 ms | TTFT p99 ms "
-             "| ITL p50 ms | ITL p99 ms |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| server TTFT mean ms | ITL p50 ms | ITL p99 ms |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
+        server = r.get("server_ttft_mean_ms")
         lines.append(f"| {r['concurrency']} | {r['requests']} | {r['req_per_s']:.2f} | "
                      f"{r['out_tok_per_s']:.0f} | {r['ttft_p50_ms']:.1f} | {r['ttft_p99_ms']:.1f} | "
+                     f"{'' if server is None else f'{server:.1f}'} | "
                      f"{r['itl_p50_ms']:.2f} | {r['itl_p99_ms']:.2f} |")
     return "\n".join(lines) + "\n"
 
@@ -197,13 +208,7 @@ def main():
             before = metrics(url)
             r = run_load(url, c, args.requests,
                          lambda ci, ri: pool[(ci * 31 + ri) % len(pool)], args.max_tokens)
-            # The server's own mean time to first token (from a job's arrival at its scheduler):
-            # what of the client's TTFT is the server's.
-            after = metrics(url)
-            key = "xlstm_time_to_first_token_seconds"
-            n = after.get(key + "_count", 0) - before.get(key + "_count", 0)
-            if n > 0:
-                r["server_ttft_mean_ms"] = 1e3 * (after[key + "_sum"] - before[key + "_sum"]) / n
+            add_server_ttft(r, before, metrics(url))
             rows.append(r)
             print(json.dumps(r), flush=True)
         report.append(table(rows, f"{args.prompt_tokens}-token prompts, {args.max_tokens} new "
@@ -221,10 +226,12 @@ def main():
                     warm_clients(url, args.system_concurrency, args.prompt_tokens, vocab)
                 # One request first: the cached run starts with the system prompt in the cache.
                 streamed(url, {"prompt": system + suffix[-1], "max_tokens": 1, "stream": True})
+                before = metrics(url)
                 r = run_load(url, args.system_concurrency, args.requests,
                              lambda ci, ri: system + suffix[ci * args.requests + ri],
                              args.max_tokens)
                 m = metrics(url)
+                add_server_ttft(r, before, m)
                 r["concurrency"] = f"{args.system_concurrency} ({label}; hits " \
                                    f"{m.get('xlstm_state_cache_hits_total', 0):.0f})"
                 rows.append(r)
