@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
+#include <string>
+#include <utility>
 
 #include "xlstm/error.h"
 
@@ -60,13 +63,52 @@ std::string ModelConfig::layout() const {
   return out;
 }
 
+namespace {
+
+// What a block's type derives from its spec: parameters and state floats per sequence (overflow:
+// a state tensor's element count does not fit in int64).
+struct BlockSizes {
+  int64_t params = 0, state_floats = 0;
+  bool overflow = false;
+};
+
+BlockSizes sizes_of(const BlockSite& site) {
+  const BlockType& type = block_type(site.spec.type);
+  BlockSizes out;
+  out.params = type.parameter_count(site);
+  for (const auto& t : type.state(site)) {
+    int64_t n = 1;
+    for (const int64_t d : t.shape) out.overflow = out.overflow || __builtin_mul_overflow(n, d, &n);
+    out.overflow = out.overflow || __builtin_add_overflow(out.state_floats, n, &out.state_floats);
+  }
+  return out;
+}
+
+// Calls f(sizes) for every block in order until f returns false. Sizes do not depend on the
+// position, so blocks that share a spec (type and config object, as a parsed stack's copies of
+// one mlstm_block do) are derived once: a 65,536-block stack costs what a few blocks do.
+template <typename F>
+void for_each_block_sizes(const ModelConfig& c, F&& f) {
+  std::map<std::pair<std::string, const BlockConfig*>, BlockSizes> derived;
+  const BlockSpec large{"mlstm_large", nullptr};
+  for (int i = 0; i < static_cast<int>(c.num_blocks); ++i) {
+    const BlockSpec& spec = c.family == Family::Large ? large : c.blocks.at(static_cast<size_t>(i));
+    const auto key = std::make_pair(spec.type, spec.config.get());
+    auto it = derived.find(key);
+    if (it == derived.end()) it = derived.emplace(key, sizes_of(block_site(c, i))).first;
+    if (!f(it->second)) return;
+  }
+}
+
+}  // namespace
+
 int64_t ModelConfig::parameter_count() const {
   const int64_t E = embedding_dim, V = vocab_size;
   int64_t total = V * E;
-  for (int i = 0; i < static_cast<int>(num_blocks); ++i) {
-    const BlockSite site = block_site(*this, i);
-    total += block_type(site.spec.type).parameter_count(site);
-  }
+  for_each_block_sizes(*this, [&](const BlockSizes& b) {
+    total += b.params;
+    return true;
+  });
   if (add_out_norm) total += E + (family == Family::Large && use_bias ? E : 0);
   if (!tie_word_embeddings) total += V * E;
   return total;
@@ -74,13 +116,10 @@ int64_t ModelConfig::parameter_count() const {
 
 int64_t ModelConfig::state_floats_per_sequence() const {
   int64_t n = 0;
-  for (const auto& b : state_layout(*this)) {
-    for (const auto& t : b.tensors) {
-      int64_t k = 1;
-      for (int64_t d : t.shape) k *= d;
-      n += k;
-    }
-  }
+  for_each_block_sizes(*this, [&](const BlockSizes& b) {
+    n += b.state_floats;
+    return true;
+  });
   return n;
 }
 
@@ -91,16 +130,12 @@ void check_model_size(const ModelConfig& c, const std::string& where) {
   const auto add = [&](int64_t& total, int64_t n) {
     over = over || __builtin_add_overflow(total, n, &total) || total > kMax;
   };
-  for (int i = 0; i < static_cast<int>(c.num_blocks) && !over; ++i) {
-    const BlockSite site = block_site(c, i);
-    const BlockType& type = block_type(site.spec.type);
-    add(params, type.parameter_count(site));
-    for (const auto& t : type.state(site)) {
-      int64_t n = 1;
-      for (const int64_t d : t.shape) over = over || __builtin_mul_overflow(n, d, &n);
-      add(state, n);
-    }
-  }
+  for_each_block_sizes(c, [&](const BlockSizes& b) {
+    over = over || b.overflow;
+    add(params, b.params);
+    add(state, b.state_floats);
+    return !over;
+  });
   if (over) {
     throw InvalidInput(tagged(
         "config", where + ": 'num_blocks' = " + std::to_string(c.num_blocks) +
