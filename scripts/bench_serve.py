@@ -78,19 +78,25 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
+def run_threads(fn, n):
+    """fn(0) .. fn(n - 1) on n threads at once; returns the wall time until all are done."""
+    threads = [threading.Thread(target=fn, args=(i,)) for i in range(n)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0
+
+
 def warm_clients(url, concurrency, prompt_len, vocab):
     """One untimed short request per client, all at once, with prompts of their own (none of
     the measured ones, so the cache learns nothing): first-use costs on both sides (the client's
     first urllib use in 64 threads, a fresh server's first burst) stay out of the tables."""
     rng = random.Random(f"warm-up {concurrency}")  # not the measured prompts' seed
     prompts = [[rng.randrange(3, vocab) for _ in range(prompt_len)] for _ in range(concurrency)]
-    threads = [threading.Thread(target=streamed, args=(url, {"prompt": p, "max_tokens": 4,
-                                                             "stream": True}))
-               for p in prompts]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(lambda i: streamed(url, {"prompt": prompts[i], "max_tokens": 4, "stream": True}),
+                concurrency)
 
 
 def run_load(url, concurrency, requests, make_prompt, max_tokens):
@@ -112,13 +118,7 @@ def run_load(url, concurrency, requests, make_prompt, max_tokens):
                 gaps.extend(g)
                 tokens[0] += n
 
-    threads = [threading.Thread(target=client, args=(c,)) for c in range(concurrency)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
+    wall = run_threads(client, concurrency)
     if errors:
         print(f"  {len(errors)} failed requests, first: {errors[0]}", file=sys.stderr)
     done = len(ttfts)

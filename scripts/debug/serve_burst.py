@@ -9,21 +9,9 @@ import argparse
 import os
 import sys
 import threading
-import time
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import bench_serve  # noqa: E402
-
-
-def server_ttft(url):
-    total = count = 0.0
-    for line in urllib.request.urlopen(url + "/metrics").read().decode().splitlines():
-        if line.startswith("xlstm_time_to_first_token_seconds_sum"):
-            total = float(line.split()[-1])
-        elif line.startswith("xlstm_time_to_first_token_seconds_count"):
-            count = float(line.split()[-1])
-    return total, count
 
 
 def main():
@@ -48,20 +36,15 @@ def main():
                 with lock:
                     ttfts.append(t)
 
-            before = server_ttft(url)
-            threads = [threading.Thread(target=one, args=(i,)) for i in range(args.n)]
-            t0 = time.perf_counter()
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            wall = time.perf_counter() - t0
-            after = server_ttft(url)
+            before = bench_serve.metrics(url)
+            wall = bench_serve.run_threads(one, args.n)
+            r = {}
+            bench_serve.add_server_ttft(r, before, bench_serve.metrics(url))
             ttfts.sort()
-            mean_server = (after[0] - before[0]) / max(after[1] - before[1], 1)
             print(f"burst {burst}: client TTFT p50 {1e3 * ttfts[len(ttfts) // 2]:.1f} ms, "
                   f"max {1e3 * ttfts[-1]:.1f} ms, mean {1e3 * sum(ttfts) / len(ttfts):.1f} ms; "
-                  f"server TTFT mean {1e3 * mean_server:.1f} ms; wall {wall:.2f} s", flush=True)
+                  f"server TTFT mean {r.get('server_ttft_mean_ms', 0):.1f} ms; wall {wall:.2f} s",
+                  flush=True)
     finally:
         bench_serve.stop_server(proc)
 
