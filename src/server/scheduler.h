@@ -5,7 +5,7 @@
 // Running sequences live in rows [0, n) of one state of capacity max_batch: each step runs all n
 // of them (RunOptions::rows = n) on their last tokens, and every sequence samples its next token
 // with its own seeded Sampler (its draws; the pick runs on the model's device when the rows
-// share one rule, and then the host emits a step's tokens while the next step runs). A joining
+// share one rule; on a GPU the host then emits a step's tokens while the next step runs). A joining
 // sequence's state is copied into row n; a finished or cancelled one is replaced by the last row.
 // New prompts are prefilled in a separate state of prefill_batch rows, all of them together, one
 // piece per step between decode steps (so running streams keep flowing): every prefilling row runs
