@@ -1,5 +1,7 @@
 #include "backend/cuda/cuda_state.h"
 
+#include <algorithm>
+
 #include "backend/cuda/check.h"
 #include "xlstm/error.h"
 
@@ -26,6 +28,19 @@ CudaStateMirror::CudaStateMirror(const StateLayout& layout, int64_t B) : layout_
     per_seq_.push_back(std::move(per));
   }
   buf_ = DeviceBuffer(total * sizeof(float));
+  std::vector<StateTensorPlace> places;
+  for (size_t i = 0; i < layout.size(); ++i) {
+    for (size_t j = 0; j < per_seq_[i].size(); ++j) {
+      places.push_back(
+          {static_cast<int64_t>(offsets_[i][j]), static_cast<int64_t>(per_seq_[i][j])});
+      max_per_seq_ = std::max(max_per_seq_, places.back().per_seq);
+    }
+  }
+  tensors_ = static_cast<int64_t>(places.size());
+  if (!places.empty()) {
+    places_ = DeviceBuffer(places.size() * sizeof(StateTensorPlace));
+    copy_to_device(places_.get(), places.data(), places.size() * sizeof(StateTensorPlace));
+  }
 }
 
 float* CudaStateMirror::tensor(size_t block, std::string_view name) const {
@@ -59,13 +74,8 @@ void CudaStateMirror::download(std::vector<BlockState>& host) const {
 bool CudaStateMirror::copy_sequence(int64_t dst_b, const StateMirror& src, int64_t src_b) {
   const auto* s = dynamic_cast<const CudaStateMirror*>(&src);
   if (s == nullptr || s->layout_ != layout_) return false;
-  for (size_t i = 0; i < layout_.size(); ++i) {
-    for (size_t j = 0; j < layout_[i].tensors.size(); ++j) {
-      const size_t n = per_seq_[i][j];
-      copy_on_device(tensor(i, j) + static_cast<size_t>(dst_b) * n,
-                     s->tensor(i, j) + static_cast<size_t>(src_b) * n, n * sizeof(float));
-    }
-  }
+  copy_state_sequence(buf_.as<float>(), places_.as<StateTensorPlace>(), dst_b, s->buf_.as<float>(),
+                      s->places_.as<StateTensorPlace>(), src_b, tensors_, max_per_seq_);
   return true;
 }
 

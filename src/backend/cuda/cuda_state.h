@@ -2,14 +2,16 @@
 // The CUDA copy of a State (see the comment in include/xlstm/state.h): one device allocation with
 // one array [B, spec shape...] per block and state tensor, in the layout's order, float32,
 // advanced in place by the kernels. Host transfers are synchronous (cudaMemcpy orders them after
-// the model's stream work); so are the one-sequence copies a server uses to move sequences
-// between its batch and its cache without transferring the rest.
+// the model's stream work). The one-sequence copies a server uses to move sequences between its
+// batch and its cache are one kernel on the legacy default stream (state_copy.cu), ordered the
+// same way.
 #include <cstdint>
 #include <string_view>
 #include <vector>
 
 #include "backend/cuda/api.h"
 #include "backend/cuda/ops.h"
+#include "backend/cuda/state_copy.h"
 #include "xlstm/state.h"
 
 namespace xlstm::cuda {
@@ -39,6 +41,9 @@ class CudaStateMirror : public StateMirror {
   std::vector<std::vector<size_t>> offsets_;  // floats from the start, per block and tensor
   std::vector<std::vector<size_t>> per_seq_;  // floats per sequence, per block and tensor
   DeviceBuffer buf_;
+  // Every tensor's place, flat in layout order, on the device (copy_sequence's one launch).
+  DeviceBuffer places_;
+  int64_t tensors_ = 0, max_per_seq_ = 0;
 };
 
 // xLSTM Large's view of a block: C [B, NH, DHQK, DHV] | n [B, NH, DHQK] | m [B, NH].

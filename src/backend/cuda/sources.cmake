@@ -8,6 +8,7 @@ if(XLSTM_WITH_CUDA)
     ${CMAKE_CURRENT_LIST_DIR}/gemv.cu
     ${CMAKE_CURRENT_LIST_DIR}/decode_persistent.cu
     ${CMAKE_CURRENT_LIST_DIR}/cuda_state.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/state_copy.cu
     ${CMAKE_CURRENT_LIST_DIR}/cuda_model.cpp
     ${CMAKE_CURRENT_LIST_DIR}/weights.cu
     ${CMAKE_CURRENT_LIST_DIR}/rms_norm.cu
