@@ -277,6 +277,8 @@ TEST(CudaGraphs, ReplayEqualsEagerSteps) {
       ASSERT_LE(max_abs_diff(lw, lo), 1e-6f) << "B=" << B << " step " << i;
     }
   }
+  EXPECT_GE(with.decode_graph_replays(), 2 * 8);  // of 12 steps per B, at most 4 not replayed
+  EXPECT_EQ(without.decode_graph_replays(), 0);
 }
 
 std::vector<int32_t> generate_on(Model& m, const std::vector<int32_t>& prompt, int64_t n,

@@ -108,6 +108,9 @@ class Model {
   std::vector<int32_t> finish_forward_sample();
   // Whether start_forward_sample returns before the step is done (worth working in between).
   bool samples_async() const;
+  // One-token steps replayed from a captured CUDA graph so far (0 on the CPU or with graphs
+  // off): the graphs are what make small-batch decode fast, and a diagnostic can see them work.
+  int64_t decode_graph_replays() const;
 
  private:
   struct Impl;

@@ -37,6 +37,8 @@ class ModelBackend {
   // sample() in two halves: start may leave the work queued on the device; finish waits for
   // it and returns the tokens. By default start does it all (and samples_async() says so).
   virtual bool samples_async() const { return false; }
+  // Decode steps replayed from a captured CUDA graph so far (Model::decode_graph_replays).
+  virtual int64_t graph_replays_so_far() const { return 0; }
   virtual void sample_start(const SamplingParams& p, std::span<const double> u,
                             std::span<const std::vector<int32_t>> history) {
     started_tokens_ = sample(p, u, history);

@@ -279,6 +279,10 @@ bool Model::samples_async() const {
   return impl_->backend->samples_async();
 }
 
+int64_t Model::decode_graph_replays() const {
+  return impl_->backend->graph_replays_so_far();
+}
+
 std::vector<int32_t> Model::finish_forward_sample() {
   if (!impl_->sample_started)
     throw InvalidInput(tagged("model", "finish_forward_sample: no step was started"));

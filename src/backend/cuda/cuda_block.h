@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "backend/cuda/api.h"
@@ -19,6 +20,22 @@ namespace xlstm::cuda {
 // dropped). A server steps every batch size from 1 to its --max-batch, and its prefill rows'
 // one-token steps too: with fewer graphs than sizes it would capture the same ones over and over.
 inline constexpr size_t kMaxDecodeGraphs = 1024;
+
+// What a captured decode graph depends on: the batch, the state's device memory (its kernels
+// address it; a freed state's address may come back with another capacity, so other tensor
+// offsets) and the workspace's generation (pointers captured in the graph). Named fields: a
+// tuple index once compared the state's size where the generation was meant, and no graph
+// was ever kept.
+struct DecodeGraphKey {
+  int64_t batch = 0;
+  const void* state = nullptr;
+  size_t state_bytes = 0;
+  uint64_t workspace_generation = 0;
+  bool operator<(const DecodeGraphKey& o) const {
+    return std::tie(batch, state, state_bytes, workspace_generation) <
+           std::tie(o.batch, o.state, o.state_bytes, o.workspace_generation);
+  }
+};
 
 // Device weights: float32 vectors, and matrices in the model's weight type (GEMM operands).
 DeviceBuffer upload_floats(const std::vector<float>& v);

@@ -148,9 +148,9 @@ class CudaModel final : public ModelBackend {
   // Decode graphs by (B, state memory, arena generation); a key runs eagerly once before capture.
   // Batch, the state's device memory and its size (a freed state's address may come back with
   // another capacity, so other tensor offsets), the workspace's generation.
-  using GraphKey = std::tuple<int64_t, const void*, size_t, uint64_t>;
-  std::map<GraphKey, cudaGraphExec_t> graphs;
-  std::map<GraphKey, int> graph_seen;
+  std::map<DecodeGraphKey, cudaGraphExec_t> graphs;
+  std::map<DecodeGraphKey, int> graph_seen;
+  int64_t graph_replays = 0;
 
   void clear_graphs() {
     for (auto& [k, g] : graphs) cudaGraphExecDestroy(g);
@@ -578,7 +578,7 @@ class CudaModel final : public ModelBackend {
   }
 
   void run_graph(int64_t B, const CudaStateMirror& st) {
-    const GraphKey key{B, st.data(), st.bytes(), arena_generation};
+    const DecodeGraphKey key{B, st.data(), st.bytes(), arena_generation};
     auto it = graphs.find(key);
     if (it == graphs.end()) {
       if (graph_seen[key]++ == 0) {  // first time: run eagerly (creates GEMM plans)
@@ -603,7 +603,10 @@ class CudaModel final : public ModelBackend {
       it = graphs.emplace(key, exec).first;
     }
     XLSTM_CUDA_CHECK(cudaGraphLaunch(it->second, stream));
+    ++graph_replays;
   }
+
+  int64_t graph_replays_so_far() const override { return graph_replays; }
 
   void read_logits(float* dst) override {
     XLSTM_CUDA_CHECK(cudaMemcpyAsync(dst, buf.logits, kept_rows * c.vocab_size * sizeof(float),

@@ -214,7 +214,7 @@ class FamilyModel final : public ModelBackend {
   // Keyed by the state's device memory, which the graph's kernels address (a new state's mirror
   // object may reuse a freed one's host address with other device memory).
   void run_graph(int64_t B, const CudaStateMirror& st, const RunOptions& o) {
-    const GraphKey key{B, st.data(), st.bytes(), ws_.generation()};
+    const DecodeGraphKey key{B, st.data(), st.bytes(), ws_.generation()};
     auto it = graphs_.find(key);
     if (it == graphs_.end()) {
       if (graph_seen_[key]++ == 0) {
@@ -232,7 +232,7 @@ class FamilyModel final : public ModelBackend {
         throw;
       }
       XLSTM_CUDA_CHECK(cudaStreamEndCapture(stream_, &g));
-      if (ws_.generation() != std::get<2>(key)) {  // a slot moved while capturing: not valid
+      if (ws_.generation() != key.workspace_generation) {  // a slot moved while capturing
         cudaGraphDestroy(g);
         enqueue(B, 1, st, o, true);
         return;
@@ -244,7 +244,10 @@ class FamilyModel final : public ModelBackend {
       it = graphs_.emplace(key, exec).first;
     }
     XLSTM_CUDA_CHECK(cudaGraphLaunch(it->second, stream_));
+    ++graph_replays_;
   }
+
+  int64_t graph_replays_so_far() const override { return graph_replays_; }
 
   void clear_graphs() {
     for (auto& [k, g] : graphs_) cudaGraphExecDestroy(g);
@@ -281,9 +284,9 @@ class FamilyModel final : public ModelBackend {
   StateLayout layout_;
   // Batch, the state's device memory and its size (a freed state's address may come back with
   // another capacity, so other tensor offsets), the workspace's generation.
-  using GraphKey = std::tuple<int64_t, const void*, size_t, uint64_t>;
-  std::map<GraphKey, cudaGraphExec_t> graphs_;
-  std::map<GraphKey, int> graph_seen_;
+  std::map<DecodeGraphKey, cudaGraphExec_t> graphs_;
+  std::map<DecodeGraphKey, int> graph_seen_;
+  int64_t graph_replays_ = 0;
   void* pinned_ids_ = nullptr;
   int64_t pinned_ids_count_ = 0;
   Stream stream_ = nullptr;

@@ -11,28 +11,54 @@ constexpr int kThreads = 256;
 constexpr int64_t kConvStepsMax = 4;
 
 // One block per (row, group): decode rows are few and wide (one warp per row left a token's
-// norms latency-bound).
+// norms latency-bound). Rows of at most kNormPerThread · blockDim.x stay in registers between
+// the passes (one global read); longer ones are read again.
+constexpr int kNormPerThread = 8;
+
 template <typename T>
 __global__ void group_layer_norm_kernel(const float* x, int64_t G, int64_t D, int64_t x_stride,
                                         const float* w, float eps, T* y, bool accumulate) {
   const int64_t t = blockIdx.x, gidx = blockIdx.y;
   const float* xr = x + t * x_stride + gidx * D;
-  float sum = 0.0f;
-  for (int64_t d = threadIdx.x; d < D; d += blockDim.x) sum += xr[d];
-  const float mean = block_sum(sum) / static_cast<float>(D);
-  float var = 0.0f;
-  for (int64_t d = threadIdx.x; d < D; d += blockDim.x) var += (xr[d] - mean) * (xr[d] - mean);
-  const float r = rsqrtf(block_sum(var) / static_cast<float>(D) + eps);
   T* yr = y + t * G * D + gidx * D;
   const float* wr = w + gidx * D;
-  for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
-    const float v = (xr[d] - mean) * r * wr[d];
+  auto put = [&](int64_t d, float out) {
     if constexpr (std::is_same_v<T, float>) {
-      yr[d] = accumulate ? yr[d] + v : v;
+      yr[d] = accumulate ? yr[d] + out : out;
     } else {
-      store(yr + d, v);
+      store(yr + d, out);
     }
+  };
+  const auto n = static_cast<float>(D);
+  if (D <= kNormPerThread * static_cast<int64_t>(blockDim.x)) {
+    float v[kNormPerThread], sum = 0.0f, var = 0.0f;
+#pragma unroll
+    for (int i = 0; i < kNormPerThread; ++i) {
+      const int64_t d = threadIdx.x + i * static_cast<int64_t>(blockDim.x);
+      v[i] = d < D ? xr[d] : 0.0f;
+      sum += v[i];
+    }
+    const float mean = block_sum(sum) / n;
+#pragma unroll
+    for (int i = 0; i < kNormPerThread; ++i) {
+      const int64_t d = threadIdx.x + i * static_cast<int64_t>(blockDim.x);
+      if (d < D) var += (v[i] - mean) * (v[i] - mean);
+    }
+    const float r = rsqrtf(block_sum(var) / n + eps);
+#pragma unroll
+    for (int i = 0; i < kNormPerThread; ++i) {
+      const int64_t d = threadIdx.x + i * static_cast<int64_t>(blockDim.x);
+      if (d < D) put(d, (v[i] - mean) * r * wr[d]);
+    }
+    return;
   }
+  float sum = 0.0f;
+  for (int64_t d = threadIdx.x; d < D; d += blockDim.x) sum += xr[d];
+  const float mean = block_sum(sum) / n;
+  float var = 0.0f;
+  for (int64_t d = threadIdx.x; d < D; d += blockDim.x) var += (xr[d] - mean) * (xr[d] - mean);
+  const float r = rsqrtf(block_sum(var) / n + eps);
+  for (int64_t d = threadIdx.x; d < D; d += blockDim.x) put(d, (xr[d] - mean) * r * wr[d]);
 }
 
 // Outputs in parallel over (b, t, f): y_t reads x_{t−KS+1..t}, the older ones from the window.
@@ -150,28 +176,49 @@ __global__ void mlstm_v1_qkv_kernel(MlstmV1Qkv a, float scale) {
   if (which < 2) a.qk_scaled[t * 2 * I + col] = which == 0 ? acc * scale : acc / scale;
 }
 
-// out[t, o] = b[o] + W[o, :] · x[t, :]: a block of 1024 threads per (t, o) for the few rows of
-// a decode step (16-byte loads where K allows; a long K in few loads per thread).
-__global__ void __launch_bounds__(1024)
+// out[t, o] = b[o] + W[o, :] · x[t, :] for the few rows of a decode step, K split over
+// gridDim.y blocks (a long K over a handful of blocks left the GPU idle): each block writes its
+// slice's partial sum, and the last of (t, o) to finish adds them in slice order
+// (deterministic), then resets the counter for the next launch.
+__global__ void __launch_bounds__(kThreads)
     small_linear_kernel(const float* x, int64_t K, const float* W, const float* b, int64_t N,
-                        float* out) {
-  const int64_t t = blockIdx.x, o = blockIdx.y;
+                        int64_t slice, float* partials, unsigned* counters, float* out) {
+  const int64_t to = blockIdx.x, t = to / N, o = to % N, splits = gridDim.y;
+  const int64_t k_begin = blockIdx.y * slice, k_end = min(K, k_begin + slice);
   const float* xr = x + t * K;
   const float* wr = W + o * K;
   float acc = 0.0f;
-  int64_t k0 = 0;
-  if (K % 4 == 0 && reinterpret_cast<uintptr_t>(xr) % 16 == 0 &&
+  int64_t k0 = k_begin;
+  if (K % 4 == 0 && slice % 4 == 0 && reinterpret_cast<uintptr_t>(xr) % 16 == 0 &&
       reinterpret_cast<uintptr_t>(wr) % 16 == 0) {
-    for (int64_t k = 4 * threadIdx.x; k < K; k += 4 * blockDim.x) {
+    for (int64_t k = k_begin + 4 * threadIdx.x; k < k_end; k += 4 * blockDim.x) {
       const float4 xv = *reinterpret_cast<const float4*>(xr + k);
       const float4 wv = *reinterpret_cast<const float4*>(wr + k);
       acc += xv.x * wv.x + xv.y * wv.y + xv.z * wv.z + xv.w * wv.w;
     }
-    k0 = K;
+    k0 = k_end;
   }
-  for (int64_t k = k0 + threadIdx.x; k < K; k += blockDim.x) acc += xr[k] * wr[k];
+  for (int64_t k = k0 + threadIdx.x; k < k_end; k += blockDim.x) acc += xr[k] * wr[k];
   acc = block_sum(acc);
-  if (threadIdx.x == 0) out[t * N + o] = acc + (b != nullptr ? b[o] : 0.0f);
+  __shared__ bool last;
+  if (threadIdx.x == 0) {
+    partials[to * splits + blockIdx.y] = acc;
+    __threadfence();  // the partial is visible device-wide before the count says so
+    last = atomicAdd(counters + to, 1u) == splits - 1;
+  }
+  __syncthreads();
+  if (!last || threadIdx.x != 0) return;
+  __threadfence();
+  float sum = b != nullptr ? b[o] : 0.0f;
+  for (int64_t z = 0; z < splits; ++z) sum += __ldcg(partials + to * splits + z);  // not via L1
+  out[t * N + o] = sum;
+  counters[to] = 0;
+}
+
+// Slices of ~4 floats per thread (one 16-byte load each), a multiple of 4.
+int64_t small_linear_slice(int64_t K) {
+  const int64_t splits = std::clamp<int64_t>((K + 4 * kThreads - 1) / (4 * kThreads), 1, 64);
+  return std::max<int64_t>(((K + splits - 1) / splits + 3) / 4 * 4, 4);
 }
 
 }  // namespace
@@ -215,11 +262,17 @@ void mlstm_v1_qkv(const MlstmV1Qkv& a, float scale, Stream s) {
   XLSTM_CUDA_CHECK_LAUNCH();
 }
 
+int64_t small_linear_partial_floats(int64_t T, int64_t K, int64_t N) {
+  return T * N * ((K + small_linear_slice(K) - 1) / small_linear_slice(K));
+}
+
 void small_linear(const float* x, int64_t T, int64_t K, const float* W, const float* b, int64_t N,
-                  float* out, Stream s) {
-  if (T == 0) return;
-  small_linear_kernel<<<dim3(static_cast<unsigned>(T), static_cast<unsigned>(N)), 1024, 0, s>>>(
-      x, K, W, b, N, out);
+                  float* out, unsigned* counters, float* partials, Stream s) {
+  if (T == 0 || N == 0) return;
+  const int64_t slice = small_linear_slice(K),
+                splits = std::max<int64_t>((K + slice - 1) / slice, 1);
+  small_linear_kernel<<<dim3(static_cast<unsigned>(T * N), static_cast<unsigned>(splits)), kThreads,
+                        0, s>>>(x, K, W, b, N, slice, partials, counters, out);
   XLSTM_CUDA_CHECK_LAUNCH();
 }
 

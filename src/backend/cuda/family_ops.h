@@ -38,10 +38,12 @@ struct MlstmV1Qkv {
 };
 void mlstm_v1_qkv(const MlstmV1Qkv& a, float scale, Stream s);
 
-// out [T, N] = x [T, K] · W [N, K]ᵀ + b (b may be null), float32, a block per output: for the
-// few rows of a decode step, where a GEMM library launches several kernels.
+// out [T, N] = x [T, K] · W [N, K]ᵀ + b (b may be null), float32, in one launch: for the few
+// rows of a decode step, where a GEMM library launches several kernels. counters [T·N]: zero
+// before the first call (every call leaves them zero); partials: small_linear_partial_floats.
+int64_t small_linear_partial_floats(int64_t T, int64_t K, int64_t N);
 void small_linear(const float* x, int64_t T, int64_t K, const float* W, const float* b, int64_t N,
-                  float* out, Stream s);
+                  float* out, unsigned* counters, float* partials, Stream s);
 
 // act[t, j] = act(g[t, j]) · u[t, j] with gate | up side by side [T, 2F] → [T, F] (out_type).
 void gated_activation(const float* gate_up, int64_t T, int64_t F, Activation a, void* out,

@@ -6,6 +6,9 @@
 //   3. the head's last block to finish (a counter per (b, head)) writes the new n and m, which no
 //      block reads any more, and, when asked, the per-head LayerNorm + output gate of h (decode's
 //      multihead_norm_gate, fused), then resets the counter.
+// Small grids (few heads, one sequence) also split C's rows over gridDim.z blocks so that enough
+// loads are in flight: each writes its rows' partial q̂ᵀC, and the head's last block sums them in
+// a fixed order (deterministic).
 // Float32 throughout, the CPU's mlstm_step_sequence operation by operation (sums may associate
 // differently).
 #include "backend/cuda/common.cuh"
@@ -53,7 +56,7 @@ __device__ bool last_of_head(unsigned* counter) {
   __shared__ bool last;
   __threadfence();  // this thread's h is visible device-wide before the count says so
   __syncthreads();
-  if (block_tid() == 0) last = atomicAdd(counter, 1u) == gridDim.y - 1;
+  if (block_tid() == 0) last = atomicAdd(counter, 1u) == gridDim.y * gridDim.z - 1;
   __syncthreads();
   return last;
 }
@@ -96,9 +99,11 @@ constexpr int kCols = 32, kRowGroups = 8, kBatchRows = 16;
 
 // Each thread walks its column's rows kBatchRows at a time, issuing every load of a batch (C, k,
 // q) before the first store: the state's read-modify-write then streams at memory speed.
+// Row splits (gridDim.z > 1): block z owns rows [z·P, (z + 1)·P) and writes its columns' partial
+// sums to row_partials [B·NH, gridDim.z, DHV]; the head's last block adds them up into h.
 template <typename Y>
 __global__ void step_kernel(CellBatch x, int64_t t, CellStateDev st, float eps, unsigned* sync,
-                            HeadNormGate norm) {
+                            HeadNormGate norm, float* row_partials) {
   allow_dependent_launch();  // the next GEMV may start streaming its weights
   __shared__ float partial[kRowGroups][kCols + 1];
   const int64_t bh = blockIdx.x, b = bh / x.NH, h = bh % x.NH, row = b * x.S + t;
@@ -107,6 +112,8 @@ __global__ void step_kernel(CellBatch x, int64_t t, CellStateDev st, float eps, 
   const float* q = x.q.p + row * x.q.stride + h * x.DHQK;
   const float* k = x.k.p + row * x.k.stride + h * x.DHQK;
   const float scale = 1.0f / sqrtf(static_cast<float>(x.DHQK));
+  const int64_t splits = gridDim.z, P = (x.DHQK + splits - 1) / splits;
+  const int64_t a_begin = blockIdx.z * P, a_end = min(x.DHQK, a_begin + P);
   const bool col = d < x.DHV;
   float* Cb = st.C + bh * x.DHQK * x.DHV + (col ? d : 0);
   float cv[kBatchRows], kv[kBatchRows], qv[kBatchRows];
@@ -114,23 +121,24 @@ __global__ void step_kernel(CellBatch x, int64_t t, CellStateDev st, float eps, 
 #pragma unroll
     for (int i = 0; i < kBatchRows; ++i) {
       const int64_t a = a0 + i * kRowGroups;
-      const bool in = col && a < x.DHQK;
+      const bool in = col && a < a_end;
       cv[i] = in ? Cb[a * x.DHV] : 0.0f;
       kv[i] = in ? k[a] : 0.0f;
       qv[i] = in ? q[a] : 0.0f;
     }
   };
-  load_batch(threadIdx.y);  // the first batch of C is in flight while the gates are worked out
+  const int64_t a_first = a_begin + threadIdx.y;
+  load_batch(a_first);  // the first batch of C is in flight while the gates are worked out
   const Gates g = head_gates(x, row, h, n, st.m[bh], eps);
   float acc = 0.0f;
   if (col) {
     const float vd = x.v.p[row * x.v.stride + h * x.DHV + d];
-    for (int64_t a0 = threadIdx.y; a0 < x.DHQK; a0 += kRowGroups * kBatchRows) {
-      if (a0 != threadIdx.y) load_batch(a0);
+    for (int64_t a0 = a_first; a0 < a_end; a0 += kRowGroups * kBatchRows) {
+      if (a0 != a_first) load_batch(a0);
 #pragma unroll
       for (int i = 0; i < kBatchRows; ++i) {
         const int64_t a = a0 + i * kRowGroups;
-        if (a >= x.DHQK) break;
+        if (a >= a_end) break;
         const float c = g.f_act * cv[i] + (g.i_act * kv[i]) * vd;
         Cb[a * x.DHV] = c;
         acc += (qv[i] * scale) * c;
@@ -139,12 +147,28 @@ __global__ void step_kernel(CellBatch x, int64_t t, CellStateDev st, float eps, 
   }
   partial[threadIdx.y][threadIdx.x] = acc;
   __syncthreads();
+  float* h_row = x.h + row * x.h_stride + h * x.DHV;
   if (threadIdx.y == 0 && d < x.DHV) {
     float sum = 0.0f;
     for (int r = 0; r < kRowGroups; ++r) sum += partial[r][threadIdx.x];
-    x.h[row * x.h_stride + h * x.DHV + d] = sum / g.denom;
+    if (splits == 1) {
+      h_row[d] = sum / g.denom;
+    } else {
+      row_partials[(bh * splits + blockIdx.z) * x.DHV + d] = sum;
+    }
   }
-  if (last_of_head(sync + bh)) finish_head<Y>(x, row, h, bh, g, n, st.m, sync + bh, norm);
+  if (!last_of_head(sync + bh)) return;
+  if (splits > 1) {
+    __threadfence();
+    const float* pr = row_partials + bh * splits * x.DHV;
+    for (int64_t j = block_tid(); j < x.DHV; j += blockDim.x * blockDim.y) {
+      float sum = 0.0f;
+      for (int64_t z = 0; z < splits; ++z) sum += __ldcg(pr + z * x.DHV + j);  // not via L1
+      h_row[j] = sum / g.denom;
+    }
+    __syncthreads();  // the fused norm reads every column of h
+  }
+  finish_head<Y>(x, row, h, bh, g, n, st.m, sync + bh, norm);
 }
 
 // The same with 16-byte accesses: a thread owns 4 adjacent columns (a block 128), for DHV % 4 == 0
@@ -218,18 +242,32 @@ bool vec4_ok(const CellBatch& x, const float* C) {
          al(C);
 }
 
+// Row splits: at most this many, each at least one full pass of the block's rows.
+constexpr int64_t kMaxRowSplits = 8, kRowsPerPass = kRowGroups * kBatchRows;
+// Grids below this many blocks split rows (about four blocks per SM of an H100/H200).
+constexpr int64_t kFullGrid = 512;
+
+int64_t row_splits(const CellBatch& x, int64_t blocks) {
+  int64_t r = 1;
+  while (2 * r <= kMaxRowSplits && blocks * 2 * r <= kFullGrid && x.DHQK >= 2 * r * kRowsPerPass)
+    r *= 2;
+  return r;
+}
+
 template <typename Y>
 void launch_steps(const CellBatch& x, CellStateDev st, float eps, unsigned* sync,
-                  const HeadNormGate& norm, Stream s) {
+                  const HeadNormGate& norm, float* row_partials, Stream s) {
   const auto BH = static_cast<unsigned>(x.B * x.NH);
   // 16-byte accesses need 4× fewer blocks; at small batches the scalar kernel's wider grid wins.
   const bool vec4 = vec4_ok(x, st.C) && BH * blocks_for(x.DHV, 4 * kCols) >= 512;
-  const dim3 grid(BH, blocks_for(x.DHV, vec4 ? 4 * kCols : kCols)), block(kCols, kRowGroups);
+  const unsigned tiles = blocks_for(x.DHV, vec4 ? 4 * kCols : kCols);
+  const int64_t splits = vec4 || row_partials == nullptr ? 1 : row_splits(x, BH * tiles);
+  const dim3 grid(BH, tiles, static_cast<unsigned>(splits)), block(kCols, kRowGroups);
   for (int64_t t = 0; t < x.S; ++t) {
     if (vec4) {
       step_vec4_kernel<Y><<<grid, block, 0, s>>>(x, t, st, eps, sync, norm);
     } else {
-      step_kernel<Y><<<grid, block, 0, s>>>(x, t, st, eps, sync, norm);
+      step_kernel<Y><<<grid, block, 0, s>>>(x, t, st, eps, sync, norm, row_partials);
     }
     XLSTM_CUDA_CHECK_LAUNCH();
   }
@@ -241,14 +279,19 @@ size_t mlstm_step_sync_bytes(const CellBatch& x) {
   return static_cast<size_t>(x.B * x.NH) * sizeof(unsigned);
 }
 
+size_t mlstm_step_partial_bytes(const CellBatch& x) {
+  return static_cast<size_t>(x.B * x.NH * kMaxRowSplits * x.DHV) * sizeof(float);
+}
+
 void mlstm_step(const CellBatch& x, CellStateDev st, float eps, unsigned* d_sync, Stream s,
-                const HeadNormGate* norm) {
+                const HeadNormGate* norm, float* row_partials) {
   if (x.B * x.NH == 0 || x.S == 0) return;
   // The kernels read norm.y as Y (null: no norm).
   if (norm != nullptr && norm->y_type == WeightType::BF16) {
-    launch_steps<bf16>(x, st, eps, d_sync, *norm, s);
+    launch_steps<bf16>(x, st, eps, d_sync, *norm, row_partials, s);
   } else {
-    launch_steps<float>(x, st, eps, d_sync, norm != nullptr ? *norm : HeadNormGate{}, s);
+    launch_steps<float>(x, st, eps, d_sync, norm != nullptr ? *norm : HeadNormGate{}, row_partials,
+                        s);
   }
 }
 

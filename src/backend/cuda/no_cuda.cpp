@@ -99,7 +99,11 @@ void scale_columns(void*, WeightType, int64_t, int64_t, const float*, Stream) {
 size_t mlstm_step_sync_bytes(const CellBatch&) {
   no_cuda();
 }
-void mlstm_step(const CellBatch&, CellStateDev, float, unsigned*, Stream, const HeadNormGate*) {
+size_t mlstm_step_partial_bytes(const CellBatch&) {
+  no_cuda();
+}
+void mlstm_step(const CellBatch&, CellStateDev, float, unsigned*, Stream, const HeadNormGate*,
+                float*) {
   no_cuda();
 }
 bool mlstm_chunkwise_uses_tensor_cores(const CellBatch&, int64_t, bool) {

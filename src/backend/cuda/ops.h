@@ -91,9 +91,12 @@ struct HeadNormGate {
   void* y;
   WeightType y_type;
 };
+// row_partials (optional, mlstm_step_partial_bytes): lets small grids (few heads, one sequence)
+// split C's rows over more blocks; any content, not kept between calls.
 size_t mlstm_step_sync_bytes(const CellBatch& x);
+size_t mlstm_step_partial_bytes(const CellBatch& x);
 void mlstm_step(const CellBatch& x, CellStateDev st, float eps, unsigned* d_sync, Stream s,
-                const HeadNormGate* norm = nullptr);
+                const HeadNormGate* norm = nullptr, float* row_partials = nullptr);
 
 // mlstm_chunkwise.cu — the chunkwise form (any S, chunk ≤ kMaxChunk; a last partial chunk is
 // fine): gate prefix sums, chunk-boundary states, intra-chunk scores, outputs. tensor_cores: the

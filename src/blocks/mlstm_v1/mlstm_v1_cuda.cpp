@@ -72,7 +72,11 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
         std::sqrt(static_cast<float>(DH)), s);
     float* gates = ctx.ws.f32("gates", T * 2 * NH);  // ĩ | f̃
     if (T <= kSmallRows) {
-      cuda::small_linear(qkv, T, 3 * I, f(gates_), f(gates_b_), 2 * NH, gates, s);
+      auto* counters = static_cast<unsigned*>(ctx.ws.get("small_linear_counters", T * 2 * NH * 4));
+      float* partials =
+          ctx.ws.f32("small_linear_partials", cuda::small_linear_partial_floats(T, 3 * I, 2 * NH));
+      cuda::small_linear(qkv, T, 3 * I, f(gates_), f(gates_b_), 2 * NH, gates, counters, partials,
+                         s);
     } else {
       ctx.gemm.linear(qkv, T, 3 * I, f(gates_), 2 * NH, WeightType::F32, f(gates_b_), gates, false,
                       s);
@@ -95,7 +99,9 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
     if (S == 1 || o.formulation == Formulation::Step) {
       auto* sync = static_cast<unsigned*>(
           ctx.ws.get("mlstm_step_sync", static_cast<int64_t>(cuda::mlstm_step_sync_bytes(cell))));
-      cuda::mlstm_step(cell, cs, 1e-6f, sync, s);
+      float* partials = ctx.ws.f32("mlstm_step_partials",
+                                   static_cast<int64_t>(cuda::mlstm_step_partial_bytes(cell) / 4));
+      cuda::mlstm_step(cell, cs, 1e-6f, sync, s, nullptr, partials);
     } else {
       const int64_t chunk =
           std::min<int64_t>(o.chunk_size > 0 ? o.chunk_size : 64, cuda::kMaxChunk);
