@@ -125,6 +125,7 @@ struct Shape {
   int64_t E, heads, blocks;
   const char* signature;
   int64_t batch = 3;
+  int64_t mlstm_heads = 0;  // 0: the fixture's
 };
 
 class CudaFamilyShapes : public ::testing::TestWithParam<Shape> {};
@@ -142,6 +143,7 @@ TEST_P(CudaFamilyShapes, RandomStackMatchesTheCpu) {
   j["vocab_size"] = 211;
   j["slstm_block"]["slstm"]["num_heads"] = p.heads;
   j["slstm_block"]["slstm"].erase("hidden_size");
+  if (p.mlstm_heads > 0) j["mlstm_block"]["mlstm"]["num_heads"] = p.mlstm_heads;
   const ModelConfig c = parse_config(j.dump(), "shape").config;
   // The family's random weights come from the same host generator on both devices.
   Model cpu = Model::random(c, 5), gpu = Model::random(c, 5, false, Device::Cuda);
@@ -162,7 +164,11 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CudaFamilyShapes,
                                            Shape{192, 4, 8, "7:1"},
                                            // The all-sLSTM benchmark's heads (4 x 256), 8
                                            // sequences: 8 dot-product parts per column.
-                                           Shape{1024, 4, 2, "0:1", 8}));
+                                           Shape{1024, 4, 2, "0:1", 8},
+                                           // One 1024-wide mLSTM head: the decode step splits
+                                           // C's rows over 16 blocks (one and three sequences).
+                                           Shape{512, 4, 1, "1:0", 1, 1},
+                                           Shape{512, 4, 1, "1:0", 3, 1}));
 
 }  // namespace
 }  // namespace xlstm

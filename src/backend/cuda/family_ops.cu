@@ -15,14 +15,29 @@ constexpr int64_t kConvStepsMax = 4;
 // the passes (one global read); longer ones are read again.
 constexpr int kNormPerThread = 8;
 
-template <typename T>
+// mLSTM v1's output gate, applied to the normed value (kGate): (hn + skip · c) · SiLU(z) at
+// column j of the row (c [T, G·D], z rows at z_stride).
+struct V1Gate {
+  const float* c = nullptr;
+  const float* skip = nullptr;
+  const float* z = nullptr;
+  int64_t z_stride = 0;
+};
+
+template <typename T, bool kGate>
 __global__ void group_layer_norm_kernel(const float* x, int64_t G, int64_t D, int64_t x_stride,
-                                        const float* w, float eps, T* y, bool accumulate) {
+                                        const float* w, float eps, T* y, bool accumulate,
+                                        V1Gate gate) {
   const int64_t t = blockIdx.x, gidx = blockIdx.y;
   const float* xr = x + t * x_stride + gidx * D;
   T* yr = y + t * G * D + gidx * D;
   const float* wr = w + gidx * D;
   auto put = [&](int64_t d, float out) {
+    if constexpr (kGate) {
+      const int64_t j = gidx * D + d;
+      const float zj = gate.z[t * gate.z_stride + j];
+      out = (out + gate.skip[j] * gate.c[t * G * D + j]) * zj * sigmoid(zj);
+    }
     if constexpr (std::is_same_v<T, float>) {
       yr[d] = accumulate ? yr[d] + out : out;
     } else {
@@ -62,12 +77,21 @@ __global__ void group_layer_norm_kernel(const float* x, int64_t G, int64_t D, in
 }
 
 // Outputs in parallel over (b, t, f): y_t reads x_{t−KS+1..t}, the older ones from the window.
+// The row b·S + t from blockIdx.y (row_grid; at most 65,535 rows) or, like f, from the index.
 __global__ void causal_conv_kernel(const float* x, int64_t x_stride, int64_t B, int64_t S,
                                    int64_t F, const float* w, const float* bias, int64_t KS,
-                                   const float* state, float* y, bool silu) {
-  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  if (i >= B * S * F) return;
-  const int64_t f = i % F, t = (i / F) % S, b = i / (S * F);
+                                   const float* state, float* y, bool silu, bool row_grid) {
+  int64_t i, f, t, b;
+  if (row_grid) {
+    f = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+    if (f >= F) return;
+    const int row = static_cast<int>(blockIdx.y), s32 = static_cast<int>(S);  // S ≤ rows here
+    b = row / s32, t = row % s32, i = static_cast<int64_t>(row) * F + f;
+  } else {
+    i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+    if (i >= B * S * F) return;
+    f = i % F, t = (i / F) % S, b = i / (S * F);
+  }
   float acc = bias != nullptr ? bias[f] : 0.0f;
   for (int64_t j = 0; j < KS; ++j) {
     const int64_t r = t - KS + 1 + j;  // ≥ −(KS − 1)
@@ -141,17 +165,6 @@ __global__ void gated_activation_kernel(const float* gu, int64_t T_, int64_t F, 
   store(out + i, activate(gu[t * 2 * F + j], a) * gu[t * 2 * F + F + j]);
 }
 
-template <typename T>
-__global__ void mlstm_v1_output_kernel(const float* hn, const float* c, const float* skip,
-                                       const float* z, int64_t z_stride, int64_t T_, int64_t I,
-                                       T* out) {
-  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  if (i >= T_ * I) return;
-  const int64_t t = i / I, j = i % I;
-  const float zj = z[t * z_stride + j];
-  store(out + i, (hn[i] + skip[j] * c[i]) * zj * sigmoid(zj));
-}
-
 __global__ void add_kernel(float* dst, const float* src, int64_t n) {
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (i < n) dst[i] += src[i];
@@ -174,6 +187,48 @@ __global__ void mlstm_v1_qkv_kernel(MlstmV1Qkv a, float scale) {
   for (int64_t e = 0; e < bs; ++e) acc += xr[e] * wr[e];
   a.qkv[t * 3 * I + col] = acc;
   if (which < 2) a.qk_scaled[t * 2 * I + col] = which == 0 ? acc * scale : acc / scale;
+}
+
+// The same, 4 adjacent outputs per thread and the row from the grid (I % 4 == 0, 16-byte
+// aligned rows, T ≤ 65,535): 32-bit column math instead of 64-bit divisions per output, 16-byte
+// stores. Each output's sum is the one above, term by term.
+__global__ void mlstm_v1_qkv4_kernel(MlstmV1Qkv a, float scale) {
+  const int I = static_cast<int>(a.I), bs = static_cast<int>(a.bs);
+  const int col = 4 * static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (col >= 3 * I) return;
+  const int64_t t = blockIdx.y;
+  const int which = col / I, j = col % I;
+  const float* W = which == 0 ? a.q_w : which == 1 ? a.k_w : a.v_w;
+  const float* bias = which == 0 ? a.q_b : which == 1 ? a.k_b : a.v_b;
+  const float* src = which == 2 ? a.xm + t * a.xm_stride : a.c + t * I;
+  float out[4];
+#pragma unroll
+  for (int u = 0; u < 4; ++u) {
+    const int jj = j + u;
+    const float* xr = src + (jj / bs) * bs;
+    const float* wr = W + static_cast<int64_t>(jj) * bs;
+    float acc = bias != nullptr ? bias[jj] : 0.0f;
+    if (bs % 4 == 0) {  // 16-byte loads of the block's inputs and the weight row
+      for (int e = 0; e < bs; e += 4) {
+        const float4 xv = load4(xr + e), wv = load4(wr + e);
+        acc += xv.x * wv.x;
+        acc += xv.y * wv.y;
+        acc += xv.z * wv.z;
+        acc += xv.w * wv.w;
+      }
+    } else {
+      for (int e = 0; e < bs; ++e) acc += xr[e] * wr[e];
+    }
+    out[u] = acc;
+  }
+  store4(a.qkv + t * 3 * I + col, make_float4(out[0], out[1], out[2], out[3]));
+  if (which == 0) {
+    store4(a.qk_scaled + t * 2 * I + col,
+           make_float4(out[0] * scale, out[1] * scale, out[2] * scale, out[3] * scale));
+  } else if (which == 1) {
+    store4(a.qk_scaled + t * 2 * I + col,
+           make_float4(out[0] / scale, out[1] / scale, out[2] / scale, out[3] / scale));
+  }
 }
 
 // out[t, o] = b[o] + W[o, :] · x[t, :] for the few rows of a decode step, K split over
@@ -223,20 +278,45 @@ int64_t small_linear_slice(int64_t K) {
 
 }  // namespace
 
-void group_layer_norm(const float* x, int64_t T, int64_t G, int64_t D, int64_t x_stride,
-                      const float* w, float eps, void* y, WeightType y_type, bool accumulate,
-                      Stream s) {
+namespace {
+
+void launch_group_layer_norm(const float* x, int64_t T, int64_t G, int64_t D, int64_t x_stride,
+                             const float* w, float eps, void* y, WeightType y_type, bool accumulate,
+                             const V1Gate& gate, Stream s) {
   if (T == 0) return;
   const dim3 grid(static_cast<unsigned>(T), static_cast<unsigned>(G));
   const unsigned threads = threads_for_row(D, 4);  // a whole number of warps, ≤ 1024
-  if (y_type == WeightType::BF16) {
-    group_layer_norm_kernel<<<grid, threads, 0, s>>>(x, G, D, x_stride, w, eps,
-                                                     static_cast<bf16*>(y), false);
+  auto run = [&](auto gated) {
+    constexpr bool kGate = decltype(gated)::value;
+    if (y_type == WeightType::BF16) {
+      group_layer_norm_kernel<bf16, kGate>
+          <<<grid, threads, 0, s>>>(x, G, D, x_stride, w, eps, static_cast<bf16*>(y), false, gate);
+    } else {
+      group_layer_norm_kernel<float, kGate><<<grid, threads, 0, s>>>(
+          x, G, D, x_stride, w, eps, static_cast<float*>(y), accumulate, gate);
+    }
+  };
+  if (gate.c != nullptr) {
+    run(std::true_type{});
   } else {
-    group_layer_norm_kernel<<<grid, threads, 0, s>>>(x, G, D, x_stride, w, eps,
-                                                     static_cast<float*>(y), accumulate);
+    run(std::false_type{});
   }
   XLSTM_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+void group_layer_norm(const float* x, int64_t T, int64_t G, int64_t D, int64_t x_stride,
+                      const float* w, float eps, void* y, WeightType y_type, bool accumulate,
+                      Stream s) {
+  launch_group_layer_norm(x, T, G, D, x_stride, w, eps, y, y_type, accumulate, V1Gate{}, s);
+}
+
+void mlstm_v1_norm_output(const float* h, int64_t T, int64_t NH, int64_t DH, const float* w,
+                          float eps, const float* c, const float* skip, const float* z,
+                          int64_t z_stride, void* out, WeightType out_type, Stream s) {
+  launch_group_layer_norm(h, T, NH, DH, NH * DH, w, eps, out, out_type, false,
+                          V1Gate{c, skip, z, z_stride}, s);
 }
 
 void causal_conv1d(const float* x, int64_t x_stride, int64_t B, int64_t S, int64_t F,
@@ -249,8 +329,14 @@ void causal_conv1d(const float* x, int64_t x_stride, int64_t B, int64_t S, int64
     XLSTM_CUDA_CHECK_LAUNCH();
     return;
   }
-  causal_conv_kernel<<<blocks_for(B * S * F, kThreads), kThreads, 0, s>>>(x, x_stride, B, S, F, w,
-                                                                          bias, KS, state, y, silu);
+  if (B * S <= 65535) {  // 64-bit divisions per output are most of the index work
+    const dim3 grid(blocks_for(F, kThreads), static_cast<unsigned>(B * S));
+    causal_conv_kernel<<<grid, kThreads, 0, s>>>(x, x_stride, B, S, F, w, bias, KS, state, y, silu,
+                                                 true);
+  } else {
+    causal_conv_kernel<<<blocks_for(B * S * F, kThreads), kThreads, 0, s>>>(
+        x, x_stride, B, S, F, w, bias, KS, state, y, silu, false);
+  }
   XLSTM_CUDA_CHECK_LAUNCH();
   conv_window_kernel<<<blocks_for(B * F, kThreads), kThreads, 0, s>>>(x, x_stride, B, S, F, KS,
                                                                       state);
@@ -258,7 +344,16 @@ void causal_conv1d(const float* x, int64_t x_stride, int64_t B, int64_t S, int64
 }
 
 void mlstm_v1_qkv(const MlstmV1Qkv& a, float scale, Stream s) {
-  mlstm_v1_qkv_kernel<<<blocks_for(a.T * 3 * a.I, kThreads), kThreads, 0, s>>>(a, scale);
+  auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  const bool inputs16 = aligned(a.c) && aligned(a.xm) && a.xm_stride % 4 == 0 && aligned(a.q_w) &&
+                        aligned(a.k_w) && aligned(a.v_w);
+  if (a.I % 4 == 0 && a.T <= 65535 && 3 * a.I < (int64_t{1} << 30) && aligned(a.qkv) &&
+      aligned(a.qk_scaled) && (a.bs % 4 != 0 || inputs16)) {
+    const dim3 grid(blocks_for(3 * a.I / 4, kThreads), static_cast<unsigned>(a.T));
+    if (a.T > 0) mlstm_v1_qkv4_kernel<<<grid, kThreads, 0, s>>>(a, scale);
+  } else {
+    mlstm_v1_qkv_kernel<<<blocks_for(a.T * 3 * a.I, kThreads), kThreads, 0, s>>>(a, scale);
+  }
   XLSTM_CUDA_CHECK_LAUNCH();
 }
 
@@ -284,19 +379,6 @@ void gated_activation(const float* gate_up, int64_t T, int64_t F, Activation a, 
   } else {
     gated_activation_kernel<<<blocks_for(T * F, kThreads), kThreads, 0, s>>>(
         gate_up, T, F, a, static_cast<float*>(out));
-  }
-  XLSTM_CUDA_CHECK_LAUNCH();
-}
-
-void mlstm_v1_output(const float* hn, const float* c, const float* skip, const float* z,
-                     int64_t z_stride, int64_t T, int64_t I, void* out, WeightType out_type,
-                     Stream s) {
-  if (out_type == WeightType::BF16) {
-    mlstm_v1_output_kernel<<<blocks_for(T * I, kThreads), kThreads, 0, s>>>(
-        hn, c, skip, z, z_stride, T, I, static_cast<bf16*>(out));
-  } else {
-    mlstm_v1_output_kernel<<<blocks_for(T * I, kThreads), kThreads, 0, s>>>(
-        hn, c, skip, z, z_stride, T, I, static_cast<float*>(out));
   }
   XLSTM_CUDA_CHECK_LAUNCH();
 }

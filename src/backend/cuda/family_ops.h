@@ -49,11 +49,12 @@ void small_linear(const float* x, int64_t T, int64_t K, const float* W, const fl
 void gated_activation(const float* gate_up, int64_t T, int64_t F, Activation a, void* out,
                       WeightType out_type, Stream s);
 
-// mLSTM v1 output: out[t, j] = (hn[t, j] + skip[j] · c[t, j]) · SiLU(z[t, j]);
-// hn, c [T, I]; z rows at stride z_stride; out [T, I] as out_type.
-void mlstm_v1_output(const float* hn, const float* c, const float* skip, const float* z,
-                     int64_t z_stride, int64_t T, int64_t I, void* out, WeightType out_type,
-                     Stream s);
+// mLSTM v1's multi-head norm and output in one pass: hn = group_layer_norm(h) over NH groups of
+// DH, out[t, j] = (hn[t, j] + skip[j] · c[t, j]) · SiLU(z[t, j]); h, c [T, NH·DH]; z rows at
+// z_stride; out [T, NH·DH] as out_type.
+void mlstm_v1_norm_output(const float* h, int64_t T, int64_t NH, int64_t DH, const float* w,
+                          float eps, const float* c, const float* skip, const float* z,
+                          int64_t z_stride, void* out, WeightType out_type, Stream s);
 
 // The sLSTM recurrence of one layer over S steps for B sequences in one launch (slstm.cu): heads
 // run independently; each head's rows are split over G blocks that keep their slice of the

@@ -45,7 +45,8 @@ __device__ Gates head_gates(const CellBatch& x, int64_t row, int64_t h, const fl
   const float* k = x.k.p + row * x.k.stride + h * x.DHQK;
   const int64_t nt = blockDim.x * blockDim.y;
   float qn = 0.0f;
-  for (int64_t a = block_tid(); a < x.DHQK; a += nt)
+#pragma unroll 4
+  for (int64_t a = block_tid(); a < x.DHQK; a += nt)  // unrolled: the loads in flight together
     qn += (q[a] * scale) * (f_act * n[a] + i_act * k[a]);
   qn = block_sum(qn);
   return {f_act, i_act, m_new, fmaxf(fabsf(qn), expf(-m_new)) + eps};
@@ -96,6 +97,28 @@ __device__ void finish_head(const CellBatch& x, int64_t row, int64_t h, int64_t 
 }
 
 constexpr int kCols = 32, kRowGroups = 8, kBatchRows = 16;
+
+// In the head's last block of a row-split launch: h = (Σ_z partials[z]) / denominator, the splits
+// added in order (deterministic); partials [splits, DHV] of this (b, head).
+// The loads of kAhead splits are issued before their sums (the last block's serial tail).
+__device__ void sum_row_partials(const CellBatch& x, const float* partials, int64_t splits,
+                                 float denom, float* h_row) {
+  constexpr int kAhead = 8;
+  __threadfence();
+  for (int64_t j = block_tid(); j < x.DHV; j += blockDim.x * blockDim.y) {
+    float sum = 0.0f;
+    for (int64_t z0 = 0; z0 < splits; z0 += kAhead) {
+      float p[kAhead];
+#pragma unroll
+      for (int i = 0; i < kAhead; ++i)  // not via L1: other blocks wrote them
+        p[i] = z0 + i < splits ? __ldcg(partials + (z0 + i) * x.DHV + j) : 0.0f;
+#pragma unroll
+      for (int i = 0; i < kAhead; ++i) sum += p[i];  // in split order (+0 past the end)
+    }
+    h_row[j] = sum / denom;
+  }
+  __syncthreads();  // the fused norm reads every column of h
+}
 
 // Each thread walks its column's rows kBatchRows at a time, issuing every load of a batch (C, k,
 // q) before the first store: the state's read-modify-write then streams at memory speed.
@@ -158,16 +181,7 @@ __global__ void step_kernel(CellBatch x, int64_t t, CellStateDev st, float eps, 
     }
   }
   if (!last_of_head(sync + bh)) return;
-  if (splits > 1) {
-    __threadfence();
-    const float* pr = row_partials + bh * splits * x.DHV;
-    for (int64_t j = block_tid(); j < x.DHV; j += blockDim.x * blockDim.y) {
-      float sum = 0.0f;
-      for (int64_t z = 0; z < splits; ++z) sum += __ldcg(pr + z * x.DHV + j);  // not via L1
-      h_row[j] = sum / g.denom;
-    }
-    __syncthreads();  // the fused norm reads every column of h
-  }
+  if (splits > 1) sum_row_partials(x, row_partials + bh * splits * x.DHV, splits, g.denom, h_row);
   finish_head<Y>(x, row, h, bh, g, n, st.m, sync + bh, norm);
 }
 
@@ -236,6 +250,86 @@ __global__ void step_vec4_kernel(CellBatch x, int64_t t, CellStateDev st, float 
   if (last_of_head(sync + bh)) finish_head<Y>(x, row, h, bh, g, n, st.m, sync + bh, norm);
 }
 
+// Small grids with 16-byte rows (a decode of one sequence with few, wide heads): a thread owns 4
+// adjacent columns, the block 128 columns and P = DHQK / gridDim.z rows of C. i·k and q̂ of those
+// rows are staged in shared memory once (not loaded per column), and each thread keeps
+// kSplitBatch rows of C in flight. Partial sums as in step_kernel's row splits.
+constexpr int kSplitBatch = 8, kMaxSplitRows = 1024;
+
+template <typename Y>
+__global__ void __launch_bounds__(kCols* kRowGroups, 4)  // all of a 512-block grid resident
+    step_split_vec4_kernel(CellBatch x, int64_t t, CellStateDev st, float eps, unsigned* sync,
+                           HeadNormGate norm, float* row_partials) {
+  allow_dependent_launch();
+  __shared__ float ik_s[kMaxSplitRows], qs_s[kMaxSplitRows];
+  __shared__ float4 partial[kRowGroups][kCols];
+  const int64_t bh = blockIdx.x, b = bh / x.NH, h = bh % x.NH, row = b * x.S + t;
+  float* n = st.n + bh * x.DHQK;
+  const int64_t d = (blockIdx.y * kCols + threadIdx.x) * 4;
+  const float* q = x.q.p + row * x.q.stride + h * x.DHQK;
+  const float* k = x.k.p + row * x.k.stride + h * x.DHQK;
+  const int64_t splits = gridDim.z, P = (x.DHQK + splits - 1) / splits;
+  const int64_t a_begin = blockIdx.z * P;
+  const int rows = static_cast<int>(min(x.DHQK, a_begin + P) - a_begin);
+  const bool col = d < x.DHV;
+  float* Cb = st.C + bh * x.DHQK * x.DHV + a_begin * x.DHV + (col ? d : 0);
+  float4 cv[kSplitBatch];
+  auto load_batch = [&](int r0) {
+#pragma unroll
+    for (int i = 0; i < kSplitBatch; ++i) {
+      const int r = r0 + i * kRowGroups;
+      cv[i] = col && r < rows ? load4(Cb + r * x.DHV) : make_float4(0, 0, 0, 0);
+    }
+  };
+  load_batch(threadIdx.y);  // the first batch of C is in flight while the gates are worked out
+  const Gates g = head_gates(x, row, h, n, st.m[bh], eps);
+  const float scale = 1.0f / sqrtf(static_cast<float>(x.DHQK));
+  for (int r = static_cast<int>(block_tid()); r < rows; r += kCols * kRowGroups) {
+    ik_s[r] = g.i_act * k[a_begin + r];
+    qs_s[r] = q[a_begin + r] * scale;
+  }
+  __syncthreads();
+  float4 acc = make_float4(0, 0, 0, 0);
+  if (col) {
+    const float4 vd = load4(x.v.p + row * x.v.stride + h * x.DHV + d);
+    for (int r0 = threadIdx.y; r0 < rows; r0 += kRowGroups * kSplitBatch) {
+      if (r0 != static_cast<int>(threadIdx.y)) load_batch(r0);
+#pragma unroll
+      for (int i = 0; i < kSplitBatch; ++i) {
+        const int r = r0 + i * kRowGroups;
+        if (r >= rows) break;
+        const float ik = ik_s[r], qs = qs_s[r];
+        float4 c;
+        c.x = g.f_act * cv[i].x + ik * vd.x;
+        c.y = g.f_act * cv[i].y + ik * vd.y;
+        c.z = g.f_act * cv[i].z + ik * vd.z;
+        c.w = g.f_act * cv[i].w + ik * vd.w;
+        store4(Cb + r * x.DHV, c);
+        acc.x += qs * c.x, acc.y += qs * c.y, acc.z += qs * c.z, acc.w += qs * c.w;
+      }
+    }
+  }
+  partial[threadIdx.y][threadIdx.x] = acc;
+  __syncthreads();
+  float* h_row = x.h + row * x.h_stride + h * x.DHV;
+  if (threadIdx.y == 0 && col) {
+    float4 sum = make_float4(0, 0, 0, 0);
+    for (int r = 0; r < kRowGroups; ++r) {
+      const float4 p = partial[r][threadIdx.x];
+      sum.x += p.x, sum.y += p.y, sum.z += p.z, sum.w += p.w;
+    }
+    if (splits == 1) {
+      const float den = g.denom;
+      store4(h_row + d, make_float4(sum.x / den, sum.y / den, sum.z / den, sum.w / den));
+    } else {
+      store4(row_partials + (bh * splits + blockIdx.z) * x.DHV + d, sum);
+    }
+  }
+  if (!last_of_head(sync + bh)) return;
+  if (splits > 1) sum_row_partials(x, row_partials + bh * splits * x.DHV, splits, g.denom, h_row);
+  finish_head<Y>(x, row, h, bh, g, n, st.m, sync + bh, norm);
+}
+
 bool vec4_ok(const CellBatch& x, const float* C) {
   auto al = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
   return x.DHV % 4 == 0 && x.v.stride % 4 == 0 && x.h_stride % 4 == 0 && al(x.v.p) && al(x.h) &&
@@ -254,15 +348,36 @@ int64_t row_splits(const CellBatch& x, int64_t blocks) {
   return r;
 }
 
+// The split vec4 kernel: splits so that each block has at least one batch of rows per thread.
+int64_t vec4_row_splits(const CellBatch& x, int64_t blocks) {
+  int64_t r = 1;
+  while (blocks * 2 * r <= kFullGrid && x.DHQK >= 2 * r * kRowGroups * kSplitBatch) r *= 2;
+  return r;
+}
+
 template <typename Y>
 void launch_steps(const CellBatch& x, CellStateDev st, float eps, unsigned* sync,
                   const HeadNormGate& norm, float* row_partials, Stream s) {
   const auto BH = static_cast<unsigned>(x.B * x.NH);
-  // 16-byte accesses need 4× fewer blocks; at small batches the scalar kernel's wider grid wins.
-  const bool vec4 = vec4_ok(x, st.C) && BH * blocks_for(x.DHV, 4 * kCols) >= 512;
-  const unsigned tiles = blocks_for(x.DHV, vec4 ? 4 * kCols : kCols);
+  const dim3 block(kCols, kRowGroups);
+  const unsigned wide_tiles = blocks_for(x.DHV, 4 * kCols);
+  // 16-byte accesses need 4× fewer blocks; at small batches the scalar kernel's wider grid wins
+  // unless rows can be split too.
+  if (vec4_ok(x, st.C) && BH * wide_tiles < kFullGrid && row_partials != nullptr) {
+    const int64_t splits = vec4_row_splits(x, BH * wide_tiles);
+    if ((x.DHQK + splits - 1) / splits <= kMaxSplitRows) {
+      const dim3 grid(BH, wide_tiles, static_cast<unsigned>(splits));
+      for (int64_t t = 0; t < x.S; ++t) {
+        step_split_vec4_kernel<Y><<<grid, block, 0, s>>>(x, t, st, eps, sync, norm, row_partials);
+        XLSTM_CUDA_CHECK_LAUNCH();
+      }
+      return;
+    }
+  }
+  const bool vec4 = vec4_ok(x, st.C) && BH * wide_tiles >= kFullGrid;
+  const unsigned tiles = vec4 ? wide_tiles : blocks_for(x.DHV, kCols);
   const int64_t splits = vec4 || row_partials == nullptr ? 1 : row_splits(x, BH * tiles);
-  const dim3 grid(BH, tiles, static_cast<unsigned>(splits)), block(kCols, kRowGroups);
+  const dim3 grid(BH, tiles, static_cast<unsigned>(splits));
   for (int64_t t = 0; t < x.S; ++t) {
     if (vec4) {
       step_vec4_kernel<Y><<<grid, block, 0, s>>>(x, t, st, eps, sync, norm);
@@ -280,7 +395,10 @@ size_t mlstm_step_sync_bytes(const CellBatch& x) {
 }
 
 size_t mlstm_step_partial_bytes(const CellBatch& x) {
-  return static_cast<size_t>(x.B * x.NH * kMaxRowSplits * x.DHV) * sizeof(float);
+  // The most splits either kernel makes: kMaxRowSplits, or one batch of rows per thread.
+  const int64_t splits = std::max<int64_t>(
+      kMaxRowSplits, (x.DHQK + kRowGroups * kSplitBatch - 1) / (kRowGroups * kSplitBatch));
+  return static_cast<size_t>(x.B * x.NH * splits * x.DHV) * sizeof(float);
 }
 
 void mlstm_step(const CellBatch& x, CellStateDev st, float eps, unsigned* d_sync, Stream s,

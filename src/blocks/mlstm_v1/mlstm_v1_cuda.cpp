@@ -112,10 +112,9 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
                      static_cast<int64_t>(cuda::mlstm_chunkwise_scratch_bytes(cell, chunk, tc)));
       cuda::mlstm_chunkwise(cell, cs, 1e-6f, chunk, scratch, s, tc);
     }
-    float* hn = ctx.ws.f32("hn", T * I);
-    cuda::group_layer_norm(h, T, NH, DH, I, f(outnorm_), eps, hn, WeightType::F32, false, s);
     void* out = ctx.ws.typed("out", T * I, wt);
-    cuda::mlstm_v1_output(hn, conv, f(skip_), up + I, 2 * I, T, I, out, wt, s);
+    cuda::mlstm_v1_norm_output(h, T, NH, DH, f(outnorm_), eps, conv, f(skip_), up + I, 2 * I, out,
+                               wt, s);
     ctx.gemm.linear(out, T, I, down_.get(), E, wt, f(down_b_), x, true, s);  // x += proj_down
   }
 
