@@ -6,9 +6,9 @@
 //   3. the head's last block to finish (a counter per (b, head)) writes the new n and m, which no
 //      block reads any more, and, when asked, the per-head LayerNorm + output gate of h (decode's
 //      multihead_norm_gate, fused), then resets the counter.
-// Small grids (few heads, one sequence) also split C's rows over gridDim.z blocks so that enough
-// loads are in flight: each writes its rows' partial q̂ᵀC, and the head's last block sums them in
-// a fixed order (deterministic).
+// Small grids (few heads, one sequence) with 16-byte rows also split C's rows over gridDim.z
+// blocks so that enough loads are in flight: each writes its rows' partial q̂ᵀC, and the head's
+// last block sums them in a fixed order (deterministic).
 // Float32 throughout, the CPU's mlstm_step_sequence operation by operation (sums may associate
 // differently).
 #include "backend/cuda/common.cuh"
@@ -122,11 +122,9 @@ __device__ void sum_row_partials(const CellBatch& x, const float* partials, int6
 
 // Each thread walks its column's rows kBatchRows at a time, issuing every load of a batch (C, k,
 // q) before the first store: the state's read-modify-write then streams at memory speed.
-// Row splits (gridDim.z > 1): block z owns rows [z·P, (z + 1)·P) and writes its columns' partial
-// sums to row_partials [B·NH, gridDim.z, DHV]; the head's last block adds them up into h.
 template <typename Y>
 __global__ void step_kernel(CellBatch x, int64_t t, CellStateDev st, float eps, unsigned* sync,
-                            HeadNormGate norm, float* row_partials) {
+                            HeadNormGate norm) {
   allow_dependent_launch();  // the next GEMV may start streaming its weights
   __shared__ float partial[kRowGroups][kCols + 1];
   const int64_t bh = blockIdx.x, b = bh / x.NH, h = bh % x.NH, row = b * x.S + t;
@@ -135,8 +133,6 @@ __global__ void step_kernel(CellBatch x, int64_t t, CellStateDev st, float eps, 
   const float* q = x.q.p + row * x.q.stride + h * x.DHQK;
   const float* k = x.k.p + row * x.k.stride + h * x.DHQK;
   const float scale = 1.0f / sqrtf(static_cast<float>(x.DHQK));
-  const int64_t splits = gridDim.z, P = (x.DHQK + splits - 1) / splits;
-  const int64_t a_begin = blockIdx.z * P, a_end = min(x.DHQK, a_begin + P);
   const bool col = d < x.DHV;
   float* Cb = st.C + bh * x.DHQK * x.DHV + (col ? d : 0);
   float cv[kBatchRows], kv[kBatchRows], qv[kBatchRows];
@@ -144,24 +140,23 @@ __global__ void step_kernel(CellBatch x, int64_t t, CellStateDev st, float eps, 
 #pragma unroll
     for (int i = 0; i < kBatchRows; ++i) {
       const int64_t a = a0 + i * kRowGroups;
-      const bool in = col && a < a_end;
+      const bool in = col && a < x.DHQK;
       cv[i] = in ? Cb[a * x.DHV] : 0.0f;
       kv[i] = in ? k[a] : 0.0f;
       qv[i] = in ? q[a] : 0.0f;
     }
   };
-  const int64_t a_first = a_begin + threadIdx.y;
-  load_batch(a_first);  // the first batch of C is in flight while the gates are worked out
+  load_batch(threadIdx.y);  // the first batch of C is in flight while the gates are worked out
   const Gates g = head_gates(x, row, h, n, st.m[bh], eps);
   float acc = 0.0f;
   if (col) {
     const float vd = x.v.p[row * x.v.stride + h * x.DHV + d];
-    for (int64_t a0 = a_first; a0 < a_end; a0 += kRowGroups * kBatchRows) {
-      if (a0 != a_first) load_batch(a0);
+    for (int64_t a0 = threadIdx.y; a0 < x.DHQK; a0 += kRowGroups * kBatchRows) {
+      if (a0 != threadIdx.y) load_batch(a0);
 #pragma unroll
       for (int i = 0; i < kBatchRows; ++i) {
         const int64_t a = a0 + i * kRowGroups;
-        if (a >= a_end) break;
+        if (a >= x.DHQK) break;
         const float c = g.f_act * cv[i] + (g.i_act * kv[i]) * vd;
         Cb[a * x.DHV] = c;
         acc += (qv[i] * scale) * c;
@@ -170,19 +165,12 @@ __global__ void step_kernel(CellBatch x, int64_t t, CellStateDev st, float eps, 
   }
   partial[threadIdx.y][threadIdx.x] = acc;
   __syncthreads();
-  float* h_row = x.h + row * x.h_stride + h * x.DHV;
   if (threadIdx.y == 0 && d < x.DHV) {
     float sum = 0.0f;
     for (int r = 0; r < kRowGroups; ++r) sum += partial[r][threadIdx.x];
-    if (splits == 1) {
-      h_row[d] = sum / g.denom;
-    } else {
-      row_partials[(bh * splits + blockIdx.z) * x.DHV + d] = sum;
-    }
+    x.h[row * x.h_stride + h * x.DHV + d] = sum / g.denom;
   }
-  if (!last_of_head(sync + bh)) return;
-  if (splits > 1) sum_row_partials(x, row_partials + bh * splits * x.DHV, splits, g.denom, h_row);
-  finish_head<Y>(x, row, h, bh, g, n, st.m, sync + bh, norm);
+  if (last_of_head(sync + bh)) finish_head<Y>(x, row, h, bh, g, n, st.m, sync + bh, norm);
 }
 
 // The same with 16-byte accesses: a thread owns 4 adjacent columns (a block 128), for DHV % 4 == 0
@@ -253,7 +241,8 @@ __global__ void step_vec4_kernel(CellBatch x, int64_t t, CellStateDev st, float 
 // Small grids with 16-byte rows (a decode of one sequence with few, wide heads): a thread owns 4
 // adjacent columns, the block 128 columns and P = DHQK / gridDim.z rows of C. i·k and q̂ of those
 // rows are staged in shared memory once (not loaded per column), and each thread keeps
-// kSplitBatch rows of C in flight. Partial sums as in step_kernel's row splits.
+// kSplitBatch rows of C in flight; block z writes its columns' partial sums to row_partials
+// [B·NH, gridDim.z, DHV], and the head's last block adds them up into h.
 constexpr int kSplitBatch = 8, kMaxSplitRows = 1024;
 
 template <typename Y>
@@ -336,17 +325,9 @@ bool vec4_ok(const CellBatch& x, const float* C) {
          al(C);
 }
 
-// Row splits: at most this many, each at least one full pass of the block's rows.
-constexpr int64_t kMaxRowSplits = 8, kRowsPerPass = kRowGroups * kBatchRows;
-// Grids below this many blocks split rows (about four blocks per SM of an H100/H200).
+// Grids below this many blocks split rows where they can (about four blocks per SM of an
+// H100/H200).
 constexpr int64_t kFullGrid = 512;
-
-int64_t row_splits(const CellBatch& x, int64_t blocks) {
-  int64_t r = 1;
-  while (2 * r <= kMaxRowSplits && blocks * 2 * r <= kFullGrid && x.DHQK >= 2 * r * kRowsPerPass)
-    r *= 2;
-  return r;
-}
 
 // The split vec4 kernel: splits so that each block has at least one batch of rows per thread.
 int64_t vec4_row_splits(const CellBatch& x, int64_t blocks) {
@@ -375,14 +356,12 @@ void launch_steps(const CellBatch& x, CellStateDev st, float eps, unsigned* sync
     }
   }
   const bool vec4 = vec4_ok(x, st.C) && BH * wide_tiles >= kFullGrid;
-  const unsigned tiles = vec4 ? wide_tiles : blocks_for(x.DHV, kCols);
-  const int64_t splits = vec4 || row_partials == nullptr ? 1 : row_splits(x, BH * tiles);
-  const dim3 grid(BH, tiles, static_cast<unsigned>(splits));
+  const dim3 grid(BH, vec4 ? wide_tiles : blocks_for(x.DHV, kCols));
   for (int64_t t = 0; t < x.S; ++t) {
     if (vec4) {
       step_vec4_kernel<Y><<<grid, block, 0, s>>>(x, t, st, eps, sync, norm);
     } else {
-      step_kernel<Y><<<grid, block, 0, s>>>(x, t, st, eps, sync, norm, row_partials);
+      step_kernel<Y><<<grid, block, 0, s>>>(x, t, st, eps, sync, norm);
     }
     XLSTM_CUDA_CHECK_LAUNCH();
   }
@@ -395,9 +374,8 @@ size_t mlstm_step_sync_bytes(const CellBatch& x) {
 }
 
 size_t mlstm_step_partial_bytes(const CellBatch& x) {
-  // The most splits either kernel makes: kMaxRowSplits, or one batch of rows per thread.
-  const int64_t splits = std::max<int64_t>(
-      kMaxRowSplits, (x.DHQK + kRowGroups * kSplitBatch - 1) / (kRowGroups * kSplitBatch));
+  // The most splits step_split_vec4_kernel makes: one batch of rows per thread.
+  const int64_t splits = (x.DHQK + kRowGroups * kSplitBatch - 1) / (kRowGroups * kSplitBatch);
   return static_cast<size_t>(x.B * x.NH * splits * x.DHV) * sizeof(float);
 }
 
