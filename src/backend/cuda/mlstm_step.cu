@@ -173,6 +173,27 @@ __global__ void step_kernel(CellBatch x, int64_t t, CellStateDev st, float eps, 
   if (last_of_head(sync + bh)) finish_head<Y>(x, row, h, bh, g, n, st.m, sync + bh, norm);
 }
 
+// Four adjacent columns of one row of C: c' = f·c + (i·k)·v, and acc += q̂·c'; returns c'.
+__device__ __forceinline__ float4 update4(float4 c, float f, float ik, float4 v, float qs,
+                                          float4& acc) {
+  c.x = f * c.x + ik * v.x;
+  c.y = f * c.y + ik * v.y;
+  c.z = f * c.z + ik * v.z;
+  c.w = f * c.w + ik * v.w;
+  acc.x += qs * c.x, acc.y += qs * c.y, acc.z += qs * c.z, acc.w += qs * c.w;
+  return c;
+}
+
+// This thread's 4 columns summed over the block's row groups, in order.
+__device__ __forceinline__ float4 sum_row_groups(const float4 (&partial)[kRowGroups][kCols]) {
+  float4 sum = make_float4(0, 0, 0, 0);
+  for (int r = 0; r < kRowGroups; ++r) {
+    const float4 p = partial[r][threadIdx.x];
+    sum.x += p.x, sum.y += p.y, sum.z += p.z, sum.w += p.w;
+  }
+  return sum;
+}
+
 // The same with 16-byte accesses: a thread owns 4 adjacent columns (a block 128), for DHV % 4 == 0
 // and aligned rows; fewer, wider memory instructions for the batch decode's state traffic.
 template <typename Y>
@@ -212,25 +233,14 @@ __global__ void step_vec4_kernel(CellBatch x, int64_t t, CellStateDev st, float 
       for (int i = 0; i < kVecRows; ++i) {
         const int64_t a = a0 + i * kRowGroups;
         if (a >= x.DHQK) break;
-        const float ik = g.i_act * kv[i], qs = qv[i] * scale;
-        float4 c;
-        c.x = g.f_act * cv[i].x + ik * vd.x;
-        c.y = g.f_act * cv[i].y + ik * vd.y;
-        c.z = g.f_act * cv[i].z + ik * vd.z;
-        c.w = g.f_act * cv[i].w + ik * vd.w;
-        store4(Cb + a * x.DHV, c);
-        acc.x += qs * c.x, acc.y += qs * c.y, acc.z += qs * c.z, acc.w += qs * c.w;
+        store4(Cb + a * x.DHV, update4(cv[i], g.f_act, g.i_act * kv[i], vd, qv[i] * scale, acc));
       }
     }
   }
   partial[threadIdx.y][threadIdx.x] = acc;
   __syncthreads();
   if (threadIdx.y == 0 && d < x.DHV) {
-    float4 sum = make_float4(0, 0, 0, 0);
-    for (int r = 0; r < kRowGroups; ++r) {
-      const float4 p = partial[r][threadIdx.x];
-      sum.x += p.x, sum.y += p.y, sum.z += p.z, sum.w += p.w;
-    }
+    const float4 sum = sum_row_groups(partial);
     const float den = g.denom;
     store4(x.h + row * x.h_stride + h * x.DHV + d,
            make_float4(sum.x / den, sum.y / den, sum.z / den, sum.w / den));
@@ -287,14 +297,7 @@ __global__ void __launch_bounds__(kCols* kRowGroups, 4)  // all of a 512-block g
       for (int i = 0; i < kSplitBatch; ++i) {
         const int r = r0 + i * kRowGroups;
         if (r >= rows) break;
-        const float ik = ik_s[r], qs = qs_s[r];
-        float4 c;
-        c.x = g.f_act * cv[i].x + ik * vd.x;
-        c.y = g.f_act * cv[i].y + ik * vd.y;
-        c.z = g.f_act * cv[i].z + ik * vd.z;
-        c.w = g.f_act * cv[i].w + ik * vd.w;
-        store4(Cb + r * x.DHV, c);
-        acc.x += qs * c.x, acc.y += qs * c.y, acc.z += qs * c.z, acc.w += qs * c.w;
+        store4(Cb + r * x.DHV, update4(cv[i], g.f_act, ik_s[r], vd, qs_s[r], acc));
       }
     }
   }
@@ -302,11 +305,7 @@ __global__ void __launch_bounds__(kCols* kRowGroups, 4)  // all of a 512-block g
   __syncthreads();
   float* h_row = x.h + row * x.h_stride + h * x.DHV;
   if (threadIdx.y == 0 && col) {
-    float4 sum = make_float4(0, 0, 0, 0);
-    for (int r = 0; r < kRowGroups; ++r) {
-      const float4 p = partial[r][threadIdx.x];
-      sum.x += p.x, sum.y += p.y, sum.z += p.z, sum.w += p.w;
-    }
+    const float4 sum = sum_row_groups(partial);
     if (splits == 1) {
       const float den = g.denom;
       store4(h_row + d, make_float4(sum.x / den, sum.y / den, sum.z / den, sum.w / den));
