@@ -77,6 +77,7 @@ void add_bench(CLI::App& app) {
         prompt[i] = static_cast<int32_t>((i * 7919 + 13) % cfg.vocab_size);
       double best_prefill = 0, best_decode = 0, best_ttft = 1e30;
       reset_device_memory_peak(device);
+      const int64_t replays_before = model.decode_graph_replays();
       for (int r = 0; r < o->reps; ++r) {
         State state = model.new_state(B);
         RunOptions run;
@@ -99,6 +100,10 @@ void add_bench(CLI::App& app) {
         best_prefill = std::max(best_prefill, B * o->prompt_len / prefill);
         if (o->gen > 0) best_decode = std::max(best_decode, B * o->gen / decode);
       }
+      // Each new state's first step runs eagerly and its second is captured: with three steps
+      // or more, none replayed means decode ran without graphs (slower, and not as designed).
+      if (device == Device::Cuda && o->gen >= 3 && model.decode_graph_replays() == replays_before)
+        std::fprintf(stderr, "warning: no decode step of batch %d replayed a CUDA graph\n", B);
       std::printf("| %5d | %6ld | %13.1f | %7.1f | %12ld | %12.2f | %12.1f | %12.1f |\n", B,
                   o->prompt_len, best_prefill, best_ttft * 1e3, o->gen, best_decode, peak_rss_mib(),
                   static_cast<double>(device_memory(device).peak) / (1 << 20));
