@@ -15,7 +15,7 @@ echo "# $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name,driver_version --format
 command -v ncu nsys | tee -a "$OUT/probe.log"
 if [ "${DETAIL:-1}" = 1 ]; then
   timeout 240 ncu --cache-control none --clock-control none \
-    -k "regex:${KERNELS:-step_kernel|gemv_kernel|group_layer_norm|small_linear}" \
+    -k "regex:${KERNELS:-step_.*kernel|gemv_kernel|group_layer_norm|small_linear|mlstm_v1_qkv}" \
     --launch-skip "${SKIP:-200}" --launch-count "${COUNT:-8}" \
     --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats \
     --section MemoryWorkloadAnalysis "${bench[@]}" --prompt-len 1 --gen 3 --batch 1 \

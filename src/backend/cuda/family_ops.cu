@@ -276,6 +276,12 @@ int64_t small_linear_slice(int64_t K) {
   return std::max<int64_t>(((K + splits - 1) / splits + 3) / 4 * 4, 4);
 }
 
+// Slices of K (at least one, as launched).
+int64_t small_linear_splits(int64_t K) {
+  const int64_t slice = small_linear_slice(K);
+  return std::max<int64_t>((K + slice - 1) / slice, 1);
+}
+
 }  // namespace
 
 namespace {
@@ -358,14 +364,13 @@ void mlstm_v1_qkv(const MlstmV1Qkv& a, float scale, Stream s) {
 }
 
 int64_t small_linear_partial_floats(int64_t T, int64_t K, int64_t N) {
-  return T * N * ((K + small_linear_slice(K) - 1) / small_linear_slice(K));
+  return T * N * small_linear_splits(K);
 }
 
 void small_linear(const float* x, int64_t T, int64_t K, const float* W, const float* b, int64_t N,
                   float* out, unsigned* counters, float* partials, Stream s) {
   if (T == 0 || N == 0) return;
-  const int64_t slice = small_linear_slice(K),
-                splits = std::max<int64_t>((K + slice - 1) / slice, 1);
+  const int64_t slice = small_linear_slice(K), splits = small_linear_splits(K);
   small_linear_kernel<<<dim3(static_cast<unsigned>(T * N), static_cast<unsigned>(splits)), kThreads,
                         0, s>>>(x, K, W, b, N, slice, partials, counters, out);
   XLSTM_CUDA_CHECK_LAUNCH();

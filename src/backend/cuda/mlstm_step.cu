@@ -342,10 +342,10 @@ void launch_steps(const CellBatch& x, CellStateDev st, float eps, unsigned* sync
   const dim3 block(kCols, kRowGroups);
   const unsigned wide_tiles = blocks_for(x.DHV, 4 * kCols);
   // 16-byte accesses need 4× fewer blocks; at small batches the scalar kernel's wider grid wins
-  // unless rows can be split too.
+  // unless rows can be split too (heads of at least 128 rows).
   if (vec4_ok(x, st.C) && BH * wide_tiles < kFullGrid && row_partials != nullptr) {
     const int64_t splits = vec4_row_splits(x, BH * wide_tiles);
-    if ((x.DHQK + splits - 1) / splits <= kMaxSplitRows) {
+    if (splits > 1 && (x.DHQK + splits - 1) / splits <= kMaxSplitRows) {
       const dim3 grid(BH, wide_tiles, static_cast<unsigned>(splits));
       for (int64_t t = 0; t < x.S; ++t) {
         step_split_vec4_kernel<Y><<<grid, block, 0, s>>>(x, t, st, eps, sync, norm, row_partials);
@@ -373,7 +373,9 @@ size_t mlstm_step_sync_bytes(const CellBatch& x) {
 }
 
 size_t mlstm_step_partial_bytes(const CellBatch& x) {
-  // The most splits step_split_vec4_kernel makes: one batch of rows per thread.
+  // None where the grid is full without splits (large batches); else the most splits
+  // step_split_vec4_kernel makes: one batch of rows per thread.
+  if (x.B * x.NH * blocks_for(x.DHV, 4 * kCols) >= kFullGrid) return 0;
   const int64_t splits = (x.DHQK + kRowGroups * kSplitBatch - 1) / (kRowGroups * kSplitBatch);
   return static_cast<size_t>(x.B * x.NH * splits * x.DHV) * sizeof(float);
 }
