@@ -412,7 +412,13 @@ std::vector<Outcome> run_mlstm(const OpCase& c, uint64_t seed) {
     auto sync = testing::to_device_raw(std::vector<unsigned>(sync_bytes / sizeof(unsigned), 0u));
     const cuda::HeadNormGate norm{
         d_nw.as<float>(), d_nb.as<float>(), 1e-5f, d_o.as<float>(), os, dy.get(), y_type};
-    cuda::mlstm_step(x, st, 1e-6f, sync.as<unsigned>(), nullptr, fused_norm ? &norm : nullptr);
+    // d[8]: row partials given, so that small grids split C's rows (filled with NaN: every
+    // partial read must have been written by this launch).
+    const bool split = c.d.size() > 8 && c.d[8] != 0;
+    cuda::DeviceBuffer partials(split ? cuda::mlstm_step_partial_bytes(x) : 0);
+    if (partials.bytes() > 0) cuda::fill_nan(partials.get(), partials.bytes());
+    cuda::mlstm_step(x, st, 1e-6f, sync.as<unsigned>(), nullptr, fused_norm ? &norm : nullptr,
+                     partials.bytes() > 0 ? partials.as<float>() : nullptr);
     cuda::synchronize();
     const auto left = testing::to_host_raw<unsigned>(sync, sync_bytes / sizeof(unsigned));
     float nonzero = 0;
@@ -609,6 +615,11 @@ std::vector<OpCase> op_cases() {
   for (D d : {D{1, 4, 3, 1024, 1024, 0}, D{1, 1, 2, 1000, 96, 0}, D{1, 2, 2, 512, 512, 0, 0, 1}})
     cs.push_back({"mlstm_step", d, F32});
   for (D d : {D{2, 3, 5, 37, 45, 0, 1}, D{1, 8, 3, 256, 512, 0, 1}})  // gates capped in the kernel
+    cs.push_back({"mlstm_step", d, F32});
+  // Rows split over blocks (d[8]): 16 splits over several steps, rows not a multiple of the
+  // splits, the fused norm (bf16 y; float32 y with capped gates and 3 sequences).
+  for (D d : {D{1, 4, 3, 1024, 1024, 0, 0, 0, 1}, D{1, 1, 2, 1000, 96, 0, 0, 0, 1},
+              D{1, 2, 2, 512, 512, 0, 0, 2, 1}, D{3, 3, 2, 256, 64, 0, 1, 1, 1}})
     cs.push_back({"mlstm_step", d, F32});
   // The output norm and gate fused (float32 and bf16 y; the scalar and the 16-byte kernel).
   for (D d : {D{2, 3, 5, 37, 45, 0, 1, 1}, D{1, 8, 3, 256, 512, 0, 1, 2},
