@@ -145,9 +145,8 @@ class CudaModel final : public ModelBackend {
   int64_t sampled_rows = -1;  // rows of a started sampling (sample_start), -1: none
   int64_t kept_rows = 0, kept_B = 0;
 
-  // Decode graphs by (B, state memory, arena generation); a key runs eagerly once before capture.
-  // Batch, the state's device memory and its size (a freed state's address may come back with
-  // another capacity, so other tensor offsets), the workspace's generation.
+  // Decode graphs by DecodeGraphKey (the arena's generation as the workspace's); a key runs
+  // eagerly once before capture.
   std::map<DecodeGraphKey, cudaGraphExec_t> graphs;
   std::map<DecodeGraphKey, int> graph_seen;
   int64_t graph_replays = 0;

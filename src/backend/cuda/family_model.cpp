@@ -282,8 +282,6 @@ class FamilyModel final : public ModelBackend {
   WeightType wt_;
   bool use_graphs_;
   StateLayout layout_;
-  // Batch, the state's device memory and its size (a freed state's address may come back with
-  // another capacity, so other tensor offsets), the workspace's generation.
   std::map<DecodeGraphKey, cudaGraphExec_t> graphs_;
   std::map<DecodeGraphKey, int> graph_seen_;
   int64_t graph_replays_ = 0;

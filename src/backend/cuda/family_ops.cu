@@ -282,10 +282,6 @@ int64_t small_linear_splits(int64_t K) {
   return std::max<int64_t>((K + slice - 1) / slice, 1);
 }
 
-}  // namespace
-
-namespace {
-
 void launch_group_layer_norm(const float* x, int64_t T, int64_t G, int64_t D, int64_t x_stride,
                              const float* w, float eps, void* y, WeightType y_type, bool accumulate,
                              const V1Gate& gate, Stream s) {

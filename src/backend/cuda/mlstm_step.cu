@@ -249,9 +249,9 @@ __global__ void step_vec4_kernel(CellBatch x, int64_t t, CellStateDev st, float 
 }
 
 // Small grids with 16-byte rows (a decode of one sequence with few, wide heads): a thread owns 4
-// adjacent columns, the block 128 columns and P = DHQK / gridDim.z rows of C. i·k and q̂ of those
-// rows are staged in shared memory once (not loaded per column), and each thread keeps
-// kSplitBatch rows of C in flight; block z writes its columns' partial sums to row_partials
+// adjacent columns, the block 128 columns and P = DHQK / gridDim.z rows of C (gridDim.z ≥ 2). i·k
+// and q̂ of those rows are staged in shared memory once (not loaded per column), and each thread
+// keeps kSplitBatch rows of C in flight; block z writes its columns' partial sums to row_partials
 // [B·NH, gridDim.z, DHV], and the head's last block adds them up into h.
 constexpr int kSplitBatch = 8, kMaxSplitRows = 1024;
 
@@ -304,17 +304,10 @@ __global__ void __launch_bounds__(kCols* kRowGroups, 4)  // all of a 512-block g
   partial[threadIdx.y][threadIdx.x] = acc;
   __syncthreads();
   float* h_row = x.h + row * x.h_stride + h * x.DHV;
-  if (threadIdx.y == 0 && col) {
-    const float4 sum = sum_row_groups(partial);
-    if (splits == 1) {
-      const float den = g.denom;
-      store4(h_row + d, make_float4(sum.x / den, sum.y / den, sum.z / den, sum.w / den));
-    } else {
-      store4(row_partials + (bh * splits + blockIdx.z) * x.DHV + d, sum);
-    }
-  }
+  if (threadIdx.y == 0 && col)
+    store4(row_partials + (bh * splits + blockIdx.z) * x.DHV + d, sum_row_groups(partial));
   if (!last_of_head(sync + bh)) return;
-  if (splits > 1) sum_row_partials(x, row_partials + bh * splits * x.DHV, splits, g.denom, h_row);
+  sum_row_partials(x, row_partials + bh * splits * x.DHV, splits, g.denom, h_row);
   finish_head<Y>(x, row, h, bh, g, n, st.m, sync + bh, norm);
 }
 
