@@ -432,12 +432,17 @@ std::vector<Outcome> run_mlstm(const OpCase& c, uint64_t seed) {
                      y_type == WeightType::BF16 ? 1e-2f : 1e-4f});
     }
   } else {
-    // bf16: the tensor-core path, which every bf16 case's shape must take.
+    // bf16: the tensor-core path, which every bf16 case's shape must take. d[6]: with a Gemm
+    // (heads from kGemmOutputsMinDim: the outputs as one batched GEMM).
     const bool tc = c.type == WeightType::BF16;
     EXPECT_EQ(cuda::mlstm_chunkwise_uses_tensor_cores(x, L, tc), tc);
-    cuda::DeviceBuffer scratch(cuda::mlstm_chunkwise_scratch_bytes(x, L, tc));
+    const bool with_gemm = c.d.size() > 6 && c.d[6] != 0;
+    EXPECT_EQ(cuda::mlstm_chunkwise_gemm_outputs(x, L, tc), with_gemm);
+    std::unique_ptr<cuda::Gemm> gemm;
+    if (with_gemm) gemm = std::make_unique<cuda::Gemm>();
+    cuda::DeviceBuffer scratch(cuda::mlstm_chunkwise_scratch_bytes(x, L, tc, with_gemm));
     cuda::fill_nan(scratch.get(), scratch.bytes());
-    cuda::mlstm_chunkwise(x, st, 1e-6f, L, scratch.get(), nullptr, tc);
+    cuda::mlstm_chunkwise(x, st, 1e-6f, L, scratch.get(), nullptr, tc, gemm.get());
     cuda::synchronize();
   }
   const float tol = tol_for(c.type, true);
@@ -637,6 +642,12 @@ std::vector<OpCase> op_cases() {
               // Heads wider than one k/C slice of the outputs pass (the mLSTM v1 block of a
               // 2048-wide stack has 1024-wide heads); 320 takes 64-row slices.
               D{1, 2, 130, 1024, 1024, 64}, D{2, 1, 70, 512, 256, 64}, D{1, 1, 66, 320, 128, 64}})
+    cs.push_back({"mlstm_chunkwise", d, BF16});
+  // The outputs as one batched GEMM (d[6]): 1024- and 512-wide heads, partial last chunks, chunks
+  // < 64, several sequences, a head dim not a multiple of 128 (576: 64-wide slices).
+  for (D d :
+       {D{1, 2, 130, 1024, 1024, 64, 1}, D{2, 1, 70, 512, 256, 64, 1}, D{3, 2, 7, 512, 128, 64, 1},
+        D{1, 1, 77, 576, 512, 13, 1}, D{2, 2, 200, 512, 512, 32, 1}})
     cs.push_back({"mlstm_chunkwise", d, BF16});
   for (int64_t mode = 0; mode <= 8; ++mode) {
     cs.push_back({"sample", {4, 1000, mode, 0}, F32});

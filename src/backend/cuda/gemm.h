@@ -23,6 +23,11 @@ class Gemm {
   // at the end); no bias. False, with nothing launched, when cuBLASLt offers no algorithm.
   bool linear_bf16_out(const void* x, int64_t M, int64_t K, const void* W, int64_t N, void* y,
                        Stream s);
+  // out[i] (float32 [M, N]) = A[i] (bf16 [M, K]) · B[i] (bf16 [K, N]) for i < batch: row-major,
+  // each operand a contiguous strided batch, float32 accumulation. Throws when cuBLASLt offers no
+  // algorithm (16-byte aligned operands with K and N multiples of 8 always have one).
+  void batched_bf16(const void* A, const void* B, float* out, int64_t batch, int64_t M, int64_t K,
+                    int64_t N, Stream s);
 
  private:
   struct Impl;

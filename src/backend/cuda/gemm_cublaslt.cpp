@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <string>
 #include <tuple>
 
 #include "backend/cuda/check.h"
@@ -39,6 +40,55 @@ struct Plan {
 
 using PlanKey =
     std::tuple<int64_t, int64_t, int64_t, int, bool, uint32_t, uint32_t, uint32_t, bool>;
+using BatchedKey = std::tuple<int64_t, int64_t, int64_t, int64_t, uint32_t, uint32_t, uint32_t>;
+
+void destroy(Plan& p) {
+  if (p.a != nullptr) cublasLtMatrixLayoutDestroy(p.a);
+  if (p.b != nullptr) cublasLtMatrixLayoutDestroy(p.b);
+  if (p.c != nullptr) cublasLtMatrixLayoutDestroy(p.c);
+  if (p.op != nullptr) cublasLtMatmulDescDestroy(p.op);
+}
+
+// A column-major rows×cols layout (leading dimension rows) of `batch` matrices spaced by its size.
+cublasLtMatrixLayout_t batched_layout(cudaDataType_t type, int64_t rows, int64_t cols,
+                                      int64_t batch) {
+  cublasLtMatrixLayout_t l = nullptr;
+  XLSTM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&l, type, static_cast<uint64_t>(rows),
+                                                static_cast<uint64_t>(cols), rows));
+  const auto count = static_cast<int32_t>(batch);
+  const int64_t stride = rows * cols;
+  XLSTM_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count,
+                                                      sizeof count));
+  XLSTM_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(
+      l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof stride));
+  return l;
+}
+
+// The heuristic's first algorithm for p with the given operand alignments (bytes).
+void choose_algorithm(cublasLtHandle_t handle, Plan& p, uint32_t al_a, uint32_t al_b, uint32_t al_c,
+                      uint64_t workspace) {
+  cublasLtMatmulPreference_t pref = nullptr;
+  XLSTM_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace,
+                                       sizeof workspace);
+  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a,
+                                       sizeof al_a);
+  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b,
+                                       sizeof al_b);
+  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_c,
+                                       sizeof al_c);
+  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_c,
+                                       sizeof al_c);
+  cublasLtMatmulHeuristicResult_t result{};
+  int found = 0;
+  const cublasStatus_t st =
+      cublasLtMatmulAlgoGetHeuristic(handle, p.op, p.a, p.b, p.c, p.c, pref, 1, &result, &found);
+  cublasLtMatmulPreferenceDestroy(pref);
+  if (st == CUBLAS_STATUS_SUCCESS && found > 0) {
+    p.algo = result.algo;
+    p.has_algo = true;
+  }
+}
 
 }  // namespace
 
@@ -46,14 +96,11 @@ struct Gemm::Impl {
   cublasLtHandle_t handle = nullptr;
   DeviceBuffer workspace;
   std::map<PlanKey, Plan> plans;
+  std::map<BatchedKey, Plan> batched;
 
   ~Impl() {
-    for (auto& [key, p] : plans) {
-      if (p.a != nullptr) cublasLtMatrixLayoutDestroy(p.a);
-      if (p.b != nullptr) cublasLtMatrixLayoutDestroy(p.b);
-      if (p.c != nullptr) cublasLtMatrixLayoutDestroy(p.c);
-      if (p.op != nullptr) cublasLtMatmulDescDestroy(p.op);
-    }
+    for (auto& [key, p] : plans) destroy(p);
+    for (auto& [key, p] : batched) destroy(p);
     if (handle != nullptr) cublasLtDestroy(handle);
   }
 
@@ -85,28 +132,23 @@ struct Gemm::Impl {
     XLSTM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.c, out_bf16 ? CUDA_R_16BF : CUDA_R_32F,
                                                   static_cast<uint64_t>(N),
                                                   static_cast<uint64_t>(M), N));
-    cublasLtMatmulPreference_t pref = nullptr;
-    XLSTM_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
-    const uint64_t ws = kWorkspaceBytes;
-    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws,
-                                         sizeof ws);
-    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_w,
-                                         sizeof al_w);
-    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_x,
-                                         sizeof al_x);
-    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_y,
-                                         sizeof al_y);
-    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_y,
-                                         sizeof al_y);
-    cublasLtMatmulHeuristicResult_t result{};
-    int found = 0;
-    const cublasStatus_t st =
-        cublasLtMatmulAlgoGetHeuristic(handle, p.op, p.a, p.b, p.c, p.c, pref, 1, &result, &found);
-    cublasLtMatmulPreferenceDestroy(pref);
-    if (st == CUBLAS_STATUS_SUCCESS && found > 0) {
-      p.algo = result.algo;
-      p.has_algo = true;
-    }
+    choose_algorithm(handle, p, al_w, al_x, al_y, kWorkspaceBytes);
+    return p;
+  }
+
+  // Row-major out = A · B is, column-major, outᵀ[N, M] = Bᵀ[N, K] · Aᵀ[K, M]: B as the first
+  // operand (N×K, ld N), A as the second (K×M, ld K), neither transposed.
+  Plan& batched_plan(int64_t batch, int64_t M, int64_t K, int64_t N, uint32_t al_a, uint32_t al_b,
+                     uint32_t al_out) {
+    const BatchedKey key{batch, M, K, N, al_a, al_b, al_out};
+    auto it = batched.find(key);
+    if (it != batched.end()) return it->second;
+    Plan& p = batched[key];
+    XLSTM_CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    p.a = batched_layout(CUDA_R_16BF, N, K, batch);
+    p.b = batched_layout(CUDA_R_16BF, K, M, batch);
+    p.c = batched_layout(CUDA_R_32F, N, M, batch);
+    choose_algorithm(handle, p, al_b, al_a, al_out, kWorkspaceBytes);
     return p;
   }
 };
@@ -137,6 +179,21 @@ void Gemm::linear(const void* x, int64_t M, int64_t K, const void* W, int64_t N,
   const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
   XLSTM_CUBLAS_CHECK(cublasLtMatmul(impl_->handle, p.op, &alpha, W, p.a, x, p.b, &beta, y, p.c, y,
                                     p.c, &p.algo, impl_->workspace.get(), kWorkspaceBytes, s));
+}
+
+void Gemm::batched_bf16(const void* A, const void* B, float* out, int64_t batch, int64_t M,
+                        int64_t K, int64_t N, Stream s) {
+  if (batch == 0 || M == 0 || N == 0) return;
+  Plan& p = impl_->batched_plan(batch, M, K, N, alignment(A), alignment(B), alignment(out));
+  if (!p.has_algo) {
+    throw Error(tagged("cuda", "cuBLASLt offers no algorithm for a batched bf16 GEMM of " +
+                                   std::to_string(batch) + " x [" + std::to_string(M) + ", " +
+                                   std::to_string(K) + "] x [" + std::to_string(K) + ", " +
+                                   std::to_string(N) + "]"));
+  }
+  const float alpha = 1.0f, beta = 0.0f;
+  XLSTM_CUBLAS_CHECK(cublasLtMatmul(impl_->handle, p.op, &alpha, B, p.a, A, p.b, &beta, out, p.c,
+                                    out, p.c, &p.algo, impl_->workspace.get(), kWorkspaceBytes, s));
 }
 
 bool Gemm::linear_bf16_out(const void* x, int64_t M, int64_t K, const void* W, int64_t N, void* y,

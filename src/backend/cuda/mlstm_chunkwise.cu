@@ -21,7 +21,7 @@ size_t align256(size_t n) {
 }
 }  // namespace
 
-ChunkScratch carve(const CellBatch& x, int64_t L, bool tensor_cores, void* base, size_t* total) {
+ChunkScratch carve(const CellBatch& x, int64_t L, ChunkPath path, void* base, size_t* total) {
   const auto BH = static_cast<size_t>(x.B * x.NH), S = static_cast<size_t>(x.S);
   const size_t NC = static_cast<size_t>((x.S + L - 1) / L);
   const auto DHQK = static_cast<size_t>(x.DHQK), DHV = static_cast<size_t>(x.DHV);
@@ -37,8 +37,13 @@ ChunkScratch carve(const CellBatch& x, int64_t L, bool tensor_cores, void* base,
   c.amax = static_cast<double*>(take(BH * NC * 8));
   c.mnext = static_cast<double*>(take(BH * (NC + 1) * 8));
   c.nbuf = static_cast<float*>(take(BH * NC * DHQK * 4));
-  if (tensor_cores) {
+  if (path == ChunkPath::TensorCores) {
     c.C16 = static_cast<bf16*>(take(BH * NC * DHQK * DHV * 2));
+  } else if (path == ChunkPath::TensorCoresGemm) {
+    constexpr size_t TL = kMaxChunk;  // chunk rows as the tensor-core passes pad them
+    c.C16 = static_cast<bf16*>(take(BH * NC * (DHQK + TL) * DHV * 2));
+    c.lhs = static_cast<bf16*>(take(BH * NC * TL * (DHQK + TL) * 2));
+    c.hc = static_cast<float*>(take(BH * NC * TL * DHV * 4));
   } else {
     c.Cbuf = static_cast<float*>(take(BH * NC * DHQK * DHV * 4));
     c.Smat = static_cast<float*>(take(BH * NC * static_cast<size_t>(L * L) * 4));
@@ -346,15 +351,32 @@ bool mlstm_chunkwise_uses_tensor_cores(const CellBatch& x, int64_t chunk, bool a
   return allow && chunkwise::tc_supported(x, chunk);
 }
 
-size_t mlstm_chunkwise_scratch_bytes(const CellBatch& x, int64_t chunk, bool tensor_cores) {
+namespace {
+
+chunkwise::ChunkPath path_for(const CellBatch& x, int64_t L, bool tensor_cores, bool with_gemm) {
+  using chunkwise::ChunkPath;
+  if (!mlstm_chunkwise_uses_tensor_cores(x, L, tensor_cores)) return ChunkPath::F32;
+  return with_gemm && x.DHQK >= kGemmOutputsMinDim ? ChunkPath::TensorCoresGemm
+                                                   : ChunkPath::TensorCores;
+}
+
+}  // namespace
+
+bool mlstm_chunkwise_gemm_outputs(const CellBatch& x, int64_t chunk, bool tensor_cores) {
+  return path_for(x, chunk, tensor_cores, true) == chunkwise::ChunkPath::TensorCoresGemm;
+}
+
+size_t mlstm_chunkwise_scratch_bytes(const CellBatch& x, int64_t chunk, bool tensor_cores,
+                                     bool with_gemm) {
   size_t total = 0;
   const int64_t L = std::min(chunk, kMaxChunk);
-  chunkwise::carve(x, L, mlstm_chunkwise_uses_tensor_cores(x, L, tensor_cores), nullptr, &total);
+  chunkwise::carve(x, L, path_for(x, L, tensor_cores, with_gemm), nullptr, &total);
   return total;
 }
 
 void mlstm_chunkwise(const CellBatch& x, CellStateDev st, float eps, int64_t chunk, void* d_scratch,
-                     Stream s, bool tensor_cores) {
+                     Stream s, bool tensor_cores, Gemm* gemm) {
+  using chunkwise::ChunkPath;
   if (chunk <= 0 || chunk > kMaxChunk) {
     throw InvalidInput(tagged("mlstm_chunkwise", "[cuda] chunk size " + std::to_string(chunk) +
                                                      " outside [1, " + std::to_string(kMaxChunk) +
@@ -363,17 +385,22 @@ void mlstm_chunkwise(const CellBatch& x, CellStateDev st, float eps, int64_t chu
   const int64_t BH = x.B * x.NH;
   if (BH == 0 || x.S == 0) return;
   const int64_t L = chunk, NC = (x.S + L - 1) / L;
-  const bool tc = mlstm_chunkwise_uses_tensor_cores(x, L, tensor_cores);
-  if (tc && reinterpret_cast<uintptr_t>(st.C) % 32 != 0)
+  const ChunkPath path = path_for(x, L, tensor_cores, gemm != nullptr);
+  if (path != ChunkPath::F32 && reinterpret_cast<uintptr_t>(st.C) % 32 != 0)
     throw InvalidInput("[cuda] mlstm_chunkwise: the tensor-core path needs C 32-byte aligned");
   if (NC > 65535) {
     throw InvalidInput("[cuda] mlstm_chunkwise: " + std::to_string(NC) +
                        " chunks in one call (at most 65535: a shorter segment or a longer chunk)");
   }
-  const ChunkScratch sc = chunkwise::carve(x, L, tc, d_scratch, nullptr);
+  const ChunkScratch sc = chunkwise::carve(x, L, path, d_scratch, nullptr);
   chunkwise::launch_gates(x, L, NC, st.m, sc, s);
-  if (tc) {
+  if (path == ChunkPath::TensorCores) {
     chunkwise::launch_tc(x, L, NC, st, eps, sc, s);
+    return;
+  }
+  if (path == ChunkPath::TensorCoresGemm) {
+    chunkwise::launch_tc_states(x, L, NC, st, sc, x.DHQK + kMaxChunk, s);
+    chunkwise::launch_tc_gemm_outputs(x, L, NC, eps, sc, *gemm, s);
     return;
   }
   const auto gbh = static_cast<unsigned>(BH), gnc = static_cast<unsigned>(NC);

@@ -2,6 +2,7 @@
 // Shared between the two chunkwise paths (mlstm_chunkwise.cu: float32 CUDA cores, the parity path;
 // mlstm_chunkwise_tc.cu: bf16 tensor cores): the scratch layout and the gate pass both use.
 #include "backend/cuda/common.cuh"
+#include "backend/cuda/gemm.h"
 #include "backend/cuda/ops.h"
 
 namespace xlstm::cuda::chunkwise {
@@ -18,10 +19,16 @@ struct ChunkScratch {
   float* Smat;    // [BH, NC, L, L] intra-chunk scores (float32 path)
   float* qs;      // [BH, S] scale of q̄_l (float32 path)
   float* denom;   // [BH, S] max(|q̄·n + Σ S|, exp(−m_comb)) + eps (float32 path)
+  bf16* lhs;  // [BH, NC, TL, DHQK + TL] the outputs GEMM's A = [q̄ | S̄] / denom (gemm outputs)
+  float* hc;  // [BH, NC, TL, DHV] the outputs GEMM's result, by chunk (gemm outputs)
 };
 
+// The path a call takes: float32 CUDA cores, tensor-core passes, or tensor-core states with the
+// outputs as one batched GEMM (heads of at least kGemmOutputsMinDim, a Gemm given).
+enum class ChunkPath { F32, TensorCores, TensorCoresGemm };
+
 // Lays the scratch out over base (nullptr: only measure); *total receives the bytes.
-ChunkScratch carve(const CellBatch& x, int64_t L, bool tensor_cores, void* base, size_t* total);
+ChunkScratch carve(const CellBatch& x, int64_t L, ChunkPath path, void* base, size_t* total);
 
 // Pass 1 of both paths: per (b, head) the in-chunk cumsums, the per-chunk maxima and the
 // stabilizer before every chunk; advances m_state.
@@ -32,6 +39,13 @@ void launch_gates(const CellBatch& x, int64_t L, int64_t NC, float* m_state, con
 bool tc_supported(const CellBatch& x, int64_t L);
 void launch_tc(const CellBatch& x, int64_t L, int64_t NC, CellStateDev st, float eps,
                const ChunkScratch& sc, Stream s);
+// The states pass alone; each chunk's C takes chunk_rows rows of sc.C16 (DHQK + TL: [C; v]).
+void launch_tc_states(const CellBatch& x, int64_t L, int64_t NC, CellStateDev st,
+                      const ChunkScratch& sc, int64_t chunk_rows, Stream s);
+// The outputs as one batched GEMM (mlstm_chunkwise_tc_gemm.cu), after launch_tc_states with
+// chunk_rows = DHQK + TL.
+void launch_tc_gemm_outputs(const CellBatch& x, int64_t L, int64_t NC, float eps,
+                            const ChunkScratch& sc, Gemm& gemm, Stream s);
 
 __device__ __forceinline__ int64_t token_row(const CellBatch& x, int64_t bh, int64_t s) {
   return (bh / x.NH) * x.S + s;

@@ -6,44 +6,11 @@
 //            masked in float32, the normalizer, then per tile h = (Q̄ C_chunk + S V) / denominator.
 // Rounded to bf16 for the products: q, k·w, v, the decayed scores and the saved C. The state
 // carried between calls, gate math, row sums and the normalizer stay float32.
-#include <mma.h>
-
-#include "backend/cuda/mlstm_chunkwise_impl.cuh"
+#include "backend/cuda/mlstm_chunkwise_tc.cuh"
 
 namespace xlstm::cuda::chunkwise {
 
 namespace {
-
-using namespace nvcuda;
-
-constexpr int TL = 64;  // chunk rows, padded (L ≤ 64)
-constexpr int TT = 64;  // tile of C: rows (states pass) and columns (both passes)
-constexpr int kWarps = 4, kThreads = kWarps * 32;
-constexpr int PAD_H = 8;  // bf16 row padding: 16 bytes, keeps ldm % 8 == 0 and spreads banks
-constexpr int PAD_F = 4;  // float row padding
-
-using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major>;
-using FragAcol = wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::col_major>;
-using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major>;
-using FragBcol = wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major>;
-using FragAcc = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
-
-// acc[f] += Σ_kk A_kk · B_kk,f over kk < k16 for f < NF: a warp's row of output tiles. A's 16×16
-// tile kk starts at a_tile(kk) (leading dimension lda), B's tile (kk, f) at b_tile(kk, f) (ldb);
-// the fragment types give the layouts. kk outer, f inner: one A load per kk.
-template <typename FragAT, typename FragBT, int NF, typename ATile, typename BTile>
-__device__ __forceinline__ void mma_tile_row(FragAcc (&acc)[NF], int k16, ATile a_tile, int lda,
-                                             BTile b_tile, int ldb) {
-  for (int kk = 0; kk < k16; ++kk) {
-    FragAT a;
-    wmma::load_matrix_sync(a, a_tile(kk), lda);
-    for (int f = 0; f < NF; ++f) {
-      FragBT b;
-      wmma::load_matrix_sync(b, b_tile(kk, f), ldb);
-      wmma::mma_sync(acc[f], a, b, acc[f]);
-    }
-  }
-}
 
 // One chunk's inputs of a states block, in registers: loaded a chunk ahead, so the loads are in
 // flight while the previous chunk's products run. Thread t holds float4 pieces e = t + i·kThreads
@@ -82,9 +49,13 @@ __device__ __forceinline__ void load_chunk(const CellBatch& x, int64_t bh, int64
 }
 
 // States. Block = 4 warps over a 64×64 tile of C (rows r0.., columns d0..); warp w holds rows
-// [16w, 16w + 16) as four accumulator fragments for the whole walk over the chunks.
+// [16w, 16w + 16) as four accumulator fragments for the whole walk over the chunks. Each chunk's
+// saved C takes chunk_rows rows of sc.C16: DHQK, or DHQK + TL where the outputs are one batched
+// GEMM (mlstm_chunkwise_tc_gemm.cu), whose right operand is [C; v]: the blocks of the first row
+// tile then also write the chunk's v (bf16, zero past the chunk) below C.
 __global__ void __launch_bounds__(kThreads)
-    tc_states_kernel(CellBatch x, int64_t L, int64_t NC, float* C, float* n, ChunkScratch sc) {
+    tc_states_kernel(CellBatch x, int64_t L, int64_t NC, float* C, float* n, ChunkScratch sc,
+                     int64_t chunk_rows) {
   __shared__ __align__(32) bf16 kw[TL][TT + PAD_H];   // k_l ⊙ w_l, columns = rows of C
   __shared__ __align__(32) bf16 vs[TL][TT + PAD_H];   // v_l, columns of the tile
   __shared__ __align__(32) float ft[TT][TT + PAD_F];  // C staging, then k_l ⊙ w_l in float32
@@ -114,7 +85,7 @@ __global__ void __launch_bounds__(kThreads)
     const float gamma = expf(static_cast<float>(g + m_c - m_next));
     if (tid < TL) w[tid] = tid < Lc ? expf(static_cast<float>(g - in.b + in.ig - m_next)) : 0.0f;
     __syncthreads();
-    bf16* dst = sc.C16 + ((bh * NC + c) * x.DHQK + r0) * x.DHV + d0;
+    bf16* dst = sc.C16 + ((bh * NC + c) * chunk_rows + r0) * x.DHV + d0;
     for (int e = tid; e < TT * TT / 4; e += kThreads) {
       const int r = e / (TT / 4), j = e % (TT / 4) * 4;
       store4(dst + r * x.DHV + j, make_float4(ft[r][j], ft[r][j + 1], ft[r][j + 2], ft[r][j + 3]));
@@ -130,6 +101,8 @@ __global__ void __launch_bounds__(kThreads)
       ft[l][j] = kv.x, ft[l][j + 1] = kv.y, ft[l][j + 2] = kv.z, ft[l][j + 3] = kv.w;
       store4(&kw[l][j], kv);
       store4(&vs[l][j], in.v[i]);
+      if (chunk_rows > x.DHQK && blockIdx.y == 0)
+        store4(sc.C16 + ((bh * NC + c) * chunk_rows + x.DHQK + l) * x.DHV + d0 + j, in.v[i]);
     }
     if (c + 1 < NC) load_chunk(x, bh, h, r0, d0, L, c + 1, bcum, in);  // in flight meanwhile
     __syncthreads();
@@ -185,9 +158,6 @@ struct OutLayout {
 // Outputs. Block = 8 warps over one chunk's 64 rows and `tiles` 64-column tiles of h; warp w owns
 // rows [16·(w % 4), +16) and columns [32·(w / 4), +32) of every product, and rows [8w, 8w + 8) of
 // the per-row math. The scores are computed once per block and reused for each column tile.
-constexpr int kOutWarps = 8, kOutThreads = kOutWarps * 32;
-constexpr int kUnroll = 4;  // 16-byte loads in flight per thread
-
 // k[:, a0 : a0 + ks) of the chunk's rows as bf16 into kc [TL][ks + PAD_H] (zero past the chunk).
 __device__ __forceinline__ void load_k_slice(const CellBatch& x, int64_t bh, int64_t h, int64_t c0,
                                              int64_t Lc, int a0, int ks, bf16* kc) {
@@ -410,13 +380,21 @@ bool tc_supported(const CellBatch& x, int64_t L) {
          aligned16(x.v.p) && OutLayout(x.DHQK).total <= max_dynamic_smem();
 }
 
-void launch_tc(const CellBatch& x, int64_t L, int64_t NC, CellStateDev st, float eps,
-               const ChunkScratch& sc, Stream s) {
+void launch_tc_states(const CellBatch& x, int64_t L, int64_t NC, CellStateDev st,
+                      const ChunkScratch& sc, int64_t chunk_rows, Stream s) {
   const auto BH = static_cast<unsigned>(x.B * x.NH);
   const auto tiles_q = static_cast<unsigned>(x.DHQK / TT),
              tiles_v = static_cast<unsigned>(x.DHV / TT);
-  tc_states_kernel<<<dim3(BH, tiles_q, tiles_v), kThreads, 0, s>>>(x, L, NC, st.C, st.n, sc);
+  tc_states_kernel<<<dim3(BH, tiles_q, tiles_v), kThreads, 0, s>>>(x, L, NC, st.C, st.n, sc,
+                                                                   chunk_rows);
   XLSTM_CUDA_CHECK_LAUNCH();
+}
+
+void launch_tc(const CellBatch& x, int64_t L, int64_t NC, CellStateDev st, float eps,
+               const ChunkScratch& sc, Stream s) {
+  const auto BH = static_cast<unsigned>(x.B * x.NH);
+  const auto tiles_v = static_cast<unsigned>(x.DHV / TT);
+  launch_tc_states(x, L, NC, st, sc, x.DHQK, s);
   const size_t smem = OutLayout(x.DHQK).total;
   XLSTM_CUDA_CHECK(cudaFuncSetAttribute(
       tc_outputs_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));

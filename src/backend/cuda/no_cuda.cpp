@@ -109,10 +109,13 @@ void mlstm_step(const CellBatch&, CellStateDev, float, unsigned*, Stream, const 
 bool mlstm_chunkwise_uses_tensor_cores(const CellBatch&, int64_t, bool) {
   no_cuda();
 }
-size_t mlstm_chunkwise_scratch_bytes(const CellBatch&, int64_t, bool) {
+bool mlstm_chunkwise_gemm_outputs(const CellBatch&, int64_t, bool) {
   no_cuda();
 }
-void mlstm_chunkwise(const CellBatch&, CellStateDev, float, int64_t, void*, Stream, bool) {
+size_t mlstm_chunkwise_scratch_bytes(const CellBatch&, int64_t, bool, bool) {
+  no_cuda();
+}
+void mlstm_chunkwise(const CellBatch&, CellStateDev, float, int64_t, void*, Stream, bool, Gemm*) {
   no_cuda();
 }
 size_t sample_scratch_bytes(int64_t, int64_t) {
@@ -150,6 +153,10 @@ Gemm::Gemm() {
 Gemm::~Gemm() = default;
 void Gemm::linear(const void*, int64_t, int64_t, const void*, int64_t, WeightType, const float*,
                   float*, bool, Stream) {
+  no_cuda();
+}
+void Gemm::batched_bf16(const void*, const void*, float*, int64_t, int64_t, int64_t, int64_t,
+                        Stream) {
   no_cuda();
 }
 bool Gemm::linear_bf16_out(const void*, int64_t, int64_t, const void*, int64_t, void*, Stream) {

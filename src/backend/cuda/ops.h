@@ -13,6 +13,8 @@
 
 namespace xlstm::cuda {
 
+class Gemm;  // gemm.h
+
 // rms_norm.cu — y[t] = x[t] · rsqrt(mean(x[t]²) + eps) · w (+ b) (w null: ones, the weight
 // folded into the next GEMM's W, see scale_columns); x rows t at x + t·x_stride
 // (x_stride = D: contiguous; S·D from x + (S-1)·D: each sequence's last row), y [T, D].
@@ -103,11 +105,18 @@ void mlstm_step(const CellBatch& x, CellStateDev st, float eps, unsigned* d_sync
 // products on bf16 tensor cores (q, k, v, scores and chunk-boundary C rounded to bf16, float32
 // accumulation; gates, stabilizers, normalizers and the state stay float32), taken where the
 // shape allows it (mlstm_chunkwise_uses_tensor_cores), for bf16 models; else float32 CUDA cores.
+// gemm (tensor-core path, heads at least kGemmOutputsMinDim wide): the outputs as one batched
+// cuBLASLt GEMM per call, h = [q̄ | S̄] / denominator · [C; v] by chunk, rather than the own outputs
+// kernel (which streams wide heads in slices); with_gemm sizes the scratch for it.
 inline constexpr int64_t kMaxChunk = 64;
+inline constexpr int64_t kGemmOutputsMinDim = 512;
 bool mlstm_chunkwise_uses_tensor_cores(const CellBatch& x, int64_t chunk, bool tensor_cores);
-size_t mlstm_chunkwise_scratch_bytes(const CellBatch& x, int64_t chunk, bool tensor_cores = false);
+bool mlstm_chunkwise_gemm_outputs(const CellBatch& x, int64_t chunk,
+                                  bool tensor_cores);  // given one
+size_t mlstm_chunkwise_scratch_bytes(const CellBatch& x, int64_t chunk, bool tensor_cores = false,
+                                     bool with_gemm = false);
 void mlstm_chunkwise(const CellBatch& x, CellStateDev st, float eps, int64_t chunk, void* d_scratch,
-                     Stream s, bool tensor_cores = false);
+                     Stream s, bool tensor_cores = false, Gemm* gemm = nullptr);
 
 // sampling.cu — one token per row of logits [B, V] (float32, already soft-capped) by the rule of
 // sample_token() (include/xlstm/sampler.h). d_u[b]: the row's uniform draw. The repetition penalty

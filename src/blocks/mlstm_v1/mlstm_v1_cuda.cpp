@@ -105,12 +105,13 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
     } else {
       const int64_t chunk =
           std::min<int64_t>(o.chunk_size > 0 ? o.chunk_size : 64, cuda::kMaxChunk);
-      // bf16 models: the cell's products on tensor cores where the shape allows, as xLSTM Large.
+      // bf16 models: the cell's products on tensor cores where the shape allows, as xLSTM Large;
+      // wide heads take the outputs as one batched GEMM.
       const bool tc = wt == WeightType::BF16;
-      void* scratch =
-          ctx.ws.get("mlstm_chunk",
-                     static_cast<int64_t>(cuda::mlstm_chunkwise_scratch_bytes(cell, chunk, tc)));
-      cuda::mlstm_chunkwise(cell, cs, 1e-6f, chunk, scratch, s, tc);
+      void* scratch = ctx.ws.get(
+          "mlstm_chunk",
+          static_cast<int64_t>(cuda::mlstm_chunkwise_scratch_bytes(cell, chunk, tc, true)));
+      cuda::mlstm_chunkwise(cell, cs, 1e-6f, chunk, scratch, s, tc, &ctx.gemm);
     }
     void* out = ctx.ws.typed("out", T * I, wt);
     cuda::mlstm_v1_norm_output(h, T, NH, DH, f(outnorm_), eps, conv, f(skip_), up + I, 2 * I, out,
