@@ -1,7 +1,8 @@
 // Time of the fused sLSTM recurrence alone (src/backend/cuda/slstm.cu), per time step of one
 // layer: the row the issue compares with FlashRNN and the official CUDA backend.
 //   slstm_recurrence_bench [--heads 4] [--head-dim 512] [--batch 1,8] [--steps 1024] [--bf16]
-// Prints one table row per batch size: plan (blocks per head, slice on chip), µs per step.
+//                          [--cuda-cores]
+// Prints one table row per batch size: plan (blocks per head, kernel), µs per step.
 #include <cuda_runtime.h>
 
 #include <CLI/CLI.hpp>
@@ -24,23 +25,32 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batches)->delimiter(',')->check(CLI::Range(1, 256));
   app.add_option("--steps", steps)->check(CLI::Range(1, 1 << 20));
   app.add_flag("--bf16", bf16, "recurrent matrix in bf16 (the bf16 model's)");
+  bool cuda_cores = false;
+  app.add_flag("--cuda-cores", cuda_cores,
+               "bf16: the CUDA-core kernel even where the plan takes tensor cores");
   CLI11_PARSE(app, argc, argv);
   try {
     cuda::require_device();
     const int64_t E = NH * DH;
     const WeightType wt = bf16 ? WeightType::BF16 : WeightType::F32;
-    const cuda::SlstmPlan plan = cuda::slstm_plan(NH, DH, wt);
+    const cuda::SlstmPlan plan = cuda::slstm_plan(NH, DH, wt, !cuda_cores);
     std::mt19937 rng(1);
     std::normal_distribution<float> n(0.0f, 0.05f);
     std::vector<float> R(static_cast<size_t>(4 * E * DH));
     for (auto& x : R) x = n(rng);
-    const auto arranged = cuda::slstm_arrange_recurrent(R, NH, DH, plan.G);
-    std::vector<uint16_t> r16(arranged.size());
-    for (size_t i = 0; i < arranged.size(); ++i) r16[i] = f32_to_bf16(arranged[i]);
-    cuda::DeviceBuffer dR(arranged.size() * (bf16 ? 2 : 4));
-    cuda::copy_to_device(dR.get(), bf16 ? static_cast<const void*>(r16.data()) : arranged.data(),
-                         dR.bytes());
-    std::printf("| heads x dim | R | batch | blocks/head | slice on chip | us/step |\n");
+    auto upload = [&](const std::vector<float>& v) {
+      std::vector<uint16_t> r16(v.size());
+      for (size_t i = 0; i < v.size(); ++i) r16[i] = f32_to_bf16(v[i]);
+      cuda::DeviceBuffer d(v.size() * (bf16 ? 2 : 4));
+      cuda::copy_to_device(d.get(), bf16 ? static_cast<const void*>(r16.data()) : v.data(),
+                           d.bytes());
+      return d;
+    };
+    const cuda::DeviceBuffer dR = upload(cuda::slstm_arrange_recurrent(R, NH, DH, plan.G));
+    const cuda::DeviceBuffer dRf = plan.tensor_cores
+                                       ? upload(cuda::slstm_arrange_fragments(R, NH, DH, plan))
+                                       : cuda::DeviceBuffer();
+    std::printf("| heads x dim | R | batch | blocks/head | kernel | us/step |\n");
     std::printf("|---|---|---:|---:|---|---:|\n");
     for (int64_t B : batches) {
       const size_t T = static_cast<size_t>(B * steps);
@@ -62,6 +72,7 @@ int main(int argc, char** argv) {
                                       wzo.as<float>(),
                                       bias.as<float>(),
                                       dR.get(),
+                                      dRf.get(),
                                       wt,
                                       y.as<float>(),
                                       st,
@@ -82,7 +93,10 @@ int main(int argc, char** argv) {
       cudaEventElapsedTime(&ms, a, b);
       std::printf("| %ld x %ld | %s | %ld | %d | %s | %.2f |\n", static_cast<long>(NH),
                   static_cast<long>(DH), bf16 ? "bf16" : "f32", static_cast<long>(B), plan.G,
-                  plan.smem_R ? "yes" : "no", 1000.0 * ms / reps / steps);
+                  plan.tensor_cores && B > cuda::kSlstmTensorCoreMinBatch ? "tensor cores"
+                  : plan.smem_R && steps >= 8 ? "CUDA cores, slice in smem"
+                                              : "CUDA cores, slice from L2",
+                  1000.0 * ms / reps / steps);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

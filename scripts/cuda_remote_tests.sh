@@ -101,7 +101,7 @@ log=$OUT/cuda_tests.log
 # One process per group: a fault in one kernel cannot hide the others' results.
 for f in 'Table/*rms_norm*' 'Table/*soft_cap*' 'Table/*multihead*' 'Table/*swiglu*' \
          'Table/*linear*' 'Table/*embedding*:Table/*convert*' 'Table/*mlstm_step*' \
-         'Table/*mlstm_chunkwise*' 'Table/*sample*' 'CudaBackend*'; do
+         'Table/*mlstm_chunkwise*' 'Table/*slstm*' 'Table/*sample*' 'CudaBackend*'; do
   timeout 300 build/tests/test_cuda_ops --gtest_filter="$f" 2>&1 | tee -a "$log" | tail -3
 done
 for f in 'Fixtures/*Float32*' 'Fixtures/*Bf16*' 'Fixtures/*Prefill*' 'CudaState*' 'CudaGraphs*' \
@@ -109,7 +109,7 @@ for f in 'Fixtures/*Float32*' 'Fixtures/*Bf16*' 'Fixtures/*Prefill*' 'CudaState*
   timeout 300 build/tests/test_cuda_model --gtest_filter="$f" 2>&1 | tee -a "$log" | tail -3
 done
 # The original family (mLSTM v1 / sLSTM) on the GPU, and its CPU parity on this machine's CPU.
-for f in 'Family/*' 'Shapes/*'; do
+for f in 'Family/*' 'Shapes/*' 'CudaFamilyGraphs*:CudaFamilyGenerate*'; do
   timeout 300 build/tests/test_cuda_family --gtest_filter="$f" 2>&1 | tee -a "$log" | tail -3
 done
 timeout 120 build/tests/test_family_parity 2>&1 | tee -a "$log" | tail -3

@@ -12,6 +12,7 @@
 #include <map>
 #include <random>
 
+#include "backend/cuda/family_ops.h"
 #include "backend/cuda/gemm.h"
 #include "backend/cuda/gemm_fallback.h"
 #include "backend/cuda/gemv.h"
@@ -371,8 +372,9 @@ std::vector<Outcome> run_mlstm(const OpCase& c, uint64_t seed) {
   const auto q = randn(sz(T * NH * DQ), seed), k = randn(sz(T * NH * DQ), seed + 1),
              v = randn(sz(T * NH * DV), seed + 2);
   const auto ig = randn(sz(T * NH), seed + 3, 3.0f), fg = randn(sz(T * NH), seed + 4, 2.0f, 1.5f);
-  // d[6] (step form): raw gates that the kernel soft-caps itself (cap 2.5: the cap matters).
-  const float gate_cap = c.d.size() > 6 && c.d[6] != 0 ? 2.5f : 0.0f;
+  // d[6]: in the step form, raw gates that the kernel soft-caps itself (cap 2.5: the cap
+  // matters); in the chunkwise form, a Gemm given (see below).
+  const float gate_cap = L == 0 && c.d.size() > 6 && c.d[6] != 0 ? 2.5f : 0.0f;
   std::vector<float> ig_capped = ig, fg_capped = fg;
   if (gate_cap > 0)
     for (size_t i = 0; i < ig.size(); ++i)
@@ -437,7 +439,9 @@ std::vector<Outcome> run_mlstm(const OpCase& c, uint64_t seed) {
     const bool tc = c.type == WeightType::BF16;
     EXPECT_EQ(cuda::mlstm_chunkwise_uses_tensor_cores(x, L, tc), tc);
     const bool with_gemm = c.d.size() > 6 && c.d[6] != 0;
-    EXPECT_EQ(cuda::mlstm_chunkwise_gemm_outputs(x, L, tc), with_gemm);
+    if (with_gemm) {
+      EXPECT_TRUE(cuda::mlstm_chunkwise_gemm_outputs(x, L, tc));
+    }
     std::unique_ptr<cuda::Gemm> gemm;
     if (with_gemm) gemm = std::make_unique<cuda::Gemm>();
     cuda::DeviceBuffer scratch(cuda::mlstm_chunkwise_scratch_bytes(x, L, tc, with_gemm));
@@ -550,6 +554,97 @@ std::vector<Outcome> run_sampling(const OpCase& c, uint64_t seed) {
   return {{"tokens differing", mismatches, 0.0f}};
 }
 
+// d = {B, S, NH, DH, random state (else fresh)}: the fused sLSTM recurrence (family_ops.h) against
+// a float64 loop over the same R, rounded to bf16 for bf16 cases. R is the only bf16 operand, so
+// both types hold to float32 tolerances: the tensor-core kernel splits y into bf16 high and low
+// halves for exactly that (y rounded to bf16 alone measures ~1e-3 here).
+std::vector<Outcome> run_slstm(const OpCase& c, uint64_t seed) {
+  const int64_t B = c.d[0], S = c.d[1], NH = c.d[2], DH = c.d[3], E = NH * DH;
+  const bool random_state = c.d[4] != 0;
+  const cuda::SlstmPlan plan = cuda::slstm_plan(NH, DH, c.type);
+  auto R = randn(sz(NH * 4 * DH * DH), seed, 1.0f / std::sqrt(static_cast<float>(DH)));
+  R = rounded(R, c.type);
+  const auto wif = randn(sz(B * S * 2 * E), seed + 1, 2.0f),
+             wzo = randn(sz(B * S * 2 * E), seed + 2, 2.0f), bias = randn(sz(4 * E), seed + 3);
+  std::vector<float> y(sz(B * E)), cs(sz(B * E)), ns(sz(B * E)), ms(sz(B * E));
+  if (random_state) {
+    y = randn(sz(B * E), seed + 4, 0.5f), cs = randn(sz(B * E), seed + 5);
+    ns = randn(sz(B * E), seed + 6, 0.3f, 1.5f), ms = randn(sz(B * E), seed + 7);
+  }
+  auto dy0 = to_device(y), dc = to_device(cs), dn = to_device(ns), dm = to_device(ms);
+  // The reference, step by step in float64 (the kernel's gate rules).
+  std::vector<double> yd(y.begin(), y.end()), cd(cs.begin(), cs.end()), nd(ns.begin(), ns.end()),
+      md(ms.begin(), ms.end());
+  std::vector<float> y_ref(sz(B * S * E));
+  auto log_sig = [](double v) { return std::min(v, 0.0) - std::log1p(std::exp(-std::abs(v))); };
+  for (int64_t t = 0; t < S; ++t) {
+    std::vector<double> y_next(yd.size());
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < NH; ++h)
+        for (int64_t e = 0; e < DH; ++e) {
+          const int64_t col = h * DH + e, i = b * E + col, row = (b * S + t) * 2 * E;
+          double r[4];
+          for (int64_t g = 0; g < 4; ++g) {
+            double acc = 0;
+            const float* Rr = R.data() + ((h * 4 + g) * DH + e) * DH;
+            for (int64_t d = 0; d < DH; ++d)
+              acc += static_cast<double>(Rr[d]) * yd[b * E + h * DH + d];
+            r[g] = acc + bias[sz(g * E + col)];
+          }
+          r[0] += wif[sz(row + col)], r[1] += wif[sz(row + E + col)];
+          r[2] += wzo[sz(row + col)], r[3] += wzo[sz(row + E + col)];
+          const double lfm = md[sz(i)] + log_sig(r[1]);
+          const double m_new = nd[sz(i)] == 0.0 ? r[0] : std::max(r[0], lfm);
+          const double ig = std::min(std::exp(r[0] - m_new), 1.0);
+          const double fg = std::min(std::exp(lfm - m_new), 1.0);
+          cd[sz(i)] = fg * cd[sz(i)] + ig * std::tanh(r[2]);
+          nd[sz(i)] = fg * nd[sz(i)] + ig;
+          md[sz(i)] = m_new;
+          y_next[sz(i)] = cd[sz(i)] / nd[sz(i)] / (1.0 + std::exp(-r[3]));
+          y_ref[sz((b * S + t) * E + col)] = static_cast<float>(y_next[sz(i)]);
+        }
+    yd = y_next;
+  }
+  auto dR = to_device(cuda::slstm_arrange_recurrent(R, NH, DH, plan.G), c.type);
+  auto dRf = plan.tensor_cores ? to_device(cuda::slstm_arrange_fragments(R, NH, DH, plan), c.type)
+                               : cuda::DeviceBuffer();
+  auto dwif = to_device(wif), dwzo = to_device(wzo), dbias = to_device(bias);
+  auto dy = poisoned(sz(B * S * E));
+  cuda::DeviceBuffer scratch(cuda::slstm_scratch_bytes(plan, NH, E));
+  const cuda::SlstmRecurrence rec{B,
+                                  S,
+                                  E,
+                                  NH,
+                                  DH,
+                                  dwif.as<float>(),
+                                  dwzo.as<float>(),
+                                  dbias.as<float>(),
+                                  dR.get(),
+                                  dRf.get(),
+                                  c.type,
+                                  dy.as<float>(),
+                                  dy0.as<float>(),
+                                  dc.as<float>(),
+                                  dn.as<float>(),
+                                  dm.as<float>()};
+  cuda::slstm_recurrence(rec, plan, scratch.get(), nullptr);
+  cuda::synchronize();
+  auto as_float = [](const std::vector<double>& v) {
+    return std::vector<float>(v.begin(), v.end());
+  };
+  const float tol = 1e-4f;
+  std::printf("[ op ] slstm plan: %d blocks/head, %s, up to %d sequences per launch\n", plan.G,
+              plan.tensor_cores ? "tensor cores"
+              : plan.smem_R     ? "slice in smem"
+                                : "slice from L2",
+              plan.max_batch);
+  return {{"y", rel_diff(to_host(dy, y_ref.size()), y_ref), tol},
+          {"state y", rel_diff(to_host(dy0, yd.size()), as_float(yd)), tol},
+          {"state c", rel_diff(to_host(dc, cd.size()), as_float(cd)), tol},
+          {"state n", rel_diff(to_host(dn, nd.size()), as_float(nd)), tol},
+          {"state m", rel_diff(to_host(dm, md.size()), as_float(md)), tol}};
+}
+
 using Runner = std::function<std::vector<Outcome>(const OpCase&, uint64_t)>;
 const std::map<std::string, Runner>& runners() {
   static const std::map<std::string, Runner> r = {
@@ -568,6 +663,7 @@ const std::map<std::string, Runner>& runners() {
       {"mlstm_step", run_mlstm},
       {"mlstm_chunkwise", run_mlstm},
       {"sample", run_sampling},
+      {"slstm_recurrence", run_slstm},
   };
   return r;
 }
@@ -649,6 +745,15 @@ std::vector<OpCase> op_cases() {
        {D{1, 2, 130, 1024, 1024, 64, 1}, D{2, 1, 70, 512, 256, 64, 1}, D{3, 2, 7, 512, 128, 64, 1},
         D{1, 1, 77, 576, 512, 13, 1}, D{2, 2, 200, 512, 512, 32, 1}})
     cs.push_back({"mlstm_chunkwise", d, BF16});
+  // The sLSTM recurrence: the benchmark's 4 x 512 heads (bf16: the tensor-core kernel, one and
+  // eight sequences, a decode-like single step), 4 x 256, a head whose slice does not split
+  // into 16-row tiles (4 x 12 units: the CUDA-core kernel in bf16 too), more sequences than one
+  // launch takes (40), float32 (the CUDA-core kernel, slice in shared memory or from L2).
+  for (WeightType t : {F32, BF16}) {
+    for (D d : {D{1, 64, 4, 512, 0}, D{8, 40, 4, 512, 1}, D{8, 1, 4, 512, 1}, D{3, 33, 4, 256, 1},
+                D{11, 20, 2, 192, 1}, D{40, 9, 1, 64, 1}, D{2, 12, 2, 1024, 1}})
+      cs.push_back({"slstm_recurrence", d, t});
+  }
   for (int64_t mode = 0; mode <= 8; ++mode) {
     cs.push_back({"sample", {4, 1000, mode, 0}, F32});
     cs.push_back({"sample", {2, 50304, mode, 0}, F32});

@@ -65,23 +65,32 @@ struct SlstmRecurrence {
   const float* wx_if;        // [B·S, 2E] W·x rows of the input and forget gates (i | f)
   const float* wx_zo;        // [B·S, 2E] of the cell input and output gates (z | o)
   const float* bias;         // [4E] gate-major
-  const void* R;             // prepared by slstm_prepare_recurrent for this plan's G
+  const void* R;             // slstm_arrange_recurrent for this plan's G, as r_type
+  const void* R_frag;        // tensor-core plans: slstm_arrange_fragments as bf16 (else null)
   WeightType r_type;         // F32 or BF16
   float* y;                  // [B·S, E] outputs
   float *sy, *sc, *sn, *sm;  // state [B, E], advanced
 };
+// Launches of more than kSlstmTensorCoreMinBatch sequences take the tensor-core kernel where the
+// plan has it; fewer run faster on CUDA cores (one n-tile of 8 would be mostly empty).
+inline constexpr int64_t kSlstmTensorCoreMinBatch = 4;
 struct SlstmPlan {
   int G = 1;  // blocks per head
   int threads = 128;
-  int max_batch = 1;    // sequences per launch (shared memory)
-  bool smem_R = false;  // the slice fits in shared memory
-  size_t smem_bytes = 0;
+  int max_batch = 1;          // sequences per launch (shared memory)
+  bool smem_R = false;        // the CUDA-core kernel's slice fits in shared memory
+  bool tensor_cores = false;  // bf16 slices fit in registers as mma fragments (slstm.cu)
 };
-SlstmPlan slstm_plan(int64_t NH, int64_t DH, WeightType r_type);
+// allow_tensor_cores = false: the CUDA-core kernel for bf16 too (benchmarks).
+SlstmPlan slstm_plan(int64_t NH, int64_t DH, WeightType r_type, bool allow_tensor_cores = true);
 // R in the vanilla layout [NH, 4·DH, DH] (row g·DH + e) → [NH, G, DH, 4U] (U = DH/G; column
-// g'·U + u for gate g', unit e = g·U + u) as r_type, on the host.
+// g'·U + u for gate g', unit e = g·U + u), the CUDA-core kernel's slices, as floats on the host.
 std::vector<float> slstm_arrange_recurrent(const std::vector<float>& R, int64_t NH, int64_t DH,
                                            int G);
+// The same slices in the order a tensor-core plan's threads hold them as mma fragments
+// (slstm.cu), so that each thread loads its fragments with 16-byte reads; upload as bf16.
+std::vector<float> slstm_arrange_fragments(const std::vector<float>& R, int64_t NH, int64_t DH,
+                                           const SlstmPlan& p);
 // Scratch: the exchange buffer and counters.
 size_t slstm_scratch_bytes(const SlstmPlan& p, int64_t NH, int64_t E);
 void slstm_recurrence(const SlstmRecurrence& x, const SlstmPlan& p, void* d_scratch, Stream s);

@@ -53,7 +53,8 @@ __device__ __forceinline__ void load_chunk(const CellBatch& x, int64_t bh, int64
 // saved C takes chunk_rows rows of sc.C16: DHQK, or DHQK + TL where the outputs are one batched
 // GEMM (mlstm_chunkwise_tc_gemm.cu), whose right operand is [C; v]: the blocks of the first row
 // tile then also write the chunk's v (bf16, zero past the chunk) below C.
-__global__ void __launch_bounds__(kThreads)
+// Three blocks per SM (168 registers): the walk over the chunks is latency-bound.
+__global__ void __launch_bounds__(kThreads, 3)
     tc_states_kernel(CellBatch x, int64_t L, int64_t NC, float* C, float* n, ChunkScratch sc,
                      int64_t chunk_rows) {
   __shared__ __align__(32) bf16 kw[TL][TT + PAD_H];   // k_l ⊙ w_l, columns = rows of C
@@ -61,9 +62,10 @@ __global__ void __launch_bounds__(kThreads)
   __shared__ __align__(32) float ft[TT][TT + PAD_F];  // C staging, then k_l ⊙ w_l in float32
   __shared__ float w[TL];
   const int64_t bh = blockIdx.x, h = bh % x.NH;
-  const int r0 = static_cast<int>(blockIdx.y) * TT, d0 = static_cast<int>(blockIdx.z) * TT;
+  const int ty = static_cast<int>(blockIdx.y), tz = static_cast<int>(blockIdx.z);
+  const int r0 = ty * TT, d0 = tz * TT;
   const int tid = threadIdx.x, warp = tid / 32;
-  const bool n_owner = blockIdx.z == 0 && tid < TT;
+  const bool n_owner = tz == 0 && tid < TT;
   float* Cb = C + bh * x.DHQK * x.DHV;
   const double* bcum = sc.bcum + bh * x.S;
   const double* mn = sc.mnext + bh * (NC + 1);
@@ -101,7 +103,7 @@ __global__ void __launch_bounds__(kThreads)
       ft[l][j] = kv.x, ft[l][j + 1] = kv.y, ft[l][j + 2] = kv.z, ft[l][j + 3] = kv.w;
       store4(&kw[l][j], kv);
       store4(&vs[l][j], in.v[i]);
-      if (chunk_rows > x.DHQK && blockIdx.y == 0)
+      if (chunk_rows > x.DHQK && ty == 0)
         store4(sc.C16 + ((bh * NC + c) * chunk_rows + x.DHQK + l) * x.DHV + d0 + j, in.v[i]);
     }
     if (c + 1 < NC) load_chunk(x, bh, h, r0, d0, L, c + 1, bcum, in);  // in flight meanwhile

@@ -1,6 +1,7 @@
 // The CUDA backend of a build without CUDA (XLSTM_CUDA=OFF or no nvcc at configure time): the
 // same entry points, each saying so. device_count() is 0, so GPU tests skip.
 #include "backend/cuda/api.h"
+#include "backend/cuda/family_ops.h"
 #include "backend/cuda/gemm.h"
 #include "backend/cuda/gemm_fallback.h"
 #include "backend/cuda/gemv.h"
@@ -144,6 +145,19 @@ bool gemv_bf16_rms(const void*, int64_t, int64_t, float, const void*, int64_t, c
 }
 bool gemv_bf16_rms_swiglu(const void*, int64_t, int64_t, float, const void*, int64_t, const float*,
                           void*, Stream) {
+  no_cuda();
+}
+SlstmPlan slstm_plan(int64_t, int64_t, WeightType, bool) {
+  no_cuda();
+}
+std::vector<float> slstm_arrange_recurrent(const std::vector<float>&, int64_t, int64_t,
+                                           const SlstmPlan&) {
+  no_cuda();
+}
+size_t slstm_scratch_bytes(const SlstmPlan&, int64_t, int64_t) {
+  no_cuda();
+}
+void slstm_recurrence(const SlstmRecurrence&, const SlstmPlan&, void*, Stream) {
   no_cuda();
 }
 struct Gemm::Impl {};

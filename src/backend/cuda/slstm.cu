@@ -9,7 +9,8 @@
 // the block reads its head's whole y back once every word carries this step's flag; heads never
 // wait on each other. Two buffers by step parity: a block can overwrite a buffer only after every
 // block of its head has published the next step, i.e. finished reading this one. The launch is
-// cooperative: every block is resident, so the waits cannot deadlock.
+// cooperative: every block is resident, so the waits cannot deadlock. bf16 slices that fit in
+// registers take a tensor-core kernel for the dot products (slstm_tc_kernel); the rest is shared.
 #include <vector>
 
 #include "backend/cuda/common.cuh"
@@ -104,11 +105,116 @@ __device__ inline void dot_column(const float* y, int64_t DH, const TR* col, int
     if (b < nb) out[b * ld_out] = acc[b];
 }
 
+// The per-step work after the dot products, shared by both kernels: the pointwise gates and state
+// update of the block's units (raw [P, B, J]: the dot products' parts, summed in order), y out,
+// then the exchange of the head's y through the flagged words into y_prev (row stride ld_y).
+// pre: this step's input contributions for item tid, loaded before the dot products.
+__device__ __forceinline__ void pointwise_and_exchange(const SlstmRecurrence& x, int64_t G,
+                                                       int64_t P, const float* raw, float* cs,
+                                                       float* ns, float* ms, const float (&pre)[4],
+                                                       int64_t t, uint64_t* xchg, float* y_prev,
+                                                       int64_t ld_y) {
+  const int64_t B = x.B, S = x.S, E = x.E, DH = x.DH, U = DH / G, J = 4 * U;
+  const int64_t h = blockIdx.x / G, g = blockIdx.x % G;
+  const int tid = threadIdx.x;
+  uint64_t* out = xchg + (t & 1) * B * E;
+  const auto flag = static_cast<uint32_t>(t + 1);
+  for (int64_t i = tid; i < B * U; i += kThreads) {
+    const int64_t b = i / U, u = i % U, col = h * DH + g * U + u;
+    float w[4];
+    if (i == tid) {
+      for (int k = 0; k < 4; ++k) w[k] = pre[k];
+    } else {
+      const float* wif = x.wx_if + (b * S + t) * 2 * E;
+      const float* wzo = x.wx_zo + (b * S + t) * 2 * E;
+      w[0] = wif[col], w[1] = wif[E + col], w[2] = wzo[col], w[3] = wzo[E + col];
+    }
+    float r[4] = {0, 0, 0, 0};
+    for (int64_t part = 0; part < P; ++part) {
+      const float* rr = raw + (part * B + b) * J;
+      for (int k = 0; k < 4; ++k) r[k] += rr[k * U + u];
+    }
+    const float ri = r[0] + w[0] + x.bias[col];
+    const float rf = r[1] + w[1] + x.bias[E + col];
+    const float rz = r[2] + w[2] + x.bias[2 * E + col];
+    const float ro = r[3] + w[3] + x.bias[3 * E + col];
+    const float lfm = ms[i] + log_sigmoid(rf);
+    const float m_new = ns[i] == 0.0f ? ri : fmaxf(ri, lfm);
+    const float ig = fminf(expf(ri - m_new), 1.0f);
+    const float fg = fminf(expf(lfm - m_new), 1.0f);
+    const float c = fg * cs[i] + ig * tanhf(rz);
+    const float n = fg * ns[i] + ig;
+    cs[i] = c;
+    ns[i] = n;
+    ms[i] = m_new;
+    const float y = sigmoid(ro) * c / n;
+    x.y[(b * S + t) * E + col] = y;
+    ll_store(out + h * B * DH + b * DH + g * U + u, __float_as_uint(y), flag);
+  }
+  // Every block of the head publishes its units; each reads the head's whole y back (the
+  // buffer holds head h's [B, DH] words contiguously: one read for all sequences).
+  if (ld_y == DH) {
+    ll_read<kThreads>(out + h * B * DH, B * DH, flag,
+                      [&](int64_t i, uint32_t bits) { y_prev[i] = __uint_as_float(bits); });
+  } else {
+    const int dh = static_cast<int>(DH);
+    ll_read<kThreads>(out + h * B * DH, B * DH, flag, [&](int64_t i, uint32_t bits) {
+      const int k = static_cast<int>(i);
+      y_prev[(k / dh) * ld_y + k % dh] = __uint_as_float(bits);
+    });
+  }
+  __syncthreads();
+}
+
+// This step's input contributions for pointwise item tid (if any): loaded before the dot
+// products, so that their latency overlaps them.
+__device__ __forceinline__ void load_pre(const SlstmRecurrence& x, int64_t G, int64_t t,
+                                         float (&pre)[4]) {
+  const int64_t E = x.E, DH = x.DH, U = DH / G, h = blockIdx.x / G, g = blockIdx.x % G;
+  const int tid = threadIdx.x;
+  pre[0] = pre[1] = pre[2] = pre[3] = 0.0f;
+  if (tid < x.B * U) {
+    const int64_t b = tid / U, col = h * DH + g * U + tid % U;
+    const float* wif = x.wx_if + (b * x.S + t) * 2 * E;
+    const float* wzo = x.wx_zo + (b * x.S + t) * 2 * E;
+    pre[0] = wif[col];
+    pre[1] = wif[E + col];
+    pre[2] = wzo[col];
+    pre[3] = wzo[E + col];
+  }
+}
+
+// The block's state in (y of the whole head, row stride ld_y; c, n, m of its units) and out.
+__device__ __forceinline__ void load_state(const SlstmRecurrence& x, int64_t G, float* y_prev,
+                                           int64_t ld_y, float* cs, float* ns, float* ms) {
+  const int64_t E = x.E, DH = x.DH, U = DH / G, h = blockIdx.x / G, g = blockIdx.x % G;
+  for (int64_t i = threadIdx.x; i < x.B * DH; i += kThreads)
+    y_prev[(i / DH) * ld_y + i % DH] = x.sy[(i / DH) * E + h * DH + i % DH];
+  for (int64_t i = threadIdx.x; i < x.B * U; i += kThreads) {
+    const int64_t col = (i / U) * E + h * DH + g * U + i % U;
+    cs[i] = x.sc[col];
+    ns[i] = x.sn[col];
+    ms[i] = x.sm[col];
+  }
+}
+__device__ __forceinline__ void store_state(const SlstmRecurrence& x, int64_t G,
+                                            const float* y_prev, int64_t ld_y, const float* cs,
+                                            const float* ns, const float* ms) {
+  const int64_t E = x.E, DH = x.DH, U = DH / G, h = blockIdx.x / G, g = blockIdx.x % G;
+  for (int64_t i = threadIdx.x; i < x.B * U; i += kThreads) {
+    const int64_t b = i / U, u = i % U, col = b * E + h * DH + g * U + u;
+    x.sc[col] = cs[i];
+    x.sn[col] = ns[i];
+    x.sm[col] = ms[i];
+    x.sy[col] = y_prev[b * ld_y + g * U + u];
+  }
+}
+
 template <typename TR>
 __global__ void __launch_bounds__(kThreads)
     slstm_kernel(SlstmRecurrence x, int G, bool smem_R, const TR* R, uint64_t* xchg) {
   extern __shared__ __align__(16) unsigned char smem[];
-  const int64_t B = x.B, S = x.S, E = x.E, DH = x.DH, U = DH / G, J = 4 * U;
+  const int64_t B = x.B, S = x.S, DH = x.DH, U = DH / G, J = 4 * U;
   const int64_t h = blockIdx.x / G, g = blockIdx.x % G;
   const int tid = threadIdx.x;
   float* y_prev = reinterpret_cast<float*>(smem);  // [B, DH]
@@ -124,28 +230,12 @@ __global__ void __launch_bounds__(kThreads)
     for (int64_t i = tid; i < DH * J; i += kThreads) s_slice[(i / J) * ld + i % J] = slice[i];
     slice = s_slice;
   }
-  for (int64_t i = tid; i < B * DH; i += kThreads) y_prev[i] = x.sy[(i / DH) * E + h * DH + i % DH];
-  for (int64_t i = tid; i < B * U; i += kThreads) {
-    const int64_t col = (i / U) * E + h * DH + g * U + i % U;
-    cs[i] = x.sc[col];
-    ns[i] = x.sn[col];
-    ms[i] = x.sm[col];
-  }
+  load_state(x, G, y_prev, DH, cs, ns, ms);
   const int64_t P = dot_parts(J, DH), Dp = DH / P;
   __syncthreads();
   for (int64_t t = 0; t < S; ++t) {
-    // This step's input contributions for the first pointwise item, loaded before the dot
-    // products so that their latency overlaps them.
-    float pre[4] = {0, 0, 0, 0};
-    if (tid < B * U) {
-      const int64_t b = tid / U, col = h * DH + g * U + tid % U;
-      const float* wif = x.wx_if + (b * S + t) * 2 * E;
-      const float* wzo = x.wx_zo + (b * S + t) * 2 * E;
-      pre[0] = wif[col];
-      pre[1] = wif[E + col];
-      pre[2] = wzo[col];
-      pre[3] = wzo[E + col];
-    }
+    float pre[4];
+    load_pre(x, G, t, pre);
     // Column c = (part, j): part `part` of the dot products y_{t−1}[b, :] · slice[:, j] of every
     // sequence b, into raw[part, b, j].
     for (int64_t c = tid; c < P * J; c += kThreads) {
@@ -163,58 +253,152 @@ __global__ void __launch_bounds__(kThreads)
       }
     }
     __syncthreads();
-    uint64_t* out = xchg + (t & 1) * B * E;
-    const auto flag = static_cast<uint32_t>(t + 1);
-    for (int64_t i = tid; i < B * U; i += kThreads) {
-      const int64_t b = i / U, u = i % U, col = h * DH + g * U + u;
-      float w[4];
-      if (i == tid) {
-        for (int k = 0; k < 4; ++k) w[k] = pre[k];
-      } else {
-        const float* wif = x.wx_if + (b * S + t) * 2 * E;
-        const float* wzo = x.wx_zo + (b * S + t) * 2 * E;
-        w[0] = wif[col], w[1] = wif[E + col], w[2] = wzo[col], w[3] = wzo[E + col];
-      }
-      float r[4] = {0, 0, 0, 0};
-      for (int64_t part = 0; part < P; ++part) {
-        const float* rr = raw + (part * B + b) * J;
-        for (int k = 0; k < 4; ++k) r[k] += rr[k * U + u];
-      }
-      const float ri = r[0] + w[0] + x.bias[col];
-      const float rf = r[1] + w[1] + x.bias[E + col];
-      const float rz = r[2] + w[2] + x.bias[2 * E + col];
-      const float ro = r[3] + w[3] + x.bias[3 * E + col];
-      const float lfm = ms[i] + log_sigmoid(rf);
-      const float m_new = ns[i] == 0.0f ? ri : fmaxf(ri, lfm);
-      const float ig = fminf(expf(ri - m_new), 1.0f);
-      const float fg = fminf(expf(lfm - m_new), 1.0f);
-      const float c = fg * cs[i] + ig * tanhf(rz);
-      const float n = fg * ns[i] + ig;
-      cs[i] = c;
-      ns[i] = n;
-      ms[i] = m_new;
-      const float y = sigmoid(ro) * c / n;
-      x.y[(b * S + t) * E + col] = y;
-      ll_store(out + h * B * DH + b * DH + g * U + u, __float_as_uint(y), flag);
+    pointwise_and_exchange(x, G, P, raw, cs, ns, ms, pre, t, xchg, y_prev, DH);
+  }
+  store_state(x, G, y_prev, DH, cs, ns, ms);
+}
+
+// The tensor-core kernel (bf16 R): the block's slice, [DH, J] with J = 4U rows of gate units,
+// lives in registers for the whole launch as mma.m16n8k16 A fragments (A = sliceᵀ, [J, DH]).
+// Warp w takes m-tile w % MT (MT = J / 16) and k-part w / MT of the head dim (KP = 8 / MT parts,
+// KT k-tiles each); y_{t−1} is the B operand, 8 sequences per n-tile, split into bf16 high and
+// low halves (y ≈ hi + lo to ~2⁻¹⁷ relative) so that the products keep float32-like accuracy:
+// R is exact in bf16, and each product accumulates in float32. raw [KP, B, J] as the CUDA-core
+// kernel's parts. y_prev rows are padded to ld_y ≡ 8 (mod 32) words: the warp's eight sequences
+// × four k pairs hit distinct banks.
+constexpr int kTcMaxKTiles = 16;  // k-tiles per warp: 64 registers of A fragments
+constexpr int kTcMaxNTiles = 4;   // 8 sequences each: at most 32 per launch
+
+__host__ __device__ inline int64_t tc_ld_y(int64_t DH) {
+  return (DH + 31) / 32 * 32 + 8;
+}
+
+// The k-tiles per warp of a tensor-core plan, or 0 when the shape does not take it.
+__host__ __device__ inline int tc_k_tiles(int64_t DH, int64_t U) {
+  const int64_t J = 4 * U;
+  if (J % 16 != 0 || DH % 16 != 0) return 0;
+  const int64_t MT = J / 16;
+  if (MT > kThreads / 32 || (kThreads / 32) % MT != 0) return 0;
+  const int64_t KP = kThreads / 32 / MT, KT = DH / 16;
+  if (KT % KP != 0 || KT / KP > kTcMaxKTiles) return 0;
+  return static_cast<int>(KT / KP);
+}
+
+// Shared memory of a tensor-core block: y_{t−1} [Bc, ld_y], raw [KP, Bc, J], c/n/m [Bc, U].
+size_t smem_for_tc(int64_t Bc, int64_t DH, int64_t U) {
+  const int64_t J = 4 * U, KP = kThreads / 32 / (J / 16);
+  const size_t bytes = static_cast<size_t>(Bc * tc_ld_y(DH) + KP * Bc * J + 3 * Bc * U) * 4;
+  return (bytes + 15) / 16 * 16;
+}
+
+__device__ __forceinline__ uint32_t pack_bf16(float lo_elem, float hi_elem) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(lo_elem, hi_elem);
+  return *reinterpret_cast<const uint32_t*>(&v);
+}
+
+__device__ __forceinline__ void mma_bf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                         uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// y's pair (k, k + 1) as bf16 high and low halves.
+__device__ __forceinline__ void split_pair(float2 v, uint32_t& hi, uint32_t& lo) {
+  hi = pack_bf16(v.x, v.y);
+  const __nv_bfloat162 h = *reinterpret_cast<const __nv_bfloat162*>(&hi);
+  lo = pack_bf16(v.x - __low2float(h), v.y - __high2float(h));
+}
+
+__global__ void __launch_bounds__(kThreads)
+    slstm_tc_kernel(SlstmRecurrence x, int G, const bf16* R, uint64_t* xchg) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  const int64_t B = x.B, S = x.S, DH = x.DH, U = DH / G, J = 4 * U, ld_y = tc_ld_y(DH);
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int grp = lane / 4, tig = lane % 4;
+  const int MT = static_cast<int>(J / 16), KP = kThreads / 32 / MT;
+  const int KTW = tc_k_tiles(DH, U), mt = warp % MT, kp = warp / MT;
+  const int NT = static_cast<int>((B + 7) / 8);
+  float* y_prev = reinterpret_cast<float*>(smem);  // [B, ld_y]
+  float* raw = y_prev + B * ld_y;                  // [KP, B, J]
+  float* cs = raw + KP * B * J;                    // [B, U]
+  float* ns = cs + B * U;
+  float* ms = ns + B * U;
+  // A fragments: a[kt] of k-tile kp·KTW + kt, arranged in this order on the host.
+  const int64_t j0 = mt * 16 + grp;
+  const uint4* frag =
+      reinterpret_cast<const uint4*>(R) + (blockIdx.x * (kThreads / 32) + warp) * KTW * 32 + lane;
+  uint32_t a[kTcMaxKTiles][4];
+#pragma unroll
+  for (int kt = 0; kt < kTcMaxKTiles; ++kt) {
+    if (kt < KTW) {
+      const uint4 v = frag[kt * 32];
+      a[kt][0] = v.x, a[kt][1] = v.y, a[kt][2] = v.z, a[kt][3] = v.w;
     }
-    // Every block of the head publishes its units; each reads the head's whole y back (the
-    // buffer holds head h's [B, DH] words contiguously: one read for all sequences).
-    ll_read<kThreads>(out + h * B * DH, B * DH, flag,
-                      [&](int64_t i, uint32_t bits) { y_prev[i] = __uint_as_float(bits); });
+  }
+  load_state(x, G, y_prev, ld_y, cs, ns, ms);
+  __syncthreads();
+  for (int64_t t = 0; t < S; ++t) {
+    float pre[4];
+    load_pre(x, G, t, pre);
+#pragma unroll
+    for (int nt = 0; nt < kTcMaxNTiles; ++nt) {
+      if (nt >= NT) break;
+      // Four accumulators (high and low halves of y, even and odd k-tiles): short dependency
+      // chains of the mma's.
+      float acc[4][4] = {};
+      const int64_t b = nt * 8 + grp;
+      const float* yr = y_prev + b * ld_y + kp * KTW * 16 + 2 * tig;
+#pragma unroll
+      for (int kt = 0; kt < kTcMaxKTiles; ++kt) {
+        if (kt < KTW) {
+          float2 v0 = make_float2(0, 0), v1 = make_float2(0, 0);
+          if (b < B) {
+            v0 = *reinterpret_cast<const float2*>(yr + kt * 16);
+            v1 = *reinterpret_cast<const float2*>(yr + kt * 16 + 8);
+          }
+          uint32_t hi0, lo0, hi1, lo1;
+          split_pair(v0, hi0, lo0);
+          split_pair(v1, hi1, lo1);
+          mma_bf16(acc[kt % 2], a[kt], hi0, hi1);
+          mma_bf16(acc[2 + kt % 2], a[kt], lo0, lo1);
+        }
+      }
+      // C fragment: rows j0 and j0 + 8, columns (sequences) nt·8 + 2·tig and + 1.
+      const int64_t bc = nt * 8 + 2 * tig;
+      float* rp = raw + kp * B * J;
+      float sum[4];
+      for (int r = 0; r < 4; ++r) sum[r] = (acc[0][r] + acc[1][r]) + (acc[2][r] + acc[3][r]);
+      if (bc < B) {
+        rp[bc * J + j0] = sum[0];
+        rp[bc * J + j0 + 8] = sum[2];
+      }
+      if (bc + 1 < B) {
+        rp[(bc + 1) * J + j0] = sum[1];
+        rp[(bc + 1) * J + j0 + 8] = sum[3];
+      }
+    }
     __syncthreads();
+    pointwise_and_exchange(x, G, KP, raw, cs, ns, ms, pre, t, xchg, y_prev, ld_y);
   }
-  for (int64_t i = tid; i < B * U; i += kThreads) {
-    const int64_t b = i / U, u = i % U, col = b * E + h * DH + g * U + u;
-    x.sc[col] = cs[i];
-    x.sn[col] = ns[i];
-    x.sm[col] = ms[i];
-    x.sy[col] = y_prev[b * DH + g * U + u];
-  }
+  store_state(x, G, y_prev, ld_y, cs, ns, ms);
 }
 
 }  // namespace
 
-SlstmPlan slstm_plan(int64_t NH, int64_t DH, WeightType r_type) {
+// Dynamic shared memory the kernels may use, raised once per size (not a stream operation, but
+// kept out of the launches so that graph capture sees only launches).
+template <typename Kernel>
+void allow_smem(Kernel kernel, size_t bytes, size_t& allowed) {
+  if (bytes <= allowed) return;
+  XLSTM_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                        static_cast<int>(bytes)));
+  allowed = bytes;
+}
+
+SlstmPlan slstm_plan(int64_t NH, int64_t DH, WeightType r_type, bool allow_tensor_cores) {
   const DeviceFacts f = device_facts();
   const size_t elem = r_type == WeightType::BF16 ? 2 : 4;
   const size_t budget = std::min<size_t>(f.smem_optin, 200 * 1024);
@@ -224,44 +408,69 @@ SlstmPlan slstm_plan(int64_t NH, int64_t DH, WeightType r_type) {
   // shared memory when it fits, else it is read from L2.
   p.G = 1;
   while (p.G < 64 && DH % (2 * p.G) == 0 && DH / (2 * p.G) >= 4 && NH * 2 * p.G <= f.sms) p.G *= 2;
-  p.smem_R = smem_for(1, DH, DH / p.G, true, elem) <= budget;
   const int64_t U = DH / p.G;
-  p.max_batch = 1;
-  while (p.max_batch < 256 && smem_for(p.max_batch * 2, DH, U, p.smem_R, elem) <= budget)
-    p.max_batch *= 2;
-  p.smem_bytes = smem_for(p.max_batch, DH, U, p.smem_R, elem);
-  // Allow the kernel this much dynamic shared memory, once per size (not a stream operation, but
-  // kept out of the launches so that graph capture sees only launches).
-  static size_t allowed[2] = {0, 0};
-  size_t& a = allowed[r_type == WeightType::BF16 ? 1 : 0];
-  if (p.smem_bytes > a) {
-    if (r_type == WeightType::BF16) {
-      XLSTM_CUDA_CHECK(cudaFuncSetAttribute(slstm_kernel<bf16>,
-                                            cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                            static_cast<int>(p.smem_bytes)));
-    } else {
-      XLSTM_CUDA_CHECK(cudaFuncSetAttribute(slstm_kernel<float>,
-                                            cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                            static_cast<int>(p.smem_bytes)));
-    }
-    a = p.smem_bytes;
+  p.smem_R = smem_for(1, DH, U, true, elem) <= budget;
+  // The CUDA-core kernel's launches, and the tensor-core kernel's (bf16 slices that fit in
+  // registers as mma fragments; at most kTcMaxNTiles · 8 sequences).
+  int64_t cc_batch = 1;
+  while (cc_batch < 256 && smem_for(cc_batch * 2, DH, U, p.smem_R, elem) <= budget) cc_batch *= 2;
+  p.tensor_cores = allow_tensor_cores && r_type == WeightType::BF16 && tc_k_tiles(DH, U) > 0 &&
+                   smem_for_tc(8, DH, U) <= budget && cc_batch >= kSlstmTensorCoreMinBatch;
+  int64_t tc_batch = 0;
+  if (p.tensor_cores) {
+    tc_batch = 8;
+    while (tc_batch < 8 * kTcMaxNTiles && smem_for_tc(tc_batch * 2, DH, U) <= budget) tc_batch *= 2;
   }
+  p.max_batch = static_cast<int>(p.tensor_cores ? tc_batch : cc_batch);
+  static size_t allowed[3] = {0, 0, 0};
+  const int64_t cc_launch = p.tensor_cores ? kSlstmTensorCoreMinBatch : cc_batch;
+  const size_t cc_bytes = smem_for(cc_launch, DH, U, p.smem_R, elem);
+  if (r_type == WeightType::BF16) {
+    allow_smem(slstm_kernel<bf16>, cc_bytes, allowed[1]);
+  } else {
+    allow_smem(slstm_kernel<float>, cc_bytes, allowed[0]);
+  }
+  if (p.tensor_cores) allow_smem(slstm_tc_kernel, smem_for_tc(tc_batch, DH, U), allowed[2]);
   p.threads = kThreads;
   return p;
 }
 
 std::vector<float> slstm_arrange_recurrent(const std::vector<float>& R, int64_t NH, int64_t DH,
                                            int G) {
-  const int64_t U = DH / G;
+  const int64_t U = DH / G, J = 4 * U;
   std::vector<float> out(R.size());
   for (int64_t h = 0; h < NH; ++h)
     for (int64_t g = 0; g < G; ++g)
       for (int64_t d = 0; d < DH; ++d)
-        for (int64_t gate = 0; gate < 4; ++gate)
-          for (int64_t u = 0; u < U; ++u) {
-            const int64_t e = g * U + u;
-            out[(((h * G + g) * DH + d) * 4 + gate) * U + u] =
-                R[(h * 4 * DH + gate * DH + e) * DH + d];
+        for (int64_t j = 0; j < J; ++j)
+          out[((h * G + g) * DH + d) * J + j] =
+              R[(h * 4 * DH + (j / U) * DH + g * U + j % U) * DH + d];
+  return out;
+}
+
+std::vector<float> slstm_arrange_fragments(const std::vector<float>& R, int64_t NH, int64_t DH,
+                                           const SlstmPlan& p) {
+  if (!p.tensor_cores) throw Error(tagged("cuda", "sLSTM: fragments need a tensor-core plan"));
+  const int64_t G = p.G, U = DH / G, J = 4 * U;
+  // [block][warp][k-tile][lane][8]: a0..a3 of mma.m16n8k16 (A = sliceᵀ: row j, column d), two
+  // elements each, as slstm_tc_kernel reads them. Element (j, d) of block (h, g): gate j / U,
+  // unit g·U + j % U, column d.
+  const int64_t MT = J / 16, KTW = tc_k_tiles(DH, U);
+  std::vector<float> out(R.size());
+  size_t o = 0;
+  for (int64_t h = 0; h < NH; ++h)
+    for (int64_t g = 0; g < G; ++g)
+      for (int64_t w = 0; w < kThreads / 32; ++w)
+        for (int64_t kt = 0; kt < KTW; ++kt)
+          for (int64_t lane = 0; lane < 32; ++lane) {
+            const int64_t j0 = (w % MT) * 16 + lane / 4;
+            const int64_t d0 = ((w / MT) * KTW + kt) * 16 + 2 * (lane % 4);
+            for (int64_t r = 0; r < 4; ++r) {
+              const int64_t j = j0 + (r % 2) * 8, d = d0 + (r / 2) * 8;
+              const float* row = R.data() + (h * 4 * DH + (j / U) * DH + g * U + j % U) * DH;
+              out[o++] = row[d];
+              out[o++] = row[d + 1];
+            }
           }
   return out;
 }
@@ -275,6 +484,8 @@ size_t slstm_scratch_bytes(const SlstmPlan& p, int64_t, int64_t E) {
 void slstm_recurrence(const SlstmRecurrence& x, const SlstmPlan& p, void* d_scratch, Stream s) {
   if (x.S == 0 || x.B == 0) return;
   if (x.DH % 2 != 0) throw Error(tagged("cuda", "sLSTM head dim must be even on the GPU"));
+  if (p.tensor_cores && (x.r_type != WeightType::BF16 || x.R_frag == nullptr))
+    throw Error(tagged("cuda", "sLSTM: a tensor-core plan needs the bf16 fragments (R_frag)"));
   auto* xchg = static_cast<uint64_t*>(d_scratch);
   const int64_t U = x.DH / p.G;
   const size_t elem = x.r_type == WeightType::BF16 ? 2 : 4;
@@ -294,11 +505,15 @@ void slstm_recurrence(const SlstmRecurrence& x, const SlstmPlan& p, void* d_scra
     // Staging the slice in shared memory pays off over many steps; a decode step reads it
     // straight from global memory (L2) instead of copying it first.
     const bool stage = p.smem_R && x.S >= kStageMinSteps;
-    const size_t smem = smem_for(part.B, x.DH, U, stage, elem);
+    const bool tc = p.tensor_cores && part.B > kSlstmTensorCoreMinBatch;
+    const size_t smem = tc ? smem_for_tc(part.B, x.DH, U) : smem_for(part.B, x.DH, U, stage, elem);
     // Flags of an earlier launch must not match this one's steps.
     XLSTM_CUDA_CHECK(cudaMemsetAsync(xchg, 0, 2 * part.B * x.E * sizeof(uint64_t), s));
     const dim3 grid(static_cast<unsigned>(x.NH * p.G)), block(static_cast<unsigned>(p.threads));
-    if (x.r_type == WeightType::BF16) {
+    if (tc) {
+      launch_with_attribute(&cooperative, slstm_tc_kernel, grid, block, smem, s, part, p.G,
+                            static_cast<const bf16*>(x.R_frag), xchg);
+    } else if (x.r_type == WeightType::BF16) {
       launch_with_attribute(&cooperative, slstm_kernel<bf16>, grid, block, smem, s, part, p.G,
                             stage, static_cast<const bf16*>(x.R), xchg);
     } else {

@@ -41,6 +41,10 @@ class SlstmCudaBlock final : public cuda::CudaBlock {
         w_zo_(cuda::upload_matrix(block_diagonal(w.wz, w.wo, c.num_heads, c.head_dim()), wt)),
         R_(cuda::upload_matrix(
             cuda::slstm_arrange_recurrent(w.R, c.num_heads, c.head_dim(), plan_.G), wt)),
+        R_frag_(plan_.tensor_cores ? cuda::upload_matrix(cuda::slstm_arrange_fragments(
+                                                             w.R, c.num_heads, c.head_dim(), plan_),
+                                                         WeightType::BF16)
+                                   : DeviceBuffer()),
         bias_(cuda::upload_floats(w.bias)),
         group_norm_(cuda::upload_floats(w.group_norm)),
         ffn_norm_(cuda::upload_floats(w.ffn_norm)),
@@ -50,7 +54,8 @@ class SlstmCudaBlock final : public cuda::CudaBlock {
         ffn_down_b_(cuda::upload_floats(w.ffn_down_b)) {}
 
   size_t weight_bytes() const override {
-    return w_if_.bytes() + w_zo_.bytes() + R_.bytes() + ffn_up_.bytes() + ffn_down_.bytes();
+    return w_if_.bytes() + w_zo_.bytes() + R_.bytes() + R_frag_.bytes() + ffn_up_.bytes() +
+           ffn_down_.bytes();
   }
 
   void forward(float* x, int64_t B, int64_t S, const cuda::DeviceBlockState& st, const RunOptions&,
@@ -90,8 +95,9 @@ class SlstmCudaBlock final : public cuda::CudaBlock {
     ctx.gemm.linear(xc_w, T, E, w_if_.get(), 2 * E, wt, nullptr, wx_if, false, s);
     ctx.gemm.linear(u_w, T, E, w_zo_.get(), 2 * E, wt, nullptr, wx_zo, false, s);
     float* y = ctx.ws.f32("y", T * E);
-    const cuda::SlstmRecurrence rec{B,        S,  E, NH,      DH,      wx_if,   wx_zo,  f(bias_),
-                                    R_.get(), wt, y, st["y"], st["c"], st["n"], st["m"]};
+    const cuda::SlstmRecurrence rec{
+        B,  S, E,       NH,      DH,      wx_if,  wx_zo, f(bias_), R_.get(), R_frag_.get(),
+        wt, y, st["y"], st["c"], st["n"], st["m"]};
     cuda::slstm_recurrence(
         rec, plan_,
         ctx.ws.get("slstm_scratch", static_cast<int64_t>(cuda::slstm_scratch_bytes(plan_, NH, E))),
@@ -111,8 +117,8 @@ class SlstmCudaBlock final : public cuda::CudaBlock {
  private:
   SlstmConfig c_;
   cuda::SlstmPlan plan_;
-  DeviceBuffer norm_, conv_w_, conv_b_, w_if_, w_zo_, R_, bias_, group_norm_, ffn_norm_, ffn_up_,
-      ffn_up_b_, ffn_down_, ffn_down_b_;
+  DeviceBuffer norm_, conv_w_, conv_b_, w_if_, w_zo_, R_, R_frag_, bias_, group_norm_, ffn_norm_,
+      ffn_up_, ffn_up_b_, ffn_down_, ffn_down_b_;
 };
 
 std::unique_ptr<cuda::CudaBlock> load(const BlockSite& s, WeightLoader& L, WeightType wt) {
