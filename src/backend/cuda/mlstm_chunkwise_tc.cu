@@ -257,9 +257,7 @@ __global__ void __launch_bounds__(kOutThreads, 2)
     }
   }
   if (tid < Lc) {
-    double mx = bs[tid] + m_k;
-    for (int j = 0; j <= tid; ++j) mx = fmax(mx, bs[tid] - bs[j] + igs[j]);
-    mcomb[tid] = mx;
+    mcomb[tid] = combined_stabilizer(tid, bs, igs, m_k);
   }
   // S = Q Kᵀ (raw dot products), k streamed in slices of the head dim.
   {
@@ -273,10 +271,7 @@ __global__ void __launch_bounds__(kOutThreads, 2)
           s, ks / 16, [&](int kk) { return qs + rw * 16 * ldq + a0 + kk * 16; }, ldq,
           [&](int kk, int f) { return kc + (ch * 2 + f) * 16 * ldk + kk * 16; }, ldk);
     }
-    for (int f = 0; f < 2; ++f) {
-      wmma::store_matrix_sync(sf + rw * 16 * (TL + PAD_F) + (ch * 2 + f) * 16, s[f], TL + PAD_F,
-                              wmma::mem_row_major);
-    }
+    store_score_tiles(sf, s, rw, ch);
   }
   __syncthreads();  // mcomb and every warp's S rows are in place
   // Per row (a warp's own 8): decay and causal mask, row sum, the normalizer and q̄'s scale.
@@ -284,11 +279,7 @@ __global__ void __launch_bounds__(kOutThreads, 2)
     const int l = warp * (TL / kOutWarps) + r;
     float sum = 0.0f;
     for (int j = lane; j < TL; j += 32) {
-      float sv = 0.0f;
-      if (l < Lc && j <= l) {
-        sv = sf[l * (TL + PAD_F) + j] * scale *
-             expf(static_cast<float>(bs[l] - bs[j] + igs[j] - mcomb[l]));
-      }
+      const float sv = decayed_score(sf, l, j, Lc, scale, bs, igs, mcomb);
       sb[l * (TL + PAD_H) + j] = __float2bfloat16(sv);
       sum += sv;
     }

@@ -39,6 +39,32 @@ __device__ __forceinline__ void mma_tile_row(FragAcc (&acc)[NF], int k16, ATile 
   }
 }
 
+// Row math of the outputs' scores, shared by both outputs paths. bs: the chunk's in-chunk cumsums,
+// igs: its input gates, mcomb: each row's combined stabilizer, m_k: m before the chunk.
+__device__ __forceinline__ double combined_stabilizer(int l, const double* bs, const float* igs,
+                                                      double m_k) {
+  double mx = bs[l] + m_k;
+  for (int j = 0; j <= l; ++j) mx = fmax(mx, bs[l] - bs[j] + igs[j]);
+  return mx;
+}
+
+// The warp's two 16×16 tiles of S (rows 16·rw, columns 32·ch + 16·f) into sf [TL][TL + PAD_F].
+__device__ __forceinline__ void store_score_tiles(float* sf, FragAcc (&s)[2], int rw, int ch) {
+  for (int f = 0; f < 2; ++f) {
+    wmma::store_matrix_sync(sf + rw * 16 * (TL + PAD_F) + (ch * 2 + f) * 16, s[f], TL + PAD_F,
+                            wmma::mem_row_major);
+  }
+}
+
+// Score (l, j) decayed and causally masked (zero past the chunk's Lc rows) from the raw q·k in sf.
+__device__ __forceinline__ float decayed_score(const float* sf, int l, int j, int64_t Lc,
+                                               float scale, const double* bs, const float* igs,
+                                               const double* mcomb) {
+  if (l >= Lc || j > l) return 0.0f;
+  return sf[l * (TL + PAD_F) + j] * scale *
+         expf(static_cast<float>(bs[l] - bs[j] + igs[j] - mcomb[l]));
+}
+
 // The outputs' blocks: 8 warps.
 inline constexpr int kOutWarps = 8, kOutThreads = kOutWarps * 32;
 inline constexpr int kUnroll = 4;  // 16-byte loads in flight per thread

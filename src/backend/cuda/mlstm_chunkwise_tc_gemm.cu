@@ -67,9 +67,7 @@ __global__ void __launch_bounds__(kOutThreads)
   for (int a = tid; a < Dq; a += kOutThreads) nks[a] = sc.nbuf[(bh * NC + c) * x.DHQK + a];
   __syncthreads();
   if (tid < Lc) {
-    double mx = bs[tid] + m_k;
-    for (int j = 0; j <= tid; ++j) mx = fmax(mx, bs[tid] - bs[j] + igs[j]);
-    mcomb[tid] = mx;
+    mcomb[tid] = combined_stabilizer(tid, bs, igs, m_k);
   }
   FragAcc s[2];
   for (auto& f : s) wmma::fill_fragment(f, 0.0f);
@@ -109,10 +107,7 @@ __global__ void __launch_bounds__(kOutThreads)
         s, ks / 16, [&](int kk) { return qs + rw * 16 * ld + kk * 16; }, ld,
         [&](int kk, int f) { return kc + (ch * 2 + f) * 16 * ld + kk * 16; }, ld);
   }
-  for (int f = 0; f < 2; ++f) {
-    wmma::store_matrix_sync(sf + rw * 16 * (TL + PAD_F) + (ch * 2 + f) * 16, s[f], TL + PAD_F,
-                            wmma::mem_row_major);
-  }
+  store_score_tiles(sf, s, rw, ch);
   __syncthreads();  // mcomb, the q·n partials and every warp's S rows are in place
   const int64_t K = Dq + TL;
   bf16* A = sc.lhs + (bh * NC + c) * TL * K;
@@ -121,11 +116,7 @@ __global__ void __launch_bounds__(kOutThreads)
     // S̄ in place (each lane its own columns), and its row sum.
     float sum = 0.0f;
     for (int j = lane; j < TL; j += 32) {
-      float sv = 0.0f;
-      if (l < Lc && j <= l) {
-        sv = sf[l * (TL + PAD_F) + j] * scale *
-             expf(static_cast<float>(bs[l] - bs[j] + igs[j] - mcomb[l]));
-      }
+      const float sv = decayed_score(sf, l, j, Lc, scale, bs, igs, mcomb);
       sf[l * (TL + PAD_F) + j] = sv;
       sum += sv;
     }
