@@ -745,13 +745,17 @@ std::vector<OpCase> op_cases() {
        {D{1, 2, 130, 1024, 1024, 64, 1}, D{2, 1, 70, 512, 256, 64, 1}, D{3, 2, 7, 512, 128, 64, 1},
         D{1, 1, 77, 576, 512, 13, 1}, D{2, 2, 200, 512, 512, 32, 1}})
     cs.push_back({"mlstm_chunkwise", d, BF16});
-  // The sLSTM recurrence: the benchmark's 4 x 512 heads (bf16: the tensor-core kernel, one and
-  // eight sequences, a decode-like single step), 4 x 256, a head whose slice does not split
-  // into 16-row tiles (4 x 12 units: the CUDA-core kernel in bf16 too), more sequences than one
-  // launch takes (40), float32 (the CUDA-core kernel, slice in shared memory or from L2).
+  // The sLSTM recurrence. Which kernel a case takes depends on the GPU's SM count (blocks per
+  // head); on an H200 (132 SMs): 4 x 512 with 8 sequences, 4 x 256 with 13 (two n-tiles, the
+  // second partial) and 1 x 64 with 40 and 35 (32 per launch, then 8 resp. 3 on the CUDA-core
+  // kernel) take the tensor-core kernel in bf16; 1 and 3 sequences, 2 x 192 (24 gate rows per
+  // block, not 16-row tiles) and 2 x 1024 (too many fragments per thread) the CUDA-core kernel;
+  // float32 always the CUDA-core kernel (slice in shared memory or from L2). The kernel taken
+  // is printed per case.
   for (WeightType t : {F32, BF16}) {
     for (D d : {D{1, 64, 4, 512, 0}, D{8, 40, 4, 512, 1}, D{8, 1, 4, 512, 1}, D{3, 33, 4, 256, 1},
-                D{11, 20, 2, 192, 1}, D{40, 9, 1, 64, 1}, D{2, 12, 2, 1024, 1}})
+                D{13, 17, 4, 256, 1}, D{11, 20, 2, 192, 1}, D{40, 9, 1, 64, 1}, D{35, 9, 1, 64, 1},
+                D{2, 12, 2, 1024, 1}})
       cs.push_back({"slstm_recurrence", d, t});
   }
   for (int64_t mode = 0; mode <= 8; ++mode) {

@@ -22,6 +22,7 @@ namespace xlstm::cuda {
 namespace {
 
 constexpr size_t kWorkspaceBytes = size_t{32} << 20;
+constexpr size_t kMaxBatchedPlans = 64;
 
 // Largest power of two ≤ 256 that divides the address (cuBLASLt's alignment preference).
 uint32_t alignment(const void* p) {
@@ -143,6 +144,12 @@ struct Gemm::Impl {
     const BatchedKey key{batch, M, K, N, al_a, al_b, al_out};
     auto it = batched.find(key);
     if (it != batched.end()) return it->second;
+    // The batch count follows the call's sequences and chunks: a long-running server meets many.
+    // Bounded by starting over (a plan is used only within the call that asked for it).
+    if (batched.size() >= kMaxBatchedPlans) {
+      for (auto& [k, old] : batched) destroy(old);
+      batched.clear();
+    }
     Plan& p = batched[key];
     XLSTM_CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     p.a = batched_layout(CUDA_R_16BF, N, K, batch);

@@ -150,7 +150,10 @@ bool gemv_bf16_rms_swiglu(const void*, int64_t, int64_t, float, const void*, int
 SlstmPlan slstm_plan(int64_t, int64_t, WeightType, bool) {
   no_cuda();
 }
-std::vector<float> slstm_arrange_recurrent(const std::vector<float>&, int64_t, int64_t,
+std::vector<float> slstm_arrange_recurrent(const std::vector<float>&, int64_t, int64_t, int) {
+  no_cuda();
+}
+std::vector<float> slstm_arrange_fragments(const std::vector<float>&, int64_t, int64_t,
                                            const SlstmPlan&) {
   no_cuda();
 }
