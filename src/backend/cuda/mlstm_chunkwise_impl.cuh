@@ -1,6 +1,7 @@
 #pragma once
-// Shared between the two chunkwise paths (mlstm_chunkwise.cu: float32 CUDA cores, the parity path;
-// mlstm_chunkwise_tc.cu: bf16 tensor cores): the scratch layout and the gate pass both use.
+// Shared between the chunkwise paths (mlstm_chunkwise.cu: float32 CUDA cores, the parity path;
+// mlstm_chunkwise_tc.cu: bf16 tensor cores; mlstm_chunkwise_tc_gemm.cu: its outputs as one
+// batched GEMM for wide heads): the scratch layout and the gate pass they all use.
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/gemm.h"
 #include "backend/cuda/ops.h"
@@ -8,7 +9,8 @@
 namespace xlstm::cuda::chunkwise {
 
 // Scratch of one call, carved from d_scratch (256-byte aligned pieces). Pieces a path does not
-// use are left out (null): the float32 path's C/S/qs/denom, the tensor-core path's C16.
+// use are left out (null): the float32 path's C/S/qs/denom, the tensor-core paths' C16 (with
+// room for v below each chunk's C on the batched-GEMM path) and that path's lhs/hc.
 struct ChunkScratch {
   double* bcum;   // [BH, S] inclusive in-chunk cumsum of log σ(f̃)
   double* amax;   // [BH, NC] max_l (g − b_l + ĩ_l)
