@@ -133,7 +133,7 @@ fi
 # Memory errors in a few small cases of each kernel family (compute-sanitizer, if present).
 if command -v compute-sanitizer >/dev/null && [ "${XLSTM_SANITIZE:-1}" = 1 ]; then
   timeout 240 compute-sanitizer --tool memcheck build/tests/test_cuda_ops \
-    --gtest_filter='Table/*mlstm_chunkwise_2_3_7_*:Table/*mlstm_chunkwise_3_2_7_64_128_64_bf16*:Table/*mlstm_chunkwise_1_1_77_192_64_13_bf16*:Table/*mlstm_chunkwise_1_1_100_*:Table/*mlstm_step_2_3_5_*:Table/*sample_3_777_5_1*:Table/*rms_norm_3_257*:Table/*multihead_norm_gate_3_3_37*:Table/*swiglu_3_37*:Table/*linear_fallback_3*:Table/*linear_gemv_3_100_*:Table/*linear_gemv_5_1048_*:Table/*embedding_100*' \
+    --gtest_filter='Table/*mlstm_chunkwise_2_3_7_*:Table/*mlstm_chunkwise_3_2_7_64_128_64_bf16*:Table/*mlstm_chunkwise_1_1_77_192_64_13_bf16*:Table/*mlstm_chunkwise_3_2_7_512_128_64_1_bf16*:Table/*mlstm_chunkwise_1_1_100_*:Table/*mlstm_step_2_3_5_*:Table/*sample_3_777_5_1*:Table/*rms_norm_3_257*:Table/*multihead_norm_gate_3_3_37*:Table/*swiglu_3_37*:Table/*linear_fallback_3*:Table/*linear_gemv_3_100_*:Table/*linear_gemv_5_1048_*:Table/*embedding_100*' \
     > "$OUT/cuda_sanitizer.log" 2>&1
   # A whole bf16 model on both cell paths (tensor cores; float32 with 3 heads), workspace included.
   timeout 240 compute-sanitizer --tool memcheck build/tests/test_cuda_model --gtest_filter='Heads/*:Shapes/*4x128*' \

@@ -740,10 +740,11 @@ std::vector<OpCase> op_cases() {
               D{1, 2, 130, 1024, 1024, 64}, D{2, 1, 70, 512, 256, 64}, D{1, 1, 66, 320, 128, 64}})
     cs.push_back({"mlstm_chunkwise", d, BF16});
   // The outputs as one batched GEMM (d[6]): 1024- and 512-wide heads, partial last chunks, chunks
-  // < 64, several sequences, a head dim not a multiple of 128 (576: 64-wide slices).
+  // < 64, several sequences, a head dim not a multiple of 128 (576: 64-wide slices, and the
+  // 64×64-tile states pass; the others take the 128×128 one, with v wider than k in 512 x 768).
   for (D d :
        {D{1, 2, 130, 1024, 1024, 64, 1}, D{2, 1, 70, 512, 256, 64, 1}, D{3, 2, 7, 512, 128, 64, 1},
-        D{1, 1, 77, 576, 512, 13, 1}, D{2, 2, 200, 512, 512, 32, 1}})
+        D{1, 1, 77, 576, 512, 13, 1}, D{2, 2, 200, 512, 512, 32, 1}, D{1, 1, 100, 512, 768, 64, 1}})
     cs.push_back({"mlstm_chunkwise", d, BF16});
   // The sLSTM recurrence. Which kernel a case takes depends on the GPU's SM count (blocks per
   // head); on an H200 (132 SMs): 4 x 512 with 8 sequences, 4 x 256 with 13 (two n-tiles, the

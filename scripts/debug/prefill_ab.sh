@@ -4,7 +4,8 @@
 # sums of the new binary's B=8 prefill and, with SLSTM_DETAIL=1, ncu's detail sections for the
 # sLSTM recurrence at B=1 and B=8. From a bundle made here:
 #   scripts/cuda_remote_tests.sh exec scripts/debug/prefill_ab.sh      (log: $OUT/prefill_ab.log)
-# CONFIG=... another stack; BATCHES="1 8"; ROUNDS="1 2"; PROFILE=0 skips the ncu sums.
+# CONFIG=... another stack; BATCHES="1 8"; ROUNDS="1 2"; PROFILE=0 skips the ncu sums,
+# PROFILE_BATCHES="1 8" takes them for each batch (default 8).
 set -uo pipefail
 OUT=${OUT:-$PWD/out}
 mkdir -p "$OUT"
@@ -23,12 +24,22 @@ for round in ${ROUNDS:-1 2}; do
   done
 done
 if [ "${PROFILE:-1}" = 1 ]; then
-  timeout 300 ncu --csv --metrics gpu__time_duration.sum --cache-control none --clock-control none \
-    build/bin/xlstm bench --config "$cfg" --device cuda --prompt-len 2048 --gen 0 --batch 8 \
-    --reps 1 > /tmp/ncu_prefill_b8.csv 2>/dev/null
-  echo "## ncu kernel sums, prefill B=8 S=2048" | tee -a "$log"
-  python3 bench/ncu_summary.py /tmp/ncu_prefill_b8.csv \
-    --skip 'fill_(normal|value)_kernel|scale_columns_kernel' --per 1 | head -25 | tee -a "$log"
+  for b in ${PROFILE_BATCHES:-8}; do
+    timeout 300 ncu --csv --metrics gpu__time_duration.sum --cache-control none --clock-control none \
+      build/bin/xlstm bench --config "$cfg" --device cuda --prompt-len 2048 --gen 0 --batch $b \
+      --reps 1 > /tmp/ncu_prefill_b$b.csv 2>/dev/null
+    echo "## ncu kernel sums, prefill B=$b S=2048" | tee -a "$log"
+    python3 bench/ncu_summary.py /tmp/ncu_prefill_b$b.csv \
+      --skip 'fill_(normal|value)_kernel|scale_columns_kernel' --per 1 | head -25 | tee -a "$log"
+  done
+fi
+# DETAIL_KERNEL=regex: ncu's detail sections for one launch of that kernel in the B=8 prefill.
+if [ -n "${DETAIL_KERNEL:-}" ]; then
+  timeout 300 ncu --cache-control none --clock-control none -k "regex:$DETAIL_KERNEL" \
+    --launch-skip 2 --launch-count 1 --section SpeedOfLight --section MemoryWorkloadAnalysis \
+    --section ComputeWorkloadAnalysis --section Occupancy --section WarpStateStats \
+    --section SchedulerStats --section LaunchStats build/bin/xlstm bench --config "$cfg" \
+    --device cuda --prompt-len 2048 --gen 0 --batch 8 --reps 1 > "$OUT/ncu_detail.txt" 2>&1
 fi
 if [ "${SLSTM_DETAIL:-0}" = 1 ]; then
   for b in 1 8; do

@@ -45,6 +45,7 @@ ChunkScratch carve(const CellBatch& x, int64_t L, ChunkPath path, void* base, si
     c.C16 = static_cast<bf16*>(take(BH * NC * (DHQK + TL) * DHV * 2));
     c.lhs = static_cast<bf16*>(take(BH * NC * TL * (DHQK + TL) * 2));
     c.hc = static_cast<float*>(take(BH * NC * TL * DHV * 4));
+    if (wide_states_supported(x)) c.kw16 = static_cast<bf16*>(take(BH * NC * TL * DHQK * 2));
   } else {
     c.Cbuf = static_cast<float*>(take(BH * NC * DHQK * DHV * 4));
     c.Smat = static_cast<float*>(take(BH * NC * static_cast<size_t>(L * L) * 4));
@@ -400,7 +401,10 @@ void mlstm_chunkwise(const CellBatch& x, CellStateDev st, float eps, int64_t chu
     return;
   }
   if (path == ChunkPath::TensorCoresGemm) {
-    chunkwise::launch_tc_states(x, L, NC, st, sc, x.DHQK + kMaxChunk, s);
+    if (chunkwise::wide_states_supported(x))
+      chunkwise::launch_wide_states(x, L, NC, st, sc, x.DHQK + kMaxChunk, s);
+    else
+      chunkwise::launch_tc_states(x, L, NC, st, sc, x.DHQK + kMaxChunk, s);
     chunkwise::launch_tc_gemm_outputs(x, L, NC, eps, sc, *gemm, s);
     return;
   }

@@ -21,8 +21,9 @@ struct ChunkScratch {
   float* Smat;    // [BH, NC, L, L] intra-chunk scores (float32 path)
   float* qs;      // [BH, S] scale of q̄_l (float32 path)
   float* denom;   // [BH, S] max(|q̄·n + Σ S|, exp(−m_comb)) + eps (float32 path)
-  bf16* lhs;  // [BH, NC, TL, DHQK + TL] the outputs GEMM's A = [q̄ | S̄] / denom (gemm outputs)
-  float* hc;  // [BH, NC, TL, DHV] the outputs GEMM's result, by chunk (gemm outputs)
+  bf16* lhs;   // [BH, NC, TL, DHQK + TL] the outputs GEMM's A = [q̄ | S̄] / denom (gemm outputs)
+  float* hc;   // [BH, NC, TL, DHV] the outputs GEMM's result, by chunk (gemm outputs)
+  bf16* kw16;  // [BH, NC, TL, DHQK] k ⊙ w by chunk, zero past it (gemm outputs, wide states)
 };
 
 // The path a call takes: float32 CUDA cores, tensor-core passes, or tensor-core states with the
@@ -44,6 +45,11 @@ void launch_tc(const CellBatch& x, int64_t L, int64_t NC, CellStateDev st, float
 // The states pass alone; each chunk's C takes chunk_rows rows of sc.C16 (DHQK + TL: [C; v]).
 void launch_tc_states(const CellBatch& x, int64_t L, int64_t NC, CellStateDev st,
                       const ChunkScratch& sc, int64_t chunk_rows, Stream s);
+// The states pass of the batched-GEMM path for head dims that are multiples of 128
+// (mlstm_chunkwise_tc_wide.cu): a prep launch (bf16 k ⊙ w, v into [C; v], n) and 128×128 tiles.
+bool wide_states_supported(const CellBatch& x);
+void launch_wide_states(const CellBatch& x, int64_t L, int64_t NC, CellStateDev st,
+                        const ChunkScratch& sc, int64_t chunk_rows, Stream s);
 // The outputs as one batched GEMM (mlstm_chunkwise_tc_gemm.cu), after launch_tc_states with
 // chunk_rows = DHQK + TL.
 void launch_tc_gemm_outputs(const CellBatch& x, int64_t L, int64_t NC, float eps,

@@ -16,6 +16,7 @@
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/family_ops.h"
 #include "backend/cuda/flagged_words.cuh"
+#include "backend/cuda/mma_sm80.cuh"
 #include "backend/cuda/pdl_launch.cuh"
 
 namespace xlstm::cuda {
@@ -289,20 +290,6 @@ size_t smem_for_tc(int64_t Bc, int64_t DH, int64_t U) {
   const int64_t J = 4 * U, KP = kThreads / 32 / (J / 16);
   const size_t bytes = static_cast<size_t>(Bc * tc_ld_y(DH) + KP * Bc * J + 3 * Bc * U) * 4;
   return (bytes + 15) / 16 * 16;
-}
-
-__device__ __forceinline__ uint32_t pack_bf16(float lo_elem, float hi_elem) {
-  const __nv_bfloat162 v = __floats2bfloat162_rn(lo_elem, hi_elem);
-  return *reinterpret_cast<const uint32_t*>(&v);
-}
-
-__device__ __forceinline__ void mma_bf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
-                                         uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
-      "{%8, %9}, {%0, %1, %2, %3};"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
 // y's pair (k, k + 1) as bf16 high and low halves.

@@ -19,6 +19,7 @@ if(XLSTM_WITH_CUDA)
     ${CMAKE_CURRENT_LIST_DIR}/mlstm_chunkwise.cu
     ${CMAKE_CURRENT_LIST_DIR}/mlstm_chunkwise_tc.cu
     ${CMAKE_CURRENT_LIST_DIR}/mlstm_chunkwise_tc_gemm.cu
+    ${CMAKE_CURRENT_LIST_DIR}/mlstm_chunkwise_tc_wide.cu
     ${CMAKE_CURRENT_LIST_DIR}/sampling.cu
     ${CMAKE_CURRENT_LIST_DIR}/family_model.cpp
     ${CMAKE_CURRENT_LIST_DIR}/family_ops.cu
