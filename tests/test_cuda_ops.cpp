@@ -18,6 +18,7 @@
 #include "backend/cuda/gemv.h"
 #include "backend/cuda/ops.h"
 #include "cuda_test_util.h"
+#include "ops/causal_conv.h"
 #include "ops/elementwise.h"
 #include "ops/linear.h"
 #include "ops/mlstm/mlstm_cell.h"
@@ -281,6 +282,36 @@ std::vector<Outcome> run_convert(const OpCase& c, uint64_t seed) {
   auto dy = poisoned(sz(n), c.type);
   cuda::convert(ds.get(), src, dy.get(), c.type, sz(n), nullptr);
   return {{"dst", rel_diff(to_host(dy, sz(n), c.type), ref), 0.0f}};
+}
+
+// d = {B, S1, S2, F, KS, row padding, bias, silu}: two calls on strided rows (the window carried
+// between them, and from a random one before the first), each against the CPU op; float32 sums in
+// the CPU's order, so 1e-6 (the SiLU's expf may differ by an ulp).
+std::vector<Outcome> run_causal_conv(const OpCase& c, uint64_t seed) {
+  const int64_t B = c.d[0], F = c.d[3], KS = c.d[4], stride = F + c.d[5];
+  const bool with_bias = c.d[6] != 0, silu = c.d[7] != 0;
+  const auto w = randn(sz(F * KS), seed, 0.5f), bias = randn(sz(F), seed + 1, 0.5f);
+  std::vector<float> st_ref = randn(sz(B * KS * F), seed + 2);
+  auto dw = to_device(w), db = to_device(bias), dst = to_device(st_ref);
+  std::vector<Outcome> out;
+  for (int call = 0; call < 2; ++call) {
+    const int64_t S = c.d[1 + call];
+    const auto x = randn(sz(B * S * stride), seed + 3 + call);
+    std::vector<float> y_ref(sz(B * S * F));
+    causal_conv1d(x.data(), stride, B, S, F, w.data(), with_bias ? bias.data() : nullptr, KS,
+                  st_ref.data(), y_ref.data());
+    if (silu)
+      for (float& v : y_ref) v = v / (1.0f + std::exp(-v));
+    auto dx = to_device(x);
+    auto dy = poisoned(y_ref.size());
+    cuda::causal_conv1d(dx.as<float>(), stride, B, S, F, dw.as<float>(),
+                        with_bias ? db.as<float>() : nullptr, KS, dst.as<float>(), dy.as<float>(),
+                        silu, nullptr);
+    out.push_back(
+        {"y, call " + std::to_string(call + 1), rel_diff(to_host(dy, y_ref.size()), y_ref), 1e-6f});
+  }
+  out.push_back({"window", rel_diff(to_host(dst, st_ref.size()), st_ref), 0.0f});
+  return out;
 }
 
 // The CPU cell (step or chunkwise by L) over B sequences of NH heads, state advanced in place.
@@ -660,6 +691,7 @@ const std::map<std::string, Runner>& runners() {
       {"scale_columns", run_scale_columns},
       {"embedding", run_embedding},
       {"convert", run_convert},
+      {"causal_conv", run_causal_conv},
       {"mlstm_step", run_mlstm},
       {"mlstm_chunkwise", run_mlstm},
       {"sample", run_sampling},
@@ -687,6 +719,13 @@ std::vector<OpCase> op_cases() {
     for (int64_t src : {0, 1, 2}) cs.push_back({"convert", {1001, src}, t});
     for (D d : {D{3, 37}, D{100, 4096}}) cs.push_back({"scale_columns", d, t});
   }
+  // The causal conv: 4 taps on 16-byte rows (runs of 16 steps: 41 ends in a partial run, 2 starts
+  // inside the window), other kernel sizes, odd widths and strides (one thread per output), and
+  // decode's few steps.
+  for (D d :
+       {D{3, 41, 37, 64, 4, 0, 1, 1}, D{2, 2, 70, 256, 4, 4, 0, 0}, D{1, 33, 16, 4096, 4, 0, 0, 1},
+        D{2, 20, 9, 37, 4, 3, 1, 0}, D{2, 19, 23, 64, 3, 0, 1, 1}, D{3, 1, 3, 100, 4, 0, 1, 1}})
+    cs.push_back({"causal_conv", d, WeightType::F32});
   // The bf16 GEMV (decode, M ≤ 8) at every M: K % 8 ≠ 0 (scalar loads) and K % 8 = 0 (16-byte
   // loads, a partial last group of pieces), N not a multiple of the rows per block.
   for (int64_t M = 1; M <= 8; ++M) {

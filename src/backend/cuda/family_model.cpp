@@ -135,8 +135,13 @@ class FamilyModel final : public ModelBackend {
     return n;
   }
 
+  // 16384 tokens over the batch, whole 64-token chunks: each segment moves every mLSTM head's
+  // float32 C through the chunkwise states pass once more, so longer segments prefill faster
+  // (1.3B 7:1 at B=8 on an H200: 379.7 ms at 512-token segments, 365.6 at 1024, 354.9 at 2048)
+  // for more scratch (there: 9.9, 11.5 and 14.7 GB peak).
   int64_t default_segment_len(int64_t B) const override {
-    return std::max<int64_t>(64, 4096 / std::max<int64_t>(B, 1));
+    const int64_t per_seq = 16384 / std::max<int64_t>(B, 1);
+    return std::max<int64_t>(64, per_seq / 64 * 64);
   }
 
   void place_state(State& state) override { mirror_of(state); }

@@ -101,6 +101,59 @@ __global__ void causal_conv_kernel(const float* x, int64_t x_stride, int64_t B, 
   y[i] = silu ? acc * sigmoid(acc) : acc;
 }
 
+// The same for a kernel of 4 taps (the xLSTM blocks' conv), 4 adjacent features and kConvRun
+// consecutive steps per thread: the window slides in registers, so each input row is read about
+// once instead of 4 times, with 16-byte loads and stores (F, x_stride multiples of 4, 16-byte
+// aligned x, w, y, state). Each output's sum is the one above, term by term.
+constexpr int kConvRun = 16;
+__global__ void causal_conv4_run_kernel(const float* x, int64_t x_stride, int64_t S, int64_t F,
+                                        const float* w, const float* bias, const float* state,
+                                        float* y, bool silu) {
+  constexpr int KS = 4;
+  const int64_t f = 4 * (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x);
+  if (f >= F) return;
+  const int64_t b = blockIdx.z, t0 = blockIdx.y * static_cast<int64_t>(kConvRun);
+  float4 wt[KS];  // wt[j]: tap j of features f..f+3
+  {
+    float wf[4][KS];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const float4 r = load4(w + (f + u) * KS);
+      wf[u][0] = r.x, wf[u][1] = r.y, wf[u][2] = r.z, wf[u][3] = r.w;
+    }
+#pragma unroll
+    for (int j = 0; j < KS; ++j) wt[j] = make_float4(wf[0][j], wf[1][j], wf[2][j], wf[3][j]);
+  }
+  const float4 b4 = bias != nullptr ? make_float4(bias[f], bias[f + 1], bias[f + 2], bias[f + 3])
+                                    : make_float4(0, 0, 0, 0);
+  auto input = [&](int64_t r) {  // r ≥ −(KS − 1): before the call, from the window
+    return r >= 0 ? load4(x + (b * S + r) * x_stride + f)
+                  : load4(state + (b * KS + KS + r) * F + f);
+  };
+  float4 win[KS];  // win[j]: input row t − KS + 1 + j
+#pragma unroll
+  for (int j = 0; j < KS - 1; ++j) win[j + 1] = input(t0 - KS + 1 + j);
+  const int64_t t_end = min(t0 + kConvRun, S);
+  for (int64_t t = t0; t < t_end; ++t) {
+#pragma unroll
+    for (int j = 0; j < KS - 1; ++j) win[j] = win[j + 1];
+    win[KS - 1] = input(t);
+    float4 acc = b4;
+#pragma unroll
+    for (int j = 0; j < KS; ++j) {
+      acc.x += wt[j].x * win[j].x;
+      acc.y += wt[j].y * win[j].y;
+      acc.z += wt[j].z * win[j].z;
+      acc.w += wt[j].w * win[j].w;
+    }
+    if (silu) {
+      acc.x *= sigmoid(acc.x), acc.y *= sigmoid(acc.y);
+      acc.z *= sigmoid(acc.z), acc.w *= sigmoid(acc.w);
+    }
+    store4(y + (b * S + t) * F + f, acc);
+  }
+}
+
 // Decode (a few steps per call): one thread per (b, f) walks the steps with the window in
 // registers and writes the new window back: one launch instead of two.
 __global__ void causal_conv_steps_kernel(const float* x, int64_t x_stride, int64_t B, int64_t S,
@@ -331,7 +384,13 @@ void causal_conv1d(const float* x, int64_t x_stride, int64_t B, int64_t S, int64
     XLSTM_CUDA_CHECK_LAUNCH();
     return;
   }
-  if (B * S <= 65535) {  // 64-bit divisions per output are most of the index work
+  auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  if (KS == 4 && F % 4 == 0 && x_stride % 4 == 0 && aligned(x) && aligned(w) && aligned(y) &&
+      aligned(state) && B <= 65535 && (S + kConvRun - 1) / kConvRun <= 65535) {
+    const dim3 grid(blocks_for(F / 4, kThreads),
+                    static_cast<unsigned>((S + kConvRun - 1) / kConvRun), static_cast<unsigned>(B));
+    causal_conv4_run_kernel<<<grid, kThreads, 0, s>>>(x, x_stride, S, F, w, bias, state, y, silu);
+  } else if (B * S <= 65535) {  // 64-bit divisions per output are most of the index work
     const dim3 grid(blocks_for(F, kThreads), static_cast<unsigned>(B * S));
     causal_conv_kernel<<<grid, kThreads, 0, s>>>(x, x_stride, B, S, F, w, bias, KS, state, y, silu,
                                                  true);
