@@ -284,6 +284,78 @@ __global__ void mlstm_v1_qkv4_kernel(MlstmV1Qkv a, float scale) {
   }
 }
 
+// Decode's conv and q, k, v in one launch (4 taps, blocks of 4): a thread owns one block of 4
+// features of one sequence, walks the few steps with the window in registers, writes c =
+// SiLU(conv(x_m)) (the skip reads it), then that block's q, k (from c) and v (from x_m). Each
+// value is the one causal_conv_steps_kernel and mlstm_v1_qkv4_kernel compute, term by term.
+__global__ void mlstm_v1_conv_qkv_steps_kernel(MlstmV1Qkv a, float* c_out, int64_t B, int64_t S,
+                                               const float* cw, const float* cb, float* state,
+                                               float scale) {
+  constexpr int KS = 4;
+  const int64_t I = a.I, i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (i >= B * (I / 4)) return;
+  const int64_t b = i / (I / 4), f = 4 * (i % (I / 4));
+  float4 wt[KS];  // tap j of features f..f+3
+  {
+    float wf[4][KS];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const float4 r = load4(cw + (f + u) * KS);
+      wf[u][0] = r.x, wf[u][1] = r.y, wf[u][2] = r.z, wf[u][3] = r.w;
+    }
+#pragma unroll
+    for (int j = 0; j < KS; ++j) wt[j] = make_float4(wf[0][j], wf[1][j], wf[2][j], wf[3][j]);
+  }
+  const float4 b4 =
+      cb != nullptr ? make_float4(cb[f], cb[f + 1], cb[f + 2], cb[f + 3]) : make_float4(0, 0, 0, 0);
+  float* st = state + b * KS * I + f;  // window entry j at st[j·I], newest last
+  float4 win[KS];
+#pragma unroll
+  for (int j = 0; j < KS; ++j) win[j] = load4(st + j * I);
+  // out[u] = bias[f + u] + Σ_e in[e] · W[f + u, e], e in order (the qkv kernels' sums).
+  auto block_proj = [&](const float* W, const float* bias, float4 in) {
+    float out[4];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const float4 wv = load4(W + (f + u) * 4);
+      float acc = bias != nullptr ? bias[f + u] : 0.0f;
+      acc += in.x * wv.x;
+      acc += in.y * wv.y;
+      acc += in.z * wv.z;
+      acc += in.w * wv.w;
+      out[u] = acc;
+    }
+    return make_float4(out[0], out[1], out[2], out[3]);
+  };
+  for (int64_t t = 0; t < S; ++t) {
+    const int64_t row = b * S + t;
+#pragma unroll
+    for (int j = 0; j + 1 < KS; ++j) win[j] = win[j + 1];
+    win[KS - 1] = load4(a.xm + row * a.xm_stride + f);
+    float4 c = b4;
+#pragma unroll
+    for (int j = 0; j < KS; ++j) {
+      c.x += wt[j].x * win[j].x;
+      c.y += wt[j].y * win[j].y;
+      c.z += wt[j].z * win[j].z;
+      c.w += wt[j].w * win[j].w;
+    }
+    c.x *= sigmoid(c.x), c.y *= sigmoid(c.y), c.z *= sigmoid(c.z), c.w *= sigmoid(c.w);
+    store4(c_out + row * I + f, c);
+    const float4 q = block_proj(a.q_w, a.q_b, c), k = block_proj(a.k_w, a.k_b, c);
+    const float4 v = block_proj(a.v_w, a.v_b, win[KS - 1]);
+    float* qkv = a.qkv + row * 3 * I + f;
+    store4(qkv, q);
+    store4(qkv + I, k);
+    store4(qkv + 2 * I, v);
+    float* qk = a.qk_scaled + row * 2 * I + f;
+    store4(qk, make_float4(q.x * scale, q.y * scale, q.z * scale, q.w * scale));
+    store4(qk + I, make_float4(k.x / scale, k.y / scale, k.z / scale, k.w / scale));
+  }
+#pragma unroll
+  for (int j = 0; j < KS; ++j) store4(st + j * I, win[j]);
+}
+
 // out[t, o] = b[o] + W[o, :] · x[t, :] for the few rows of a decode step, K split over
 // gridDim.y blocks (a long K over a handful of blocks left the GPU idle): each block writes its
 // slice's partial sum, and the last of (t, o) to finish adds them in slice order
@@ -416,6 +488,21 @@ void mlstm_v1_qkv(const MlstmV1Qkv& a, float scale, Stream s) {
     mlstm_v1_qkv_kernel<<<blocks_for(a.T * 3 * a.I, kThreads), kThreads, 0, s>>>(a, scale);
   }
   XLSTM_CUDA_CHECK_LAUNCH();
+}
+
+bool mlstm_v1_conv_qkv_steps(const MlstmV1Qkv& a, float* c_out, int64_t B, int64_t S,
+                             const float* conv_w, const float* conv_b, int64_t KS,
+                             float* conv_state, float scale, Stream s) {
+  auto al = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  if (S > kConvStepsMax || KS != 4 || a.bs != 4 || a.I % 4 != 0 || a.xm_stride % 4 != 0 ||
+      !al(c_out) || !al(a.xm) || !al(a.q_w) || !al(a.k_w) || !al(a.v_w) || !al(a.qkv) ||
+      !al(a.qk_scaled) || !al(conv_w) || !al(conv_state))
+    return false;
+  if (B * S == 0) return true;
+  mlstm_v1_conv_qkv_steps_kernel<<<blocks_for(B * (a.I / 4), kThreads), kThreads, 0, s>>>(
+      a, c_out, B, S, conv_w, conv_b, conv_state, scale);
+  XLSTM_CUDA_CHECK_LAUNCH();
+  return true;
 }
 
 int64_t small_linear_partial_floats(int64_t T, int64_t K, int64_t N) {

@@ -37,6 +37,12 @@ struct MlstmV1Qkv {
   float* qk_scaled;
 };
 void mlstm_v1_qkv(const MlstmV1Qkv& a, float scale, Stream s);
+// Decode (S ≤ 4 steps): c_out [T, I] = SiLU(causal_conv1d(x_m)) with its window, then
+// mlstm_v1_qkv of it (a.c is not read), in one launch. Only for 4 taps, blocks of 4 and 16-byte
+// rows: false (nothing enqueued) otherwise.
+bool mlstm_v1_conv_qkv_steps(const MlstmV1Qkv& a, float* c_out, int64_t B, int64_t S,
+                             const float* conv_w, const float* conv_b, int64_t KS,
+                             float* conv_state, float scale, Stream s);
 
 // out [T, N] = x [T, K] · W [N, K]ᵀ + b (b may be null), float32, in one launch: for the few
 // rows of a decode step, where a GEMM library launches several kernels. counters [T·N]: zero

@@ -80,10 +80,12 @@ __device__ void finish_head(const CellBatch& x, int64_t row, int64_t h, int64_t 
   for (int64_t a = tid + kN * nt; a < x.DHQK; a += nt) n[a] = g.f_act * n[a] + g.i_act * k[a];
   if (norm.y != nullptr) {
     const int64_t off = h * x.DHV;
+    V1Skip v1;
+    if (norm.skip != nullptr) v1 = {norm.skip + off, norm.c + row * x.NH * x.DHV + off};
     head_norm_gate(x.h + row * x.h_stride + off, x.DHV, norm.w + off,
                    norm.b != nullptr ? norm.b + off : nullptr, norm.eps,
                    norm.o + row * norm.o_stride + off,
-                   static_cast<Y*>(norm.y) + row * x.NH * x.DHV + off);
+                   static_cast<Y*>(norm.y) + row * x.NH * x.DHV + off, v1);
   }
 #pragma unroll
   for (int i = 0; i < kN; ++i) {

@@ -92,6 +92,9 @@ struct HeadNormGate {
   int64_t o_stride;
   void* y;
   WeightType y_type;
+  // The mLSTM v1 block: y = (LN(h)·w + skip ⊙ c) · o·σ(o), c [T, NH·DHV] (null: σ(o) gate).
+  const float* skip = nullptr;
+  const float* c = nullptr;
 };
 // row_partials (optional, mlstm_step_partial_bytes): lets small grids (few heads, one sequence)
 // split C's rows over more blocks; any content, not kept between calls.

@@ -61,15 +61,20 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
     float* up = ctx.ws.f32("up", T * 2 * I);  // x_m | z
     ctx.gemm.linear(u, T, E, up_.get(), 2 * I, wt, f(up_b_), up, false, s);
     float* conv = ctx.ws.f32("conv", T * I);  // SiLU(conv(x_m))
-    cuda::causal_conv1d(up, 2 * I, B, S, I, f(conv_w_), f(conv_b_), c_.conv_kernel, st["conv"],
-                        conv, true, s);
     // q | k | v as they are (the gates read those), and the cell's q · √DH | k / √DH: k carries
     // 1/√DH (the official state convention); q · √DH cancels the cell's own 1/√DH.
     float* qkv = ctx.ws.f32("qkv", T * 3 * I);
     float* qk = ctx.ws.f32("qk_scaled", T * 2 * I);
-    cuda::mlstm_v1_qkv(
-        {T, I, bs, conv, up, 2 * I, f(q_w_), f(q_b_), f(k_w_), f(k_b_), f(v_w_), f(v_b_), qkv, qk},
-        std::sqrt(static_cast<float>(DH)), s);
+    const cuda::MlstmV1Qkv proj{T,       I,       bs,      conv,    up,      2 * I, f(q_w_),
+                                f(q_b_), f(k_w_), f(k_b_), f(v_w_), f(v_b_), qkv,   qk};
+    const float scale = std::sqrt(static_cast<float>(DH));
+    // Decode: both in one launch where the shapes allow.
+    if (!cuda::mlstm_v1_conv_qkv_steps(proj, conv, B, S, f(conv_w_), f(conv_b_), c_.conv_kernel,
+                                       st["conv"], scale, s)) {
+      cuda::causal_conv1d(up, 2 * I, B, S, I, f(conv_w_), f(conv_b_), c_.conv_kernel, st["conv"],
+                          conv, true, s);
+      cuda::mlstm_v1_qkv(proj, scale, s);
+    }
     float* gates = ctx.ws.f32("gates", T * 2 * NH);  // ĩ | f̃
     if (T <= kSmallRows) {
       auto* counters = static_cast<unsigned*>(ctx.ws.get("small_linear_counters", T * 2 * NH * 4));
@@ -96,12 +101,16 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
                          h,
                          I};
     const cuda::CellStateDev cs{st["C"], st["n"], st["m"]};
+    void* out = ctx.ws.typed("out", T * I, wt);
     if (S == 1 || o.formulation == Formulation::Step) {
       auto* sync = static_cast<unsigned*>(
           ctx.ws.get("mlstm_step_sync", static_cast<int64_t>(cuda::mlstm_step_sync_bytes(cell))));
       float* partials = ctx.ws.f32("mlstm_step_partials",
                                    static_cast<int64_t>(cuda::mlstm_step_partial_bytes(cell) / 4));
-      cuda::mlstm_step(cell, cs, 1e-6f, sync, s, nullptr, partials);
+      // The group norm, skip and output gate run in each head's last block of the step.
+      const cuda::HeadNormGate norm{f(outnorm_), nullptr, eps,      up + I, 2 * I,
+                                    out,         wt,      f(skip_), conv};
+      cuda::mlstm_step(cell, cs, 1e-6f, sync, s, &norm, partials);
     } else {
       const int64_t chunk =
           std::min<int64_t>(o.chunk_size > 0 ? o.chunk_size : 64, cuda::kMaxChunk);
@@ -112,10 +121,9 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
           "mlstm_chunk",
           static_cast<int64_t>(cuda::mlstm_chunkwise_scratch_bytes(cell, chunk, tc, true)));
       cuda::mlstm_chunkwise(cell, cs, 1e-6f, chunk, scratch, s, tc, &ctx.gemm);
+      cuda::mlstm_v1_norm_output(h, T, NH, DH, f(outnorm_), eps, conv, f(skip_), up + I, 2 * I, out,
+                                 wt, s);
     }
-    void* out = ctx.ws.typed("out", T * I, wt);
-    cuda::mlstm_v1_norm_output(h, T, NH, DH, f(outnorm_), eps, conv, f(skip_), up + I, 2 * I, out,
-                               wt, s);
     ctx.gemm.linear(out, T, I, down_.get(), E, wt, f(down_b_), x, true, s);  // x += proj_down
   }
 
