@@ -35,7 +35,8 @@ struct RunOptions {
   int64_t chunk_size = 0;  // 0: the config's chunk_size
   bool all_logits = true;  // false: only the last position's logits ([B, V])
   // Prefill runs in segments of this many tokens per sequence: bounded memory. 0: the device's
-  // choice (CPU 1024; CUDA 4096 tokens over the batch, a multiple of 64 per sequence).
+  // choice (CPU 1024; CUDA 4096 tokens over the batch, a multiple of 64 per sequence; the
+  // original family's stacks 16384 on devices of 48 GiB or more).
   int64_t segment_len = 0;
   // 0: every sequence of the state. n > 0: only the state's first n sequences run (ids [n, S]);
   // the others are left as they are. A server keeps its running sequences in rows [0, n) of one

@@ -16,6 +16,7 @@ bool built();                      // does this build have the CUDA backend
 int device_count();                // 0 in a stub build or without a usable device; never throws
 std::string device_description();  // e.g. "NVIDIA H100 80GB HBM3, sm_90, 132 SMs, 79.1 GiB"
 void require_device();             // throws "[cuda] ..." unless device_count() > 0
+size_t device_total_bytes();       // the current device's memory; 0 without a device
 
 // Plain device memory (cudaMalloc), for tests and tools.
 void* device_alloc(size_t bytes);

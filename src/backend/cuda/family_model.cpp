@@ -135,13 +135,14 @@ class FamilyModel final : public ModelBackend {
     return n;
   }
 
-  // 16384 tokens over the batch, whole 64-token chunks: each segment moves every mLSTM head's
-  // float32 C through the chunkwise states pass once more, so longer segments prefill faster
-  // (1.3B 7:1 at B=8 on an H200: 379.7 ms at 512-token segments, 365.6 at 1024, 354.9 at 2048)
-  // for more scratch (there: 9.9, 11.5 and 14.7 GB peak).
+  // 16384 tokens over the batch on devices of 48 GiB or more, else 4096; whole 64-token chunks.
+  // Each segment moves every mLSTM head's float32 C through the chunkwise states pass once more,
+  // so longer segments prefill faster (1.3B 7:1 at B=8 on an H200: 379.7 ms at 512-token
+  // segments, 365.6 at 1024, 354.9 at 2048) for more scratch (there: 9.9, 11.5 and 14.7 GB peak;
+  // B=16 at 1024: 22.8 GB, too much for a 24 GB card).
   int64_t default_segment_len(int64_t B) const override {
-    const int64_t per_seq = 16384 / std::max<int64_t>(B, 1);
-    return std::max<int64_t>(64, per_seq / 64 * 64);
+    const int64_t tokens = segment_tokens_;
+    return std::max<int64_t>(64, tokens / std::max<int64_t>(B, 1) / 64 * 64);
   }
 
   void place_state(State& state) override { mirror_of(state); }
@@ -297,6 +298,8 @@ class FamilyModel final : public ModelBackend {
   Workspace ws_;
   DeviceBuffer embedding_, out_norm_, head_;
   std::vector<std::unique_ptr<CudaBlock>> blocks_;
+  // Prefill tokens per segment over the batch (default_segment_len), by the device's memory.
+  int64_t segment_tokens_ = device_total_bytes() >= (size_t{48} << 30) ? 16384 : 4096;
   float* logits_ = nullptr;
   int64_t kept_rows_ = 0;
   std::vector<float> host_logits_;

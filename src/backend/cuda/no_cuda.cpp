@@ -31,6 +31,9 @@ std::string device_description() {
 void require_device() {
   no_cuda();
 }
+size_t device_total_bytes() {
+  return 0;
+}
 
 void* device_alloc(size_t) {
   no_cuda();

@@ -34,6 +34,15 @@ std::string device_description() {
          std::to_string(p.multiProcessorCount) + " SMs, " + mem + " GiB";
 }
 
+size_t device_total_bytes() {
+  if (device_count() == 0) return 0;
+  int dev = 0;
+  XLSTM_CUDA_CHECK(cudaGetDevice(&dev));
+  cudaDeviceProp p{};
+  XLSTM_CUDA_CHECK(cudaGetDeviceProperties(&p, dev));
+  return p.totalGlobalMem;
+}
+
 void require_device() {
   if (device_count() == 0) {
     int n = 0;
