@@ -314,6 +314,59 @@ std::vector<Outcome> run_causal_conv(const OpCase& c, uint64_t seed) {
   return out;
 }
 
+// d = {B, S, I, bias}: decode's fused conv + q/k/v (mlstm_v1_conv_qkv_steps) against the two
+// separate kernels it replaces (the conv is checked against the CPU above, q/k/v by the family
+// tests): the same sums term by term, so 1e-6 (the SiLU's expf may differ by an ulp).
+std::vector<Outcome> run_v1_conv_qkv(const OpCase& c, uint64_t seed) {
+  const int64_t B = c.d[0], S = c.d[1], I = c.d[2], T = B * S, KS = 4;
+  const bool with_bias = c.d[3] != 0;
+  const auto up = randn(sz(T * 2 * I), seed), cw = randn(sz(I * KS), seed + 1, 0.5f);
+  const auto cb = randn(sz(I), seed + 2, 0.5f), window = randn(sz(B * KS * I), seed + 3);
+  std::vector<cuda::DeviceBuffer> w;
+  for (int i = 0; i < 6; ++i) w.push_back(to_device(randn(sz(i < 3 ? I * 4 : I), seed + 4 + i)));
+  auto dup = to_device(up), dcw = to_device(cw), dcb = to_device(cb);
+  auto bias = [&](int i) { return with_bias ? w[3 + i].as<float>() : nullptr; };
+  struct Outputs {
+    cuda::DeviceBuffer conv, qkv, qk, state;
+  };
+  auto outputs = [&] {
+    return Outputs{poisoned(sz(T * I)), poisoned(sz(T * 3 * I)), poisoned(sz(T * 2 * I)),
+                   to_device(window)};
+  };
+  auto args = [&](const Outputs& o) {
+    return cuda::MlstmV1Qkv{T,
+                            I,
+                            4,
+                            o.conv.as<float>(),
+                            dup.as<float>(),
+                            2 * I,
+                            w[0].as<float>(),
+                            bias(0),
+                            w[1].as<float>(),
+                            bias(1),
+                            w[2].as<float>(),
+                            bias(2),
+                            o.qkv.as<float>(),
+                            o.qk.as<float>()};
+  };
+  const float scale = 4.0f;
+  Outputs ref = outputs(), fused = outputs();
+  cuda::causal_conv1d(dup.as<float>(), 2 * I, B, S, I, dcw.as<float>(),
+                      with_bias ? dcb.as<float>() : nullptr, KS, ref.state.as<float>(),
+                      ref.conv.as<float>(), true, nullptr);
+  cuda::mlstm_v1_qkv(args(ref), scale, nullptr);
+  EXPECT_TRUE(cuda::mlstm_v1_conv_qkv_steps(args(fused), fused.conv.as<float>(), B, S,
+                                            dcw.as<float>(), with_bias ? dcb.as<float>() : nullptr,
+                                            KS, fused.state.as<float>(), scale, nullptr));
+  auto diff = [](const cuda::DeviceBuffer& a, const cuda::DeviceBuffer& b, int64_t n) {
+    return rel_diff(to_host(a, sz(n)), to_host(b, sz(n)));
+  };
+  return {{"c", diff(fused.conv, ref.conv, T * I), 1e-6f},
+          {"qkv", diff(fused.qkv, ref.qkv, T * 3 * I), 1e-6f},
+          {"qk_scaled", diff(fused.qk, ref.qk, T * 2 * I), 1e-6f},
+          {"window", diff(fused.state, ref.state, B * KS * I), 0.0f}};
+}
+
 // The CPU cell (step or chunkwise by L) over B sequences of NH heads, state advanced in place.
 std::vector<float> cpu_cell(int64_t B, int64_t NH, int64_t S, int64_t DQ, int64_t DV, int64_t L,
                             const std::vector<float>& q, const std::vector<float>& k,
@@ -692,6 +745,7 @@ const std::map<std::string, Runner>& runners() {
       {"embedding", run_embedding},
       {"convert", run_convert},
       {"causal_conv", run_causal_conv},
+      {"v1_conv_qkv", run_v1_conv_qkv},
       {"mlstm_step", run_mlstm},
       {"mlstm_chunkwise", run_mlstm},
       {"sample", run_sampling},
@@ -726,6 +780,11 @@ std::vector<OpCase> op_cases() {
        {D{3, 41, 37, 64, 4, 0, 1, 1}, D{2, 2, 70, 256, 4, 4, 0, 0}, D{1, 33, 16, 4096, 4, 0, 0, 1},
         D{2, 20, 9, 37, 4, 3, 1, 0}, D{2, 19, 23, 64, 3, 0, 1, 1}, D{3, 1, 3, 100, 4, 0, 1, 1}})
     cs.push_back({"causal_conv", d, WeightType::F32});
+  // A 16-byte-multiple width on rows that are not (stride 65: the one-thread-per-output kernel).
+  cs.push_back({"causal_conv", {2, 20, 9, 64, 4, 1, 1, 1}, WeightType::F32});
+  // Decode's fused conv + q/k/v: one and several steps, sequences, with and without biases.
+  for (D d : {D{1, 1, 4096, 0}, D{3, 4, 64, 1}, D{2, 2, 100, 1}})
+    cs.push_back({"v1_conv_qkv", d, WeightType::F32});
   // The bf16 GEMV (decode, M ≤ 8) at every M: K % 8 ≠ 0 (scalar loads) and K % 8 = 0 (16-byte
   // loads, a partial last group of pieces), N not a multiple of the rows per block.
   for (int64_t M = 1; M <= 8; ++M) {

@@ -8,7 +8,8 @@
 // The 64×64-tile pass (mlstm_chunkwise_tc.cu) reads float32 k and v in every tile of the other
 // dim and converts them there: at 1024-wide heads each is read 16 times per chunk. Here the
 // conversion happens once and a tile is 4× the area per byte read. Same equations and roundings
-// (k ⊙ w and v to bf16 for the products; n from the float32 products).
+// (k ⊙ w and v to bf16 for the products; n from the float32 products), except that n adds each
+// chunk's sum as one term (n·γ + Σ_l k_l ⊙ w_l) where the 64×64 pass adds the rows one by one.
 #include "backend/cuda/mlstm_chunkwise_tc.cuh"
 #include "backend/cuda/mma_sm80.cuh"
 
@@ -206,7 +207,13 @@ __global__ void __launch_bounds__(kWideThreads, 2)
 }  // namespace
 
 bool wide_states_supported(const CellBatch& x) {
-  return x.DHQK % WT == 0 && x.DHV % WT == 0;
+  static const bool smem_fits = [] {  // 102 KB per block: sm_80 and sm_90, not sm_86/89/120
+    int dev = 0, v = 0;
+    XLSTM_CUDA_CHECK(cudaGetDevice(&dev));
+    XLSTM_CUDA_CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    return static_cast<size_t>(v) >= kWideSmem;
+  }();
+  return x.DHQK % WT == 0 && x.DHV % WT == 0 && smem_fits;
 }
 
 void launch_wide_states(const CellBatch& x, int64_t L, int64_t NC, CellStateDev st,
