@@ -363,6 +363,7 @@ __global__ void mlstm_v1_conv_qkv_steps_kernel(MlstmV1Qkv a, float* c_out, int64
 __global__ void __launch_bounds__(kThreads)
     small_linear_kernel(const float* x, int64_t K, const float* W, const float* b, int64_t N,
                         int64_t slice, float* partials, unsigned* counters, float* out) {
+  allow_dependent_launch();  // the mLSTM step after it may start loading its state
   const int64_t to = blockIdx.x, t = to / N, o = to % N, splits = gridDim.y;
   const int64_t k_begin = blockIdx.y * slice, k_end = min(K, k_begin + slice);
   const float* xr = x + t * K;

@@ -14,6 +14,7 @@
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/head_norm.cuh"
 #include "backend/cuda/ops.h"
+#include "backend/cuda/pdl_launch.cuh"
 
 namespace xlstm::cuda {
 
@@ -149,6 +150,10 @@ __global__ void step_kernel(CellBatch x, int64_t t, CellStateDev st, float eps, 
     }
   };
   load_batch(threadIdx.y);  // the first batch of C is in flight while the gates are worked out
+  // Launched programmatically (the first step of a call): C is the only thing read above, and
+  // no kernel of this call before the step writes it; the gates, q, k, v are the preceding
+  // kernels' outputs.
+  wait_for_preceding_kernel();
   const Gates g = head_gates(x, row, h, n, st.m[bh], eps);
   float acc = 0.0f;
   if (col) {
@@ -225,6 +230,10 @@ __global__ void step_vec4_kernel(CellBatch x, int64_t t, CellStateDev st, float 
     }
   };
   load_batch(threadIdx.y);  // the first batch of C is in flight while the gates are worked out
+  // Launched programmatically (the first step of a call): C is the only thing read above, and
+  // no kernel of this call before the step writes it; the gates, q, k, v are the preceding
+  // kernels' outputs.
+  wait_for_preceding_kernel();
   const Gates g = head_gates(x, row, h, n, st.m[bh], eps);
   float4 acc = make_float4(0, 0, 0, 0);
   if (col) {
@@ -283,6 +292,10 @@ __global__ void __launch_bounds__(kCols* kRowGroups, 4)  // all of a 512-block g
     }
   };
   load_batch(threadIdx.y);  // the first batch of C is in flight while the gates are worked out
+  // Launched programmatically (the first step of a call): C is the only thing read above, and
+  // no kernel of this call before the step writes it; the gates, q, k, v are the preceding
+  // kernels' outputs.
+  wait_for_preceding_kernel();
   const Gates g = head_gates(x, row, h, n, st.m[bh], eps);
   const float scale = 1.0f / sqrtf(static_cast<float>(x.DHQK));
   for (int r = static_cast<int>(block_tid()); r < rows; r += kCols * kRowGroups) {
@@ -342,9 +355,12 @@ void launch_steps(const CellBatch& x, CellStateDev st, float eps, unsigned* sync
     const int64_t splits = vec4_row_splits(x, BH * wide_tiles);
     if (splits > 1 && (x.DHQK + splits - 1) / splits <= kMaxSplitRows) {
       const dim3 grid(BH, wide_tiles, static_cast<unsigned>(splits));
+      // The first step starts loading C while the kernels before it finish (programmatic
+      // launch); later steps read the C their predecessor writes, so they wait for it whole.
+      static const bool pdl = pdl_available(step_split_vec4_kernel<Y>);
       for (int64_t t = 0; t < x.S; ++t) {
-        step_split_vec4_kernel<Y><<<grid, block, 0, s>>>(x, t, st, eps, sync, norm, row_partials);
-        XLSTM_CUDA_CHECK_LAUNCH();
+        launch_maybe_pdl(pdl && t == 0, step_split_vec4_kernel<Y>, grid, block, s, x, t, st, eps,
+                         sync, norm, row_partials);
       }
       return;
     }
