@@ -154,6 +154,13 @@ void causal_conv1d(const float*, int64_t, int64_t, int64_t, int64_t, const float
                    int64_t, float*, float*, bool, Stream) {
   no_cuda();
 }
+void mlstm_v1_qkv(const MlstmV1Qkv&, float, Stream) {
+  no_cuda();
+}
+bool mlstm_v1_conv_qkv_steps(const MlstmV1Qkv&, float*, int64_t, int64_t, const float*,
+                             const float*, int64_t, float*, float, Stream) {
+  no_cuda();
+}
 SlstmPlan slstm_plan(int64_t, int64_t, WeightType, bool) {
   no_cuda();
 }
