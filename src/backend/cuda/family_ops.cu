@@ -101,6 +101,35 @@ __global__ void causal_conv_kernel(const float* x, int64_t x_stride, int64_t B, 
   y[i] = silu ? acc * sigmoid(acc) : acc;
 }
 
+// The 4 taps of features f..f+3 of a conv weight w [F, 4], as taps[j] = tap j of the 4 features.
+__device__ __forceinline__ void load_taps4(const float* w, int64_t f, float4 (&taps)[4]) {
+  float wf[4][4];
+#pragma unroll
+  for (int u = 0; u < 4; ++u) {
+    const float4 r = load4(w + (f + u) * 4);
+    wf[u][0] = r.x, wf[u][1] = r.y, wf[u][2] = r.z, wf[u][3] = r.w;
+  }
+#pragma unroll
+  for (int j = 0; j < 4; ++j) taps[j] = make_float4(wf[0][j], wf[1][j], wf[2][j], wf[3][j]);
+}
+
+// acc += taps[j] ⊙ win[j] for j = 0..3 in order, then SiLU where silu.
+__device__ __forceinline__ float4 conv4(float4 acc, const float4 (&taps)[4], const float4 (&win)[4],
+                                        bool silu) {
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    acc.x += taps[j].x * win[j].x;
+    acc.y += taps[j].y * win[j].y;
+    acc.z += taps[j].z * win[j].z;
+    acc.w += taps[j].w * win[j].w;
+  }
+  if (silu) {
+    acc.x *= sigmoid(acc.x), acc.y *= sigmoid(acc.y);
+    acc.z *= sigmoid(acc.z), acc.w *= sigmoid(acc.w);
+  }
+  return acc;
+}
+
 // The same for a kernel of 4 taps (the xLSTM blocks' conv), 4 adjacent features and kConvRun
 // consecutive steps per thread: the window slides in registers, so each input row is read about
 // once instead of 4 times, with 16-byte loads and stores (F, x_stride multiples of 4, 16-byte
@@ -114,16 +143,7 @@ __global__ void causal_conv4_run_kernel(const float* x, int64_t x_stride, int64_
   if (f >= F) return;
   const int64_t b = blockIdx.z, t0 = blockIdx.y * static_cast<int64_t>(kConvRun);
   float4 wt[KS];  // wt[j]: tap j of features f..f+3
-  {
-    float wf[4][KS];
-#pragma unroll
-    for (int u = 0; u < 4; ++u) {
-      const float4 r = load4(w + (f + u) * KS);
-      wf[u][0] = r.x, wf[u][1] = r.y, wf[u][2] = r.z, wf[u][3] = r.w;
-    }
-#pragma unroll
-    for (int j = 0; j < KS; ++j) wt[j] = make_float4(wf[0][j], wf[1][j], wf[2][j], wf[3][j]);
-  }
+  load_taps4(w, f, wt);
   const float4 b4 = bias != nullptr ? make_float4(bias[f], bias[f + 1], bias[f + 2], bias[f + 3])
                                     : make_float4(0, 0, 0, 0);
   auto input = [&](int64_t r) {  // r ≥ −(KS − 1): before the call, from the window
@@ -138,19 +158,7 @@ __global__ void causal_conv4_run_kernel(const float* x, int64_t x_stride, int64_
 #pragma unroll
     for (int j = 0; j < KS - 1; ++j) win[j] = win[j + 1];
     win[KS - 1] = input(t);
-    float4 acc = b4;
-#pragma unroll
-    for (int j = 0; j < KS; ++j) {
-      acc.x += wt[j].x * win[j].x;
-      acc.y += wt[j].y * win[j].y;
-      acc.z += wt[j].z * win[j].z;
-      acc.w += wt[j].w * win[j].w;
-    }
-    if (silu) {
-      acc.x *= sigmoid(acc.x), acc.y *= sigmoid(acc.y);
-      acc.z *= sigmoid(acc.z), acc.w *= sigmoid(acc.w);
-    }
-    store4(y + (b * S + t) * F + f, acc);
+    store4(y + (b * S + t) * F + f, conv4(b4, wt, win, silu));
   }
 }
 
@@ -296,16 +304,7 @@ __global__ void mlstm_v1_conv_qkv_steps_kernel(MlstmV1Qkv a, float* c_out, int64
   if (i >= B * (I / 4)) return;
   const int64_t b = i / (I / 4), f = 4 * (i % (I / 4));
   float4 wt[KS];  // tap j of features f..f+3
-  {
-    float wf[4][KS];
-#pragma unroll
-    for (int u = 0; u < 4; ++u) {
-      const float4 r = load4(cw + (f + u) * KS);
-      wf[u][0] = r.x, wf[u][1] = r.y, wf[u][2] = r.z, wf[u][3] = r.w;
-    }
-#pragma unroll
-    for (int j = 0; j < KS; ++j) wt[j] = make_float4(wf[0][j], wf[1][j], wf[2][j], wf[3][j]);
-  }
+  load_taps4(cw, f, wt);
   const float4 b4 =
       cb != nullptr ? make_float4(cb[f], cb[f + 1], cb[f + 2], cb[f + 3]) : make_float4(0, 0, 0, 0);
   float* st = state + b * KS * I + f;  // window entry j at st[j·I], newest last
@@ -332,15 +331,7 @@ __global__ void mlstm_v1_conv_qkv_steps_kernel(MlstmV1Qkv a, float* c_out, int64
 #pragma unroll
     for (int j = 0; j + 1 < KS; ++j) win[j] = win[j + 1];
     win[KS - 1] = load4(a.xm + row * a.xm_stride + f);
-    float4 c = b4;
-#pragma unroll
-    for (int j = 0; j < KS; ++j) {
-      c.x += wt[j].x * win[j].x;
-      c.y += wt[j].y * win[j].y;
-      c.z += wt[j].z * win[j].z;
-      c.w += wt[j].w * win[j].w;
-    }
-    c.x *= sigmoid(c.x), c.y *= sigmoid(c.y), c.z *= sigmoid(c.z), c.w *= sigmoid(c.w);
+    const float4 c = conv4(b4, wt, win, true);
     store4(c_out + row * I + f, c);
     const float4 q = block_proj(a.q_w, a.q_b, c), k = block_proj(a.k_w, a.k_b, c);
     const float4 v = block_proj(a.v_w, a.v_b, win[KS - 1]);

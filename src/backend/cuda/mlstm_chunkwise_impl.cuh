@@ -39,6 +39,7 @@ void launch_gates(const CellBatch& x, int64_t L, int64_t NC, float* m_state, con
                   Stream s);
 
 // The tensor-core passes (mlstm_chunkwise_tc.cu).
+size_t max_dynamic_smem();  // the device's opt-in shared memory per block
 bool tc_supported(const CellBatch& x, int64_t L);
 void launch_tc(const CellBatch& x, int64_t L, int64_t NC, CellStateDev st, float eps,
                const ChunkScratch& sc, Stream s);

@@ -354,6 +354,8 @@ bool aligned16(const void* p) {
   return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 }
 
+}  // namespace
+
 size_t max_dynamic_smem() {
   static const size_t bytes = [] {
     int dev = 0, v = 0;
@@ -363,8 +365,6 @@ size_t max_dynamic_smem() {
   }();
   return bytes;
 }
-
-}  // namespace
 
 bool tc_supported(const CellBatch& x, int64_t L) {
   // Head dims in whole tiles, 16-byte vector loads of q, k, v, the outputs' smem within the limit.

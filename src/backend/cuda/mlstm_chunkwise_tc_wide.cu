@@ -207,13 +207,8 @@ __global__ void __launch_bounds__(kWideThreads, 2)
 }  // namespace
 
 bool wide_states_supported(const CellBatch& x) {
-  static const bool smem_fits = [] {  // 102 KB per block: sm_80 and sm_90, not sm_86/89/120
-    int dev = 0, v = 0;
-    XLSTM_CUDA_CHECK(cudaGetDevice(&dev));
-    XLSTM_CUDA_CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-    return static_cast<size_t>(v) >= kWideSmem;
-  }();
-  return x.DHQK % WT == 0 && x.DHV % WT == 0 && smem_fits;
+  // 102 KB of shared memory per block: sm_80 and sm_90, not sm_86/89/120.
+  return x.DHQK % WT == 0 && x.DHV % WT == 0 && kWideSmem <= max_dynamic_smem();
 }
 
 void launch_wide_states(const CellBatch& x, int64_t L, int64_t NC, CellStateDev st,
