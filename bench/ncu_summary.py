@@ -5,6 +5,8 @@ usage: ncu_summary.py LOG.csv [--skip REGEX] [--per N] [--by-grid]
   --skip   drop kernels whose name matches (e.g. the random-weight initialisation)
   --per    divide totals by N (e.g. the number of decode steps profiled)
   --by-grid  keep launches of one kernel with different grids apart (GEMM shapes)
+With dram__bytes_read.sum and dram__bytes_write.sum also collected, the table adds each kernel's
+device-memory traffic and its rate (how far a memory-bound kernel is from the bandwidth).
 """
 import argparse
 import collections
@@ -37,9 +39,11 @@ def main() -> int:
         return 1
     total = collections.Counter()
     count = collections.Counter()
+    traffic = collections.Counter()  # bytes read + written, where collected
+    byte_scale = {"byte": 1, "Kbyte": 1e3, "Mbyte": 1e6, "Gbyte": 1e9, "KB": 1e3, "MB": 1e6,
+                  "GB": 1e9}
     for r in rows:
-        if r.get("Metric Name") != "gpu__time_duration.sum":
-            continue
+        metric = r.get("Metric Name")
         name = r["Kernel Name"]
         if a.skip and re.search(a.skip, name):
             continue
@@ -48,17 +52,33 @@ def main() -> int:
             key += " " + r.get("Grid Size", "")
         value = float(r["Metric Value"].replace(",", ""))
         unit = r.get("Metric Unit", "ns")
+        if metric in ("dram__bytes_read.sum", "dram__bytes_write.sum"):
+            traffic[key] += value * byte_scale.get(unit, 1) / a.per
+            continue
+        if metric != "gpu__time_duration.sum":
+            continue
         scale = {"ns": 1e-6, "nsecond": 1e-6, "us": 1e-3, "usecond": 1e-3, "ms": 1.0,
                  "msecond": 1.0}.get(unit, 1e-6)
         total[key] += value * scale / a.per
         count[key] += 1 / a.per
     grand = sum(total.values())
-    print(f"| kernel | launches | total ms | mean us | share |")
-    print(f"|---|---:|---:|---:|---:|")
+    with_bytes = bool(traffic)
+    extra_head = " GB | TB/s |" if with_bytes else ""
+    extra_rule = "---:|---:|" if with_bytes else ""
+    print(f"| kernel | launches | total ms | mean us | share |{extra_head}")
+    print(f"|---|---:|---:|---:|---:|{extra_rule}")
     for key, ms in total.most_common():
-        print(f"| {key} | {count[key]:.0f} | {ms:.3f} | {1e3 * ms / count[key]:.1f} | "
-              f"{100 * ms / grand:.1f}% |")
-    print(f"| all | {sum(count.values()):.0f} | {grand:.3f} | | 100% |")
+        row = (f"| {key} | {count[key]:.0f} | {ms:.3f} | {1e3 * ms / count[key]:.1f} | "
+               f"{100 * ms / grand:.1f}% |")
+        if with_bytes:
+            gb = traffic[key] / 1e9
+            row += f" {gb:.3f} | {gb / ms:.2f} |" if ms > 0 else " | |"
+        print(row)
+    line = f"| all | {sum(count.values()):.0f} | {grand:.3f} | | 100% |"
+    if with_bytes:
+        gb = sum(traffic.values()) / 1e9
+        line += f" {gb:.3f} | {gb / grand:.2f} |" if grand > 0 else " | |"
+    print(line)
     return 0
 
 
