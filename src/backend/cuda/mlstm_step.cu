@@ -149,11 +149,8 @@ __global__ void step_kernel(CellBatch x, int64_t t, CellStateDev st, float eps, 
       qv[i] = in ? q[a] : 0.0f;
     }
   };
-  load_batch(threadIdx.y);  // the first batch of C is in flight while the gates are worked out
-  // Launched programmatically (the first step of a call): C is the only thing read above, and
-  // no kernel of this call before the step writes it; the gates, q, k, v are the preceding
-  // kernels' outputs.
-  wait_for_preceding_kernel();
+  load_batch(threadIdx.y);      // the first batch of C is in flight while the gates are worked out
+  wait_for_preceding_kernel();  // a no-op here (ordinary launches); see the split kernel
   const Gates g = head_gates(x, row, h, n, st.m[bh], eps);
   float acc = 0.0f;
   if (col) {
@@ -229,11 +226,8 @@ __global__ void step_vec4_kernel(CellBatch x, int64_t t, CellStateDev st, float 
       qv[i] = in ? q[a] : 0.0f;
     }
   };
-  load_batch(threadIdx.y);  // the first batch of C is in flight while the gates are worked out
-  // Launched programmatically (the first step of a call): C is the only thing read above, and
-  // no kernel of this call before the step writes it; the gates, q, k, v are the preceding
-  // kernels' outputs.
-  wait_for_preceding_kernel();
+  load_batch(threadIdx.y);      // the first batch of C is in flight while the gates are worked out
+  wait_for_preceding_kernel();  // a no-op here (ordinary launches); see the split kernel
   const Gates g = head_gates(x, row, h, n, st.m[bh], eps);
   float4 acc = make_float4(0, 0, 0, 0);
   if (col) {
