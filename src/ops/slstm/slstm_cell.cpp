@@ -9,18 +9,40 @@
 
 namespace xlstm {
 
+namespace {
+
+// out[i] = Σ_d R[i, d] · y[d] for kRows rows of R [·, DH] at once, each sum in order of d: the
+// rows' independent chains overlap (one row's sum is a chain of dependent adds), and every sum is
+// the one a row-by-row loop makes, bit for bit.
+constexpr int kRows = 8;
+inline void recurrent_rows(const float* R, int64_t DH, const float* y, float* out) {
+  float acc[kRows] = {};
+  for (int64_t d = 0; d < DH; ++d) {
+    const float yd = y[d];
+    for (int i = 0; i < kRows; ++i) acc[i] += R[i * DH + d] * yd;
+  }
+  for (int i = 0; i < kRows; ++i) out[i] = acc[i];
+}
+
+}  // namespace
+
 XLSTM_CPU_KERNEL void slstm_head_sequence(const SlstmHeadSequence& seq, SlstmHeadState st) {
-  const int64_t DH = seq.DH, E = seq.E, off = seq.head * DH;
-  std::vector<float> raw(static_cast<size_t>(4 * DH));
+  const int64_t DH = seq.DH, E = seq.E, off = seq.head * DH, rows = 4 * DH;
+  std::vector<float> raw(static_cast<size_t>(rows));
   for (int64_t t = 0; t < seq.S; ++t) {
     const float* wx = seq.wx + t * seq.wx_stride;
     // raw[g·DH + e] = Wx + R y_{t−1} + b
-    for (int64_t r = 0; r < 4 * DH; ++r) {
-      const int64_t g = r / DH, e = r % DH;
+    int64_t r = 0;
+    for (; r + kRows <= rows; r += kRows) recurrent_rows(seq.R + r * DH, DH, st.y, &raw[r]);
+    for (; r < rows; ++r) {
       const float* Rr = seq.R + r * DH;
       float acc = 0.0f;
       for (int64_t d = 0; d < DH; ++d) acc += Rr[d] * st.y[d];
-      raw[r] = acc + wx[g * E + off + e] + seq.bias[g * E + off + e];
+      raw[r] = acc;
+    }
+    for (r = 0; r < rows; ++r) {
+      const int64_t g = r / DH, e = r % DH;
+      raw[r] = raw[r] + wx[g * E + off + e] + seq.bias[g * E + off + e];
     }
     float* y_out = seq.y + t * seq.y_stride + off;
     for (int64_t e = 0; e < DH; ++e) {
