@@ -242,8 +242,9 @@ void respond_stream(Context& ctx, std::shared_ptr<Prepared> p, httplib::Response
         }
         return true;
       },
-      [p, st](bool success) {
+      [&ctx, p, st](bool success) {
         if (!success || !st->finished) p->channel->cancel();
+        ctx.open_streams.fetch_sub(1);
       });
 }
 
@@ -275,10 +276,19 @@ void send_error(httplib::Response& res, int status, const std::string& param,
 
 void handle_completion(Context& ctx, const httplib::Request& req, httplib::Response& res) {
   auto p = std::make_shared<Prepared>(prepare(ctx, req.body));
-  post(ctx, p->jobs);
   if (p->req.stream) {
+    // Counted before the scheduler can start it (Server::stop waits for open streams); the
+    // response's releaser (respond_stream) takes the count back.
+    ctx.open_streams.fetch_add(1);
+    try {
+      post(ctx, p->jobs);
+    } catch (...) {
+      ctx.open_streams.fetch_sub(1);
+      throw;
+    }
     respond_stream(ctx, p, res);
   } else {
+    post(ctx, p->jobs);
     respond_whole(ctx, *p, res);
   }
 }

@@ -22,6 +22,9 @@ struct Context {
   Metrics metrics;
   std::unique_ptr<Scheduler> scheduler;
   std::atomic<uint64_t> next_id{1};
+  // Streaming responses not yet written out (respond_stream to its response's end): stop()
+  // lets them write their last events before the HTTP server stops.
+  std::atomic<int> open_streams{0};
   std::mutex seed_mu;
   std::mt19937_64 seed_rng{std::random_device{}()};
 

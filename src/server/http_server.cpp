@@ -193,6 +193,12 @@ void Server::serve() {
 
 void Server::stop(std::chrono::milliseconds drain) {
   impl_->ctx.scheduler->drain(drain);  // in-flight requests finish (or are cancelled)
+  // The streams then write their last events (a cancelled one's "abort", [DONE]): once stopped,
+  // the HTTP server ends chunked responses where they are. Bounded, for clients that stopped
+  // reading.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (impl_->ctx.open_streams.load() > 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   impl_->http.stop();
 }
 
