@@ -13,6 +13,11 @@ namespace xlstm::cuda {
 
 using bf16 = __nv_bfloat16;
 
+// 16-byte vector loads and stores need it (host-side checks before taking a vector kernel).
+inline bool aligned16(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) % 16 == 0;
+}
+
 __device__ __forceinline__ void store(float* p, float v) {
   *p = v;
 }

@@ -141,8 +141,7 @@ class FamilyModel final : public ModelBackend {
   // segments, 365.6 at 1024, 354.9 at 2048) for more scratch (there: 9.9, 11.5 and 14.7 GB peak;
   // B=16 at 1024: 22.8 GB, too much for a 24 GB card).
   int64_t default_segment_len(int64_t B) const override {
-    const int64_t tokens = segment_tokens_;
-    return std::max<int64_t>(64, tokens / std::max<int64_t>(B, 1) / 64 * 64);
+    return std::max<int64_t>(64, segment_tokens_ / std::max<int64_t>(B, 1) / 64 * 64);
   }
 
   void place_state(State& state) override { mirror_of(state); }

@@ -1,6 +1,7 @@
 // The family's small kernels: group LayerNorm, causal conv, mLSTM v1 q/k/v and output, gates.
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/family_ops.h"
+#include "backend/cuda/head_norm.cuh"
 
 namespace xlstm::cuda {
 
@@ -36,7 +37,7 @@ __global__ void group_layer_norm_kernel(const float* x, int64_t G, int64_t D, in
     if constexpr (kGate) {
       const int64_t j = gidx * D + d;
       const float zj = gate.z[t * gate.z_stride + j];
-      out = (out + gate.skip[j] * gate.c[t * G * D + j]) * zj * sigmoid(zj);
+      out = gate_output(out, zj, V1Skip{gate.skip + gidx * D, gate.c + t * G * D + gidx * D}, d);
     }
     if constexpr (std::is_same_v<T, float>) {
       yr[d] = accumulate ? yr[d] + out : out;
@@ -448,9 +449,8 @@ void causal_conv1d(const float* x, int64_t x_stride, int64_t B, int64_t S, int64
     XLSTM_CUDA_CHECK_LAUNCH();
     return;
   }
-  auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
-  if (KS == 4 && F % 4 == 0 && x_stride % 4 == 0 && aligned(x) && aligned(w) && aligned(y) &&
-      aligned(state) && B <= 65535 && (S + kConvRun - 1) / kConvRun <= 65535) {
+  if (KS == 4 && F % 4 == 0 && x_stride % 4 == 0 && aligned16(x) && aligned16(w) && aligned16(y) &&
+      aligned16(state) && B <= 65535 && (S + kConvRun - 1) / kConvRun <= 65535) {
     const dim3 grid(blocks_for(F / 4, kThreads),
                     static_cast<unsigned>((S + kConvRun - 1) / kConvRun), static_cast<unsigned>(B));
     causal_conv4_run_kernel<<<grid, kThreads, 0, s>>>(x, x_stride, S, F, w, bias, state, y, silu);
@@ -469,11 +469,10 @@ void causal_conv1d(const float* x, int64_t x_stride, int64_t B, int64_t S, int64
 }
 
 void mlstm_v1_qkv(const MlstmV1Qkv& a, float scale, Stream s) {
-  auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
-  const bool inputs16 = aligned(a.c) && aligned(a.xm) && a.xm_stride % 4 == 0 && aligned(a.q_w) &&
-                        aligned(a.k_w) && aligned(a.v_w);
-  if (a.I % 4 == 0 && a.T <= 65535 && 3 * a.I < (int64_t{1} << 30) && aligned(a.qkv) &&
-      aligned(a.qk_scaled) && (a.bs % 4 != 0 || inputs16)) {
+  const bool inputs16 = aligned16(a.c) && aligned16(a.xm) && a.xm_stride % 4 == 0 &&
+                        aligned16(a.q_w) && aligned16(a.k_w) && aligned16(a.v_w);
+  if (a.I % 4 == 0 && a.T <= 65535 && 3 * a.I < (int64_t{1} << 30) && aligned16(a.qkv) &&
+      aligned16(a.qk_scaled) && (a.bs % 4 != 0 || inputs16)) {
     const dim3 grid(blocks_for(3 * a.I / 4, kThreads), static_cast<unsigned>(a.T));
     if (a.T > 0) mlstm_v1_qkv4_kernel<<<grid, kThreads, 0, s>>>(a, scale);
   } else {
@@ -485,10 +484,10 @@ void mlstm_v1_qkv(const MlstmV1Qkv& a, float scale, Stream s) {
 bool mlstm_v1_conv_qkv_steps(const MlstmV1Qkv& a, float* c_out, int64_t B, int64_t S,
                              const float* conv_w, const float* conv_b, int64_t KS,
                              float* conv_state, float scale, Stream s) {
-  auto al = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
   if (S > kConvStepsMax || KS != 4 || a.bs != 4 || a.I % 4 != 0 || a.xm_stride % 4 != 0 ||
-      !al(c_out) || !al(a.xm) || !al(a.q_w) || !al(a.k_w) || !al(a.v_w) || !al(a.qkv) ||
-      !al(a.qk_scaled) || !al(conv_w) || !al(conv_state))
+      !aligned16(c_out) || !aligned16(a.xm) || !aligned16(a.q_w) || !aligned16(a.k_w) ||
+      !aligned16(a.v_w) || !aligned16(a.qkv) || !aligned16(a.qk_scaled) || !aligned16(conv_w) ||
+      !aligned16(conv_state))
     return false;
   if (B * S == 0) return true;
   mlstm_v1_conv_qkv_steps_kernel<<<blocks_for(B * (a.I / 4), kThreads), kThreads, 0, s>>>(

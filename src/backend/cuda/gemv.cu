@@ -243,10 +243,6 @@ void launch_rows(int64_t M, const Args& a, bool vec, Stream s) {
   by_rows[M - 1](a, vec, s);
 }
 
-bool aligned16(const void* p) {
-  return reinterpret_cast<uintptr_t>(p) % 16 == 0;
-}
-
 }  // namespace
 
 int64_t gemv_row_limit() {

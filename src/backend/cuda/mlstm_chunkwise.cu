@@ -8,7 +8,7 @@
 //               normalizer and q̄'s scale;
 //   4. outputs: per (b, head, chunk, 64 columns): h_l = (q̄_lᵀ C_k + Σ_j S_lj v_j) / denominator.
 // Plain CUDA cores in float32: the parity path (float32 models, shapes the tensor-core paths,
-// mlstm_chunkwise_tc.cu and mlstm_chunkwise_tc_gemm.cu, do not take). mlstm_chunkwise() below
+// mlstm_chunkwise_tc.cu, _tc_gemm.cu and _tc_wide.cu, do not take). mlstm_chunkwise() below
 // picks the path.
 #include "backend/cuda/mlstm_chunkwise_impl.cuh"
 

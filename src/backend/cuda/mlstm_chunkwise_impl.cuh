@@ -10,7 +10,8 @@ namespace xlstm::cuda::chunkwise {
 
 // Scratch of one call, carved from d_scratch (256-byte aligned pieces). Pieces a path does not
 // use are left out (null): the float32 path's C/S/qs/denom, the tensor-core paths' C16 (with
-// room for v below each chunk's C on the batched-GEMM path) and that path's lhs/hc.
+// room for v below each chunk's C on the batched-GEMM path) and that path's lhs/hc (and kw16
+// where its states take the wide pass).
 struct ChunkScratch {
   double* bcum;   // [BH, S] inclusive in-chunk cumsum of log σ(f̃)
   double* amax;   // [BH, NC] max_l (g − b_l + ĩ_l)
@@ -51,8 +52,8 @@ void launch_tc_states(const CellBatch& x, int64_t L, int64_t NC, CellStateDev st
 bool wide_states_supported(const CellBatch& x);
 void launch_wide_states(const CellBatch& x, int64_t L, int64_t NC, CellStateDev st,
                         const ChunkScratch& sc, int64_t chunk_rows, Stream s);
-// The outputs as one batched GEMM (mlstm_chunkwise_tc_gemm.cu), after launch_tc_states with
-// chunk_rows = DHQK + TL.
+// The outputs as one batched GEMM (mlstm_chunkwise_tc_gemm.cu), after launch_wide_states or
+// launch_tc_states with chunk_rows = DHQK + TL.
 void launch_tc_gemm_outputs(const CellBatch& x, int64_t L, int64_t NC, float eps,
                             const ChunkScratch& sc, Gemm& gemm, Stream s);
 

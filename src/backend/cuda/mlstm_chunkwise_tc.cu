@@ -350,10 +350,6 @@ __global__ void __launch_bounds__(kOutThreads, 2)
   }
 }
 
-bool aligned16(const void* p) {
-  return reinterpret_cast<uintptr_t>(p) % 16 == 0;
-}
-
 }  // namespace
 
 size_t max_dynamic_smem() {

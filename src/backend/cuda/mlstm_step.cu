@@ -321,9 +321,8 @@ __global__ void __launch_bounds__(kCols* kRowGroups, 4)  // all of a 512-block g
 }
 
 bool vec4_ok(const CellBatch& x, const float* C) {
-  auto al = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
-  return x.DHV % 4 == 0 && x.v.stride % 4 == 0 && x.h_stride % 4 == 0 && al(x.v.p) && al(x.h) &&
-         al(C);
+  return x.DHV % 4 == 0 && x.v.stride % 4 == 0 && x.h_stride % 4 == 0 && aligned16(x.v.p) &&
+         aligned16(x.h) && aligned16(C);
 }
 
 // Grids below this many blocks split rows where they can (about four blocks per SM of an

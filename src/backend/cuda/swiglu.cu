@@ -31,8 +31,7 @@ __global__ void swiglu_kernel(const In* gate_up, int64_t T_, int64_t F, Out* act
 
 template <typename In, typename Out>
 void launch_swiglu(const In* gate_up, int64_t T, int64_t F, Out* act, Stream s) {
-  const auto al = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
-  const bool vec = F % 4 == 0 && al(gate_up) && al(act);
+  const bool vec = F % 4 == 0 && aligned16(gate_up) && aligned16(act);
   constexpr int kThreads = 256;
   const dim3 grid(blocks_for(vec ? (F + 3) / 4 : F, kThreads),
                   static_cast<unsigned>(std::min<int64_t>(T, 65535)));

@@ -11,17 +11,18 @@ namespace xlstm {
 
 namespace {
 
-// out[i] = Σ_d R[i, d] · y[d] for kRows rows of R [·, DH] at once, each sum in order of d: the
-// rows' independent chains overlap (one row's sum is a chain of dependent adds), and every sum is
-// the one a row-by-row loop makes, bit for bit.
+// out[i] = Σ_d R[i, d] · y[d] for N rows of R [·, DH] at once, each sum in order of d: the rows'
+// independent chains overlap (one row's sum is a chain of dependent adds), and every sum is the
+// one a row-by-row loop makes, bit for bit.
 constexpr int kRows = 8;
+template <int N>
 inline void recurrent_rows(const float* R, int64_t DH, const float* y, float* out) {
-  float acc[kRows] = {};
+  float acc[N] = {};
   for (int64_t d = 0; d < DH; ++d) {
     const float yd = y[d];
-    for (int i = 0; i < kRows; ++i) acc[i] += R[i * DH + d] * yd;
+    for (int i = 0; i < N; ++i) acc[i] += R[i * DH + d] * yd;
   }
-  for (int i = 0; i < kRows; ++i) out[i] = acc[i];
+  for (int i = 0; i < N; ++i) out[i] = acc[i];
 }
 
 }  // namespace
@@ -33,13 +34,8 @@ XLSTM_CPU_KERNEL void slstm_head_sequence(const SlstmHeadSequence& seq, SlstmHea
     const float* wx = seq.wx + t * seq.wx_stride;
     // raw[g·DH + e] = Wx + R y_{t−1} + b
     int64_t r = 0;
-    for (; r + kRows <= rows; r += kRows) recurrent_rows(seq.R + r * DH, DH, st.y, &raw[r]);
-    for (; r < rows; ++r) {
-      const float* Rr = seq.R + r * DH;
-      float acc = 0.0f;
-      for (int64_t d = 0; d < DH; ++d) acc += Rr[d] * st.y[d];
-      raw[r] = acc;
-    }
+    for (; r + kRows <= rows; r += kRows) recurrent_rows<kRows>(seq.R + r * DH, DH, st.y, &raw[r]);
+    for (; r < rows; ++r) recurrent_rows<1>(seq.R + r * DH, DH, st.y, &raw[r]);
     for (r = 0; r < rows; ++r) {
       const int64_t g = r / DH, e = r % DH;
       raw[r] = raw[r] + wx[g * E + off + e] + seq.bias[g * E + off + e];
