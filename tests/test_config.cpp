@@ -105,6 +105,15 @@ TEST(Config, DimsThatDoNotDivideByHeadsAreNamed) {
   EXPECT_NE(e.find("num_heads = 3"), std::string::npos) << e;
 }
 
+// A factor small enough that the reference's rounding gives an empty FFN (found by fuzz_config:
+// embedding_dim 64, ffn_proj_factor 1e-5 loaded with ffn_dim 0).
+TEST(Config, AnEmptyFfnIsNamed) {
+  const auto e = error_of(
+      R"({"embedding_dim": 64, "num_heads": 2, "num_blocks": 1, "vocab_size": 5,
+          "ffn_proj_factor": 1e-5})");
+  EXPECT_NE(e.find("'ffn_proj_factor' gives ffn_dim 0"), std::string::npos) << e;
+}
+
 TEST(Config, BadValuesAreNamed) {
   EXPECT_NE(
       error_of(

@@ -285,6 +285,13 @@ LoadedConfig parse_config(const std::string& text, const std::string& src) {
              " (embedding_dim * v_dim_factor), which must be a positive multiple of num_heads = " +
              std::to_string(c.num_heads));
   }
+  if (c.ffn_dim() <= 0) {
+    fail(src, "ffn_proj_factor",
+         "gives ffn_dim " + std::to_string(c.ffn_dim()) +
+             " (embedding_dim * ffn_proj_factor rounded to a multiple of " +
+             std::to_string(c.ffn_round_up_to_multiple_of) +
+             ", as the reference rounds it), which " + "must be positive");
+  }
   for (const char* id : {"bos_token_id", "eos_token_id"}) {
     const int64_t v = std::string(id) == "bos_token_id" ? c.bos_token_id : c.eos_token_id;
     if (v < 0 || v >= c.vocab_size)
