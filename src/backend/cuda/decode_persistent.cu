@@ -55,14 +55,14 @@
 #include "backend/cuda/decode_persistent.h"
 #include "backend/cuda/flagged_words.cuh"
 #include "backend/cuda/pdl_launch.cuh"
+#include "backend/cuda/weight_ring.cuh"
 
 namespace xlstm::cuda {
 
 namespace {
 
-constexpr int kConsumerWarps = 8, kConsumers = kConsumerWarps * 32, kThreads = kConsumers + 32;
-constexpr int kStages = 6;
-constexpr int64_t kStageBytes = 32 * 1024;
+using namespace ring;  // NOLINT: the weight ring's pieces (weight_ring.cuh)
+
 constexpr int64_t kMaxDHQK = kConsumers,
                   kMaxDHV = 2 * 32 * 8;  // a thread per q row; 8 pairs per lane
 constexpr size_t kHeaderBytes = 5120;    // barriers and scratch, before the stages
@@ -91,43 +91,7 @@ __device__ __forceinline__ unsigned long long now_ns() {
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 
-// Copies in flight per block (2 of 2, 3, 4, 6 measured best) and static stages prefetched into
-// L2 beyond the ring while it is full (6: 25 MB over 132 blocks, half of L2; 0, 3, 9, 12 were
-// measured).
-#ifndef XLSTM_PD_INFLIGHT
-#define XLSTM_PD_INFLIGHT 2
-#endif
-#ifndef XLSTM_PD_PREFETCH
-#define XLSTM_PD_PREFETCH 6
-#endif
-constexpr uint32_t kInFlight = XLSTM_PD_INFLIGHT, kPrefetch = XLSTM_PD_PREFETCH;
-
 constexpr int kCellCols = 32, kCellBatch = 32;  // the cell: 32 columns × 8 row groups × 32 rows
-
-// Phase i's units of a matrix W [.., K] (a unit: row u, and with pair ≠ 0 also row u + pair,
-// SwiGLU's up row): this block's static share [r0, r1) of the first N − N / kPoolShare units,
-// then, where the phase has a pool, the last units claimed a stage at a time by whichever block
-// gets there (claim: a counter in the cleared workspace). The blocks' copies stream at rates
-// that vary at random by a few per cent, and every block waits for the slowest at the phase's
-// end; the pool lets the faster ones take up the slack.
-// 1 / kPoolShare of a pooled phase's units (4 of 4, 6, 8, 16 measured best).
-#ifndef XLSTM_PD_POOL
-#define XLSTM_PD_POOL 4
-#endif
-constexpr int64_t kPoolShare = XLSTM_PD_POOL;
-
-struct Slice {
-  const bf16* W;
-  int64_t K, r0, r1, pair, pool0, N;
-  unsigned* claim;  // null: no pool (the residual phases: a block owns its rows of x)
-  __device__ int64_t per_stage() const { return kStageBytes / (K * 2 * (pair != 0 ? 2 : 1)); }
-};
-
-__device__ Slice block_slice(const void* W, int64_t K, int64_t N, int64_t pair, unsigned* claim) {
-  const int64_t G = gridDim.x, b = blockIdx.x;
-  const int64_t Ns = claim != nullptr ? N - N / kPoolShare : N;
-  return {static_cast<const bf16*>(W), K, b * Ns / G, (b + 1) * Ns / G, pair, Ns, N, claim};
-}
 
 // Word offsets of the cross-block data in the workspace: proj [W] | h [v] | xb [E] | act [F]
 // | the pools' counters [2L + 1] (each layer's up projection, the LM head, then each layer's in
@@ -176,195 +140,15 @@ __device__ Slice phase_slice(const PersistentDecode& d, int64_t phase) {
   return {nullptr, 0, 0, 0, 0, 0, 0, nullptr};
 }
 
-// What a ring stage holds: units [u0, u0 + n) of the current phase; n = 0 marks its end.
-struct StageMeta {
-  int32_t u0, n;
-};
-
-struct Ring {
-  uint64_t* full;   // [kStages] the copy engine fills a stage
-  uint64_t* empty;  // [kStages] each consumer warp is done with it
-  StageMeta* meta;  // [kStages]
-  char* stages;
-  uint32_t k = 0;  // stages used so far (the producer and every consumer count alike)
-};
-
-// A position in the static part of the stream (the L2 prefetches run ahead on it).
-struct StageCursor {
-  const PersistentDecode* d;
-  int64_t phase = 0, u = 0;
-  Slice s{};
-  __device__ explicit StageCursor(const PersistentDecode& dd) : d(&dd) {
-    const Slice s0 = phase_slice(dd, 0);
-    seek(0, s0, s0.r0);
-  }
-  __device__ bool done() const { return s.W == nullptr; }
-  __device__ int64_t units() const { return min(s.per_stage(), s.r1 - u); }
-  __device__ unsigned bytes() const { return static_cast<unsigned>(units() * s.K * 2); }
-  __device__ const bf16* src() const { return s.W + u * s.K; }
-  __device__ const bf16* pair_src() const { return s.W + (u + s.pair) * s.K; }
-  __device__ void next() { seek(phase, s, u + units()); }
-  // At unit `at` of slice sl (phase ph), or the first static unit after it.
-  __device__ void seek(int64_t ph, const Slice& sl, int64_t at) {
-    phase = ph, s = sl, u = at;
-    while (s.W != nullptr && u >= s.r1) {
-      s = phase_slice(*d, ++phase);
-      u = s.r0;
-    }
-  }
-};
-
-// One thread: the stages of every phase into the ring, in order: the block's static share, then
-// pool stages while the pool lasts, then the end marker. At most kInFlight copies are
-// outstanding: more would not stream faster, only queue in the memory system and delay every
-// other access (the cell's state, the words the blocks pass each other). When the ring is full
-// (the consumers wait on the other blocks), the memory is kept busy by asking L2 for the next
-// static stages, up to kPrefetch ahead, so that their copies then hit L2.
-struct Producer {
+// The weight stream as the ring's producer walks it (weight_ring.cuh).
+struct LargePlan {
   const PersistentDecode& d;
-  Ring& ring;
-  uint64_t policy;
-  StageCursor ahead;
-  uint32_t k = 0, sk = 0, ahead_sk = 0;  // stages issued; static ones issued, prefetched
-
-  __device__ Producer(const PersistentDecode& dd, Ring& r)
-      : d(dd), ring(r), policy(l2_evict_first_policy()), ahead(dd) {}
-
-  __device__ uint32_t take_slot() {
-    const uint32_t slot = k % kStages, use = k / kStages;
-    if (use > 0) {
-      while (!mbar_try_wait(&ring.empty[slot], (use - 1) & 1)) {
-        if (ahead_sk < sk + kPrefetch && !ahead.done()) {
-          prefetch_l2(ahead.src(), ahead.bytes());
-          if (ahead.s.pair != 0) prefetch_l2(ahead.pair_src(), ahead.bytes());
-          ahead.next(), ++ahead_sk;
-        }
-      }
-    }
-    return slot;
-  }
-  __device__ void copy(const Slice& s, int64_t u, int64_t n) {
-    const uint32_t slot = take_slot();
-    if (k >= kInFlight)
-      mbar_wait(&ring.full[(k - kInFlight) % kStages], ((k - kInFlight) / kStages) & 1);
-    ring.meta[slot] = {static_cast<int32_t>(u), static_cast<int32_t>(n)};
-    char* dst = ring.stages + slot * kStageBytes;
-    const auto bytes = static_cast<unsigned>(n * s.K * 2);
-    mbar_arrive_expect_tx(&ring.full[slot], s.pair != 0 ? 2 * bytes : bytes);
-    bulk_copy_to_shared(dst, s.W + u * s.K, bytes, &ring.full[slot], policy);
-    if (s.pair != 0)
-      bulk_copy_to_shared(dst + bytes, s.W + (u + s.pair) * s.K, bytes, &ring.full[slot], policy);
-    ++k;
-  }
-  __device__ void end_marker() {
-    const uint32_t slot = take_slot();
-    ring.meta[slot] = {0, 0};
-    mbar_arrive(&ring.full[slot]);
-    ++k;
-  }
-  __device__ void run() {
-    for (int64_t phase = 0;; ++phase) {
-      const Slice s = phase_slice(d, phase);
-      if (s.W == nullptr) return;
-      const int64_t per = s.per_stage();
-      PD_TRACE(400 + phase);
-      jitter(d, phase);
-      for (int64_t u = s.r0; u < s.r1; u += per, ++sk) {
-        if (ahead_sk < sk) ahead.seek(phase, s, u), ahead_sk = sk;
-        copy(s, u, min(per, s.r1 - u));
-      }
-      if (s.claim != nullptr) {
-        for (int64_t u; (u = s.pool0 + atomicAdd(s.claim, static_cast<unsigned>(per))) < s.N;)
-          copy(s, u, min(per, s.N - u));
-      }
-      end_marker();
-    }
+  __device__ Slice slice(int64_t phase) const { return phase_slice(d, phase); }
+  __device__ void producer_phase(int64_t phase) const {
+    PD_TRACE(400 + phase);
+    jitter(d, phase);
   }
 };
-
-// The consumer warps' barrier. bar.sync is the aligned form (a warp's threads arrive together):
-// __syncwarp first reconverges warps whose lanes left a polling loop at different times.
-__device__ __forceinline__ void consumers_sync() {
-  __syncwarp();
-  asm volatile("bar.sync 1, %0;" ::"n"(kConsumers) : "memory");
-}
-
-// Sum over the consumer threads; every one gets it. red: kConsumerWarps floats of shared memory.
-__device__ float consumer_sum(float v, float* red) {
-  v = warp_sum(v);
-  if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = v;
-  consumers_sync();
-  float t = 0.0f;
-#pragma unroll
-  for (int w = 0; w < kConsumerWarps; ++w) t += red[w];
-  consumers_sync();  // red is free again
-  return t;
-}
-
-__device__ __forceinline__ void unpack(uint32_t u, float& lo, float& hi) {
-  lo = __uint_as_float(u << 16);
-  hi = __uint_as_float(u & 0xffff0000u);
-}
-
-// Σ over 8 bf16 products w·x, float32.
-__device__ __forceinline__ float dot8(const uint4& w, const uint4& x, float acc) {
-  const uint32_t wv[4] = {w.x, w.y, w.z, w.w}, xv[4] = {x.x, x.y, x.z, x.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    float w0, w1, x0, x1;
-    unpack(wv[i], w0, w1);
-    unpack(xv[i], x0, x1);
-    acc = fmaf(w0, x0, acc);
-    acc = fmaf(w1, x1, acc);
-  }
-  return acc;
-}
-
-// The consumers' side of one phase (rows of K values): the stages up to the end marker. Unit j
-// of a stage goes to warp (units before it in the phase + j) % kConsumerWarps, which computes
-// its dot product(s) with xs and hands them to out(row, a, b) in lane 0. Every warp waits for
-// every stage and releases it, rows or not (the ring's phases stay in step).
-template <bool Pair, typename Out>
-__device__ void consume(Ring& ring, int64_t K, const bf16* xs, Out out) {
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t K8 = K / 8;
-  const auto* x8 = reinterpret_cast<const uint4*>(xs);
-  for (int64_t done = 0;;) {
-    const uint32_t slot = ring.k % kStages;
-    mbar_wait(&ring.full[slot], (ring.k / kStages) & 1);
-    ++ring.k;
-    const StageMeta m = ring.meta[slot];
-    const auto* stage = reinterpret_cast<const uint4*>(ring.stages + slot * kStageBytes);
-    const int64_t first = ((warp - done) % kConsumerWarps + kConsumerWarps) % kConsumerWarps;
-    for (int64_t j = first; j < m.n; j += kConsumerWarps) {
-      const uint4* w = stage + j * K8;
-      const uint4* w2 = stage + (m.n + j) * K8;
-      // Four partial sums per lane: shorter dependency chains (a phase ends on its last row).
-      float a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0};
-      int64_t i = lane;
-      for (; i + 96 < K8; i += 128) {
-#pragma unroll
-        for (int p = 0; p < 4; ++p) {
-          const uint4 xv = x8[i + 32 * p];
-          a[p] = dot8(w[i + 32 * p], xv, a[p]);
-          if constexpr (Pair) b[p] = dot8(w2[i + 32 * p], xv, b[p]);
-        }
-      }
-      for (; i < K8; i += 32) {
-        const uint4 xv = x8[i];
-        a[0] = dot8(w[i], xv, a[0]);
-        if constexpr (Pair) b[0] = dot8(w2[i], xv, b[0]);
-      }
-      const float sa = warp_sum((a[0] + a[1]) + (a[2] + a[3]));
-      const float sb = Pair ? warp_sum((b[0] + b[1]) + (b[2] + b[3])) : 0.0f;
-      if (lane == 0) out(m.u0 + j, sa, sb);
-    }
-    done += m.n;
-    __syncwarp();
-    if (lane == 0) mbar_arrive(&ring.empty[slot]);
-    if (m.n == 0) return;
-  }
-}
 
 // xs = the bf16 vector src [K] (the embedding's, written before the launch); returns
 // rsqrt(mean(src²) + eps).
@@ -688,7 +472,10 @@ __global__ void __launch_bounds__(kThreads, 1) persistent_decode_kernel(Persiste
   }
   __syncthreads();
   if (threadIdx.x >= kConsumers) {  // the producer warp: one thread streams
-    if (threadIdx.x == kConsumers) Producer(d, ring).run();
+    if (threadIdx.x == kConsumers) {
+      const LargePlan plan{d};
+      Producer<LargePlan>(plan, ring).run();
+    }
     return;
   }
   consumer(d, ring, xs, red, partial, cs);
