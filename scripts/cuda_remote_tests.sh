@@ -21,6 +21,7 @@ if [ "$mode" = pack ]; then
   set -e
   rm -rf .cuda_run && mkdir -p .cuda_run/stage/lib .cuda_run/stage/bin
   cp build/tests/test_cuda_ops build/tests/test_cuda_model build/tests/test_cuda_family \
+     build/tests/test_cuda_v1_decode \
      build/tests/test_family_parity build/tests/test_mlstm_cell build/tests/test_mlstm_cell_reference \
      build/tests/test_model_parity build/tests/test_state_sequences build/bin/xlstm build/bin/slstm_recurrence_bench \
      .cuda_run/stage/bin/
@@ -112,6 +113,8 @@ done
 for f in 'Family/*' 'Shapes/*' 'CudaFamilyGraphs*:CudaFamilyGenerate*'; do
   timeout 300 build/tests/test_cuda_family --gtest_filter="$f" 2>&1 | tee -a "$log" | tail -3
 done
+# The persistent decode of mLSTM v1 runs against the per-kernel decode (sm_90).
+timeout 300 build/tests/test_cuda_v1_decode 2>&1 | tee -a "$log" | tail -3
 timeout 120 build/tests/test_family_parity 2>&1 | tee -a "$log" | tail -3
 # Row prefixes and one-sequence copies on the device (what the server rests on).
 timeout 300 build/tests/test_state_sequences 2>&1 | tee -a "$log" | tail -3
@@ -138,5 +141,8 @@ if command -v compute-sanitizer >/dev/null && [ "${XLSTM_SANITIZE:-1}" = 1 ]; th
   # A whole bf16 model on both cell paths (tensor cores; float32 with 3 heads), workspace included.
   timeout 240 compute-sanitizer --tool memcheck build/tests/test_cuda_model --gtest_filter='Heads/*:Shapes/*4x128*' \
     >> "$OUT/cuda_sanitizer.log" 2>&1
+  # The persistent v1 decode (a narrow and a wide head shape).
+  timeout 240 compute-sanitizer --tool memcheck build/tests/test_cuda_v1_decode \
+    --gtest_filter='Shapes/*/0:Shapes/*/3' >> "$OUT/cuda_sanitizer.log" 2>&1
   grep -E "ERROR SUMMARY|PASSED|FAILED" "$OUT/cuda_sanitizer.log"
 fi

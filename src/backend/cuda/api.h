@@ -26,6 +26,7 @@ void copy_to_host(void* dst, const void* d_src, size_t bytes);
 void copy_on_device(void* d_dst, const void* d_src, size_t bytes);  // ordered like the two above
 void fill_nan(void* d_ptr, size_t bytes);  // poison: every byte 0xFF is NaN in f32 and bf16
 void synchronize();                        // waits for the device; throws on a pending error
+bool stream_is_capturing(Stream s);        // whether s is recording a CUDA graph
 // Bytes held through device_alloc now, and the most held at once since the last reset.
 size_t device_bytes_in_use();
 size_t device_bytes_peak();
@@ -33,6 +34,8 @@ void reset_device_bytes_peak();
 // Persistent decode kernels (decode_persistent.h) enqueued by this process so far: tests check
 // that the path they compare really ran.
 uint64_t persistent_decode_launches();
+// The same for the mLSTM v1 runs' kernel (decode_persistent_v1.h).
+uint64_t v1_decode_launches();
 
 // Owner of one cudaMalloc'd buffer.
 class DeviceBuffer {

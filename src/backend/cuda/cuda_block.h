@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -78,6 +79,15 @@ class CudaBlock {
   virtual void forward(float* x, int64_t B, int64_t S, const DeviceBlockState& state,
                        const RunOptions& o, CudaContext& ctx) = 0;
   virtual size_t weight_bytes() const = 0;
+  // Decode of one sequence (B = S = 1) through consecutive blocks of this type in one launch,
+  // where the type has such a kernel (enabled by the model: FamilyDecodeFusion): run[0] is this
+  // block, states[i] run[i]'s state. False, with nothing enqueued, when it cannot; the model then
+  // calls forward() block by block.
+  virtual bool decode_run(std::span<CudaBlock* const> run, float* x,
+                          std::span<const DeviceBlockState> states, CudaContext& ctx) {
+    (void)run, (void)x, (void)states, (void)ctx;
+    return false;
+  }
 };
 
 // A block type's CUDA forward: loads the block's weights (site and loader as on the CPU) or

@@ -3,6 +3,7 @@
 // the weight type. States live in a CudaStateMirror (one allocation, a tensor per block and
 // name, as the layout declares). Sampling reads the last logits to the host.
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <random>
 #include <tuple>
@@ -196,8 +197,24 @@ class FamilyModel final : public ModelBackend {
     float* x = ws_.f32("x", T * E);
     embedding_gather(d_ids, T, embedding_.get(), wt_, E, x, stream_);
     CudaContext ctx{*gemm_, ws_, stream_, wt_};
-    for (size_t i = 0; i < blocks_.size(); ++i)
-      blocks_[i]->forward(x, B, S, device_block_state(st, layout_, i), o, ctx);
+    for (size_t i = 0; i < blocks_.size();) {
+      // Decode of one sequence: runs of one block type in one launch where the type can.
+      size_t j = i + 1;
+      if (fused_decode_ && B == 1 && S == 1) {
+        while (j < blocks_.size() && layout_[j].block_type == layout_[i].block_type) ++j;
+        std::vector<CudaBlock*> run;
+        std::vector<DeviceBlockState> states;
+        for (size_t k = i; k < j; ++k) {
+          run.push_back(blocks_[k].get());
+          states.push_back(device_block_state(st, layout_, k));
+        }
+        if (blocks_[i]->decode_run(run, x, states, ctx)) {
+          i = j;
+          continue;
+        }
+      }
+      for (; i < j; ++i) blocks_[i]->forward(x, B, S, device_block_state(st, layout_, i), o, ctx);
+    }
     const int64_t R = all_logits ? T : B;
     // The rows whose logits are wanted: all, or each sequence's last.
     const float* rows = all_logits ? x : x + (S - 1) * E;
@@ -297,6 +314,13 @@ class FamilyModel final : public ModelBackend {
   Workspace ws_;
   DeviceBuffer embedding_, out_norm_, head_;
   std::vector<std::unique_ptr<CudaBlock>> blocks_;
+  // XLSTM_FAMILY_PERSISTENT=1: decode of one sequence through runs of blocks in one launch each
+  // (CudaBlock::decode_run; mLSTM v1: decode_persistent_v1.cu). Off by default until it has been
+  // checked and measured on a GPU.
+  bool fused_decode_ = [] {
+    const char* e = std::getenv("XLSTM_FAMILY_PERSISTENT");
+    return e != nullptr && std::string(e) == "1";
+  }();
   // Prefill tokens per segment over the batch (default_segment_len), by the device's memory.
   int64_t segment_tokens_ = device_total_bytes() >= (size_t{48} << 30) ? 16384 : 4096;
   float* logits_ = nullptr;

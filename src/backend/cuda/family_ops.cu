@@ -2,6 +2,7 @@
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/family_ops.h"
 #include "backend/cuda/head_norm.cuh"
+#include "backend/cuda/mlstm_v1_inputs.cuh"
 
 namespace xlstm::cuda {
 
@@ -100,35 +101,6 @@ __global__ void causal_conv_kernel(const float* x, int64_t x_stride, int64_t B, 
     acc += w[f * KS + j] * xr;
   }
   y[i] = silu ? acc * sigmoid(acc) : acc;
-}
-
-// The 4 taps of features f..f+3 of a conv weight w [F, 4], as taps[j] = tap j of the 4 features.
-__device__ __forceinline__ void load_taps4(const float* w, int64_t f, float4 (&taps)[4]) {
-  float wf[4][4];
-#pragma unroll
-  for (int u = 0; u < 4; ++u) {
-    const float4 r = load4(w + (f + u) * 4);
-    wf[u][0] = r.x, wf[u][1] = r.y, wf[u][2] = r.z, wf[u][3] = r.w;
-  }
-#pragma unroll
-  for (int j = 0; j < 4; ++j) taps[j] = make_float4(wf[0][j], wf[1][j], wf[2][j], wf[3][j]);
-}
-
-// acc += taps[j] ⊙ win[j] for j = 0..3 in order, then SiLU where silu.
-__device__ __forceinline__ float4 conv4(float4 acc, const float4 (&taps)[4], const float4 (&win)[4],
-                                        bool silu) {
-#pragma unroll
-  for (int j = 0; j < 4; ++j) {
-    acc.x += taps[j].x * win[j].x;
-    acc.y += taps[j].y * win[j].y;
-    acc.z += taps[j].z * win[j].z;
-    acc.w += taps[j].w * win[j].w;
-  }
-  if (silu) {
-    acc.x *= sigmoid(acc.x), acc.y *= sigmoid(acc.y);
-    acc.z *= sigmoid(acc.z), acc.w *= sigmoid(acc.w);
-  }
-  return acc;
 }
 
 // The same for a kernel of 4 taps (the xLSTM blocks' conv), 4 adjacent features and kConvRun
@@ -312,21 +284,6 @@ __global__ void mlstm_v1_conv_qkv_steps_kernel(MlstmV1Qkv a, float* c_out, int64
   float4 win[KS];
 #pragma unroll
   for (int j = 0; j < KS; ++j) win[j] = load4(st + j * I);
-  // out[u] = bias[f + u] + Σ_e in[e] · W[f + u, e], e in order (the qkv kernels' sums).
-  auto block_proj = [&](const float* W, const float* bias, float4 in) {
-    float out[4];
-#pragma unroll
-    for (int u = 0; u < 4; ++u) {
-      const float4 wv = load4(W + (f + u) * 4);
-      float acc = bias != nullptr ? bias[f + u] : 0.0f;
-      acc += in.x * wv.x;
-      acc += in.y * wv.y;
-      acc += in.z * wv.z;
-      acc += in.w * wv.w;
-      out[u] = acc;
-    }
-    return make_float4(out[0], out[1], out[2], out[3]);
-  };
   for (int64_t t = 0; t < S; ++t) {
     const int64_t row = b * S + t;
 #pragma unroll
@@ -334,8 +291,8 @@ __global__ void mlstm_v1_conv_qkv_steps_kernel(MlstmV1Qkv a, float* c_out, int64
     win[KS - 1] = load4(a.xm + row * a.xm_stride + f);
     const float4 c = conv4(b4, wt, win, true);
     store4(c_out + row * I + f, c);
-    const float4 q = block_proj(a.q_w, a.q_b, c), k = block_proj(a.k_w, a.k_b, c);
-    const float4 v = block_proj(a.v_w, a.v_b, win[KS - 1]);
+    const float4 q = block_proj4(a.q_w, a.q_b, f, c), k = block_proj4(a.k_w, a.k_b, f, c);
+    const float4 v = block_proj4(a.v_w, a.v_b, f, win[KS - 1]);
     float* qkv = a.qkv + row * 3 * I + f;
     store4(qkv, q);
     store4(qkv + I, k);

@@ -46,10 +46,15 @@ __device__ __forceinline__ float ll_float(uint64_t w) {
   return __uint_as_float(static_cast<uint32_t>(w));
 }
 
+struct NoSpin {
+  __device__ void operator()() const {}
+};
+
 // Waits for words [0, n) of ll (n even, 16-byte aligned) to carry flag and hands each value's
 // bits to put(i, bits); threads 0 .. kThreads − 1 share the words, kPer pairs each in flight.
-template <int kThreads, typename Put>
-__device__ void ll_read(const uint64_t* ll, int64_t n, uint32_t flag, Put put) {
+// spin() runs after each round that found a word missing (a watchdog, say).
+template <int kThreads, typename Put, typename Spin = NoSpin>
+__device__ void ll_read(const uint64_t* ll, int64_t n, uint32_t flag, Put put, Spin spin = {}) {
   constexpr int kPer = 8;
   const int64_t pairs = n / 2;
   for (int64_t base = threadIdx.x; base < pairs; base += kThreads * kPer) {
@@ -70,6 +75,7 @@ __device__ void ll_read(const uint64_t* ll, int64_t n, uint32_t flag, Put put) {
           all = false;
         }
       }
+      if (!all) spin();
     } while (!all);
 #pragma unroll
     for (int i = 0; i < kPer; ++i) {

@@ -1,6 +1,7 @@
 // The CUDA backend of a build without CUDA (XLSTM_CUDA=OFF or no nvcc at configure time): the
 // same entry points, each saying so. device_count() is 0, so GPU tests skip.
 #include "backend/cuda/api.h"
+#include "backend/cuda/decode_persistent_v1.h"
 #include "backend/cuda/family_ops.h"
 #include "backend/cuda/gemm.h"
 #include "backend/cuda/gemm_fallback.h"
@@ -54,6 +55,9 @@ void fill_nan(void*, size_t) {
 void synchronize() {
   no_cuda();
 }
+bool stream_is_capturing(Stream) {
+  return false;
+}
 size_t device_bytes_in_use() {
   return 0;
 }
@@ -63,6 +67,12 @@ size_t device_bytes_peak() {
 void reset_device_bytes_peak() {}
 uint64_t persistent_decode_launches() {
   return 0;
+}
+uint64_t v1_decode_launches() {
+  return 0;
+}
+bool v1_decode_supported(int64_t, int64_t, int64_t) {
+  return false;
 }
 
 void rms_norm(const float*, int64_t, int64_t, int64_t, const float*, const float*, float, void*,

@@ -128,4 +128,10 @@ void synchronize() {
   XLSTM_CUDA_CHECK(cudaDeviceSynchronize());
 }
 
+bool stream_is_capturing(Stream s) {
+  cudaStreamCaptureStatus capture{};
+  XLSTM_CUDA_CHECK(cudaStreamIsCapturing(s, &capture));
+  return capture != cudaStreamCaptureStatusNone;
+}
+
 }  // namespace xlstm::cuda

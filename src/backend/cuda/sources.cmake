@@ -7,6 +7,7 @@ if(XLSTM_WITH_CUDA)
     ${CMAKE_CURRENT_LIST_DIR}/gemm_fallback.cu
     ${CMAKE_CURRENT_LIST_DIR}/gemv.cu
     ${CMAKE_CURRENT_LIST_DIR}/decode_persistent.cu
+    ${CMAKE_CURRENT_LIST_DIR}/decode_persistent_v1.cu
     ${CMAKE_CURRENT_LIST_DIR}/cuda_state.cpp
     ${CMAKE_CURRENT_LIST_DIR}/state_copy.cu
     ${CMAKE_CURRENT_LIST_DIR}/cuda_model.cpp

@@ -3,8 +3,10 @@
 // the cell through the xLSTM Large cell kernels (chunkwise for
 // prefill, the fused step for decode).
 #include <cmath>
+#include <cstdint>
 
 #include "backend/cuda/cuda_block.h"
+#include "backend/cuda/decode_persistent_v1.h"
 #include "backend/cuda/family_ops.h"
 #include "backend/cuda/ops.h"
 #include "blocks/mlstm_v1/mlstm_v1_weights.h"
@@ -127,10 +129,69 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
     ctx.gemm.linear(out, T, I, down_.get(), E, wt, f(down_b_), x, true, s);  // x += proj_down
   }
 
+  // The run's blocks in decode_persistent_v1.cu's launches (of at most kMaxV1DecodeLayers
+  // blocks each), the result copied back into x.
+  bool decode_run(std::span<cuda::CudaBlock* const> run, float* x,
+                  std::span<const cuda::DeviceBlockState> states, cuda::CudaContext& ctx) override {
+    const int64_t E = c_.embedding_dim, I = c_.inner_dim, NH = c_.num_heads;
+    if (ctx.wt != WeightType::BF16 || c_.qkv_blocksize != 4 || c_.conv_kernel != 4 ||
+        !cuda::v1_decode_supported(E, I, NH))
+      return false;
+    std::vector<const MlstmV1CudaBlock*> blocks;
+    for (cuda::CudaBlock* b : run) {
+      const auto* v = dynamic_cast<const MlstmV1CudaBlock*>(b);
+      if (v == nullptr || v->c_.embedding_dim != E || v->c_.inner_dim != I ||
+          v->c_.num_heads != NH || v->c_.qkv_blocksize != 4 || v->c_.conv_kernel != 4)
+        return false;
+      blocks.push_back(v);
+    }
+    std::vector<cuda::V1DecodeState> st;
+    for (const cuda::DeviceBlockState& s : states) {
+      st.push_back({s["conv"], s["C"], s["n"], s["m"]});
+      for (const float* p : {st.back().conv, st.back().C})
+        if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return false;  // 16-byte accesses
+    }
+    if (run_layers_count_ != blocks.size()) {  // the weights' table, made once (not in a capture)
+      if (cuda::stream_is_capturing(ctx.stream)) return false;
+      std::vector<cuda::V1DecodeLayer> layers;
+      for (const MlstmV1CudaBlock* b : blocks) layers.push_back(b->decode_layer());
+      run_layers_ = DeviceBuffer(layers.size() * sizeof(cuda::V1DecodeLayer));
+      cuda::copy_to_device(run_layers_.get(), layers.data(), run_layers_.bytes());
+      run_layers_count_ = blocks.size();
+    }
+    const auto n = static_cast<int64_t>(blocks.size());
+    const int64_t per = std::min<int64_t>(n, cuda::kMaxV1DecodeLayers);
+    auto* words = static_cast<uint64_t*>(
+        ctx.ws.get("v1_decode_words", cuda::v1_decode_words(E, I, NH, per) * 8));
+    float* x_out = ctx.ws.f32("v1_decode_x", E);
+    for (int64_t l0 = 0; l0 < n; l0 += per) {
+      cuda::V1DecodeRun r{};
+      r.E = E, r.I = I, r.NH = NH, r.L = std::min(per, n - l0);
+      r.norm_eps = static_cast<float>(v1::kNormEps), r.cell_eps = 1e-6f;
+      r.d_layers = run_layers_.as<cuda::V1DecodeLayer>() + l0;
+      for (int64_t l = 0; l < r.L; ++l) r.state[l] = st[l0 + l];
+      r.x_in = x, r.x_out = x_out, r.words = words;
+      cuda::v1_decode_run(r, ctx.stream);
+      cuda::copy_rows(x_out, 1, E, E, x, WeightType::F32, ctx.stream);
+    }
+    return true;
+  }
+
  private:
+  // This block's weights for the persistent decode.
+  cuda::V1DecodeLayer decode_layer() const {
+    auto f = [](const DeviceBuffer& b) { return b.bytes() ? b.as<float>() : nullptr; };
+    return {f(norm_),    up_.get(),   f(up_b_), f(conv_w_),  f(conv_b_), f(q_w_),
+            f(k_w_),     f(v_w_),     f(q_b_),  f(k_b_),     f(v_b_),    f(gates_),
+            f(gates_b_), f(outnorm_), f(skip_), down_.get(), f(down_b_)};
+  }
+
   MlstmV1Config c_;
   DeviceBuffer norm_, up_, up_b_, conv_w_, conv_b_, q_w_, k_w_, v_w_, q_b_, k_b_, v_b_, gates_,
       gates_b_, outnorm_, skip_, down_, down_b_;
+  // The persistent decode's table of the run's weights (when this block starts a run).
+  DeviceBuffer run_layers_;
+  size_t run_layers_count_ = 0;
 };
 
 std::unique_ptr<cuda::CudaBlock> load(const BlockSite& s, WeightLoader& L, WeightType wt) {

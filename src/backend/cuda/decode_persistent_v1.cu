@@ -1,0 +1,596 @@
+// A run of mLSTM v1 blocks decoding one token in a single persistent kernel: one block per SM, all
+// resident (cooperative launch). Why: per block the per-kernel decode streams 50 MB of bf16
+// weights and 33.5 MB of float32 C (1.3B shape) in six kernels, each ramping the memory pipe up
+// and down; here one producer thread per SM streams its slices of every block's W_up and W_down
+// back to back through the weight ring (weight_ring.cuh), and the consumers' cell phase reads and
+// writes C while the ring fills with W_down.
+//
+// Phases of layer l, in every block (8 consumer warps):
+//   norm  xs = bf16(LayerNorm(x) · w): x from x_in (l = 0) or the words of layer l − 1
+//   up    x_m | z = xs · W_upᵀ + b (x_m row j and z row j as a pair)               words xm, z
+//   qkv   per group of 4 features (static, ~8 per block): the conv window and c = SiLU(conv(x_m)),
+//         q, k (of c) and v (of x_m) of the group, q·√DH, k/√DH; the block's partial sums of the
+//         2NH gate rows over its groups' 12 inputs each                     words qs, ks, v, c, gp
+//   cell  per (head, 32 columns) tile, one per block (NH · tiles ≤ SMs): the gates from the bias
+//         and every block's partials (in block order), m', q̂·n', C' = f'·C + i'·k vᵀ in place
+//         and h = q̂ᵀC' / denominator for the tile; the tile's mean and squared deviations of h
+//         (words stats); with every tile's of the head, the head's LayerNorm and the output
+//         (hn + skip · c) · SiLU(z) of the tile's columns, bf16                           words out
+//   down  x' = x + out · W_downᵀ + b                                                     words x
+// The last layer writes x' to x_out instead of words.
+//
+// Ordering, without relying on timing: every vector blocks pass each other lives in words of its
+// own (layer, vector), cleared before each launch, and is read only once it carries the flag of
+// the phase that writes it (8l + 1 .. 8l + 5): no word is ever rewritten within a launch. What is
+// not passed in words: the conv window (its group's block), the tile of C (its block), x_in (read
+// only; x_out is written, by the last layer only, and read by nobody in the launch), and n and m
+// of a head: the head's first tile writes them once it has every tile's stats of the head, each
+// of which was computed from that tile's loads of the old n and m (h depends on q̂·n and m) and
+// published after a fence.
+//
+// The spin loops give up after kWatchdogNs (10 s; a trap: the launch fails with an error instead of
+// hanging the process) — a dependency bug shows up as a failed test, not a stuck machine.
+#include "backend/cuda/decode_persistent_v1.h"
+
+#include <atomic>
+
+#include "backend/cuda/bulk_copy.cuh"
+#include "backend/cuda/common.cuh"
+#include "backend/cuda/flagged_words.cuh"
+#include "backend/cuda/head_norm.cuh"
+#include "backend/cuda/mlstm_v1_inputs.cuh"
+#include "backend/cuda/pdl_launch.cuh"
+#include "backend/cuda/weight_ring.cuh"
+
+namespace xlstm::cuda {
+
+namespace {
+
+using namespace ring;  // NOLINT: the weight ring's pieces (weight_ring.cuh)
+
+constexpr int kTileCols = 32;                         // a cell tile: (head, 32 columns of C)
+constexpr int kColThreads = kTileCols / 4;            // 4 columns per thread (16-byte accesses)
+constexpr int kRowGroups = kConsumers / kColThreads;  // 32 rows of the tile at a time
+constexpr int kMaxE = 16 * kConsumers;  // the norm's inputs in registers, 16 per thread
+constexpr int kMaxDH = 8 * kConsumers;  // the old n in registers, 8 rows per thread
+constexpr int kMaxTiles = kMaxDH / kTileCols;
+constexpr int kMaxGates = 32;           // 2NH
+constexpr int kMaxBlocks = kConsumers;  // a thread per block's gate partials
+
+__host__ __device__ inline int64_t tiles_per_head(int64_t DH) {
+  return (DH + kTileCols - 1) / kTileCols;
+}
+
+// Words of one layer: x [E] | xm, z, qs, ks, v, c, out [I each] | gp [G, 2NH] | stats [NH, T, 2]
+// | the up and down pools' counters [2]; every array an even number of words (16-byte pairs).
+__host__ __device__ int64_t layer_words(int64_t E, int64_t I, int64_t NH, int64_t G) {
+  return E + 7 * I + G * 2 * NH + NH * tiles_per_head(I / NH) * 2 + 2;
+}
+
+struct LayerWords {
+  uint64_t *x, *xm, *z, *qs, *ks, *v, *c, *out, *gp, *stats;
+  unsigned *claim_up, *claim_down;
+  __device__ LayerWords(const V1DecodeRun& r, int64_t l) {
+    const int64_t E = r.E, I = r.I, NH = r.NH, G = gridDim.x;
+    x = r.words + l * layer_words(E, I, NH, G);
+    xm = x + E, z = xm + I, qs = z + I, ks = qs + I, v = ks + I, c = v + I, out = c + I;
+    gp = out + I, stats = gp + G * 2 * NH;
+    uint64_t* claims = stats + NH * tiles_per_head(I / NH) * 2;
+    claim_up = reinterpret_cast<unsigned*>(claims);
+    claim_down = reinterpret_cast<unsigned*>(claims + 1);
+  }
+};
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+
+constexpr int kLoadBatch = 8;  // rows of C in flight per thread
+constexpr uint64_t kWatchdogNs = 10'000'000'000ull;  // generous: memcheck runs slowly
+
+__device__ __forceinline__ unsigned long long global_ns() {
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+
+// Counts a spin loop's rounds; past kWatchdogNs of waiting, traps.
+struct Watchdog {
+  unsigned long long start = 0;
+  unsigned rounds = 0;
+  __device__ void operator()() {
+    if ((++rounds & 1023u) != 0) return;
+    const unsigned long long t = global_ns();
+    if (start == 0) {
+      start = t;
+    } else if (t - start > kWatchdogNs) {
+      __trap();
+    }
+  }
+};
+
+__device__ uint64_t wait_word(const uint64_t* p, uint32_t flag) {
+  Watchdog dog;
+  uint64_t w = ll_load(p);
+  while (!ll_has(w, flag)) {
+    dog();
+    w = ll_load(p);
+  }
+  return w;
+}
+
+// The weight stream: W_up (x_m and z rows as pairs) and W_down of each layer; both pooled (no
+// phase owns rows of a vector in place: every output is a word of its own).
+struct V1Plan {
+  const V1DecodeRun& r;
+  __device__ Slice slice(int64_t phase) const {
+    const int64_t l = phase / 2;
+    if (l >= r.L) return {nullptr, 0, 0, 0, 0, 0, 0, nullptr};
+    const V1DecodeLayer& L = r.d_layers[l];
+    const LayerWords w(r, l);
+    if (phase % 2 == 0) return block_slice(L.w_up, r.E, r.I, r.I, w.claim_up);
+    return block_slice(L.w_down, r.I, r.E, 0, w.claim_down);
+  }
+  __device__ void producer_phase(int64_t) const {}
+};
+
+// Shared memory of the consumers besides the ring and xs.
+struct Scratch {
+  float4 (*partial)[kColThreads];  // [kRowGroups][kColThreads] the tile's q̂ᵀC' per row group
+  float* red;                      // [kConsumerWarps] consumer_sum
+  float (*gate_red)[kMaxGates];    // [kConsumerWarps][kMaxGates]
+  float* gate_parts;               // [2 · kMaxBlocks] i | f partials of the tile's head
+  float* tile_stats;               // [2 · kMaxTiles] mean | squared deviations per tile
+  float* h;                        // [kTileCols]
+  float* m_old;                    // [1]
+  float *q, *k;                    // [DH] q̂ and k of the tile's head
+};
+
+// xs = bf16(LayerNorm(x) · w) over E (biased variance, eps): x from x_in or, once they carry
+// flag, from the words xw.
+__device__ void load_normed_input(const float* x_in, const uint64_t* xw, uint32_t flag, int64_t E,
+                                  const float* w, float eps, bf16* xs, float* red) {
+  constexpr int kPer = kMaxE / kConsumers;
+  const int tid = threadIdx.x;
+  float v[kPer];
+  if (x_in != nullptr) {
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      const int64_t e = tid + i * kConsumers;
+      v[i] = e < E ? __ldcg(x_in + e) : 0.0f;
+    }
+  } else {
+    uint64_t wv[kPer];
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      const int64_t e = tid + i * kConsumers;
+      wv[i] = e < E ? ll_load(xw + e) : static_cast<uint64_t>(flag) << 32;
+    }
+    Watchdog dog;
+    for (bool all = false; !all;) {
+      all = true;
+#pragma unroll
+      for (int i = 0; i < kPer; ++i) {
+        if (ll_has(wv[i], flag)) continue;
+        wv[i] = ll_load(xw + tid + i * kConsumers);
+        all = false;
+      }
+      if (!all) dog();
+    }
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) v[i] = ll_float(wv[i]);
+  }
+  const auto n = static_cast<float>(E);
+  float sum = 0.0f;
+#pragma unroll
+  for (int i = 0; i < kPer; ++i) sum += v[i];
+  const float mean = consumer_sum(sum, red) / n;
+  float var = 0.0f;
+#pragma unroll
+  for (int i = 0; i < kPer; ++i)
+    if (tid + i * kConsumers < E) var += (v[i] - mean) * (v[i] - mean);
+  const float r = rsqrtf(consumer_sum(var, red) / n + eps);
+  consumers_sync();  // every warp is done with the previous phase's xs
+#pragma unroll
+  for (int i = 0; i < kPer; ++i) {
+    const int64_t e = tid + i * kConsumers;
+    if (e < E) xs[e] = __float2bfloat16((v[i] - mean) * r * w[e]);
+  }
+  consumers_sync();
+}
+
+// While W_up streams: the tile's rows of C into L2, so that the cell's loads hit it.
+__device__ void prefetch_tile(const float* C, int64_t DH) {
+  for (int64_t a = threadIdx.x; a < DH; a += kConsumers)
+    asm volatile("prefetch.global.L2::evict_last [%0];" ::"l"(C + a * DH));
+}
+
+// The groups of 4 features [g0, g1) of this block: a thread each.
+__device__ void qkv_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V1DecodeState& S,
+                          const LayerWords& w, uint32_t f, const Scratch& sm) {
+  const int64_t I = r.I, NH = r.NH, G = gridDim.x, groups = I / 4;
+  const int64_t g = blockIdx.x * groups / G + threadIdx.x;
+  const bool mine = g < (blockIdx.x + 1) * groups / G;
+  const int64_t fe = 4 * g;
+  float4 q = make_float4(0, 0, 0, 0), k = q, v = q;
+  if (mine) {
+    const uint64_t* pxm = w.xm + fe;
+    ulonglong2 a = ll_load2(pxm), b = ll_load2(pxm + 2);
+    Watchdog dog;
+    while (!(ll_has(a, f + 1) && ll_has(b, f + 1))) {
+      dog();
+      if (!ll_has(a, f + 1)) a = ll_load2(pxm);
+      if (!ll_has(b, f + 1)) b = ll_load2(pxm + 2);
+    }
+    const float4 xm = make_float4(ll_float(a.x), ll_float(a.y), ll_float(b.x), ll_float(b.y));
+    float4 taps[4];
+    load_taps4(L.conv_w, fe, taps);
+    const float4 b4 = L.conv_b != nullptr ? make_float4(L.conv_b[fe], L.conv_b[fe + 1],
+                                                        L.conv_b[fe + 2], L.conv_b[fe + 3])
+                                          : make_float4(0, 0, 0, 0);
+    float* st = S.conv + fe;  // window entry j at st[j·I], newest last
+    float4 win[4];
+#pragma unroll
+    for (int j = 0; j < 3; ++j) win[j] = load4(st + (j + 1) * I);
+    win[3] = xm;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) store4(st + j * I, win[j]);
+    const float4 c = conv4(b4, taps, win, true);
+    q = block_proj4(L.q_w, L.q_b, fe, c);
+    k = block_proj4(L.k_w, L.k_b, fe, c);
+    v = block_proj4(L.v_w, L.v_b, fe, xm);
+    const float scale = sqrtf(static_cast<float>(I / NH));
+    const float qv[4] = {q.x, q.y, q.z, q.w}, kv[4] = {k.x, k.y, k.z, k.w};
+    const float vv[4] = {v.x, v.y, v.z, v.w}, cv[4] = {c.x, c.y, c.z, c.w};
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      ll_store(w.qs + fe + u, __float_as_uint(qv[u] * scale), f + 2);
+      ll_store(w.ks + fe + u, __float_as_uint(kv[u] / scale), f + 2);
+      ll_store(w.v + fe + u, __float_as_uint(vv[u]), f + 2);
+      ll_store(w.c + fe + u, __float_as_uint(cv[u]), f + 2);
+    }
+  }
+  // This block's partial sum of each gate row over its groups' q | k | v.
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  for (int64_t o = 0; o < 2 * NH; ++o) {
+    float p = 0.0f;
+    if (mine) {
+      const float* wr = L.gates + o * 3 * I + fe;
+      const float4 wq = load4(wr), wk = load4(wr + I), wv = load4(wr + 2 * I);
+      p = q.x * wq.x + q.y * wq.y + q.z * wq.z + q.w * wq.w;
+      p += k.x * wk.x + k.y * wk.y + k.z * wk.z + k.w * wk.w;
+      p += v.x * wv.x + v.y * wv.y + v.z * wv.z + v.w * wv.w;
+    }
+    p = warp_sum(p);
+    if (lane == 0) sm.gate_red[warp][o] = p;
+  }
+  consumers_sync();
+  if (threadIdx.x < 2 * NH) {
+    float s = 0.0f;
+    for (int wp = 0; wp < kConsumerWarps; ++wp) s += sm.gate_red[wp][threadIdx.x];
+    ll_store(w.gp + blockIdx.x * 2 * NH + threadIdx.x, __float_as_uint(s), f + 2);
+  }
+}
+
+// c' = f·c + ik·v for 4 adjacent columns of one row, acc += q̂·c'; returns c' (the step
+// kernels' update, term by term).
+__device__ __forceinline__ float4 update4(float4 c, float fa, float ik, float4 v, float qs,
+                                          float4& acc) {
+  c.x = fa * c.x + ik * v.x;
+  c.y = fa * c.y + ik * v.y;
+  c.z = fa * c.z + ik * v.z;
+  c.w = fa * c.w + ik * v.w;
+  acc.x += qs * c.x, acc.y += qs * c.y, acc.z += qs * c.z, acc.w += qs * c.w;
+  return c;
+}
+
+// The cell of this block's tile (head, columns [d0, d0 + nv)), then the head's norm and output
+// gate for those columns (see the top of the file).
+__device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V1DecodeState& S,
+                           const LayerWords& w, uint32_t f, const Scratch& sm) {
+  const int64_t NH = r.NH, DH = r.I / NH, T = tiles_per_head(DH), G = gridDim.x;
+  const int64_t head = blockIdx.x / T, tile = blockIdx.x % T, d0 = tile * kTileCols;
+  const int64_t nv = min(static_cast<int64_t>(kTileCols), DH - d0);
+  const int tid = threadIdx.x;
+  constexpr int kN = kMaxDH / kConsumers;
+  float n_old[kN];
+#pragma unroll
+  for (int i = 0; i < kN; ++i) {
+    const int64_t a = tid + i * kConsumers;
+    n_old[i] = a < DH ? __ldcg(S.n + head * DH + a) : 0.0f;
+  }
+  if (tid == 0) sm.m_old[0] = __ldcg(S.m + head);
+  Watchdog dog;
+  const float inv_scale = 1.0f / sqrtf(static_cast<float>(DH));
+  ll_read<kConsumers>(
+      w.qs + head * DH, DH, f + 2,
+      [&](int64_t i, uint32_t bits) { sm.q[i] = __uint_as_float(bits) * inv_scale; },
+      [&] { dog(); });
+  ll_read<kConsumers>(
+      w.ks + head * DH, DH, f + 2,
+      [&](int64_t i, uint32_t bits) { sm.k[i] = __uint_as_float(bits); }, [&] { dog(); });
+  if (tid < G) {
+    const uint64_t* p = w.gp + tid * 2 * NH + head;
+    sm.gate_parts[tid] = ll_float(wait_word(p, f + 2));
+    sm.gate_parts[kMaxBlocks + tid] = ll_float(wait_word(p + NH, f + 2));
+  }
+  consumers_sync();
+  // The gates: the bias plus every block's partial, in block order (the same in every thread).
+  float i_pre = L.gates_b != nullptr ? L.gates_b[head] : 0.0f;
+  float f_pre = L.gates_b != nullptr ? L.gates_b[NH + head] : 0.0f;
+  for (int64_t b = 0; b < G; ++b) {
+    i_pre += sm.gate_parts[b];
+    f_pre += sm.gate_parts[kMaxBlocks + b];
+  }
+  const float m_prev = sm.m_old[0];
+  const float lf = log_sigmoid(f_pre);
+  const float m_new = fmaxf(lf + m_prev, i_pre);
+  const float f_act = expf(lf + m_prev - m_new), i_act = expf(i_pre - m_new);
+  float qn = 0.0f;
+#pragma unroll
+  for (int i = 0; i < kN; ++i) {
+    const int64_t a = tid + i * kConsumers;
+    if (a < DH) qn += sm.q[a] * (f_act * n_old[i] + i_act * sm.k[a]);
+  }
+  qn = consumer_sum(qn, sm.red);
+  const float denom = fmaxf(fabsf(qn), expf(-m_new)) + r.cell_eps;
+  // C' = f'·C + i'·k vᵀ for the tile, and its q̂ᵀC' by row group.
+  const int tx = tid % kColThreads, ty = tid / kColThreads;
+  const bool col = 4 * tx < nv;
+  float4 acc = make_float4(0, 0, 0, 0);
+  if (col) {
+    const int64_t e = head * DH + d0 + 4 * tx;
+    float4 vd;
+    vd.x = ll_float(wait_word(w.v + e, f + 2));
+    vd.y = ll_float(wait_word(w.v + e + 1, f + 2));
+    vd.z = ll_float(wait_word(w.v + e + 2, f + 2));
+    vd.w = ll_float(wait_word(w.v + e + 3, f + 2));
+    float* Cb = S.C + head * DH * DH + d0 + 4 * tx;
+    for (int64_t a0 = ty; a0 < DH; a0 += kRowGroups * kLoadBatch) {
+      float4 cv[kLoadBatch];
+#pragma unroll
+      for (int i = 0; i < kLoadBatch; ++i) {
+        const int64_t a = a0 + i * kRowGroups;
+        cv[i] = a < DH ? load4(Cb + a * DH) : make_float4(0, 0, 0, 0);
+      }
+#pragma unroll
+      for (int i = 0; i < kLoadBatch; ++i) {
+        const int64_t a = a0 + i * kRowGroups;
+        if (a >= DH) break;
+        store4(Cb + a * DH, update4(cv[i], f_act, i_act * sm.k[a], vd, sm.q[a], acc));
+      }
+    }
+  }
+  sm.partial[ty][tx] = acc;
+  consumers_sync();
+  if (tid < kColThreads && 4 * tid < nv) {
+    float4 s = make_float4(0, 0, 0, 0);
+    for (int g = 0; g < kRowGroups; ++g) {
+      const float4 p = sm.partial[g][tid];
+      s.x += p.x, s.y += p.y, s.z += p.z, s.w += p.w;
+    }
+    sm.h[4 * tid] = s.x / denom, sm.h[4 * tid + 1] = s.y / denom;
+    sm.h[4 * tid + 2] = s.z / denom, sm.h[4 * tid + 3] = s.w / denom;
+  }
+  consumers_sync();
+  // The tile's mean and squared deviations of h, for the head's LayerNorm (Chan's combination).
+  if (tid < 32) {
+    const bool in = tid < nv;
+    const float h = in ? sm.h[tid] : 0.0f;
+    const float mean = warp_sum(h) / static_cast<float>(nv);
+    const float d = in ? h - mean : 0.0f;
+    const float m2 = warp_sum(d * d);
+    if (tid == 0) {
+      __threadfence();  // the block's loads of the old n and m come before the stats say so
+      uint64_t* ps = w.stats + (head * T + tile) * 2;
+      ll_store(ps, __float_as_uint(mean), f + 3);
+      ll_store(ps + 1, __float_as_uint(m2), f + 3);
+    }
+  }
+  for (int64_t t = tid; t < T; t += kConsumers) {
+    const uint64_t* ps = w.stats + (head * T + t) * 2;
+    sm.tile_stats[t] = ll_float(wait_word(ps, f + 3));
+    sm.tile_stats[kMaxTiles + t] = ll_float(wait_word(ps + 1, f + 3));
+  }
+  consumers_sync();
+  float mean = 0.0f;
+  for (int64_t t = 0; t < T; ++t)
+    mean += static_cast<float>(min(static_cast<int64_t>(kTileCols), DH - t * kTileCols)) *
+            sm.tile_stats[t];
+  mean /= static_cast<float>(DH);
+  float m2 = 0.0f;
+  for (int64_t t = 0; t < T; ++t) {
+    const float d = sm.tile_stats[t] - mean;
+    m2 += sm.tile_stats[kMaxTiles + t] +
+          static_cast<float>(min(static_cast<int64_t>(kTileCols), DH - t * kTileCols)) * d * d;
+  }
+  const float rstd = 1.0f / sqrtf(m2 / static_cast<float>(DH) + r.norm_eps);
+  if (tid < nv) {
+    const int64_t e = head * DH + d0 + tid;
+    const float z = ll_float(wait_word(w.z + e, f + 1));
+    const float c = ll_float(wait_word(w.c + e, f + 2));
+    const float normed = (sm.h[tid] - mean) * rstd * L.outnorm[e];
+    const float out = gate_output(normed, z, V1Skip{L.skip + e, &c}, 0);
+    ll_store(w.out + e, __bfloat16_as_ushort(__float2bfloat16(out)), f + 4);
+  }
+  // Every tile of the head has its stats in, so has read the old n and m: the new ones.
+  if (tile == 0) {
+#pragma unroll
+    for (int i = 0; i < kN; ++i) {
+      const int64_t a = tid + i * kConsumers;
+      if (a < DH) S.n[head * DH + a] = f_act * n_old[i] + i_act * sm.k[a];
+    }
+    if (tid == 0) S.m[head] = m_new;
+  }
+}
+
+__device__ void consumer(const V1DecodeRun& r, Ring& ring, bf16* xs, const Scratch& sm) {
+  const int64_t NH = r.NH, DH = r.I / NH, T = tiles_per_head(DH);
+  const bool has_tile = blockIdx.x < NH * T;
+  for (int64_t l = 0; l < r.L; ++l) {
+    const V1DecodeLayer& L = r.d_layers[l];
+    const V1DecodeState& S = r.state[l];
+    const LayerWords w(r, l);
+    const auto f = static_cast<uint32_t>(8 * l);
+    if (l == 0) {
+      load_normed_input(r.x_in, nullptr, 0, r.E, L.norm, r.norm_eps, xs, sm.red);
+    } else {
+      load_normed_input(nullptr, LayerWords(r, l - 1).x, f - 3, r.E, L.norm, r.norm_eps, xs,
+                        sm.red);
+    }
+    if (has_tile)
+      prefetch_tile(S.C + (blockIdx.x / T) * DH * DH + (blockIdx.x % T) * kTileCols, DH);
+    consume<true>(ring, r.E, xs, [&](int64_t j, float a, float b) {
+      const float xm = a + (L.b_up != nullptr ? L.b_up[j] : 0.0f);
+      const float z = b + (L.b_up != nullptr ? L.b_up[r.I + j] : 0.0f);
+      ll_store(w.xm + j, __float_as_uint(xm), f + 1);
+      ll_store(w.z + j, __float_as_uint(z), f + 1);
+    });
+    consumers_sync();  // the scratch of the gate sums is free
+    qkv_phase(r, L, S, w, f, sm);
+    consumers_sync();
+    if (has_tile) cell_phase(r, L, S, w, f, sm);
+    consumers_sync();  // every warp is done with xs
+    Watchdog dog;
+    ll_read<kConsumers>(
+        w.out, r.I, f + 4,
+        [&](int64_t i, uint32_t bits) {
+          xs[i] = __ushort_as_bfloat16(static_cast<unsigned short>(bits));
+        },
+        [&] { dog(); });
+    consumers_sync();
+    const uint64_t* prev = l > 0 ? LayerWords(r, l - 1).x : nullptr;
+    const bool last = l + 1 == r.L;
+    consume<false>(ring, r.I, xs, [&](int64_t row, float a, float) {
+      // x of the row before this layer: present (the norm waited for every word of it).
+      const float x = prev != nullptr ? ll_float(ll_load(prev + row)) : __ldcg(r.x_in + row);
+      const float y = a + (L.b_down != nullptr ? L.b_down[row] : 0.0f) + x;
+      if (last) {
+        r.x_out[row] = y;
+      } else {
+        ll_store(w.x + row, __float_as_uint(y), f + 5);
+      }
+    });
+  }
+}
+
+#endif  // sm_90
+
+__host__ __device__ constexpr size_t align_up(size_t n, size_t a) {
+  return (n + a - 1) / a * a;
+}
+
+// [barriers | stage meta | partial | red | gate_red | gate_parts | tile_stats | h | m_old | q | k]
+// (header, 1 KB aligned), the ring's stages, then xs (bf16, the wider of E and I).
+__host__ __device__ size_t header_bytes(int64_t DH) {
+  const size_t fixed = 2 * kStages * 8 + kStages * 8 + kRowGroups * kColThreads * 16 +
+                       (kConsumerWarps + kConsumerWarps * kMaxGates + 2 * kMaxBlocks +
+                        2 * kMaxTiles + kTileCols + 4) *
+                           4;
+  return align_up(fixed + 2 * static_cast<size_t>(DH) * 4, 1024);
+}
+
+size_t smem_bytes(int64_t E, int64_t I, int64_t NH) {
+  return header_bytes(I / NH) + kStages * kStageBytes + static_cast<size_t>(std::max(E, I)) * 2;
+}
+
+__global__ void __launch_bounds__(kThreads, 1) v1_decode_kernel(V1DecodeRun r) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  extern __shared__ __align__(1024) char smem[];
+  const int64_t DH = r.I / r.NH;
+  auto* bars = reinterpret_cast<uint64_t*>(smem);
+  auto* meta = reinterpret_cast<StageMeta*>(bars + 2 * kStages);
+  Scratch sm;
+  sm.partial = reinterpret_cast<float4(*)[kColThreads]>(meta + kStages);
+  float* p = reinterpret_cast<float*>(sm.partial + kRowGroups);
+  sm.red = p, p += kConsumerWarps;
+  sm.gate_red = reinterpret_cast<float(*)[kMaxGates]>(p), p += kConsumerWarps * kMaxGates;
+  sm.gate_parts = p, p += 2 * kMaxBlocks;
+  sm.tile_stats = p, p += 2 * kMaxTiles;
+  sm.h = p, p += kTileCols;
+  sm.m_old = p, p += 4;
+  sm.q = p, p += DH;
+  sm.k = p;
+  const size_t header = header_bytes(DH);
+  Ring ring{bars, bars + kStages, meta, smem + header};
+  auto* xs = reinterpret_cast<bf16*>(smem + header + kStages * kStageBytes);
+  if (threadIdx.x == 0) {
+    for (int i = 0; i < kStages; ++i) {
+      mbar_init(&ring.full[i], 1);
+      mbar_init(&ring.empty[i], kConsumerWarps);
+    }
+    mbar_init_fence();
+  }
+  __syncthreads();
+  if (threadIdx.x >= kConsumers) {  // the producer warp: one thread streams
+    if (threadIdx.x == kConsumers) {
+      const V1Plan plan{r};
+      Producer<V1Plan>(plan, ring).run();
+    }
+    return;
+  }
+  consumer(r, ring, xs, sm);
+#endif
+}
+
+std::atomic<uint64_t> g_launches{0};
+
+struct DeviceFacts {
+  bool usable = false;
+  int sms = 0, smem_optin = 0;
+};
+
+const DeviceFacts& device_facts() {
+  static const DeviceFacts f = [] {
+    DeviceFacts d;
+    int dev = 0, coop = 0;
+    XLSTM_CUDA_CHECK(cudaGetDevice(&dev));
+    XLSTM_CUDA_CHECK(cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev));
+    XLSTM_CUDA_CHECK(cudaDeviceGetAttribute(&d.sms, cudaDevAttrMultiProcessorCount, dev));
+    XLSTM_CUDA_CHECK(
+        cudaDeviceGetAttribute(&d.smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    cudaFuncAttributes fa{};
+    XLSTM_CUDA_CHECK(cudaFuncGetAttributes(&fa, v1_decode_kernel));
+    d.usable = coop != 0 && fa.binaryVersion >= 90;
+    if (d.usable)
+      XLSTM_CUDA_CHECK(cudaFuncSetAttribute(
+          v1_decode_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, d.smem_optin));
+    return d;
+  }();
+  return f;
+}
+
+}  // namespace
+
+bool v1_decode_supported(int64_t E, int64_t I, int64_t NH) {
+  const DeviceFacts& f = device_facts();
+  if (!f.usable || NH < 1 || E % 8 != 0 || I % 8 != 0 || I % NH != 0) return false;
+  const int64_t DH = I / NH;
+  if (E > kMaxE || DH % 4 != 0 || DH > kMaxDH || 2 * NH > kMaxGates) return false;
+  // A tile per block, the gates' partials a thread per block, the groups of 4 a thread each.
+  if (NH * tiles_per_head(DH) > f.sms || f.sms > kMaxBlocks) return false;
+  if ((I / 4 + f.sms - 1) / f.sms > kConsumers) return false;
+  // An up pair of E values and a down row of I values fit a stage.
+  if (2 * E * 2 > kStageBytes || I * 2 > kStageBytes) return false;
+  return smem_bytes(E, I, NH) <= static_cast<size_t>(f.smem_optin);
+}
+
+int64_t v1_decode_words(int64_t E, int64_t I, int64_t NH, int64_t L) {
+  return L * layer_words(E, I, NH, device_facts().sms);
+}
+
+void v1_decode_run(const V1DecodeRun& r, Stream s) {
+  const DeviceFacts& f = device_facts();
+  const size_t words = v1_decode_words(r.E, r.I, r.NH, r.L);
+  XLSTM_CUDA_CHECK(cudaMemsetAsync(r.words, 0, words * sizeof(uint64_t), s));
+  cudaLaunchAttribute cooperative{};  // every block resident at once: they wait on each other
+  cooperative.id = cudaLaunchAttributeCooperative;
+  cooperative.val.cooperative = 1;
+  launch_with_attribute(&cooperative, v1_decode_kernel, dim3(static_cast<unsigned>(f.sms)),
+                        dim3(kThreads), smem_bytes(r.E, r.I, r.NH), s, r);
+  g_launches.fetch_add(1, std::memory_order_relaxed);
+}
+
+uint64_t v1_decode_launches() {
+  return g_launches.load(std::memory_order_relaxed);
+}
+
+}  // namespace xlstm::cuda

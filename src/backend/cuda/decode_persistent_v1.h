@@ -1,0 +1,61 @@
+#pragma once
+// Decode of one sequence through a run of consecutive mLSTM v1 blocks (spec §3.1) in a single
+// persistent kernel (decode_persistent_v1.cu): the weights of every block of the run stream
+// without a gap between kernels, and each block's float32 C streams while the next weights do.
+// Numerics: the per-kernel decode's (mlstm_v1_cuda.cpp at S = 1: LayerNorm into bf16, bf16
+// GEMVs with float32 sums, float32 conv, q/k/v, gates, cell, group norm; the output gate's
+// product rounded to bf16 as the down projection's input); sums associate differently.
+#include <cstdint>
+
+#include "backend/cuda/api.h"
+
+namespace xlstm::cuda {
+
+// Device pointers of one mLSTM v1 block's weights; biases may be null unless noted.
+struct V1DecodeLayer {
+  const float* norm;             // [E] 1 + w (LayerNorm without bias)
+  const void* w_up;              // bf16 [2I, E]: x_m rows, then z rows
+  const float* b_up;             // [2I]
+  const float *conv_w, *conv_b;  // [I, 4], [I]
+  const float *q_w, *k_w, *v_w;  // [I, 4] blocks of 4
+  const float *q_b, *k_b, *v_b;  // [I]
+  const float* gates;            // [2NH, 3I] float32 (ĩ rows, then f̃ rows); not null
+  const float* gates_b;          // [2NH]; not null
+  const float* outnorm;          // [I] 1 + w; not null
+  const float* skip;             // [I]; not null
+  const void* w_down;            // bf16 [E, I]
+  const float* b_down;           // [E]
+};
+
+// One block's state (16-byte aligned): the conv window [4, I] (newest last), C [NH, DH, DH],
+// n [NH, DH], m [NH].
+struct V1DecodeState {
+  float *conv, *C, *n, *m;
+};
+
+// Blocks per launch (their states travel as kernel parameters, so that a captured graph holds
+// them and the weights' table stays the same for every state).
+inline constexpr int64_t kMaxV1DecodeLayers = 48;
+
+struct V1DecodeRun {
+  int64_t E, I, NH, L;  // L ≤ kMaxV1DecodeLayers
+  float norm_eps, cell_eps;
+  const V1DecodeLayer* d_layers;  // device array of L entries
+  V1DecodeState state[kMaxV1DecodeLayers];
+  // The residual stream of the one token: read from x_in, the run's result written to x_out
+  // (another buffer: some blocks still read x_in while others finish the run).
+  const float* x_in;
+  float* x_out;
+  uint64_t* words;  // v1_decode_words of them, 16-byte aligned: the vectors blocks pass
+};
+
+// Whether this device and these shapes can run it: an sm_90 build and device, cooperative launch,
+// E ≤ 4096 and I multiples of 8, heads of DH = I / NH a multiple of 4 up to 2048 columns,
+// NH ≤ 16, no more (head, 32-column) tiles than SMs, and the shared memory it needs.
+bool v1_decode_supported(int64_t E, int64_t I, int64_t NH);
+int64_t v1_decode_words(int64_t E, int64_t I, int64_t NH, int64_t L);
+
+// Enqueues the run on s (a clear of the words and one cooperative launch; capturable).
+void v1_decode_run(const V1DecodeRun& r, Stream s);
+
+}  // namespace xlstm::cuda

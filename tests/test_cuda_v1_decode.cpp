@@ -1,0 +1,148 @@
+// The persistent decode of mLSTM v1 runs (decode_persistent_v1.cu, XLSTM_FAMILY_PERSISTENT=1)
+// against the per-kernel decode of the same bf16 model and the float32 CPU model: random stacks
+// of every mLSTM v1 shape class it takes (narrow and 1024-wide heads, tiles narrower than 32
+// columns, a run longer than one launch holds, runs between sLSTM blocks), one sequence, a
+// prefill then decode steps (eager, captured and replayed graphs). Skips without a GPU that can
+// run it (sm_90).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "backend/cuda/decode_persistent_v1.h"
+#include "blocks/mlstm_v1/mlstm_v1_config.h"
+#include "cuda_test_util.h"
+#include "test_util.h"
+#include "xlstm/model.h"
+
+namespace xlstm {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::rel_l2;
+
+struct Shape {
+  int64_t E, blocks;
+  const char* signature;
+  int64_t mlstm_heads;
+  int64_t expect_head_dim;
+  int64_t round_to = 64;  // the up projection's width rounds up to a multiple of this
+  bool bias = true;
+};
+
+ModelConfig config_of(const Shape& p) {
+  std::ifstream in(fs::path(XLSTM_FIXTURES_DIR) / "family" / "m1s1" / "config.json");
+  nlohmann::json j = nlohmann::json::parse(in);
+  j["embedding_dim"] = p.E;
+  j["num_blocks"] = p.blocks;
+  j.erase("slstm_at");
+  j.erase("_block_map");
+  j["block_signature"] = p.signature;
+  j["vocab_size"] = 211;
+  j["slstm_block"]["slstm"]["num_heads"] = 4;
+  j["slstm_block"]["slstm"].erase("hidden_size");
+  j["mlstm_block"]["mlstm"]["num_heads"] = p.mlstm_heads;
+  j["mlstm_block"]["mlstm"]["round_proj_up_to_multiple_of"] = p.round_to;
+  j["mlstm_block"]["mlstm"]["bias"] = p.bias;
+  j["bias"] = p.bias;
+  return parse_config(j.dump(), "shape").config;
+}
+
+const MlstmV1Config& first_v1(const ModelConfig& c) {
+  for (const BlockSpec& s : c.block_specs())
+    if (s.type == "mlstm_v1") return static_cast<const MlstmV1Config&>(*s.config);
+  throw std::logic_error("no mlstm_v1 block");
+}
+
+// Launches per decode step: one per run of mLSTM v1 blocks and per kMaxV1DecodeLayers of it.
+int64_t launches_per_step(const ModelConfig& c) {
+  int64_t n = 0, run = 0;
+  const auto specs = c.block_specs();
+  for (size_t i = 0; i <= specs.size(); ++i) {
+    if (i < specs.size() && specs[i].type == "mlstm_v1") {
+      ++run;
+      continue;
+    }
+    n += (run + cuda::kMaxV1DecodeLayers - 1) / cuda::kMaxV1DecodeLayers;
+    run = 0;
+  }
+  return n;
+}
+
+Model bf16_model(const ModelConfig& c, bool persistent) {
+  if (persistent) {
+    setenv("XLSTM_FAMILY_PERSISTENT", "1", 1);
+  } else {
+    unsetenv("XLSTM_FAMILY_PERSISTENT");
+  }
+  Model m = Model::random(c, 5, true, Device::Cuda);
+  unsetenv("XLSTM_FAMILY_PERSISTENT");
+  return m;
+}
+
+class CudaV1Decode : public ::testing::TestWithParam<Shape> {};
+
+// Each step's logits are no further from the float32 CPU model's than the per-kernel bf16
+// decode's are (25% slack, plus 1e-3 for steps where both are very close), and close to the
+// per-kernel decode's; the states after the steps agree as closely.
+TEST_P(CudaV1Decode, MatchesThePerKernelDecode) {
+  const Shape p = GetParam();
+  const ModelConfig c = config_of(p);
+  const MlstmV1Config& v1 = first_v1(c);
+  ASSERT_EQ(v1.head_dim(), p.expect_head_dim);  // the shape class this case is for
+  XLSTM_SKIP_WITHOUT_CUDA();
+  if (!cuda::v1_decode_supported(v1.embedding_dim, v1.inner_dim, v1.num_heads))
+    GTEST_SKIP() << "this device cannot run the persistent v1 decode (sm_90 only)";
+  Model cpu = Model::random(c, 5), fused = bf16_model(c, true), plain = bf16_model(c, false);
+  State sc = cpu.new_state(1), sf = fused.new_state(1), sp = plain.new_state(1);
+  std::vector<int32_t> prompt;
+  for (int i = 0; i < 9; ++i) prompt.push_back(static_cast<int32_t>((i * 53 + 7) % 211));
+  cpu.forward(prompt, sc);
+  fused.forward(prompt, sf);
+  plain.forward(prompt, sp);
+  const uint64_t launches = cuda::v1_decode_launches();
+  constexpr int kSteps = 8;
+  for (int step = 0; step < kSteps; ++step) {
+    const std::vector<int32_t> next = {static_cast<int32_t>((step * 31 + 3) % 211)};
+    const std::vector<float> ref = cpu.forward(next, sc);
+    const std::vector<float> a = fused.forward(next, sf), b = plain.forward(next, sp);
+    const float err_plain = rel_l2(b, ref);
+    EXPECT_LE(rel_l2(a, ref), 1.25f * err_plain + 1e-3f) << "step " << step;
+    EXPECT_LE(rel_l2(a, b), 0.5f * err_plain + 1e-3f) << "step " << step;
+  }
+  EXPECT_EQ(static_cast<int64_t>(cuda::v1_decode_launches() - launches),
+            kSteps * launches_per_step(c));
+  // The states: every mLSTM v1 tensor close to the per-kernel decode's.
+  const auto& bf = sf.blocks();
+  const auto& bp = sp.blocks();
+  const auto& bc = sc.blocks();
+  const auto specs = c.block_specs();
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (specs[i].type != "mlstm_v1") continue;
+    for (const char* name : {"conv", "C", "n", "m"}) {
+      const float err_plain = rel_l2(bp[i][name], bc[i][name]);
+      EXPECT_LE(rel_l2(bf[i][name], bc[i][name]), 1.25f * err_plain + 1e-3f)
+          << "block " << i << " " << name;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, CudaV1Decode,
+    ::testing::Values(
+        // Heads of 32 columns: one tile each (I = 128, 4 heads).
+        Shape{64, 4, "1:1", 4, 32},
+        // 96-wide heads: three tiles, each 32 columns; runs between sLSTM blocks.
+        Shape{192, 8, "7:1", 4, 96},
+        // Heads of 20 columns: a tile narrower than 32; no biases.
+        Shape{40, 2, "1:0", 4, 20, 8, false},
+        // One 1024-wide head: 32 tiles of one head, 1024 rows of C per tile.
+        Shape{512, 2, "1:0", 1, 1024},
+        // The 1.3B shape's heads (4 x 1024) on a shorter stack.
+        Shape{2048, 2, "1:0", 4, 1024},
+        // 50 blocks: a run of more blocks than one launch holds.
+        Shape{64, 50, "1:0", 4, 32}));
+
+}  // namespace
+}  // namespace xlstm
