@@ -367,6 +367,30 @@ std::vector<Outcome> run_v1_conv_qkv(const OpCase& c, uint64_t seed) {
           {"window", diff(fused.state, ref.state, B * KS * I), 0.0f}};
 }
 
+// d = {T, NH, DH}: the sLSTM's headwise gate GEMV of decode steps (headwise_pair_gemv) against
+// double sums of the same bf16 values (exact products; only the float32 sum order differs); a
+// head width that is not a multiple of 8 is refused.
+std::vector<Outcome> run_headwise_pair(const OpCase& c, uint64_t seed) {
+  const int64_t T = c.d[0], NH = c.d[1], DH = c.d[2], E = NH * DH;
+  const auto x = rounded(randn(sz(T * E), seed), WeightType::BF16);
+  const auto w = rounded(randn(sz(2 * E * DH), seed + 1), WeightType::BF16);
+  auto dx = to_device(x, WeightType::BF16), dw = to_device(w, WeightType::BF16);
+  auto dy = poisoned(sz(T * 2 * E));
+  const bool ran = cuda::headwise_pair_gemv(dx.get(), T, NH, DH, dw.get(), dy.as<float>(), nullptr);
+  if (DH % 8 != 0) return {{"refused", ran ? 1.0f : 0.0f, 0.0f}};
+  std::vector<float> ref(sz(T * 2 * E));
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t row = 0; row < 2 * E; ++row) {
+      const int64_t h = row % E / DH;
+      double acc = 0.0;
+      for (int64_t d = 0; d < DH; ++d)
+        acc += static_cast<double>(w[sz(row * DH + d)]) * x[sz(t * E + h * DH + d)];
+      ref[sz(t * 2 * E + row)] = static_cast<float>(acc);
+    }
+  }
+  return {{"y", ran ? rel_diff(to_host(dy, ref.size()), ref) : 1.0f, 1e-5f}};
+}
+
 // The CPU cell (step or chunkwise by L) over B sequences of NH heads, state advanced in place.
 std::vector<float> cpu_cell(int64_t B, int64_t NH, int64_t S, int64_t DQ, int64_t DV, int64_t L,
                             const std::vector<float>& q, const std::vector<float>& k,
@@ -746,6 +770,7 @@ const std::map<std::string, Runner>& runners() {
       {"convert", run_convert},
       {"causal_conv", run_causal_conv},
       {"v1_conv_qkv", run_v1_conv_qkv},
+      {"headwise_pair", run_headwise_pair},
       {"mlstm_step", run_mlstm},
       {"mlstm_chunkwise", run_mlstm},
       {"sample", run_sampling},
@@ -785,6 +810,10 @@ std::vector<OpCase> op_cases() {
   // Decode's fused conv + q/k/v: one and several steps, sequences, with and without biases.
   for (D d : {D{1, 1, 4096, 0}, D{3, 4, 64, 1}, D{2, 2, 100, 1}})
     cs.push_back({"v1_conv_qkv", d, WeightType::F32});
+  // The sLSTM's headwise decode GEMV: the 1.3B stack's 4 x 512 heads, several rows, narrow heads,
+  // and a head width it refuses.
+  for (D d : {D{1, 4, 512}, D{4, 4, 256}, D{3, 2, 64}, D{2, 1, 8}, D{1, 3, 20}})
+    cs.push_back({"headwise_pair", d, WeightType::BF16});
   // The bf16 GEMV (decode, M ≤ 8) at every M: K % 8 ≠ 0 (scalar loads) and K % 8 = 0 (16-byte
   // loads, a partial last group of pieces), N not a multiple of the rows per block.
   for (int64_t M = 1; M <= 8; ++M) {

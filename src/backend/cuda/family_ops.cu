@@ -345,6 +345,42 @@ __global__ void __launch_bounds__(kThreads)
   counters[to] = 0;
 }
 
+// A warp per output row (p, h, o) of the headwise pair, every row of x at once: each lane sums
+// 8 products per 16-byte load of W, then the warp's lanes are added.
+constexpr int kHeadwiseWarps = 8;
+__global__ void __launch_bounds__(kHeadwiseWarps * 32)
+    headwise_pair_kernel(const bf16* x, int T, int64_t NH, int64_t DH, const bf16* W, float* y) {
+  const int64_t E = NH * DH, row = blockIdx.x * static_cast<int64_t>(kHeadwiseWarps) +
+                                   threadIdx.x / 32;  // p·E + h·DH + o
+  if (row >= 2 * E) return;
+  const int lane = threadIdx.x % 32;
+  const int64_t h = row % E / DH;
+  const auto* w8 = reinterpret_cast<const uint4*>(W + row * DH);
+  float acc[kHeadwiseMaxRows] = {};
+  for (int64_t i = lane; i < DH / 8; i += 32) {
+    const uint4 wv = w8[i];
+    const auto* wp = reinterpret_cast<const __nv_bfloat162*>(&wv);
+#pragma unroll
+    for (int t = 0; t < kHeadwiseMaxRows; ++t) {
+      if (t >= T) break;
+      const uint4 xv = reinterpret_cast<const uint4*>(x + t * E + h * DH)[i];
+      const auto* xp = reinterpret_cast<const __nv_bfloat162*>(&xv);
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const float2 a = __bfloat1622float2(wp[j]), b = __bfloat1622float2(xp[j]);
+        acc[t] = fmaf(a.x, b.x, acc[t]);
+        acc[t] = fmaf(a.y, b.y, acc[t]);
+      }
+    }
+  }
+#pragma unroll
+  for (int t = 0; t < kHeadwiseMaxRows; ++t) {
+    if (t >= T) break;
+    const float sum = warp_sum(acc[t]);
+    if (lane == 0) y[t * 2 * E + row] = sum;
+  }
+}
+
 // Slices of ~4 floats per thread (one 16-byte load each), a multiple of 4.
 int64_t small_linear_slice(int64_t K) {
   const int64_t splits = std::clamp<int64_t>((K + 4 * kThreads - 1) / (4 * kThreads), 1, 64);
@@ -464,6 +500,16 @@ void small_linear(const float* x, int64_t T, int64_t K, const float* W, const fl
   small_linear_kernel<<<dim3(static_cast<unsigned>(T * N), static_cast<unsigned>(splits)), kThreads,
                         0, s>>>(x, K, W, b, N, slice, partials, counters, out);
   XLSTM_CUDA_CHECK_LAUNCH();
+}
+
+bool headwise_pair_gemv(const void* x, int64_t T, int64_t NH, int64_t DH, const void* W, float* y,
+                        Stream s) {
+  if (T < 1 || T > kHeadwiseMaxRows || DH % 8 != 0 || !aligned16(x) || !aligned16(W)) return false;
+  const int64_t rows = 2 * NH * DH;
+  headwise_pair_kernel<<<blocks_for(rows, kHeadwiseWarps), kHeadwiseWarps * 32, 0, s>>>(
+      static_cast<const bf16*>(x), static_cast<int>(T), NH, DH, static_cast<const bf16*>(W), y);
+  XLSTM_CUDA_CHECK_LAUNCH();
+  return true;
 }
 
 void gated_activation(const float* gate_up, int64_t T, int64_t F, Activation a, void* out,

@@ -51,6 +51,15 @@ int64_t small_linear_partial_floats(int64_t T, int64_t K, int64_t N);
 void small_linear(const float* x, int64_t T, int64_t K, const float* W, const float* b, int64_t N,
                   float* out, unsigned* counters, float* partials, Stream s);
 
+// The sLSTM block's two headwise gate projections for the few rows of a decode step, without
+// the zeros of the block-diagonal matrices the prefill GEMMs take (at NH = 4 they are 3/4 of its
+// bytes): y [T, 2E] (float32), y[t, p·E + h·DH + o] = Σ_d W[p, h, o, d] · x[t, h·DH + d] for
+// p = 0, 1; x [T, E] bf16 (E = NH·DH), W bf16 [2, NH, DH, DH]. False, with nothing launched,
+// unless T ≤ kHeadwiseMaxRows, DH % 8 = 0 and x, W 16-byte aligned.
+inline constexpr int64_t kHeadwiseMaxRows = 4;
+bool headwise_pair_gemv(const void* x, int64_t T, int64_t NH, int64_t DH, const void* W, float* y,
+                        Stream s);
+
 // act[t, j] = act(g[t, j]) · u[t, j] with gate | up side by side [T, 2F] → [T, F] (out_type).
 void gated_activation(const float* gate_up, int64_t T, int64_t F, Activation a, void* out,
                       WeightType out_type, Stream s);

@@ -174,6 +174,9 @@ bool mlstm_v1_conv_qkv_steps(const MlstmV1Qkv&, float*, int64_t, int64_t, const 
 SlstmPlan slstm_plan(int64_t, int64_t, WeightType, bool) {
   no_cuda();
 }
+bool headwise_pair_gemv(const void*, int64_t, int64_t, int64_t, const void*, float*, Stream) {
+  no_cuda();
+}
 std::vector<float> slstm_arrange_recurrent(const std::vector<float>&, int64_t, int64_t, int) {
   no_cuda();
 }

@@ -1,7 +1,8 @@
 // The "slstm" block's CUDA forward: the four headwise gate projections as two dense GEMMs over
 // block-diagonal matrices (i | f from the convolved input, z | o from the normed one: cuBLASLt's
-// speed for NH× the multiply-adds), the fused recurrence kernel (slstm.cu), group norm into the
-// residual, the gated feed-forward.
+// speed for NH× the multiply-adds; a decode step's few rows of a bf16 model take a headwise GEMV
+// that streams only the heads' weights), the fused recurrence kernel (slstm.cu), group norm into
+// the residual, the gated feed-forward.
 #include "backend/cuda/cuda_block.h"
 #include "backend/cuda/family_ops.h"
 #include "backend/cuda/ops.h"
@@ -29,6 +30,16 @@ std::vector<float> block_diagonal(const std::vector<float>& a, const std::vector
   return out;
 }
 
+// Two headwise weights [NH, DH, DH] side by side, [2, NH, DH, DH], for the decode steps'
+// headwise GEMV (bf16 models; none for float32 ones, which take the dense GEMMs throughout).
+DeviceBuffer headwise_pair(const std::vector<float>& a, const std::vector<float>& b,
+                           WeightType wt) {
+  if (wt != WeightType::BF16) return {};
+  std::vector<float> both(a);
+  both.insert(both.end(), b.begin(), b.end());
+  return cuda::upload_matrix(both, wt);
+}
+
 class SlstmCudaBlock final : public cuda::CudaBlock {
  public:
   SlstmCudaBlock(const SlstmConfig& c, const SlstmWeights& w, WeightType wt)
@@ -39,6 +50,8 @@ class SlstmCudaBlock final : public cuda::CudaBlock {
         conv_b_(cuda::upload_floats(w.conv_b)),
         w_if_(cuda::upload_matrix(block_diagonal(w.wi, w.wf, c.num_heads, c.head_dim()), wt)),
         w_zo_(cuda::upload_matrix(block_diagonal(w.wz, w.wo, c.num_heads, c.head_dim()), wt)),
+        w_if_heads_(headwise_pair(w.wi, w.wf, wt)),
+        w_zo_heads_(headwise_pair(w.wz, w.wo, wt)),
         R_(cuda::upload_matrix(
             cuda::slstm_arrange_recurrent(w.R, c.num_heads, c.head_dim(), plan_.G), wt)),
         R_frag_(plan_.tensor_cores ? cuda::upload_matrix(cuda::slstm_arrange_fragments(
@@ -54,8 +67,8 @@ class SlstmCudaBlock final : public cuda::CudaBlock {
         ffn_down_b_(cuda::upload_floats(w.ffn_down_b)) {}
 
   size_t weight_bytes() const override {
-    return w_if_.bytes() + w_zo_.bytes() + R_.bytes() + R_frag_.bytes() + ffn_up_.bytes() +
-           ffn_down_.bytes();
+    return w_if_.bytes() + w_zo_.bytes() + w_if_heads_.bytes() + w_zo_heads_.bytes() + R_.bytes() +
+           R_frag_.bytes() + ffn_up_.bytes() + ffn_down_.bytes();
   }
 
   void forward(float* x, int64_t B, int64_t S, const cuda::DeviceBlockState& st, const RunOptions&,
@@ -92,8 +105,12 @@ class SlstmCudaBlock final : public cuda::CudaBlock {
     }
     float* wx_if = ctx.ws.f32("wx_if", T * 2 * E);
     float* wx_zo = ctx.ws.f32("wx_zo", T * 2 * E);
-    ctx.gemm.linear(xc_w, T, E, w_if_.get(), 2 * E, wt, nullptr, wx_if, false, s);
-    ctx.gemm.linear(u_w, T, E, w_zo_.get(), 2 * E, wt, nullptr, wx_zo, false, s);
+    // A decode step's rows: the headwise weights alone (no block-diagonal zeros to stream).
+    const bool steps = wt == WeightType::BF16 && T <= cuda::kHeadwiseMaxRows;
+    if (!steps || !cuda::headwise_pair_gemv(xc_w, T, NH, DH, w_if_heads_.get(), wx_if, s))
+      ctx.gemm.linear(xc_w, T, E, w_if_.get(), 2 * E, wt, nullptr, wx_if, false, s);
+    if (!steps || !cuda::headwise_pair_gemv(u_w, T, NH, DH, w_zo_heads_.get(), wx_zo, s))
+      ctx.gemm.linear(u_w, T, E, w_zo_.get(), 2 * E, wt, nullptr, wx_zo, false, s);
     float* y = ctx.ws.f32("y", T * E);
     const cuda::SlstmRecurrence rec{
         B,  S, E,       NH,      DH,      wx_if,  wx_zo, f(bias_), R_.get(), R_frag_.get(),
@@ -117,8 +134,8 @@ class SlstmCudaBlock final : public cuda::CudaBlock {
  private:
   SlstmConfig c_;
   cuda::SlstmPlan plan_;
-  DeviceBuffer norm_, conv_w_, conv_b_, w_if_, w_zo_, R_, R_frag_, bias_, group_norm_, ffn_norm_,
-      ffn_up_, ffn_up_b_, ffn_down_, ffn_down_b_;
+  DeviceBuffer norm_, conv_w_, conv_b_, w_if_, w_zo_, w_if_heads_, w_zo_heads_, R_, R_frag_, bias_,
+      group_norm_, ffn_norm_, ffn_up_, ffn_up_b_, ffn_down_, ffn_down_b_;
 };
 
 std::unique_ptr<cuda::CudaBlock> load(const BlockSite& s, WeightLoader& L, WeightType wt) {
