@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cuda_test_util.h"
+#include "family_shapes.h"
 #include "io/safetensors.h"
 #include "test_util.h"
 #include "xlstm/generator.h"
@@ -133,16 +134,7 @@ class CudaFamilyShapes : public ::testing::TestWithParam<Shape> {};
 TEST_P(CudaFamilyShapes, RandomStackMatchesTheCpu) {
   XLSTM_SKIP_WITHOUT_CUDA();
   const Shape p = GetParam();
-  std::ifstream in(family("m1s1") / "config.json");
-  nlohmann::json j = nlohmann::json::parse(in);
-  j["embedding_dim"] = p.E;
-  j["num_blocks"] = p.blocks;
-  j.erase("slstm_at");
-  j.erase("_block_map");
-  j["block_signature"] = p.signature;
-  j["vocab_size"] = 211;
-  j["slstm_block"]["slstm"]["num_heads"] = p.heads;
-  j["slstm_block"]["slstm"].erase("hidden_size");
+  nlohmann::json j = testing::family_shape_json(p.E, p.blocks, p.signature, p.heads);
   if (p.mlstm_heads > 0) j["mlstm_block"]["mlstm"]["num_heads"] = p.mlstm_heads;
   const ModelConfig c = parse_config(j.dump(), "shape").config;
   // The family's random weights come from the same host generator on both devices.

@@ -7,19 +7,18 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "backend/cuda/decode_persistent_v1.h"
 #include "blocks/mlstm_v1/mlstm_v1_config.h"
 #include "cuda_test_util.h"
+#include "family_shapes.h"
 #include "test_util.h"
 #include "xlstm/model.h"
 
 namespace xlstm {
 namespace {
 
-namespace fs = std::filesystem;
 using testing::rel_l2;
 
 struct Shape {
@@ -32,16 +31,7 @@ struct Shape {
 };
 
 ModelConfig config_of(const Shape& p) {
-  std::ifstream in(fs::path(XLSTM_FIXTURES_DIR) / "family" / "m1s1" / "config.json");
-  nlohmann::json j = nlohmann::json::parse(in);
-  j["embedding_dim"] = p.E;
-  j["num_blocks"] = p.blocks;
-  j.erase("slstm_at");
-  j.erase("_block_map");
-  j["block_signature"] = p.signature;
-  j["vocab_size"] = 211;
-  j["slstm_block"]["slstm"]["num_heads"] = 4;
-  j["slstm_block"]["slstm"].erase("hidden_size");
+  nlohmann::json j = testing::family_shape_json(p.E, p.blocks, p.signature, 4);
   j["mlstm_block"]["mlstm"]["num_heads"] = p.mlstm_heads;
   j["mlstm_block"]["mlstm"]["round_proj_up_to_multiple_of"] = p.round_to;
   j["mlstm_block"]["mlstm"]["bias"] = p.bias;

@@ -60,6 +60,18 @@ __device__ __forceinline__ float log_sigmoid(float x) {
   return fminf(x, 0.0f) - log1pf(expf(-fabsf(x)));
 }
 
+// The mLSTM cell's update of four adjacent columns of one row of C: c' = f·c + (i·k)·v, and
+// acc += q̂·c' (the readout's partial sums); returns c'.
+__device__ __forceinline__ float4 update4(float4 c, float f, float ik, float4 v, float qs,
+                                          float4& acc) {
+  c.x = f * c.x + ik * v.x;
+  c.y = f * c.y + ik * v.y;
+  c.z = f * c.z + ik * v.z;
+  c.w = f * c.w + ik * v.w;
+  acc.x += qs * c.x, acc.y += qs * c.y, acc.z += qs * c.z, acc.w += qs * c.w;
+  return c;
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;

@@ -487,28 +487,8 @@ size_t smem_bytes(int64_t E, int64_t v, int64_t F) {
   return kHeaderBytes + kStages * kStageBytes + static_cast<size_t>(widest) * 2;
 }
 
-struct DeviceFacts {
-  bool usable = false;
-  int sms = 0, smem_optin = 0;
-};
-
-const DeviceFacts& device_facts() {
-  static const DeviceFacts f = [] {
-    DeviceFacts r;
-    int dev = 0, coop = 0;
-    XLSTM_CUDA_CHECK(cudaGetDevice(&dev));
-    XLSTM_CUDA_CHECK(cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev));
-    XLSTM_CUDA_CHECK(cudaDeviceGetAttribute(&r.sms, cudaDevAttrMultiProcessorCount, dev));
-    XLSTM_CUDA_CHECK(
-        cudaDeviceGetAttribute(&r.smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-    cudaFuncAttributes fa{};
-    XLSTM_CUDA_CHECK(cudaFuncGetAttributes(&fa, persistent_decode_kernel));
-    r.usable = coop != 0 && fa.binaryVersion >= 90;
-    if (r.usable)  // launches may then ask for up to all of a block's shared memory
-      XLSTM_CUDA_CHECK(cudaFuncSetAttribute(
-          persistent_decode_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, r.smem_optin));
-    return r;
-  }();
+const PersistentFacts& device_facts() {
+  static const PersistentFacts f = persistent_facts(persistent_decode_kernel);
   return f;
 }
 
@@ -553,7 +533,7 @@ void dump_trace(int G) {
 }  // namespace
 
 bool persistent_decode_supported(int64_t E, int64_t NH, int64_t DHQK, int64_t DHV, int64_t F) {
-  const DeviceFacts& f = device_facts();
+  const PersistentFacts& f = device_facts();
   const int64_t v = NH * DHV, tiles = (DHV + 31) / 32;
   if (!f.usable || E % 8 != 0 || v % 8 != 0 || F % 8 != 0) return false;
   // A thread per row of q, a warp per head (8 pairs of words per lane), one cell tile per block,
@@ -571,14 +551,11 @@ int64_t persistent_decode_words(int64_t E, int64_t NH, int64_t DHQK, int64_t DHV
 }
 
 void persistent_decode(const PersistentDecode& d, Stream s) {
-  const DeviceFacts& f = device_facts();
+  const PersistentFacts& f = device_facts();
   const size_t words = persistent_decode_words(d.E, d.NH, d.DHQK, d.DHV, d.F, d.L);
   XLSTM_CUDA_CHECK(cudaMemsetAsync(d.ll, 0, words * sizeof(uint64_t), s));
-  cudaLaunchAttribute cooperative{};  // every block resident at once: they wait on each other
-  cooperative.id = cudaLaunchAttributeCooperative;
-  cooperative.val.cooperative = 1;
-  launch_with_attribute(&cooperative, persistent_decode_kernel, dim3(static_cast<unsigned>(f.sms)),
-                        dim3(kThreads), smem_bytes(d.E, d.NH * d.DHV, d.F), s, d);
+  launch_cooperative(persistent_decode_kernel, dim3(static_cast<unsigned>(f.sms)), dim3(kThreads),
+                     smem_bytes(d.E, d.NH * d.DHV, d.F), s, d);
 #if XLSTM_PD_TRACE
   if (g_launches.load() == 0 && d.L >= 24 && d.L <= 39 && f.sms <= 160) dump_trace(f.sms);
 #endif

@@ -83,7 +83,7 @@ struct LayerWords {
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 
-constexpr int kLoadBatch = 8;  // rows of C in flight per thread
+constexpr int kLoadBatch = 8;                        // rows of C in flight per thread
 constexpr uint64_t kWatchdogNs = 10'000'000'000ull;  // generous: memcheck runs slowly
 
 __device__ __forceinline__ unsigned long long global_ns() {
@@ -268,18 +268,6 @@ __device__ void qkv_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V1
     for (int wp = 0; wp < kConsumerWarps; ++wp) s += sm.gate_red[wp][threadIdx.x];
     ll_store(w.gp + blockIdx.x * 2 * NH + threadIdx.x, __float_as_uint(s), f + 2);
   }
-}
-
-// c' = f·c + ik·v for 4 adjacent columns of one row, acc += q̂·c'; returns c' (the step
-// kernels' update, term by term).
-__device__ __forceinline__ float4 update4(float4 c, float fa, float ik, float4 v, float qs,
-                                          float4& acc) {
-  c.x = fa * c.x + ik * v.x;
-  c.y = fa * c.y + ik * v.y;
-  c.z = fa * c.z + ik * v.z;
-  c.w = fa * c.w + ik * v.w;
-  acc.x += qs * c.x, acc.y += qs * c.y, acc.z += qs * c.z, acc.w += qs * c.w;
-  return c;
 }
 
 // The cell of this block's tile (head, columns [d0, d0 + nv)), then the head's norm and output
@@ -533,35 +521,15 @@ __global__ void __launch_bounds__(kThreads, 1) v1_decode_kernel(V1DecodeRun r) {
 
 std::atomic<uint64_t> g_launches{0};
 
-struct DeviceFacts {
-  bool usable = false;
-  int sms = 0, smem_optin = 0;
-};
-
-const DeviceFacts& device_facts() {
-  static const DeviceFacts f = [] {
-    DeviceFacts d;
-    int dev = 0, coop = 0;
-    XLSTM_CUDA_CHECK(cudaGetDevice(&dev));
-    XLSTM_CUDA_CHECK(cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev));
-    XLSTM_CUDA_CHECK(cudaDeviceGetAttribute(&d.sms, cudaDevAttrMultiProcessorCount, dev));
-    XLSTM_CUDA_CHECK(
-        cudaDeviceGetAttribute(&d.smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-    cudaFuncAttributes fa{};
-    XLSTM_CUDA_CHECK(cudaFuncGetAttributes(&fa, v1_decode_kernel));
-    d.usable = coop != 0 && fa.binaryVersion >= 90;
-    if (d.usable)
-      XLSTM_CUDA_CHECK(cudaFuncSetAttribute(
-          v1_decode_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, d.smem_optin));
-    return d;
-  }();
+const PersistentFacts& device_facts() {
+  static const PersistentFacts f = persistent_facts(v1_decode_kernel);
   return f;
 }
 
 }  // namespace
 
 bool v1_decode_supported(int64_t E, int64_t I, int64_t NH) {
-  const DeviceFacts& f = device_facts();
+  const PersistentFacts& f = device_facts();
   if (!f.usable || NH < 1 || E % 8 != 0 || I % 8 != 0 || I % NH != 0) return false;
   const int64_t DH = I / NH;
   if (E > kMaxE || DH % 4 != 0 || DH > kMaxDH || 2 * NH > kMaxGates) return false;
@@ -578,14 +546,11 @@ int64_t v1_decode_words(int64_t E, int64_t I, int64_t NH, int64_t L) {
 }
 
 void v1_decode_run(const V1DecodeRun& r, Stream s) {
-  const DeviceFacts& f = device_facts();
+  const PersistentFacts& f = device_facts();
   const size_t words = v1_decode_words(r.E, r.I, r.NH, r.L);
   XLSTM_CUDA_CHECK(cudaMemsetAsync(r.words, 0, words * sizeof(uint64_t), s));
-  cudaLaunchAttribute cooperative{};  // every block resident at once: they wait on each other
-  cooperative.id = cudaLaunchAttributeCooperative;
-  cooperative.val.cooperative = 1;
-  launch_with_attribute(&cooperative, v1_decode_kernel, dim3(static_cast<unsigned>(f.sms)),
-                        dim3(kThreads), smem_bytes(r.E, r.I, r.NH), s, r);
+  launch_cooperative(v1_decode_kernel, dim3(static_cast<unsigned>(f.sms)), dim3(kThreads),
+                     smem_bytes(r.E, r.I, r.NH), s, r);
   g_launches.fetch_add(1, std::memory_order_relaxed);
 }
 

@@ -177,17 +177,6 @@ __global__ void step_kernel(CellBatch x, int64_t t, CellStateDev st, float eps, 
   if (last_of_head(sync + bh)) finish_head<Y>(x, row, h, bh, g, n, st.m, sync + bh, norm);
 }
 
-// Four adjacent columns of one row of C: c' = f·c + (i·k)·v, and acc += q̂·c'; returns c'.
-__device__ __forceinline__ float4 update4(float4 c, float f, float ik, float4 v, float qs,
-                                          float4& acc) {
-  c.x = f * c.x + ik * v.x;
-  c.y = f * c.y + ik * v.y;
-  c.z = f * c.z + ik * v.z;
-  c.w = f * c.w + ik * v.w;
-  acc.x += qs * c.x, acc.y += qs * c.y, acc.z += qs * c.z, acc.w += qs * c.w;
-  return c;
-}
-
 // This thread's 4 columns summed over the block's row groups, in order.
 __device__ __forceinline__ float4 sum_row_groups(const float4 (&partial)[kRowGroups][kCols]) {
   float4 sum = make_float4(0, 0, 0, 0);

@@ -38,6 +38,42 @@ void launch_with_attribute(const cudaLaunchAttribute* attr, void (*kernel)(Param
   XLSTM_CUDA_CHECK_LAUNCH();
 }
 
+// kernel<<<grid, block, smem, s>>>(args...) as a cooperative launch: every block resident at
+// once (they wait on each other).
+template <typename... Params, typename... Args>
+void launch_cooperative(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, Stream s,
+                        Args&&... args) {
+  cudaLaunchAttribute cooperative{};
+  cooperative.id = cudaLaunchAttributeCooperative;
+  cooperative.val.cooperative = 1;
+  launch_with_attribute(&cooperative, kernel, grid, block, smem, s, std::forward<Args>(args)...);
+}
+
+// What a persistent kernel (one block per SM, launched cooperatively) needs of the device:
+// usable when it has cooperative launch and the kernel has sm_90 code; the kernel is then allowed
+// all of a block's opt-in shared memory.
+struct PersistentFacts {
+  bool usable = false;
+  int sms = 0, smem_optin = 0;
+};
+template <typename... Params>
+PersistentFacts persistent_facts(void (*kernel)(Params...)) {
+  PersistentFacts f;
+  int dev = 0, coop = 0;
+  XLSTM_CUDA_CHECK(cudaGetDevice(&dev));
+  XLSTM_CUDA_CHECK(cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev));
+  XLSTM_CUDA_CHECK(cudaDeviceGetAttribute(&f.sms, cudaDevAttrMultiProcessorCount, dev));
+  XLSTM_CUDA_CHECK(
+      cudaDeviceGetAttribute(&f.smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+  cudaFuncAttributes fa{};
+  XLSTM_CUDA_CHECK(cudaFuncGetAttributes(&fa, kernel));
+  f.usable = coop != 0 && fa.binaryVersion >= 90;
+  if (f.usable)
+    XLSTM_CUDA_CHECK(
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, f.smem_optin));
+  return f;
+}
+
 // kernel<<<grid, block, 0, s>>>(args...), programmatic when `pdl` (from pdl_available).
 template <typename... Params, typename... Args>
 void launch_maybe_pdl(bool pdl, void (*kernel)(Params...), dim3 grid, dim3 block, Stream s,

@@ -476,9 +476,6 @@ void slstm_recurrence(const SlstmRecurrence& x, const SlstmPlan& p, void* d_scra
   auto* xchg = static_cast<uint64_t*>(d_scratch);
   const int64_t U = x.DH / p.G;
   const size_t elem = x.r_type == WeightType::BF16 ? 2 : 4;
-  cudaLaunchAttribute cooperative{};
-  cooperative.id = cudaLaunchAttributeCooperative;
-  cooperative.val.cooperative = 1;
   for (int64_t b0 = 0; b0 < x.B; b0 += p.max_batch) {
     SlstmRecurrence part = x;
     part.B = std::min<int64_t>(p.max_batch, x.B - b0);
@@ -498,14 +495,14 @@ void slstm_recurrence(const SlstmRecurrence& x, const SlstmPlan& p, void* d_scra
     XLSTM_CUDA_CHECK(cudaMemsetAsync(xchg, 0, 2 * part.B * x.E * sizeof(uint64_t), s));
     const dim3 grid(static_cast<unsigned>(x.NH * p.G)), block(static_cast<unsigned>(p.threads));
     if (tc) {
-      launch_with_attribute(&cooperative, slstm_tc_kernel, grid, block, smem, s, part, p.G,
-                            static_cast<const bf16*>(x.R_frag), xchg);
+      launch_cooperative(slstm_tc_kernel, grid, block, smem, s, part, p.G,
+                         static_cast<const bf16*>(x.R_frag), xchg);
     } else if (x.r_type == WeightType::BF16) {
-      launch_with_attribute(&cooperative, slstm_kernel<bf16>, grid, block, smem, s, part, p.G,
-                            stage, static_cast<const bf16*>(x.R), xchg);
+      launch_cooperative(slstm_kernel<bf16>, grid, block, smem, s, part, p.G, stage,
+                         static_cast<const bf16*>(x.R), xchg);
     } else {
-      launch_with_attribute(&cooperative, slstm_kernel<float>, grid, block, smem, s, part, p.G,
-                            stage, static_cast<const float*>(x.R), xchg);
+      launch_cooperative(slstm_kernel<float>, grid, block, smem, s, part, p.G, stage,
+                         static_cast<const float*>(x.R), xchg);
     }
   }
 }
