@@ -463,21 +463,8 @@ __global__ void __launch_bounds__(kThreads, 1) persistent_decode_kernel(Persiste
                 kHeaderBytes);
   Ring ring{bars, bars + kStages, meta, smem + kHeaderBytes};
   auto* xs = reinterpret_cast<bf16*>(smem + kHeaderBytes + kStages * kStageBytes);
-  if (threadIdx.x == 0) {
-    for (int i = 0; i < kStages; ++i) {
-      mbar_init(&ring.full[i], 1);
-      mbar_init(&ring.empty[i], kConsumerWarps);
-    }
-    mbar_init_fence();
-  }
-  __syncthreads();
-  if (threadIdx.x >= kConsumers) {  // the producer warp: one thread streams
-    if (threadIdx.x == kConsumers) {
-      const LargePlan plan{d};
-      Producer<LargePlan>(plan, ring).run();
-    }
-    return;
-  }
+  const LargePlan plan{d};
+  if (!start_ring(ring, plan)) return;  // the producer warp
   consumer(d, ring, xs, red, partial, cs);
 #endif
 }

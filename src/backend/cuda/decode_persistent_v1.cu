@@ -500,21 +500,8 @@ __global__ void __launch_bounds__(kThreads, 1) v1_decode_kernel(V1DecodeRun r) {
   const size_t header = header_bytes(DH);
   Ring ring{bars, bars + kStages, meta, smem + header};
   auto* xs = reinterpret_cast<bf16*>(smem + header + kStages * kStageBytes);
-  if (threadIdx.x == 0) {
-    for (int i = 0; i < kStages; ++i) {
-      mbar_init(&ring.full[i], 1);
-      mbar_init(&ring.empty[i], kConsumerWarps);
-    }
-    mbar_init_fence();
-  }
-  __syncthreads();
-  if (threadIdx.x >= kConsumers) {  // the producer warp: one thread streams
-    if (threadIdx.x == kConsumers) {
-      const V1Plan plan{r};
-      Producer<V1Plan>(plan, ring).run();
-    }
-    return;
-  }
+  const V1Plan plan{r};
+  if (!start_ring(ring, plan)) return;  // the producer warp
   consumer(r, ring, xs, sm);
 #endif
 }

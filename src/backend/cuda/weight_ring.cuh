@@ -165,6 +165,27 @@ struct Producer {
   }
 };
 
+// The start of a persistent kernel with a ring (all of its threads call it): thread 0 sets up
+// the barriers; the producer warp's first thread then streams the plan's weights to the end,
+// and the call returns false in the producer warp, true in the consumer threads (which go on
+// to consume the phases).
+template <typename Plan>
+__device__ bool start_ring(Ring& ring, const Plan& plan) {
+  if (threadIdx.x == 0) {
+    for (int i = 0; i < kStages; ++i) {
+      mbar_init(&ring.full[i], 1);
+      mbar_init(&ring.empty[i], kConsumerWarps);
+    }
+    mbar_init_fence();
+  }
+  __syncthreads();
+  if (threadIdx.x >= kConsumers) {  // the producer warp: one thread streams
+    if (threadIdx.x == kConsumers) Producer<Plan>(plan, ring).run();
+    return false;
+  }
+  return true;
+}
+
 // The consumer warps' barrier. bar.sync is the aligned form (a warp's threads arrive together):
 // __syncwarp first reconverges warps whose lanes left a polling loop at different times.
 __device__ __forceinline__ void consumers_sync() {
