@@ -75,7 +75,8 @@ class CudaV1Decode : public ::testing::TestWithParam<Shape> {};
 
 // Each step's logits are no further from the float32 CPU model's than the per-kernel bf16
 // decode's are (25% slack, plus 1e-3 for steps where both are very close), and close to the
-// per-kernel decode's; the states after the steps agree as closely.
+// per-kernel decode's; the states after the steps agree as closely; a second run is bitwise the
+// same.
 TEST_P(CudaV1Decode, MatchesThePerKernelDecode) {
   const Shape p = GetParam();
   const ModelConfig c = config_of(p);
@@ -94,10 +95,12 @@ TEST_P(CudaV1Decode, MatchesThePerKernelDecode) {
   const uint64_t launches = cuda::v1_decode_launches();
   const int64_t replays = fused.decode_graph_replays();
   constexpr int kSteps = 8;
+  std::vector<std::vector<float>> fused_logits;
   for (int step = 0; step < kSteps; ++step) {
     const std::vector<int32_t> next = {static_cast<int32_t>((step * 31 + 3) % 211)};
     const std::vector<float> ref = cpu.forward(next, sc);
     const std::vector<float> a = fused.forward(next, sf), b = plain.forward(next, sp);
+    fused_logits.push_back(a);
     const float err_plain = rel_l2(b, ref);
     EXPECT_LE(rel_l2(a, ref), 1.25f * err_plain + 1e-3f) << "step " << step;
     EXPECT_LE(rel_l2(a, b), 0.5f * err_plain + 1e-3f) << "step " << step;
@@ -120,7 +123,19 @@ TEST_P(CudaV1Decode, MatchesThePerKernelDecode) {
       const float err_plain = rel_l2(bp[i][name], bc[i][name]);
       EXPECT_LE(rel_l2(bf[i][name], bc[i][name]), 1.25f * err_plain + 1e-3f)
           << "block " << i << " " << name;
+      EXPECT_LE(rel_l2(bf[i][name], bp[i][name]), 0.5f * err_plain + 1e-3f)
+          << "block " << i << " " << name;
     }
+  }
+  // Bitwise the same when run again (a race between the blocks would show here): every sum has
+  // one order whichever block computes it (gate partials in block order, the head's norm in tile
+  // order, each row's dot product by the same lanes).
+  State again = fused.new_state(1);
+  fused.forward(prompt, again);
+  for (int step = 0; step < kSteps; ++step) {
+    const std::vector<int32_t> next = {static_cast<int32_t>((step * 31 + 3) % 211)};
+    EXPECT_EQ(fused.forward(next, again), fused_logits[static_cast<size_t>(step)])
+        << "step " << step;
   }
 }
 
@@ -133,6 +148,10 @@ INSTANTIATE_TEST_SUITE_P(
         Shape{192, 8, "7:1", 4, 96},
         // Heads of 20 columns: a tile narrower than 32; no biases.
         Shape{40, 2, "1:0", 4, 20, 8, false},
+        // 48-wide heads: tiles of 32 and 16 columns (the norm's per-tile weights differ).
+        Shape{96, 2, "1:0", 4, 48},
+        // 16 heads of 16 columns: 32 gate rows (the most it takes).
+        Shape{128, 2, "1:0", 16, 16},
         // One 1024-wide head: 32 tiles of one head, 1024 rows of C per tile.
         Shape{512, 2, "1:0", 1, 1024},
         // The 1.3B shape's heads (4 x 1024) on a shorter stack.

@@ -29,10 +29,12 @@
 // published after a fence.
 //
 // The spin loops give up after kWatchdogNs (10 s; a trap: the launch fails with an error instead of
-// hanging the process) — a dependency bug shows up as a failed test, not a stuck machine.
+// hanging the process, and the CUDA context is unusable after it) — a dependency bug shows up as
+// a failed test, not a stuck machine.
 #include "backend/cuda/decode_persistent_v1.h"
 
 #include <atomic>
+#include <string>
 
 #include "backend/cuda/bulk_copy.cuh"
 #include "backend/cuda/common.cuh"
@@ -41,6 +43,7 @@
 #include "backend/cuda/mlstm_v1_inputs.cuh"
 #include "backend/cuda/pdl_launch.cuh"
 #include "backend/cuda/weight_ring.cuh"
+#include "xlstm/error.h"
 
 namespace xlstm::cuda {
 
@@ -378,6 +381,7 @@ __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V
     sm.tile_stats[t] = ll_float(wait_word(ps, f + 3));
     sm.tile_stats[kMaxTiles + t] = ll_float(wait_word(ps + 1, f + 3));
   }
+  __threadfence();  // the stats seen come before this block's stores of the new n and m
   consumers_sync();
   float mean = 0.0f;
   for (int64_t t = 0; t < T; ++t)
@@ -448,8 +452,9 @@ __device__ void consumer(const V1DecodeRun& r, Ring& ring, bf16* xs, const Scrat
     const uint64_t* prev = l > 0 ? LayerWords(r, l - 1).x : nullptr;
     const bool last = l + 1 == r.L;
     consume<false>(ring, r.I, xs, [&](int64_t row, float a, float) {
-      // x of the row before this layer: present (the norm waited for every word of it).
-      const float x = prev != nullptr ? ll_float(ll_load(prev + row)) : __ldcg(r.x_in + row);
+      // x of the row before this layer (present: the norm waited for every word of it).
+      const float x =
+          prev != nullptr ? ll_float(wait_word(prev + row, f - 3)) : __ldcg(r.x_in + row);
       const float y = a + (L.b_down != nullptr ? L.b_down[row] : 0.0f) + x;
       if (last) {
         r.x_out[row] = y;
@@ -525,7 +530,12 @@ bool v1_decode_supported(int64_t E, int64_t I, int64_t NH) {
   if ((I / 4 + f.sms - 1) / f.sms > kConsumers) return false;
   // An up pair of E values and a down row of I values fit a stage.
   if (2 * E * 2 > kStageBytes || I * 2 > kStageBytes) return false;
-  return smem_bytes(E, I, NH) <= static_cast<size_t>(f.smem_optin);
+  const size_t smem = smem_bytes(E, I, NH);
+  if (smem > static_cast<size_t>(f.smem_optin)) return false;
+  int per_sm = 0;  // every block resident at once (registers, shared memory)
+  XLSTM_CUDA_CHECK(
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, v1_decode_kernel, kThreads, smem));
+  return per_sm >= 1;
 }
 
 int64_t v1_decode_words(int64_t E, int64_t I, int64_t NH, int64_t L) {
@@ -533,6 +543,9 @@ int64_t v1_decode_words(int64_t E, int64_t I, int64_t NH, int64_t L) {
 }
 
 void v1_decode_run(const V1DecodeRun& r, Stream s) {
+  if (r.L < 1 || r.L > kMaxV1DecodeLayers)
+    throw Error(tagged("cuda", "v1 decode run of " + std::to_string(r.L) + " blocks (1 .. " +
+                                   std::to_string(kMaxV1DecodeLayers) + " per launch)"));
   const PersistentFacts& f = device_facts();
   const size_t words = v1_decode_words(r.E, r.I, r.NH, r.L);
   XLSTM_CUDA_CHECK(cudaMemsetAsync(r.words, 0, words * sizeof(uint64_t), s));

@@ -43,7 +43,7 @@ struct V1DecodeRun {
   const V1DecodeLayer* d_layers;  // device array of L entries
   V1DecodeState state[kMaxV1DecodeLayers];
   // The residual stream of the one token: read from x_in, the run's result written to x_out
-  // (another buffer: some blocks still read x_in while others finish the run).
+  // (another buffer, by the last layer; the caller copies it back).
   const float* x_in;
   float* x_out;
   uint64_t* words;  // v1_decode_words of them, 16-byte aligned: the vectors blocks pass

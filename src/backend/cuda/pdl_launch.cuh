@@ -50,8 +50,9 @@ void launch_cooperative(void (*kernel)(Params...), dim3 grid, dim3 block, size_t
 }
 
 // What a persistent kernel (one block per SM, launched cooperatively) needs of the device:
-// usable when it has cooperative launch and the kernel has sm_90 code; the kernel is then allowed
-// all of a block's opt-in shared memory.
+// usable when it has cooperative launch and the kernel was compiled from sm_90 code (a newer GPU
+// JIT-compiling the compute_80 PTX gets an empty body: binaryVersion alone would pass); the
+// kernel is then allowed all of a block's opt-in shared memory.
 struct PersistentFacts {
   bool usable = false;
   int sms = 0, smem_optin = 0;
@@ -67,7 +68,7 @@ PersistentFacts persistent_facts(void (*kernel)(Params...)) {
       cudaDeviceGetAttribute(&f.smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
   cudaFuncAttributes fa{};
   XLSTM_CUDA_CHECK(cudaFuncGetAttributes(&fa, kernel));
-  f.usable = coop != 0 && fa.binaryVersion >= 90;
+  f.usable = coop != 0 && fa.binaryVersion >= 90 && fa.ptxVersion >= 90;
   if (f.usable)
     XLSTM_CUDA_CHECK(
         cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, f.smem_optin));

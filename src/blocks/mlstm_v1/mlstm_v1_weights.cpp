@@ -41,7 +41,6 @@ MlstmV1Weights random_mlstm_v1_weights(const BlockSite& s, uint64_t seed) {
   const int64_t E = c.embedding_dim, I = c.inner_dim, NH = c.num_heads, bs = c.qkv_blocksize;
   v1::RandomWeights r(seed);
   MlstmV1Weights w;
-  w.norm.assign(static_cast<size_t>(E), 1.0f);
   w.up = r.normal(2 * I * E, 1.0f / std::sqrt(static_cast<float>(E)));
   w.conv_w = r.normal(I * c.conv_kernel, 0.5f);
   w.conv_b = r.normal(I, 0.1f);
@@ -53,9 +52,20 @@ MlstmV1Weights random_mlstm_v1_weights(const BlockSite& s, uint64_t seed) {
   w.gates_b = r.normal(NH, 1.0f);            // ĩ
   const auto fb = r.normal(NH, 1.0f, 4.0f);  // f̃: mostly remembering
   w.gates_b.insert(w.gates_b.end(), fb.begin(), fb.end());
-  w.outnorm.assign(static_cast<size_t>(I), 1.0f);
-  w.skip.assign(static_cast<size_t>(I), 1.0f);
   w.down = r.normal(E * I, 1.0f / std::sqrt(static_cast<float>(I)));
+  // Norm scales, the skip and the biases away from their initial 1 and 0, so that tests see
+  // every one of them applied at the right index (drawn last: the weights above keep their
+  // values).
+  w.norm = r.normal(E, 0.1f, 1.0f);
+  w.outnorm = r.normal(I, 0.1f, 1.0f);
+  w.skip = r.normal(I, 0.1f, 1.0f);
+  if (c.bias) {
+    w.up_b = r.normal(2 * I, 0.1f);
+    w.q_b = r.normal(I, 0.1f);
+    w.k_b = r.normal(I, 0.1f);
+    w.v_b = r.normal(I, 0.1f);
+    w.down_b = r.normal(E, 0.1f);
+  }
   return w;
 }
 

@@ -82,7 +82,6 @@ SlstmWeights random_slstm_weights(const BlockSite& s, uint64_t seed) {
   const int64_t E = c.embedding_dim, DH = c.head_dim(), F = c.ffn_dim;
   v1::RandomWeights r(seed);
   SlstmWeights w;
-  w.norm.assign(static_cast<size_t>(E), 1.0f);
   if (c.conv_kernel > 0) {
     w.conv_w = r.normal(E * c.conv_kernel, 0.5f);
     w.conv_b = r.normal(E, 0.1f);
@@ -92,12 +91,15 @@ SlstmWeights random_slstm_weights(const BlockSite& s, uint64_t seed) {
   w.R = r.normal(4 * E * DH, 0.5f * s_dh);
   w.bias = r.normal(4 * E, 0.5f);
   for (int64_t e = 0; e < E; ++e) w.bias[static_cast<size_t>(E + e)] += 3.0f;  // forget
-  w.group_norm.assign(static_cast<size_t>(E), 1.0f);
   if (c.has_ffn) {
-    w.ffn_norm.assign(static_cast<size_t>(E), 1.0f);
     w.ffn_up = r.normal(2 * F * E, 1.0f / std::sqrt(static_cast<float>(E)));
     w.ffn_down = r.normal(E * F, 1.0f / std::sqrt(static_cast<float>(F)));
   }
+  // Norm scales away from their initial 1, so that tests see each applied at the right index
+  // (drawn last: the weights above keep their values).
+  w.norm = r.normal(E, 0.1f, 1.0f);
+  w.group_norm = r.normal(E, 0.1f, 1.0f);
+  if (c.has_ffn) w.ffn_norm = r.normal(E, 0.1f, 1.0f);
   return w;
 }
 
