@@ -57,8 +57,9 @@ constexpr int kRowGroups = kConsumers / kColThreads;  // 32 rows of the tile at 
 constexpr int kMaxE = 16 * kConsumers;  // the norm's inputs in registers, 16 per thread
 constexpr int kMaxDH = 8 * kConsumers;  // the old n in registers, 8 rows per thread
 constexpr int kMaxTiles = kMaxDH / kTileCols;
-constexpr int kMaxGates = 32;           // 2NH
 constexpr int kMaxBlocks = kConsumers;  // a thread per block's gate partials
+constexpr int kMaxGroups = 64;          // groups of 4 features per block (the gate sums' smem)
+constexpr int kMaxFeatures = 4 * kMaxGroups;
 
 __host__ __device__ inline int64_t tiles_per_head(int64_t DH) {
   return (DH + kTileCols - 1) / kTileCols;
@@ -120,6 +121,18 @@ __device__ uint64_t wait_word(const uint64_t* p, uint32_t flag) {
   return w;
 }
 
+// Four words from p (16-byte aligned) once all carry flag, both pairs asked for at once.
+__device__ float4 wait_words4(const uint64_t* p, uint32_t flag) {
+  Watchdog dog;
+  ulonglong2 a = ll_load2(p), b = ll_load2(p + 2);
+  while (!(ll_has(a, flag) && ll_has(b, flag))) {
+    dog();
+    if (!ll_has(a, flag)) a = ll_load2(p);
+    if (!ll_has(b, flag)) b = ll_load2(p + 2);
+  }
+  return make_float4(ll_float(a.x), ll_float(a.y), ll_float(b.x), ll_float(b.y));
+}
+
 // The weight stream: W_up (x_m and z rows as pairs) and W_down of each layer; both pooled (no
 // phase owns rows of a vector in place: every output is a word of its own).
 struct V1Plan {
@@ -139,7 +152,7 @@ struct V1Plan {
 struct Scratch {
   float4 (*partial)[kColThreads];  // [kRowGroups][kColThreads] the tile's q̂ᵀC' per row group
   float* red;                      // [kConsumerWarps] consumer_sum
-  float (*gate_red)[kMaxGates];    // [kConsumerWarps][kMaxGates]
+  float* feat;                     // [3 · kMaxFeatures] q | k | v of the block's features
   float* gate_parts;               // [2 · kMaxBlocks] i | f partials of the tile's head
   float* tile_stats;               // [2 · kMaxTiles] mean | squared deviations per tile
   float* h;                        // [kTileCols]
@@ -210,20 +223,10 @@ __device__ void prefetch_tile(const float* C, int64_t DH) {
 __device__ void qkv_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V1DecodeState& S,
                           const LayerWords& w, uint32_t f, const Scratch& sm) {
   const int64_t I = r.I, NH = r.NH, G = gridDim.x, groups = I / 4;
-  const int64_t g = blockIdx.x * groups / G + threadIdx.x;
-  const bool mine = g < (blockIdx.x + 1) * groups / G;
-  const int64_t fe = 4 * g;
-  float4 q = make_float4(0, 0, 0, 0), k = q, v = q;
-  if (mine) {
-    const uint64_t* pxm = w.xm + fe;
-    ulonglong2 a = ll_load2(pxm), b = ll_load2(pxm + 2);
-    Watchdog dog;
-    while (!(ll_has(a, f + 1) && ll_has(b, f + 1))) {
-      dog();
-      if (!ll_has(a, f + 1)) a = ll_load2(pxm);
-      if (!ll_has(b, f + 1)) b = ll_load2(pxm + 2);
-    }
-    const float4 xm = make_float4(ll_float(a.x), ll_float(a.y), ll_float(b.x), ll_float(b.y));
+  const int64_t g0 = blockIdx.x * groups / G, g1 = (blockIdx.x + 1) * groups / G;
+  const int64_t g = g0 + threadIdx.x, fe = 4 * g;
+  if (g < g1) {
+    const float4 xm = wait_words4(w.xm + fe, f + 1);
     float4 taps[4];
     load_taps4(L.conv_w, fe, taps);
     const float4 b4 = L.conv_b != nullptr ? make_float4(L.conv_b[fe], L.conv_b[fe + 1],
@@ -237,9 +240,8 @@ __device__ void qkv_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V1
 #pragma unroll
     for (int j = 0; j < 4; ++j) store4(st + j * I, win[j]);
     const float4 c = conv4(b4, taps, win, true);
-    q = block_proj4(L.q_w, L.q_b, fe, c);
-    k = block_proj4(L.k_w, L.k_b, fe, c);
-    v = block_proj4(L.v_w, L.v_b, fe, xm);
+    const float4 q = block_proj4(L.q_w, L.q_b, fe, c), k = block_proj4(L.k_w, L.k_b, fe, c);
+    const float4 v = block_proj4(L.v_w, L.v_b, fe, xm);
     const float scale = sqrtf(static_cast<float>(I / NH));
     const float qv[4] = {q.x, q.y, q.z, q.w}, kv[4] = {k.x, k.y, k.z, k.w};
     const float vv[4] = {v.x, v.y, v.z, v.w}, cv[4] = {c.x, c.y, c.z, c.w};
@@ -249,27 +251,26 @@ __device__ void qkv_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V1
       ll_store(w.ks + fe + u, __float_as_uint(kv[u] / scale), f + 2);
       ll_store(w.v + fe + u, __float_as_uint(vv[u]), f + 2);
       ll_store(w.c + fe + u, __float_as_uint(cv[u]), f + 2);
+      sm.feat[4 * threadIdx.x + u] = qv[u];  // the block's q | k | v for the gate sums
+      sm.feat[kMaxFeatures + 4 * threadIdx.x + u] = kv[u];
+      sm.feat[2 * kMaxFeatures + 4 * threadIdx.x + u] = vv[u];
     }
-  }
-  // This block's partial sum of each gate row over its groups' q | k | v.
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  for (int64_t o = 0; o < 2 * NH; ++o) {
-    float p = 0.0f;
-    if (mine) {
-      const float* wr = L.gates + o * 3 * I + fe;
-      const float4 wq = load4(wr), wk = load4(wr + I), wv = load4(wr + 2 * I);
-      p = q.x * wq.x + q.y * wq.y + q.z * wq.z + q.w * wq.w;
-      p += k.x * wk.x + k.y * wk.y + k.z * wk.z + k.w * wk.w;
-      p += v.x * wv.x + v.y * wv.y + v.z * wv.z + v.w * wv.w;
-    }
-    p = warp_sum(p);
-    if (lane == 0) sm.gate_red[warp][o] = p;
   }
   consumers_sync();
-  if (threadIdx.x < 2 * NH) {
-    float s = 0.0f;
-    for (int wp = 0; wp < kConsumerWarps; ++wp) s += sm.gate_red[wp][threadIdx.x];
-    ll_store(w.gp + blockIdx.x * 2 * NH + threadIdx.x, __float_as_uint(s), f + 2);
+  // This block's partial sum of each gate row over its features' q | k | v: a warp per row, its
+  // lanes over the features (one round of coalesced loads of the gate weights).
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t nf = 4 * (g1 - g0);
+  for (int64_t o = warp; o < 2 * NH; o += kConsumerWarps) {
+    const float* wr = L.gates + o * 3 * I + 4 * g0;
+    float p = 0.0f;
+    for (int64_t j = lane; j < nf; j += 32) {
+      p += sm.feat[j] * wr[j];
+      p += sm.feat[kMaxFeatures + j] * wr[I + j];
+      p += sm.feat[2 * kMaxFeatures + j] * wr[2 * I + j];
+    }
+    p = warp_sum(p);
+    if (lane == 0) ll_store(w.gp + blockIdx.x * 2 * NH + o, __float_as_uint(p), f + 2);
   }
 }
 
@@ -304,13 +305,15 @@ __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V
     sm.gate_parts[kMaxBlocks + tid] = ll_float(wait_word(p + NH, f + 2));
   }
   consumers_sync();
-  // The gates: the bias plus every block's partial, in block order (the same in every thread).
-  float i_pre = L.gates_b != nullptr ? L.gates_b[head] : 0.0f;
-  float f_pre = L.gates_b != nullptr ? L.gates_b[NH + head] : 0.0f;
-  for (int64_t b = 0; b < G; ++b) {
-    i_pre += sm.gate_parts[b];
-    f_pre += sm.gate_parts[kMaxBlocks + b];
+  // The gates: the bias plus every block's partial, lanes over the blocks and then the warp's
+  // butterfly (each pair adds the same two values in every lane: the same sums in every thread).
+  float pi = 0.0f, pf = 0.0f;
+  for (int64_t b = tid % 32; b < G; b += 32) {
+    pi += sm.gate_parts[b];
+    pf += sm.gate_parts[kMaxBlocks + b];
   }
+  const float i_pre = (L.gates_b != nullptr ? L.gates_b[head] : 0.0f) + warp_sum(pi);
+  const float f_pre = (L.gates_b != nullptr ? L.gates_b[NH + head] : 0.0f) + warp_sum(pf);
   const float m_prev = sm.m_old[0];
   const float lf = log_sigmoid(f_pre);
   const float m_new = fmaxf(lf + m_prev, i_pre);
@@ -329,11 +332,7 @@ __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V
   float4 acc = make_float4(0, 0, 0, 0);
   if (col) {
     const int64_t e = head * DH + d0 + 4 * tx;
-    float4 vd;
-    vd.x = ll_float(wait_word(w.v + e, f + 2));
-    vd.y = ll_float(wait_word(w.v + e + 1, f + 2));
-    vd.z = ll_float(wait_word(w.v + e + 2, f + 2));
-    vd.w = ll_float(wait_word(w.v + e + 3, f + 2));
+    const float4 vd = wait_words4(w.v + e, f + 2);
     float* Cb = S.C + head * DH * DH + d0 + 4 * tx;
     for (int64_t a0 = ty; a0 < DH; a0 += kRowGroups * kLoadBatch) {
       float4 cv[kLoadBatch];
@@ -397,8 +396,10 @@ __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V
   const float rstd = 1.0f / sqrtf(m2 / static_cast<float>(DH) + r.norm_eps);
   if (tid < nv) {
     const int64_t e = head * DH + d0 + tid;
-    const float z = ll_float(wait_word(w.z + e, f + 1));
-    const float c = ll_float(wait_word(w.c + e, f + 2));
+    uint64_t wz = ll_load(w.z + e), wc = ll_load(w.c + e);  // both asked for at once
+    if (!ll_has(wz, f + 1)) wz = wait_word(w.z + e, f + 1);
+    if (!ll_has(wc, f + 2)) wc = wait_word(w.c + e, f + 2);
+    const float z = ll_float(wz), c = ll_float(wc);
     const float normed = (sm.h[tid] - mean) * rstd * L.outnorm[e];
     const float out = gate_output(normed, z, V1Skip{L.skip + e, &c}, 0);
     ll_store(w.out + e, __bfloat16_as_ushort(__float2bfloat16(out)), f + 4);
@@ -471,13 +472,12 @@ __host__ __device__ constexpr size_t align_up(size_t n, size_t a) {
   return (n + a - 1) / a * a;
 }
 
-// [barriers | stage meta | partial | red | gate_red | gate_parts | tile_stats | h | m_old | q | k]
+// [barriers | stage meta | partial | red | feat | gate_parts | tile_stats | h | m_old | q | k]
 // (header, 1 KB aligned), the ring's stages, then xs (bf16, the wider of E and I).
 __host__ __device__ size_t header_bytes(int64_t DH) {
-  const size_t fixed = 2 * kStages * 8 + kStages * 8 + kRowGroups * kColThreads * 16 +
-                       (kConsumerWarps + kConsumerWarps * kMaxGates + 2 * kMaxBlocks +
-                        2 * kMaxTiles + kTileCols + 4) *
-                           4;
+  const size_t fixed =
+      2 * kStages * 8 + kStages * 8 + kRowGroups * kColThreads * 16 +
+      (kConsumerWarps + 3 * kMaxFeatures + 2 * kMaxBlocks + 2 * kMaxTiles + kTileCols + 4) * 4;
   return align_up(fixed + 2 * static_cast<size_t>(DH) * 4, 1024);
 }
 
@@ -495,7 +495,7 @@ __global__ void __launch_bounds__(kThreads, 1) v1_decode_kernel(V1DecodeRun r) {
   sm.partial = reinterpret_cast<float4(*)[kColThreads]>(meta + kStages);
   float* p = reinterpret_cast<float*>(sm.partial + kRowGroups);
   sm.red = p, p += kConsumerWarps;
-  sm.gate_red = reinterpret_cast<float(*)[kMaxGates]>(p), p += kConsumerWarps * kMaxGates;
+  sm.feat = p, p += 3 * kMaxFeatures;
   sm.gate_parts = p, p += 2 * kMaxBlocks;
   sm.tile_stats = p, p += 2 * kMaxTiles;
   sm.h = p, p += kTileCols;
@@ -524,10 +524,11 @@ bool v1_decode_supported(int64_t E, int64_t I, int64_t NH) {
   const PersistentFacts& f = device_facts();
   if (!f.usable || NH < 1 || E % 8 != 0 || I % 8 != 0 || I % NH != 0) return false;
   const int64_t DH = I / NH;
-  if (E > kMaxE || DH % 4 != 0 || DH > kMaxDH || 2 * NH > kMaxGates) return false;
-  // A tile per block, the gates' partials a thread per block, the groups of 4 a thread each.
+  if (E > kMaxE || DH % 4 != 0 || DH > kMaxDH) return false;
+  // A tile per block, the gates' partials a thread per block, at most kMaxGroups groups of 4
+  // per block.
   if (NH * tiles_per_head(DH) > f.sms || f.sms > kMaxBlocks) return false;
-  if ((I / 4 + f.sms - 1) / f.sms > kConsumers) return false;
+  if ((I / 4 + f.sms - 1) / f.sms > kMaxGroups) return false;
   // An up pair of E values and a down row of I values fit a stage.
   if (2 * E * 2 > kStageBytes || I * 2 > kStageBytes) return false;
   const size_t smem = smem_bytes(E, I, NH);

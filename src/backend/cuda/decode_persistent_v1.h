@@ -50,8 +50,9 @@ struct V1DecodeRun {
 };
 
 // Whether this device and these shapes can run it: an sm_90 build and device, cooperative launch,
-// E ≤ 4096 and I multiples of 8, heads of DH = I / NH a multiple of 4 up to 2048 columns,
-// NH ≤ 16, no more (head, 32-column) tiles than SMs, and the shared memory it needs.
+// E ≤ 4096 and I multiples of 8, heads of DH = I / NH a multiple of 4 up to 2048 columns, no
+// more (head, 32-column) tiles than SMs, at most 64 groups of 4 features per SM, and a block per
+// SM fitting its shared memory and registers.
 bool v1_decode_supported(int64_t E, int64_t I, int64_t NH);
 int64_t v1_decode_words(int64_t E, int64_t I, int64_t NH, int64_t L);
 
