@@ -54,7 +54,9 @@ TEST_P(CudaFamily, Float32MatchesTheReferenceAndTheCpu) {
   const auto cpu_logits = cpu.forward(ids, sc);
   for (auto f : {Formulation::Chunkwise, Formulation::Step}) {
     State sg = gpu.new_state(B);
-    const auto logits = gpu.forward(ids, sg, {.formulation = f});
+    RunOptions o;
+    o.formulation = f;
+    const auto logits = gpu.forward(ids, sg, o);
     EXPECT_LE(rel_l2(logits, expected), 1e-4f) << formulation_name(f);
     EXPECT_LE(rel_l2(logits, cpu_logits), 1e-4f) << formulation_name(f);
     for (size_t i = 0; i < sc.blocks().size(); ++i)

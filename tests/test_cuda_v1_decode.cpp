@@ -60,14 +60,18 @@ int64_t launches_per_step(const ModelConfig& c) {
   return n;
 }
 
-Model bf16_model(const ModelConfig& c, bool persistent) {
+// jitter_ns > 0: the persistent kernel's blocks pause at random at each phase
+// (XLSTM_PD_JITTER_NS), so that they reach the phases in other orders.
+Model bf16_model(const ModelConfig& c, bool persistent, uint32_t jitter_ns = 0) {
   if (persistent) {
     setenv("XLSTM_FAMILY_PERSISTENT", "1", 1);
   } else {
     unsetenv("XLSTM_FAMILY_PERSISTENT");
   }
+  if (jitter_ns > 0) setenv("XLSTM_PD_JITTER_NS", std::to_string(jitter_ns).c_str(), 1);
   Model m = Model::random(c, 5, true, Device::Cuda);
   unsetenv("XLSTM_FAMILY_PERSISTENT");
+  unsetenv("XLSTM_PD_JITTER_NS");
   return m;
 }
 
@@ -127,15 +131,19 @@ TEST_P(CudaV1Decode, MatchesThePerKernelDecode) {
           << "block " << i << " " << name;
     }
   }
-  // Bitwise the same when run again (a race between the blocks would show here): every sum has
-  // one order whichever block computes it (gate partials in block order, the head's norm in tile
-  // order, each row's dot product by the same lanes).
-  State again = fused.new_state(1);
-  fused.forward(prompt, again);
-  for (int step = 0; step < kSteps; ++step) {
-    const std::vector<int32_t> next = {static_cast<int32_t>((step * 31 + 3) % 211)};
-    EXPECT_EQ(fused.forward(next, again), fused_logits[static_cast<size_t>(step)])
-        << "step " << step;
+  // Bitwise the same when run again, and with the blocks pausing at random at every phase (a race
+  // between the blocks would show here): every sum has one order whichever block computes it
+  // (gate partials in block order, the head's norm in tile order, each row's dot product by the
+  // same lanes).
+  Model jittered = bf16_model(c, true, 20000);
+  for (Model* m : {&fused, &jittered}) {
+    State again = m->new_state(1);
+    m->forward(prompt, again);
+    for (int step = 0; step < kSteps; ++step) {
+      const std::vector<int32_t> next = {static_cast<int32_t>((step * 31 + 3) % 211)};
+      EXPECT_EQ(m->forward(next, again), fused_logits[static_cast<size_t>(step)])
+          << (m == &fused ? "again" : "with pauses") << ", step " << step;
+    }
   }
 }
 

@@ -62,7 +62,8 @@ struct CudaContext {
   Gemm& gemm;
   Workspace& ws;
   Stream stream;
-  WeightType wt;  // GEMM operand type
+  WeightType wt;       // GEMM operand type
+  uint32_t jitter_ns;  // persistent kernels' random pauses (stress tests; 0: none)
 };
 
 // One block's state tensors on the device, by name (the block type's StateTensorSpec names).

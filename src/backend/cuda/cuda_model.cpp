@@ -46,17 +46,6 @@ bool env_is(const char* name, const char* value) {
   const char* e = std::getenv(name);
   return e != nullptr && std::string(e) == value;
 }
-// A non-negative integer from the environment (0 when unset); anything else is an error.
-uint32_t env_uint32(const char* name) {
-  const char* e = std::getenv(name);
-  if (e == nullptr || *e == '\0') return 0;
-  char* end = nullptr;
-  const unsigned long v = std::strtoul(e, &end, 10);
-  if (*end != '\0' || v > 1000000u || e[0] == '-')
-    throw InvalidInput(
-        tagged("cuda", std::string(name) + ": expected nanoseconds 0 .. 1000000, got '" + e + "'"));
-  return static_cast<uint32_t>(v);
-}
 
 // Device tensors of one block (or of the model level), indexed by WeightField; empty = absent.
 using FieldBuffers = std::array<DeviceBuffer, kNumWeightFields>;
@@ -112,7 +101,7 @@ class CudaModel final : public ModelBackend {
         use_graphs(graphs && env_not_off("XLSTM_GRAPHS")),
         persistent_allowed(env_not_off("XLSTM_PERSISTENT")),
         persistent_pool_in(env_is("XLSTM_PD_POOL_IN", "1")),
-        persistent_jitter_ns(env_uint32("XLSTM_PD_JITTER_NS")),
+        persistent_jitter_ns(env_nanoseconds("XLSTM_PD_JITTER_NS")),
         persistent_dump(std::getenv("XLSTM_PD_DUMP") != nullptr ? std::getenv("XLSTM_PD_DUMP")
                                                                 : "") {
     require_device();

@@ -110,14 +110,9 @@ struct LLVectors {
 // residual rows have pools.
 constexpr int kPhases = 4;
 
-// The stress test's random pause at a phase (d.jitter_ns > 0): a hash of the block, the phase,
-// the thread's warp and the clock, so that it differs between blocks, warps and launches.
+// The stress test's random pause at a phase (d.jitter_ns > 0).
 __device__ __forceinline__ void jitter(const PersistentDecode& d, int64_t phase) {
-  if (d.jitter_ns == 0) return;
-  uint32_t h = blockIdx.x * 0x9E3779B1u ^ static_cast<uint32_t>(phase) * 0x85EBCA77u ^
-               (threadIdx.x / 32) * 0xC2B2AE3Du ^ static_cast<uint32_t>(clock64());
-  h ^= h >> 15, h *= 0x2C1B3C6Du, h ^= h >> 12;
-  __nanosleep(h % d.jitter_ns);
+  random_pause(d.jitter_ns, phase);
 }
 __device__ Slice phase_slice(const PersistentDecode& d, int64_t phase) {
   const int64_t l = phase / kPhases, v = d.NH * d.DHV, W = 2 * d.NH * d.DHQK + 2 * v + 2 * d.NH;

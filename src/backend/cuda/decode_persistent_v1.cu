@@ -145,7 +145,7 @@ struct V1Plan {
     if (phase % 2 == 0) return block_slice(L.w_up, r.E, r.I, r.I, w.claim_up);
     return block_slice(L.w_down, r.I, r.E, 0, w.claim_down);
   }
-  __device__ void producer_phase(int64_t) const {}
+  __device__ void producer_phase(int64_t phase) const { random_pause(r.jitter_ns, phase); }
 };
 
 // Shared memory of the consumers besides the ring and xs.
@@ -431,6 +431,7 @@ __device__ void consumer(const V1DecodeRun& r, Ring& ring, bf16* xs, const Scrat
     }
     if (has_tile)
       prefetch_tile(S.C + (blockIdx.x / T) * DH * DH + (blockIdx.x % T) * kTileCols, DH);
+    random_pause(r.jitter_ns, 4 * l);
     consume<true>(ring, r.E, xs, [&](int64_t j, float a, float b) {
       const float xm = a + (L.b_up != nullptr ? L.b_up[j] : 0.0f);
       const float z = b + (L.b_up != nullptr ? L.b_up[r.I + j] : 0.0f);
@@ -438,10 +439,13 @@ __device__ void consumer(const V1DecodeRun& r, Ring& ring, bf16* xs, const Scrat
       ll_store(w.z + j, __float_as_uint(z), f + 1);
     });
     consumers_sync();  // the scratch of the gate sums is free
+    random_pause(r.jitter_ns, 4 * l + 1);
     qkv_phase(r, L, S, w, f, sm);
     consumers_sync();
+    random_pause(r.jitter_ns, 4 * l + 2);
     if (has_tile) cell_phase(r, L, S, w, f, sm);
     consumers_sync();  // every warp is done with xs
+    random_pause(r.jitter_ns, 4 * l + 3);
     Watchdog dog;
     ll_read<kConsumers>(
         w.out, r.I, f + 4,

@@ -47,6 +47,9 @@ struct V1DecodeRun {
   const float* x_in;
   float* x_out;
   uint64_t* words;  // v1_decode_words of them, 16-byte aligned: the vectors blocks pass
+  // Stress tests (XLSTM_PD_JITTER_NS=N when the model is made): each block's producer and
+  // consumer warps sleep a random 0 .. jitter_ns at every phase.
+  uint32_t jitter_ns = 0;
 };
 
 // Whether this device and these shapes can run it: an sm_90 build and device, cooperative launch,

@@ -196,7 +196,7 @@ class FamilyModel final : public ModelBackend {
     auto* d_ids = static_cast<int32_t*>(ws_.get("ids", T * 4));
     float* x = ws_.f32("x", T * E);
     embedding_gather(d_ids, T, embedding_.get(), wt_, E, x, stream_);
-    CudaContext ctx{*gemm_, ws_, stream_, wt_};
+    CudaContext ctx{*gemm_, ws_, stream_, wt_, jitter_ns_};
     for (size_t i = 0; i < blocks_.size();) {
       // Decode of one sequence: runs of one block type in one launch where the type can.
       size_t j = i + 1;
@@ -321,6 +321,8 @@ class FamilyModel final : public ModelBackend {
     const char* e = std::getenv("XLSTM_FAMILY_PERSISTENT");
     return e != nullptr && std::string(e) == "1";
   }();
+  // XLSTM_PD_JITTER_NS=N: random pauses in those kernels (stress tests; see CudaContext).
+  uint32_t jitter_ns_ = env_nanoseconds("XLSTM_PD_JITTER_NS");
   // Prefill tokens per segment over the batch (default_segment_len), by the device's memory.
   int64_t segment_tokens_ = device_total_bytes() >= (size_t{48} << 30) ? 16384 : 4096;
   float* logits_ = nullptr;

@@ -58,6 +58,9 @@ void synchronize() {
 bool stream_is_capturing(Stream) {
   return false;
 }
+uint32_t env_nanoseconds(const char*) {
+  return 0;
+}
 size_t device_bytes_in_use() {
   return 0;
 }

@@ -1,11 +1,14 @@
 // Device discovery and plain device memory for the CUDA backend.
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 
 #include "backend/cuda/api.h"
 #include "backend/cuda/check.h"
+#include "xlstm/error.h"
 
 namespace xlstm::cuda {
 
@@ -126,6 +129,17 @@ void fill_nan(void* p, size_t bytes) {
 
 void synchronize() {
   XLSTM_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
+uint32_t env_nanoseconds(const char* name) {
+  const char* e = std::getenv(name);
+  if (e == nullptr || *e == '\0') return 0;
+  char* end = nullptr;
+  const unsigned long v = std::strtoul(e, &end, 10);
+  if (*end != '\0' || v > 1000000u || e[0] == '-')
+    throw InvalidInput(
+        tagged("cuda", std::string(name) + ": expected nanoseconds 0 .. 1000000, got '" + e + "'"));
+  return static_cast<uint32_t>(v);
 }
 
 bool stream_is_capturing(Stream s) {

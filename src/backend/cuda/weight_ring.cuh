@@ -165,6 +165,17 @@ struct Producer {
   }
 };
 
+// The stress tests' random pause at a phase (max_ns > 0; XLSTM_PD_JITTER_NS): a hash of the
+// block, the phase, the thread's warp and the clock, so that it differs between blocks, warps and
+// launches, and the blocks reach the phases in other orders than the hardware's usual one.
+__device__ __forceinline__ void random_pause(uint32_t max_ns, int64_t phase) {
+  if (max_ns == 0) return;
+  uint32_t h = blockIdx.x * 0x9E3779B1u ^ static_cast<uint32_t>(phase) * 0x85EBCA77u ^
+               (threadIdx.x / 32) * 0xC2B2AE3Du ^ static_cast<uint32_t>(clock64());
+  h ^= h >> 15, h *= 0x2C1B3C6Du, h ^= h >> 12;
+  __nanosleep(h % max_ns);
+}
+
 // The start of a persistent kernel with a ring (all of its threads call it): thread 0 sets up
 // the barriers; the producer warp's first thread then streams the plan's weights to the end,
 // and the call returns false in the producer warp, true in the consumer threads (which go on

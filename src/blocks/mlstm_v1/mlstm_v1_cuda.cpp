@@ -170,7 +170,7 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
       r.norm_eps = static_cast<float>(v1::kNormEps), r.cell_eps = 1e-6f;
       r.d_layers = run_layers_.as<cuda::V1DecodeLayer>() + l0;
       for (int64_t l = 0; l < r.L; ++l) r.state[l] = st[l0 + l];
-      r.x_in = x, r.x_out = x_out, r.words = words;
+      r.x_in = x, r.x_out = x_out, r.words = words, r.jitter_ns = ctx.jitter_ns;
       cuda::v1_decode_run(r, ctx.stream);
       cuda::copy_rows(x_out, 1, E, E, x, WeightType::F32, ctx.stream);
     }
