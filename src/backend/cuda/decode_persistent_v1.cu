@@ -6,7 +6,7 @@
 // writes C while the ring fills with W_down.
 //
 // Phases of layer l, in every block (8 consumer warps):
-//   norm  xs = bf16(LayerNorm(x) · w): x from x_in (l = 0) or the words of layer l − 1
+//   norm  xs = bf16(LayerNorm(x) · w): x from memory (l = 0) or the words of layer l − 1
 //   up    x_m | z = xs · W_upᵀ + b (x_m row j and z row j as a pair)               words xm, z
 //   qkv   per group of 4 features (static, ~8 per block): the conv window and c = SiLU(conv(x_m)),
 //         q, k (of c) and v (of x_m) of the group, q·√DH, k/√DH; the block's partial sums of the
@@ -17,13 +17,16 @@
 //         (words stats); with every tile's of the head, the head's LayerNorm and the output
 //         (hn + skip · c) · SiLU(z) of the tile's columns, bf16                           words out
 //   down  x' = x + out · W_downᵀ + b                                                     words x
-// The last layer writes x' to x_out instead of words.
+// The last layer writes x' to memory instead of words (x is advanced in place).
 //
 // Ordering, without relying on timing: every vector blocks pass each other lives in words of its
 // own (layer, vector), cleared before each launch, and is read only once it carries the flag of
 // the phase that writes it (8l + 1 .. 8l + 5): no word is ever rewritten within a launch. What is
-// not passed in words: the conv window (its group's block), the tile of C (its block), x_in (read
-// only; x_out is written, by the last layer only, and read by nobody in the launch), and n and m
+// not passed in words: the conv window (its group's block), the tile of C (its block), x in
+// memory (read in layer 0, written by the last layer: a row's write needs the last layer's out
+// words, so every block's gate partials of that layer, which each block publishes after its
+// reads of layer 0; with one layer, the thread that computes a row reads and writes it, after
+// every block's norm, for the out words need every block's partials), and n and m
 // of a head: the head's first tile writes them once it has every tile's stats of the head, each
 // of which was computed from that tile's loads of the old n and m (h depends on q̂·n and m) and
 // published after a fence.
@@ -424,7 +427,7 @@ __device__ void consumer(const V1DecodeRun& r, Ring& ring, bf16* xs, const Scrat
     const LayerWords w(r, l);
     const auto f = static_cast<uint32_t>(8 * l);
     if (l == 0) {
-      load_normed_input(r.x_in, nullptr, 0, r.E, L.norm, r.norm_eps, xs, sm.red);
+      load_normed_input(r.x, nullptr, 0, r.E, L.norm, r.norm_eps, xs, sm.red);
     } else {
       load_normed_input(nullptr, LayerWords(r, l - 1).x, f - 3, r.E, L.norm, r.norm_eps, xs,
                         sm.red);
@@ -458,11 +461,10 @@ __device__ void consumer(const V1DecodeRun& r, Ring& ring, bf16* xs, const Scrat
     const bool last = l + 1 == r.L;
     consume<false>(ring, r.I, xs, [&](int64_t row, float a, float) {
       // x of the row before this layer (present: the norm waited for every word of it).
-      const float x =
-          prev != nullptr ? ll_float(wait_word(prev + row, f - 3)) : __ldcg(r.x_in + row);
+      const float x = prev != nullptr ? ll_float(wait_word(prev + row, f - 3)) : __ldcg(r.x + row);
       const float y = a + (L.b_down != nullptr ? L.b_down[row] : 0.0f) + x;
       if (last) {
-        r.x_out[row] = y;
+        r.x[row] = y;
       } else {
         ll_store(w.x + row, __float_as_uint(y), f + 5);
       }

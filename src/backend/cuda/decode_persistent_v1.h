@@ -42,10 +42,7 @@ struct V1DecodeRun {
   float norm_eps, cell_eps;
   const V1DecodeLayer* d_layers;  // device array of L entries
   V1DecodeState state[kMaxV1DecodeLayers];
-  // The residual stream of the one token: read from x_in, the run's result written to x_out
-  // (another buffer, by the last layer; the caller copies it back).
-  const float* x_in;
-  float* x_out;
+  float* x;         // [E] the residual stream of the one token, advanced in place
   uint64_t* words;  // v1_decode_words of them, 16-byte aligned: the vectors blocks pass
   // Stress tests (XLSTM_PD_JITTER_NS=N when the model is made): each block's producer and
   // consumer warps sleep a random 0 .. jitter_ns at every phase.

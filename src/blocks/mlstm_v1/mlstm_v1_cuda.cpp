@@ -130,7 +130,7 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
   }
 
   // The run's blocks in decode_persistent_v1.cu's launches (of at most kMaxV1DecodeLayers
-  // blocks each), the result copied back into x.
+  // blocks each), x advanced in place.
   bool decode_run(std::span<cuda::CudaBlock* const> run, float* x,
                   std::span<const cuda::DeviceBlockState> states, cuda::CudaContext& ctx) override {
     const int64_t E = c_.embedding_dim, I = c_.inner_dim, NH = c_.num_heads;
@@ -163,16 +163,14 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
     const int64_t per = std::min<int64_t>(n, cuda::kMaxV1DecodeLayers);
     auto* words = static_cast<uint64_t*>(
         ctx.ws.get("v1_decode_words", cuda::v1_decode_words(E, I, NH, per) * 8));
-    float* x_out = ctx.ws.f32("v1_decode_x", E);
     for (int64_t l0 = 0; l0 < n; l0 += per) {
       cuda::V1DecodeRun r{};
       r.E = E, r.I = I, r.NH = NH, r.L = std::min(per, n - l0);
       r.norm_eps = static_cast<float>(v1::kNormEps), r.cell_eps = 1e-6f;
       r.d_layers = run_layers_.as<cuda::V1DecodeLayer>() + l0;
       for (int64_t l = 0; l < r.L; ++l) r.state[l] = st[l0 + l];
-      r.x_in = x, r.x_out = x_out, r.words = words, r.jitter_ns = ctx.jitter_ns;
+      r.x = x, r.words = words, r.jitter_ns = ctx.jitter_ns;
       cuda::v1_decode_run(r, ctx.stream);
-      cuda::copy_rows(x_out, 1, E, E, x, WeightType::F32, ctx.stream);
     }
     return true;
   }
