@@ -150,6 +150,8 @@ TEST_P(CudaV1Decode, MatchesThePerKernelDecode) {
 INSTANTIATE_TEST_SUITE_P(
     Shapes, CudaV1Decode,
     ::testing::Values(
+        // One block: a run of one layer (the simplest case, for bisecting).
+        Shape{64, 1, "1:0", 4, 32},
         // Heads of 32 columns: one tile each (I = 128, 4 heads).
         Shape{64, 4, "1:1", 4, 32},
         // 96-wide heads: three tiles, each 32 columns; runs between sLSTM blocks.
