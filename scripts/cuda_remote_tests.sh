@@ -102,7 +102,8 @@ log=$OUT/cuda_tests.log
 # One process per group: a fault in one kernel cannot hide the others' results.
 for f in 'Table/*rms_norm*' 'Table/*soft_cap*' 'Table/*multihead*' 'Table/*swiglu*' \
          'Table/*linear*' 'Table/*embedding*:Table/*convert*' 'Table/*mlstm_step*' \
-         'Table/*mlstm_chunkwise*' 'Table/*slstm*' 'Table/*sample*' 'CudaBackend*'; do
+         'Table/*mlstm_chunkwise*' 'Table/*slstm*' 'Table/*sample*' 'CudaBackend*' \
+         'Table/*causal_conv*:Table/*v1_conv_qkv*:Table/*headwise*'; do
   timeout 300 build/tests/test_cuda_ops --gtest_filter="$f" 2>&1 | tee -a "$log" | tail -3
 done
 for f in 'Fixtures/*Float32*' 'Fixtures/*Bf16*' 'Fixtures/*Prefill*' 'CudaState*' 'CudaGraphs*' \

@@ -367,6 +367,39 @@ std::vector<Outcome> run_v1_conv_qkv(const OpCase& c, uint64_t seed) {
           {"window", diff(fused.state, ref.state, B * KS * I), 0.0f}};
 }
 
+// d = {T, E, KS, bias}: decode's fused sLSTM inputs (slstm_step_inputs) against the kernels it
+// replaces (group_layer_norm, causal_conv1d, copy_rows; each checked against the CPU elsewhere):
+// the same expressions in the same order, so equal but for contraction differences (1e-6).
+std::vector<Outcome> run_slstm_step_inputs(const OpCase& c, uint64_t seed) {
+  const int64_t T = c.d[0], E = c.d[1], KS = c.d[2];
+  const bool with_bias = c.d[3] != 0;
+  const auto x = randn(sz(T * E), seed, 2.0f, 0.3f), w = randn(sz(E), seed + 1, 0.1f, 1.0f);
+  const auto cw = randn(sz(E * KS), seed + 2, 0.5f), cb = randn(sz(E), seed + 3, 0.1f);
+  const auto window = randn(sz(T * KS * E), seed + 4);
+  auto dx = to_device(x), dw = to_device(w), dcw = to_device(cw), dcb = to_device(cb);
+  const float* bias = with_bias ? dcb.as<float>() : nullptr;
+  const float eps = 1e-5f;
+  // The separate kernels.
+  auto u = poisoned(sz(T * E)), conv = poisoned(sz(T * E)), st_ref = to_device(window);
+  auto u_ref = poisoned(sz(T * E), WeightType::BF16), c_ref = poisoned(sz(T * E), WeightType::BF16);
+  cuda::group_layer_norm(dx.as<float>(), T, 1, E, E, dw.as<float>(), eps, u.get(), WeightType::F32,
+                         false, nullptr);
+  cuda::causal_conv1d(u.as<float>(), E, T, 1, E, dcw.as<float>(), bias, KS, st_ref.as<float>(),
+                      conv.as<float>(), true, nullptr);
+  cuda::copy_rows(u.as<float>(), T, E, E, u_ref.get(), WeightType::BF16, nullptr);
+  cuda::copy_rows(conv.as<float>(), T, E, E, c_ref.get(), WeightType::BF16, nullptr);
+  // The fused one.
+  auto st = to_device(window);
+  auto uf = poisoned(sz(T * E), WeightType::BF16), cf = poisoned(sz(T * E), WeightType::BF16);
+  EXPECT_TRUE(cuda::slstm_step_inputs(dx.as<float>(), T, E, dw.as<float>(), eps, dcw.as<float>(),
+                                      bias, KS, st.as<float>(), uf.get(), cf.get(), nullptr));
+  const auto bf = WeightType::BF16;
+  return {
+      {"u", rel_diff(to_host(uf, sz(T * E), bf), to_host(u_ref, sz(T * E), bf)), 1e-6f},
+      {"c", rel_diff(to_host(cf, sz(T * E), bf), to_host(c_ref, sz(T * E), bf)), 1e-6f},
+      {"window", rel_diff(to_host(st, sz(T * KS * E)), to_host(st_ref, sz(T * KS * E))), 1e-6f}};
+}
+
 // d = {T, NH, DH}: the sLSTM's headwise gate GEMV of decode steps (headwise_pair_gemv) against
 // double sums of the same bf16 values (exact products; only the float32 sum order differs); a
 // head width that is not a multiple of 8 is refused.
@@ -771,6 +804,7 @@ const std::map<std::string, Runner>& runners() {
       {"causal_conv", run_causal_conv},
       {"v1_conv_qkv", run_v1_conv_qkv},
       {"headwise_pair", run_headwise_pair},
+      {"slstm_step_inputs", run_slstm_step_inputs},
       {"mlstm_step", run_mlstm},
       {"mlstm_chunkwise", run_mlstm},
       {"sample", run_sampling},
@@ -810,6 +844,10 @@ std::vector<OpCase> op_cases() {
   // Decode's fused conv + q/k/v: one and several steps, sequences, with and without biases.
   for (D d : {D{1, 1, 4096, 0}, D{3, 4, 64, 1}, D{2, 2, 100, 1}})
     cs.push_back({"v1_conv_qkv", d, WeightType::F32});
+  // Decode's fused sLSTM inputs: the 1.3B and all-sLSTM widths, several sequences, other kernel
+  // sizes, a width not a multiple of the block.
+  for (D d : {D{1, 2048, 4, 1}, D{3, 1024, 4, 0}, D{2, 100, 3, 1}, D{16, 264, 4, 1}})
+    cs.push_back({"slstm_step_inputs", d, WeightType::F32});
   // The sLSTM's headwise decode GEMV: the 1.3B stack's 4 x 512 heads, several rows, narrow heads,
   // and a head width it refuses.
   for (D d : {D{1, 4, 512}, D{4, 4, 256}, D{3, 2, 64}, D{2, 1, 8}, D{1, 3, 20}})

@@ -345,6 +345,44 @@ __global__ void __launch_bounds__(kThreads)
   counters[to] = 0;
 }
 
+// slstm_step_inputs: block (t, slice) computes row t's LayerNorm statistics exactly as
+// group_layer_norm_kernel does (same block size, same per-thread sums), then the conv of its
+// slice's features (a thread per feature) as causal_conv_steps_kernel does.
+__global__ void slstm_step_inputs_kernel(const float* x, int64_t E, const float* w, float eps,
+                                         const float* cw, const float* cb, int64_t KS, float* state,
+                                         bf16* u_out, bf16* c_out) {
+  const int64_t t = blockIdx.x;
+  const float* xr = x + t * E;
+  const auto n = static_cast<float>(E);
+  float v[kNormPerThread], sum = 0.0f, var = 0.0f;
+#pragma unroll
+  for (int i = 0; i < kNormPerThread; ++i) {
+    const int64_t d = threadIdx.x + i * static_cast<int64_t>(blockDim.x);
+    v[i] = d < E ? xr[d] : 0.0f;
+    sum += v[i];
+  }
+  const float mean = block_sum(sum) / n;
+#pragma unroll
+  for (int i = 0; i < kNormPerThread; ++i) {
+    const int64_t d = threadIdx.x + i * static_cast<int64_t>(blockDim.x);
+    if (d < E) var += (v[i] - mean) * (v[i] - mean);
+  }
+  const float r = rsqrtf(block_sum(var) / n + eps);
+  const int64_t f = blockIdx.y * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (f >= E) return;
+  const float u = (xr[f] - mean) * r * w[f];
+  float* st = state + t * KS * E + f;  // window entry j at st[j·E], newest last
+  float win[16];
+  for (int64_t j = 0; j < KS; ++j) win[j] = st[j * E];
+  for (int64_t j = 0; j + 1 < KS; ++j) win[j] = win[j + 1];
+  win[KS - 1] = u;
+  float acc = cb != nullptr ? cb[f] : 0.0f;
+  for (int64_t j = 0; j < KS; ++j) acc += cw[f * KS + j] * win[j];
+  for (int64_t j = 0; j < KS; ++j) st[j * E] = win[j];
+  store(u_out + t * E + f, u);
+  store(c_out + t * E + f, acc * sigmoid(acc));
+}
+
 // A warp per output row (p, h, o) of the headwise pair, every row of x at once: each lane sums
 // 8 products per 16-byte load of W, then the warp's lanes are added.
 constexpr int kHeadwiseWarps = 8;
@@ -500,6 +538,21 @@ void small_linear(const float* x, int64_t T, int64_t K, const float* W, const fl
   small_linear_kernel<<<dim3(static_cast<unsigned>(T * N), static_cast<unsigned>(splits)), kThreads,
                         0, s>>>(x, K, W, b, N, slice, partials, counters, out);
   XLSTM_CUDA_CHECK_LAUNCH();
+}
+
+bool slstm_step_inputs(const float* x, int64_t T, int64_t E, const float* w, float eps,
+                       const float* conv_w, const float* conv_b, int64_t KS, float* state,
+                       void* u_out, void* c_out, Stream s) {
+  const unsigned threads = threads_for_row(E, 4);  // as launch_group_layer_norm
+  if (E > kNormPerThread * static_cast<int64_t>(threads) || KS < 1 || KS > 16 || T > 65535)
+    return false;
+  if (T == 0) return true;
+  const dim3 grid(static_cast<unsigned>(T), blocks_for(E, static_cast<int>(threads)));
+  slstm_step_inputs_kernel<<<grid, threads, 0, s>>>(x, E, w, eps, conv_w, conv_b, KS, state,
+                                                    static_cast<bf16*>(u_out),
+                                                    static_cast<bf16*>(c_out));
+  XLSTM_CUDA_CHECK_LAUNCH();
+  return true;
 }
 
 bool headwise_pair_gemv(const void* x, int64_t T, int64_t NH, int64_t DH, const void* W, float* y,

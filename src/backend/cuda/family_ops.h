@@ -51,6 +51,15 @@ int64_t small_linear_partial_floats(int64_t T, int64_t K, int64_t N);
 void small_linear(const float* x, int64_t T, int64_t K, const float* W, const float* b, int64_t N,
                   float* out, unsigned* counters, float* partials, Stream s);
 
+// The sLSTM block's inputs at a decode step (one step per sequence, T = B rows): u = LayerNorm(x
+// [T, E])·w and c = SiLU(causal_conv1d(u)) with the window state [T, KS, E] advanced, both
+// stored as bf16 [T, E] (the gate projections' operands): what group_layer_norm, causal_conv1d
+// and two copy_rows compute, value for value, in one launch. False, with nothing launched, for
+// E > 8192 or KS outside 1 .. 16.
+bool slstm_step_inputs(const float* x, int64_t T, int64_t E, const float* w, float eps,
+                       const float* conv_w, const float* conv_b, int64_t KS, float* state,
+                       void* u_out, void* c_out, Stream s);
+
 // The sLSTM block's two headwise gate projections for the few rows of a decode step, without
 // the zeros of the block-diagonal matrices the prefill GEMMs take (at NH = 4 they are 3/4 of its
 // bytes): y [T, 2E] (float32), y[t, p·E + h·DH + o] = Σ_d W[p, h, o, d] · x[t, h·DH + d] for

@@ -177,6 +177,10 @@ bool mlstm_v1_conv_qkv_steps(const MlstmV1Qkv&, float*, int64_t, int64_t, const 
 SlstmPlan slstm_plan(int64_t, int64_t, WeightType, bool) {
   no_cuda();
 }
+bool slstm_step_inputs(const float*, int64_t, int64_t, const float*, float, const float*,
+                       const float*, int64_t, float*, void*, void*, Stream) {
+  no_cuda();
+}
 bool headwise_pair_gemv(const void*, int64_t, int64_t, int64_t, const void*, float*, Stream) {
   no_cuda();
 }

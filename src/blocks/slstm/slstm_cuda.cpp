@@ -79,28 +79,38 @@ class SlstmCudaBlock final : public cuda::CudaBlock {
     cuda::Stream s = ctx.stream;
     auto f = [](const DeviceBuffer& b) { return b.bytes() ? b.as<float>() : nullptr; };
 
-    float* u = ctx.ws.f32("u32", T * E);
-    cuda::group_layer_norm(x, T, 1, E, E, f(norm_), eps, u, WeightType::F32, false, s);
-    const float* xc = u;
-    if (c_.conv_kernel > 0) {
-      float* conv = ctx.ws.f32("conv", T * E);
-      cuda::causal_conv1d(u, E, B, S, E, f(conv_w_), f(conv_b_), c_.conv_kernel, st["conv"], conv,
-                          true, s);
-      xc = conv;
-    }
-    // GEMM operands in the weight type.
-    const void* u_w = u;
-    const void* xc_w = xc;
-    if (wt == WeightType::BF16) {
+    // GEMM operands in the weight type: u = LayerNorm(x)·w and xc = SiLU(conv(u)) (or u).
+    const void* u_w = nullptr;
+    const void* xc_w = nullptr;
+    if (wt == WeightType::BF16 && S == 1 && c_.conv_kernel > 0) {  // decode: one launch
       void* a = ctx.ws.typed("u_w", T * E, wt);
-      cuda::copy_rows(u, T, E, E, a, wt, s);
-      u_w = a;
-      if (xc != u) {
-        void* b = ctx.ws.typed("xc_w", T * E, wt);
-        cuda::copy_rows(xc, T, E, E, b, wt, s);
-        xc_w = b;
-      } else {
-        xc_w = a;
+      void* b = ctx.ws.typed("xc_w", T * E, wt);
+      if (cuda::slstm_step_inputs(x, T, E, f(norm_), eps, f(conv_w_), f(conv_b_), c_.conv_kernel,
+                                  st["conv"], a, b, s))
+        u_w = a, xc_w = b;
+    }
+    if (u_w == nullptr) {
+      float* u = ctx.ws.f32("u32", T * E);
+      cuda::group_layer_norm(x, T, 1, E, E, f(norm_), eps, u, WeightType::F32, false, s);
+      const float* xc = u;
+      if (c_.conv_kernel > 0) {
+        float* conv = ctx.ws.f32("conv", T * E);
+        cuda::causal_conv1d(u, E, B, S, E, f(conv_w_), f(conv_b_), c_.conv_kernel, st["conv"], conv,
+                            true, s);
+        xc = conv;
+      }
+      u_w = u, xc_w = xc;
+      if (wt == WeightType::BF16) {
+        void* a = ctx.ws.typed("u_w", T * E, wt);
+        cuda::copy_rows(u, T, E, E, a, wt, s);
+        u_w = a;
+        if (xc != u) {
+          void* b = ctx.ws.typed("xc_w", T * E, wt);
+          cuda::copy_rows(xc, T, E, E, b, wt, s);
+          xc_w = b;
+        } else {
+          xc_w = a;
+        }
       }
     }
     float* wx_if = ctx.ws.f32("wx_if", T * 2 * E);
