@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The persistent mLSTM v1 decode (XLSTM_FAMILY_PERSISTENT=1) against the per-kernel decode on the
 # GPU machine, interleaved in one call: its tests first (with a timeout: a dependency bug in the
-# kernel traps after 10 s rather than hanging), then decode B=1 tok/s of the 1.3B stacks with the
-# variable off and on, then (PROFILE=1) ncu's per-kernel sums of one fused decode step. From
-# a bundle made here:
+# kernel traps after 10 s rather than hanging), then decode B=1 tok/s of the 1.3B stacks and the
+# all-sLSTM stack with the variable off and on, and with build/bin/xlstm_before where the bundle
+# has it (XLSTM_BEFORE at pack time: the sLSTM decode changes show there), then (PROFILE=1) ncu's
+# per-kernel sums of one fused decode step. From a bundle made here:
 #   scripts/cuda_remote_tests.sh exec scripts/debug/v1_decode_ab.sh     (log: $OUT/v1_decode_ab.log)
 # CONFIGS="..." other stacks; ROUNDS="1 2"; GEN=128 tokens after a 2048-token prompt.
 set -uo pipefail
@@ -14,15 +15,19 @@ echo "# $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name,driver_version --format
   tee "$log"
 timeout 300 build/tests/test_cuda_v1_decode 2>&1 | grep -E "^\[  |Failure|Expected|Which|actual" |
   tail -40 | tee -a "$log"
-configs=${CONFIGS:-bench/configs/xlstm-1.3b-7to1.json bench/configs/xlstm-1.3b-1to0.json}
+configs=${CONFIGS:-bench/configs/xlstm-1.3b-7to1.json bench/configs/xlstm-1.3b-1to0.json \
+  bench/configs/slstm-24x1024.json}
+bench() {  # bench BINARY PERSISTENT CONFIG
+  echo "### $1, XLSTM_FAMILY_PERSISTENT=$2: $3 decode B=1" | tee -a "$log"
+  XLSTM_FAMILY_PERSISTENT=$2 timeout 120 "build/bin/$1" bench --config "$3" --device cuda \
+    --prompt-len 2048 --gen "${GEN:-128}" --batch 1 --reps 2 2>&1 | tail -1 | tee -a "$log"
+}
 for round in ${ROUNDS:-1 2}; do
+  echo "## round $round" | tee -a "$log"
   for cfg in $configs; do
-    for fused in 0 1; do
-      echo "### round $round: $cfg decode B=1, XLSTM_FAMILY_PERSISTENT=$fused" | tee -a "$log"
-      XLSTM_FAMILY_PERSISTENT=$fused timeout 120 build/bin/xlstm bench --config "$cfg" \
-        --device cuda --prompt-len 2048 --gen "${GEN:-128}" --batch 1 --reps 2 2>&1 | tail -1 |
-        tee -a "$log"
-    done
+    [ -x build/bin/xlstm_before ] && bench xlstm_before 0 "$cfg"
+    bench xlstm 0 "$cfg"
+    case $cfg in *slstm-*) ;; *) bench xlstm 1 "$cfg" ;; esac
   done
 done
 if [ "${PROFILE:-1}" = 1 ]; then
