@@ -702,6 +702,7 @@ std::vector<Outcome> run_sampling(const OpCase& c, uint64_t seed) {
 std::vector<Outcome> run_slstm(const OpCase& c, uint64_t seed) {
   const int64_t B = c.d[0], S = c.d[1], NH = c.d[2], DH = c.d[3], E = NH * DH;
   const bool random_state = c.d[4] != 0;
+  const bool step_kernel = c.d.size() > 5 && c.d[5] != 0;  // decode's slstm_step (S = 1, bf16)
   const cuda::SlstmPlan plan = cuda::slstm_plan(NH, DH, c.type);
   auto R = randn(sz(NH * 4 * DH * DH), seed, 1.0f / std::sqrt(static_cast<float>(DH)));
   R = rounded(R, c.type);
@@ -768,7 +769,13 @@ std::vector<Outcome> run_slstm(const OpCase& c, uint64_t seed) {
                                   dc.as<float>(),
                                   dn.as<float>(),
                                   dm.as<float>()};
-  cuda::slstm_recurrence(rec, plan, scratch.get(), nullptr);
+  if (step_kernel) {
+    auto rows = to_device(R, WeightType::BF16);
+    EXPECT_TRUE(cuda::slstm_step(rec, rows.get(), nullptr));
+    cuda::synchronize();
+  } else {
+    cuda::slstm_recurrence(rec, plan, scratch.get(), nullptr);
+  }
   cuda::synchronize();
   auto as_float = [](const std::vector<double>& v) {
     return std::vector<float>(v.begin(), v.end());
@@ -924,6 +931,10 @@ std::vector<OpCase> op_cases() {
                 D{2, 12, 2, 1024, 1}})
       cs.push_back({"slstm_recurrence", d, t});
   }
+  // Decode's one-step kernel (no exchange between blocks): 1 and 4 sequences, the 1.3B stack's
+  // 4 x 512 heads and the all-sLSTM stack's 4 x 256.
+  for (D d : {D{1, 1, 4, 512, 1, 1}, D{4, 1, 4, 256, 1, 1}, D{3, 1, 2, 64, 0, 1}})
+    cs.push_back({"slstm_recurrence", d, BF16});
   for (int64_t mode = 0; mode <= 8; ++mode) {
     cs.push_back({"sample", {4, 1000, mode, 0}, F32});
     cs.push_back({"sample", {2, 50304, mode, 0}, F32});

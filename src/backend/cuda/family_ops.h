@@ -119,6 +119,13 @@ std::vector<float> slstm_arrange_fragments(const std::vector<float>& R, int64_t 
 size_t slstm_scratch_bytes(const SlstmPlan& p, int64_t NH, int64_t E);
 void slstm_recurrence(const SlstmRecurrence& x, const SlstmPlan& p, void* d_scratch, Stream s);
 
+// One step of the recurrence per sequence (decode: x.S = 1, x.B ≤ kHeadwiseMaxRows) with bf16 R in
+// the vanilla layout [NH, 4·DH, DH] (R_rows; x.R is not read): a warp per unit and no exchange
+// between blocks, then y copied into the state. slstm_recurrence's values but for the dot
+// products' sum order. False, with nothing launched, unless DH % 8 = 0 and R_rows and the state's
+// y are 16-byte aligned.
+bool slstm_step(const SlstmRecurrence& x, const void* R_rows, Stream s);
+
 // dst[i] += src[i].
 void add_inplace(float* dst, const float* src, int64_t n, Stream s);
 

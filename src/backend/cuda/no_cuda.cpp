@@ -181,6 +181,9 @@ bool slstm_step_inputs(const float*, int64_t, int64_t, const float*, float, cons
                        const float*, int64_t, float*, void*, void*, Stream) {
   no_cuda();
 }
+bool slstm_step(const SlstmRecurrence&, const void*, Stream) {
+  no_cuda();
+}
 bool headwise_pair_gemv(const void*, int64_t, int64_t, int64_t, const void*, float*, Stream) {
   no_cuda();
 }

@@ -106,6 +106,27 @@ __device__ inline void dot_column(const float* y, int64_t DH, const TR* col, int
     if (b < nb) out[b * ld_out] = acc[b];
 }
 
+// The pointwise gates and state update of one unit (column col of E) of one sequence: r the
+// recurrent dot products and w the input projections of its i, f, z, o gates; c, n, m advanced in
+// place; returns y. Stabilized exponential gating (spec §3.2); m restarts from ĩ where n = 0 (the
+// official CUDA backend's rule, per element).
+__device__ __forceinline__ float slstm_cell(const float (&r)[4], const float (&w)[4],
+                                            const float* bias, int64_t E, int64_t col, float& c,
+                                            float& n, float& m) {
+  const float ri = r[0] + w[0] + bias[col];
+  const float rf = r[1] + w[1] + bias[E + col];
+  const float rz = r[2] + w[2] + bias[2 * E + col];
+  const float ro = r[3] + w[3] + bias[3 * E + col];
+  const float lfm = m + log_sigmoid(rf);
+  const float m_new = n == 0.0f ? ri : fmaxf(ri, lfm);
+  const float ig = fminf(expf(ri - m_new), 1.0f);
+  const float fg = fminf(expf(lfm - m_new), 1.0f);
+  c = fg * c + ig * tanhf(rz);
+  n = fg * n + ig;
+  m = m_new;
+  return sigmoid(ro) * c / n;
+}
+
 // The per-step work after the dot products, shared by both kernels: the pointwise gates and state
 // update of the block's units (raw [P, B, J]: the dot products' parts, summed in order), y out,
 // then the exchange of the head's y through the flagged words into y_prev (row stride ld_y).
@@ -135,20 +156,7 @@ __device__ __forceinline__ void pointwise_and_exchange(const SlstmRecurrence& x,
       const float* rr = raw + (part * B + b) * J;
       for (int k = 0; k < 4; ++k) r[k] += rr[k * U + u];
     }
-    const float ri = r[0] + w[0] + x.bias[col];
-    const float rf = r[1] + w[1] + x.bias[E + col];
-    const float rz = r[2] + w[2] + x.bias[2 * E + col];
-    const float ro = r[3] + w[3] + x.bias[3 * E + col];
-    const float lfm = ms[i] + log_sigmoid(rf);
-    const float m_new = ns[i] == 0.0f ? ri : fmaxf(ri, lfm);
-    const float ig = fminf(expf(ri - m_new), 1.0f);
-    const float fg = fminf(expf(lfm - m_new), 1.0f);
-    const float c = fg * cs[i] + ig * tanhf(rz);
-    const float n = fg * ns[i] + ig;
-    cs[i] = c;
-    ns[i] = n;
-    ms[i] = m_new;
-    const float y = sigmoid(ro) * c / n;
+    const float y = slstm_cell(r, w, x.bias, E, col, cs[i], ns[i], ms[i]);
     x.y[(b * S + t) * E + col] = y;
     ll_store(out + h * B * DH + b * DH + g * U + u, __float_as_uint(y), flag);
   }
@@ -373,6 +381,63 @@ __global__ void __launch_bounds__(kThreads)
   store_state(x, G, y_prev, ld_y, cs, ns, ms);
 }
 
+// One step for a few sequences (decode): the step reads y_{t−1} only from the state, so no block
+// waits on another. A warp per unit (h, e) takes its four gates' rows of R (the vanilla layout
+// [NH, 4·DH, DH], bf16) against y_{t−1} of every sequence, 8 columns per lane and load, then the
+// warp's sums; lane b runs sequence b's pointwise update. The new y goes to x.y only (other warps
+// still read the state's y); slstm_step copies it into the state after.
+constexpr int kStepWarps = 8;
+__global__ void __launch_bounds__(kStepWarps * 32)
+    slstm_step_kernel(SlstmRecurrence x, const bf16* R) {
+  const int64_t E = x.E, DH = x.DH;
+  const int64_t col = blockIdx.x * static_cast<int64_t>(kStepWarps) + threadIdx.x / 32;
+  if (col >= E) return;
+  const int lane = threadIdx.x % 32;
+  const int64_t h = col / DH, e = col % DH;
+  const uint4* rows[4];
+#pragma unroll
+  for (int g = 0; g < 4; ++g)
+    rows[g] = reinterpret_cast<const uint4*>(R + ((h * 4 + g) * DH + e) * DH);
+  float acc[4][kHeadwiseMaxRows] = {};
+  for (int64_t i = lane; i < DH / 8; i += 32) {
+    uint4 rv[4];
+#pragma unroll
+    for (int g = 0; g < 4; ++g) rv[g] = rows[g][i];
+#pragma unroll
+    for (int b = 0; b < kHeadwiseMaxRows; ++b) {
+      if (b >= x.B) break;
+      const float* y = x.sy + b * E + h * DH + 8 * i;
+      const float4 y0 = load4(y), y1 = load4(y + 4);
+      const float yv[8] = {y0.x, y0.y, y0.z, y0.w, y1.x, y1.y, y1.z, y1.w};
+#pragma unroll
+      for (int g = 0; g < 4; ++g) {
+        const auto* rp = reinterpret_cast<const __nv_bfloat162*>(&rv[g]);
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          const float2 r2 = __bfloat1622float2(rp[j]);
+          acc[g][b] = fmaf(yv[2 * j], r2.x, acc[g][b]);
+          acc[g][b] = fmaf(yv[2 * j + 1], r2.y, acc[g][b]);
+        }
+      }
+    }
+  }
+#pragma unroll
+  for (int b = 0; b < kHeadwiseMaxRows; ++b) {
+    if (b >= x.B) break;
+    float r[4];
+#pragma unroll
+    for (int g = 0; g < 4; ++g) r[g] = warp_sum(acc[g][b]);
+    if (lane != b) continue;
+    const int64_t i = b * E + col, row = b * x.S * 2 * E;  // the step is t = 0 of S = 1
+    const float w[4] = {x.wx_if[row + col], x.wx_if[row + E + col], x.wx_zo[row + col],
+                        x.wx_zo[row + E + col]};
+    float c = x.sc[i], n = x.sn[i], m = x.sm[i];
+    const float y = slstm_cell(r, w, x.bias, E, col, c, n, m);
+    x.sc[i] = c, x.sn[i] = n, x.sm[i] = m;
+    x.y[b * x.S * E + col] = y;
+  }
+}
+
 }  // namespace
 
 // Dynamic shared memory the kernels may use, raised once per size (not a stream operation, but
@@ -505,6 +570,18 @@ void slstm_recurrence(const SlstmRecurrence& x, const SlstmPlan& p, void* d_scra
                          static_cast<const float*>(x.R), xchg);
     }
   }
+}
+
+bool slstm_step(const SlstmRecurrence& x, const void* R_rows, Stream s) {
+  if (x.S != 1 || x.B < 1 || x.B > kHeadwiseMaxRows || x.DH % 8 != 0 || !aligned16(R_rows) ||
+      !aligned16(x.sy) || x.E % 4 != 0)
+    return false;
+  slstm_step_kernel<<<blocks_for(x.E, kStepWarps), kStepWarps * 32, 0, s>>>(
+      x, static_cast<const bf16*>(R_rows));
+  XLSTM_CUDA_CHECK_LAUNCH();
+  XLSTM_CUDA_CHECK(cudaMemcpyAsync(x.sy, x.y, static_cast<size_t>(x.B * x.E) * sizeof(float),
+                                   cudaMemcpyDeviceToDevice, s));
+  return true;
 }
 
 }  // namespace xlstm::cuda

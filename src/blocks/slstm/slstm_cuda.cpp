@@ -52,6 +52,7 @@ class SlstmCudaBlock final : public cuda::CudaBlock {
         w_zo_(cuda::upload_matrix(block_diagonal(w.wz, w.wo, c.num_heads, c.head_dim()), wt)),
         w_if_heads_(headwise_pair(w.wi, w.wf, wt)),
         w_zo_heads_(headwise_pair(w.wz, w.wo, wt)),
+        R_rows_(wt == WeightType::BF16 ? cuda::upload_matrix(w.R, wt) : DeviceBuffer()),
         R_(cuda::upload_matrix(
             cuda::slstm_arrange_recurrent(w.R, c.num_heads, c.head_dim(), plan_.G), wt)),
         R_frag_(plan_.tensor_cores ? cuda::upload_matrix(cuda::slstm_arrange_fragments(
@@ -67,8 +68,8 @@ class SlstmCudaBlock final : public cuda::CudaBlock {
         ffn_down_b_(cuda::upload_floats(w.ffn_down_b)) {}
 
   size_t weight_bytes() const override {
-    return w_if_.bytes() + w_zo_.bytes() + w_if_heads_.bytes() + w_zo_heads_.bytes() + R_.bytes() +
-           R_frag_.bytes() + ffn_up_.bytes() + ffn_down_.bytes();
+    return w_if_.bytes() + w_zo_.bytes() + w_if_heads_.bytes() + w_zo_heads_.bytes() +
+           R_rows_.bytes() + R_.bytes() + R_frag_.bytes() + ffn_up_.bytes() + ffn_down_.bytes();
   }
 
   void forward(float* x, int64_t B, int64_t S, const cuda::DeviceBlockState& st, const RunOptions&,
@@ -125,10 +126,15 @@ class SlstmCudaBlock final : public cuda::CudaBlock {
     const cuda::SlstmRecurrence rec{
         B,  S, E,       NH,      DH,      wx_if,  wx_zo, f(bias_), R_.get(), R_frag_.get(),
         wt, y, st["y"], st["c"], st["n"], st["m"]};
-    cuda::slstm_recurrence(
-        rec, plan_,
-        ctx.ws.get("slstm_scratch", static_cast<int64_t>(cuda::slstm_scratch_bytes(plan_, NH, E))),
-        s);
+    // A decode step of a few sequences: no exchange between blocks needed (slstm_step).
+    const bool step = wt == WeightType::BF16 && S == 1 && B <= cuda::kHeadwiseMaxRows;
+    if (!step || !cuda::slstm_step(rec, R_rows_.get(), s)) {
+      cuda::slstm_recurrence(
+          rec, plan_,
+          ctx.ws.get("slstm_scratch",
+                     static_cast<int64_t>(cuda::slstm_scratch_bytes(plan_, NH, E))),
+          s);
+    }
     cuda::group_layer_norm(y, T, NH, DH, E, f(group_norm_), eps, x, WeightType::F32, true, s);
     if (!c_.has_ffn) return;
     const int64_t F = c_.ffn_dim;
@@ -144,8 +150,8 @@ class SlstmCudaBlock final : public cuda::CudaBlock {
  private:
   SlstmConfig c_;
   cuda::SlstmPlan plan_;
-  DeviceBuffer norm_, conv_w_, conv_b_, w_if_, w_zo_, w_if_heads_, w_zo_heads_, R_, R_frag_, bias_,
-      group_norm_, ffn_norm_, ffn_up_, ffn_up_b_, ffn_down_, ffn_down_b_;
+  DeviceBuffer norm_, conv_w_, conv_b_, w_if_, w_zo_, w_if_heads_, w_zo_heads_, R_rows_, R_,
+      R_frag_, bias_, group_norm_, ffn_norm_, ffn_up_, ffn_up_b_, ffn_down_, ffn_down_b_;
 };
 
 std::unique_ptr<cuda::CudaBlock> load(const BlockSite& s, WeightLoader& L, WeightType wt) {
