@@ -2,8 +2,9 @@
 // against the per-kernel decode of the same bf16 model and the float32 CPU model: random stacks
 // of every mLSTM v1 shape class it takes (narrow and 1024-wide heads, tiles narrower than 32
 // columns, a run longer than one launch holds, runs between sLSTM blocks), one sequence, a
-// prefill then decode steps (eager, captured and replayed graphs). Skips without a GPU that can
-// run it (sm_90).
+// prefill then decode steps (eager, captured and replayed graphs). Then every bf16 decode
+// kernel of the family (with and without it) against the prefill of the same tokens. Skips
+// without a GPU (the persistent cases without sm_90).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -168,6 +169,65 @@ INSTANTIATE_TEST_SUITE_P(
         Shape{2048, 2, "1:0", 4, 1024},
         // 50 blocks: a run of more blocks than one launch holds.
         Shape{64, 50, "1:0", 4, 32}));
+
+// Decode steps of a bf16 model (the few-row kernels: sLSTM's fused inputs, headwise gate GEMV and
+// one-step recurrence; mLSTM v1's fused conv and step, or the persistent kernel) against the same
+// model's prefill of the whole sequence (the GEMM, chunkwise and multi-step kernels), position by
+// position: each step no further from the float32 CPU model than the prefill's logits of that
+// position are. One and three sequences.
+struct DecodeCase {
+  int64_t E, blocks;
+  const char* signature;
+  int64_t batch;
+  bool persistent;  // the mLSTM v1 runs in the persistent kernel (one sequence, sm_90)
+};
+
+class CudaBf16Decode : public ::testing::TestWithParam<DecodeCase> {};
+
+TEST_P(CudaBf16Decode, StepsMatchThePrefill) {
+  const DecodeCase p = GetParam();
+  const ModelConfig c = config_of({p.E, p.blocks, p.signature, 4, 0});
+  XLSTM_SKIP_WITHOUT_CUDA();
+  const MlstmV1Config* v1 = nullptr;
+  for (const BlockSpec& sp : c.block_specs())
+    if (sp.type == "mlstm_v1") v1 = &static_cast<const MlstmV1Config&>(*sp.config);
+  if (p.persistent && (v1 == nullptr ||
+                       !cuda::v1_decode_supported(v1->embedding_dim, v1->inner_dim, v1->num_heads)))
+    GTEST_SKIP() << "this device cannot run the persistent v1 decode (sm_90 only)";
+  Model cpu = Model::random(c, 5), gpu = bf16_model(c, p.persistent);
+  const int64_t B = p.batch, S = 12, P = 4;  // P prompt tokens, then S − P decode steps
+  std::vector<int32_t> ids(static_cast<size_t>(B * S));
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>((i * 37 + 11) % 211);
+  State whole = gpu.new_state(B), sc = cpu.new_state(B);
+  const std::vector<float> prefill = gpu.forward(ids, whole), ref = cpu.forward(ids, sc);
+  const int64_t V = c.vocab_size;
+  // The prompt, then one token per sequence per step.
+  State st = gpu.new_state(B);
+  std::vector<int32_t> prompt;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < P; ++t) prompt.push_back(ids[static_cast<size_t>(b * S + t)]);
+  gpu.forward(prompt, st);
+  for (int64_t t = P; t < S; ++t) {
+    std::vector<int32_t> next;
+    for (int64_t b = 0; b < B; ++b) next.push_back(ids[static_cast<size_t>(b * S + t)]);
+    const std::vector<float> step = gpu.forward(next, st);
+    std::vector<float> a, r;  // position t of every sequence: prefill and CPU
+    for (int64_t b = 0; b < B; ++b) {
+      const auto at = static_cast<size_t>((b * S + t) * V);
+      a.insert(a.end(), prefill.begin() + at, prefill.begin() + at + V);
+      r.insert(r.end(), ref.begin() + at, ref.begin() + at + V);
+    }
+    // No further from the float32 model than the prefill is (which also rounds the chunkwise
+    // cell's operands to bf16 on tensor cores, so the two may differ by about as much).
+    EXPECT_LE(rel_l2(step, r), 1.25f * rel_l2(a, r) + 2e-3f) << "position " << t;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Stacks, CudaBf16Decode,
+    ::testing::Values(DecodeCase{256, 2, "0:1", 1, false}, DecodeCase{256, 2, "0:1", 3, false},
+                      DecodeCase{192, 8, "7:1", 1, false}, DecodeCase{192, 8, "7:1", 3, false},
+                      DecodeCase{192, 8, "7:1", 1, true}, DecodeCase{64, 4, "1:1", 1, true}));
 
 }  // namespace
 }  // namespace xlstm
