@@ -163,6 +163,10 @@ bool gemv_bf16_rms_swiglu(const void*, int64_t, int64_t, float, const void*, int
                           void*, Stream) {
   no_cuda();
 }
+void group_layer_norm(const float*, int64_t, int64_t, int64_t, int64_t, const float*, float, void*,
+                      WeightType, bool, Stream) {
+  no_cuda();
+}
 void causal_conv1d(const float*, int64_t, int64_t, int64_t, int64_t, const float*, const float*,
                    int64_t, float*, float*, bool, Stream) {
   no_cuda();
