@@ -26,6 +26,31 @@ struct V1Gate {
   int64_t z_stride = 0;
 };
 
+// Mean and 1 / sqrt(biased variance + eps) of a row xr of D ≤ kNormPerThread · blockDim.x values,
+// by the whole block; v gets the thread's values (d = thread + i · blockDim.x, 0 past D). The
+// LayerNorm kernels share it, so that they give the same bits.
+struct RowStats {
+  float mean, r;
+};
+__device__ __forceinline__ RowStats row_stats(const float* xr, int64_t D, float eps,
+                                              float (&v)[kNormPerThread]) {
+  const auto n = static_cast<float>(D);
+  float sum = 0.0f, var = 0.0f;
+#pragma unroll
+  for (int i = 0; i < kNormPerThread; ++i) {
+    const int64_t d = threadIdx.x + i * static_cast<int64_t>(blockDim.x);
+    v[i] = d < D ? xr[d] : 0.0f;
+    sum += v[i];
+  }
+  const float mean = block_sum(sum) / n;
+#pragma unroll
+  for (int i = 0; i < kNormPerThread; ++i) {
+    const int64_t d = threadIdx.x + i * static_cast<int64_t>(blockDim.x);
+    if (d < D) var += (v[i] - mean) * (v[i] - mean);
+  }
+  return {mean, rsqrtf(block_sum(var) / n + eps)};
+}
+
 template <typename T, bool kGate>
 __global__ void group_layer_norm_kernel(const float* x, int64_t G, int64_t D, int64_t x_stride,
                                         const float* w, float eps, T* y, bool accumulate,
@@ -48,24 +73,12 @@ __global__ void group_layer_norm_kernel(const float* x, int64_t G, int64_t D, in
   };
   const auto n = static_cast<float>(D);
   if (D <= kNormPerThread * static_cast<int64_t>(blockDim.x)) {
-    float v[kNormPerThread], sum = 0.0f, var = 0.0f;
+    float v[kNormPerThread];
+    const RowStats st = row_stats(xr, D, eps, v);
 #pragma unroll
     for (int i = 0; i < kNormPerThread; ++i) {
       const int64_t d = threadIdx.x + i * static_cast<int64_t>(blockDim.x);
-      v[i] = d < D ? xr[d] : 0.0f;
-      sum += v[i];
-    }
-    const float mean = block_sum(sum) / n;
-#pragma unroll
-    for (int i = 0; i < kNormPerThread; ++i) {
-      const int64_t d = threadIdx.x + i * static_cast<int64_t>(blockDim.x);
-      if (d < D) var += (v[i] - mean) * (v[i] - mean);
-    }
-    const float r = rsqrtf(block_sum(var) / n + eps);
-#pragma unroll
-    for (int i = 0; i < kNormPerThread; ++i) {
-      const int64_t d = threadIdx.x + i * static_cast<int64_t>(blockDim.x);
-      if (d < D) put(d, (v[i] - mean) * r * wr[d]);
+      if (d < D) put(d, (v[i] - st.mean) * st.r * wr[d]);
     }
     return;
   }
@@ -353,32 +366,19 @@ __global__ void slstm_step_inputs_kernel(const float* x, int64_t E, const float*
                                          bf16* u_out, bf16* c_out) {
   const int64_t t = blockIdx.x;
   const float* xr = x + t * E;
-  const auto n = static_cast<float>(E);
-  float v[kNormPerThread], sum = 0.0f, var = 0.0f;
-#pragma unroll
-  for (int i = 0; i < kNormPerThread; ++i) {
-    const int64_t d = threadIdx.x + i * static_cast<int64_t>(blockDim.x);
-    v[i] = d < E ? xr[d] : 0.0f;
-    sum += v[i];
-  }
-  const float mean = block_sum(sum) / n;
-#pragma unroll
-  for (int i = 0; i < kNormPerThread; ++i) {
-    const int64_t d = threadIdx.x + i * static_cast<int64_t>(blockDim.x);
-    if (d < E) var += (v[i] - mean) * (v[i] - mean);
-  }
-  const float r = rsqrtf(block_sum(var) / n + eps);
+  float v[kNormPerThread];
+  const RowStats st = row_stats(xr, E, eps, v);
   const int64_t f = blockIdx.y * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (f >= E) return;
-  const float u = (xr[f] - mean) * r * w[f];
-  float* st = state + t * KS * E + f;  // window entry j at st[j·E], newest last
+  const float u = (xr[f] - st.mean) * st.r * w[f];
+  float* ws = state + t * KS * E + f;  // window entry j at ws[j·E], newest last
   float win[16];
-  for (int64_t j = 0; j < KS; ++j) win[j] = st[j * E];
+  for (int64_t j = 0; j < KS; ++j) win[j] = ws[j * E];
   for (int64_t j = 0; j + 1 < KS; ++j) win[j] = win[j + 1];
   win[KS - 1] = u;
   float acc = cb != nullptr ? cb[f] : 0.0f;
   for (int64_t j = 0; j < KS; ++j) acc += cw[f * KS + j] * win[j];
-  for (int64_t j = 0; j < KS; ++j) st[j * E] = win[j];
+  for (int64_t j = 0; j < KS; ++j) ws[j * E] = win[j];
   store(u_out + t * E + f, u);
   store(c_out + t * E + f, acc * sigmoid(acc));
 }
