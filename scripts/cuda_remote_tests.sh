@@ -142,6 +142,10 @@ if command -v compute-sanitizer >/dev/null && [ "${XLSTM_SANITIZE:-1}" = 1 ]; th
   # A whole bf16 model on both cell paths (tensor cores; float32 with 3 heads), workspace included.
   timeout 240 compute-sanitizer --tool memcheck build/tests/test_cuda_model --gtest_filter='Heads/*:Shapes/*4x128*' \
     >> "$OUT/cuda_sanitizer.log" 2>&1
+  # Decode's sLSTM kernels (headwise GEMV, fused inputs, one-step recurrence).
+  timeout 240 compute-sanitizer --tool memcheck build/tests/test_cuda_ops \
+    --gtest_filter='Table/*headwise*:Table/*slstm_step_inputs*:Table/*slstm_recurrence_*_1_1_bf16' \
+    >> "$OUT/cuda_sanitizer.log" 2>&1
   # The persistent v1 decode (a narrow and a wide head shape).
   timeout 240 compute-sanitizer --tool memcheck build/tests/test_cuda_v1_decode \
     --gtest_filter='Shapes/*/1:Shapes/*/6' >> "$OUT/cuda_sanitizer.log" 2>&1

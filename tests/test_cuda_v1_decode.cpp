@@ -226,6 +226,9 @@ TEST_P(CudaBf16Decode, StepsMatchThePrefill) {
 INSTANTIATE_TEST_SUITE_P(
     Stacks, CudaBf16Decode,
     ::testing::Values(DecodeCase{256, 2, "0:1", 1, false}, DecodeCase{256, 2, "0:1", 3, false},
+                      // Five sequences and 20-wide sLSTM heads: the fallbacks (the dense GEMMs,
+                      // the recurrence kernel).
+                      DecodeCase{256, 2, "0:1", 5, false}, DecodeCase{80, 2, "0:1", 1, false},
                       DecodeCase{192, 8, "7:1", 1, false}, DecodeCase{192, 8, "7:1", 3, false},
                       DecodeCase{192, 8, "7:1", 1, true}, DecodeCase{64, 4, "1:1", 1, true}));
 

@@ -557,7 +557,9 @@ bool slstm_step_inputs(const float* x, int64_t T, int64_t E, const float* w, flo
 
 bool headwise_pair_gemv(const void* x, int64_t T, int64_t NH, int64_t DH, const void* W, float* y,
                         Stream s) {
-  if (T < 1 || T > kHeadwiseMaxRows || DH % 8 != 0 || !aligned16(x) || !aligned16(W)) return false;
+  if (T < 1 || T > kHeadwiseMaxRows || DH % 8 != 0 || x == nullptr || W == nullptr ||
+      !aligned16(x) || !aligned16(W))
+    return false;
   const int64_t rows = 2 * NH * DH;
   headwise_pair_kernel<<<blocks_for(rows, kHeadwiseWarps), kHeadwiseWarps * 32, 0, s>>>(
       static_cast<const bf16*>(x), static_cast<int>(T), NH, DH, static_cast<const bf16*>(W), y);

@@ -573,8 +573,8 @@ void slstm_recurrence(const SlstmRecurrence& x, const SlstmPlan& p, void* d_scra
 }
 
 bool slstm_step(const SlstmRecurrence& x, const void* R_rows, Stream s) {
-  if (x.S != 1 || x.B < 1 || x.B > kHeadwiseMaxRows || x.DH % 8 != 0 || !aligned16(R_rows) ||
-      !aligned16(x.sy) || x.E % 4 != 0)
+  if (x.S != 1 || x.B < 1 || x.B > kHeadwiseMaxRows || x.DH % 8 != 0 || R_rows == nullptr ||
+      !aligned16(R_rows) || !aligned16(x.sy) || x.E % 4 != 0)
     return false;
   slstm_step_kernel<<<blocks_for(x.E, kStepWarps), kStepWarps * 32, 0, s>>>(
       x, static_cast<const bf16*>(R_rows));

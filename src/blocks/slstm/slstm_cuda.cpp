@@ -31,10 +31,10 @@ std::vector<float> block_diagonal(const std::vector<float>& a, const std::vector
 }
 
 // Two headwise weights [NH, DH, DH] side by side, [2, NH, DH, DH], for the decode steps'
-// headwise GEMV (bf16 models; none for float32 ones, which take the dense GEMMs throughout).
-DeviceBuffer headwise_pair(const std::vector<float>& a, const std::vector<float>& b,
-                           WeightType wt) {
-  if (wt != WeightType::BF16) return {};
+// headwise GEMV (bf16 models with DH % 8 = 0; none otherwise: the dense GEMMs throughout).
+DeviceBuffer headwise_pair(const std::vector<float>& a, const std::vector<float>& b, WeightType wt,
+                           int64_t DH) {
+  if (wt != WeightType::BF16 || DH % 8 != 0) return {};
   std::vector<float> both(a);
   both.insert(both.end(), b.begin(), b.end());
   return cuda::upload_matrix(both, wt);
@@ -50,9 +50,10 @@ class SlstmCudaBlock final : public cuda::CudaBlock {
         conv_b_(cuda::upload_floats(w.conv_b)),
         w_if_(cuda::upload_matrix(block_diagonal(w.wi, w.wf, c.num_heads, c.head_dim()), wt)),
         w_zo_(cuda::upload_matrix(block_diagonal(w.wz, w.wo, c.num_heads, c.head_dim()), wt)),
-        w_if_heads_(headwise_pair(w.wi, w.wf, wt)),
-        w_zo_heads_(headwise_pair(w.wz, w.wo, wt)),
-        R_rows_(wt == WeightType::BF16 ? cuda::upload_matrix(w.R, wt) : DeviceBuffer()),
+        w_if_heads_(headwise_pair(w.wi, w.wf, wt, c.head_dim())),
+        w_zo_heads_(headwise_pair(w.wz, w.wo, wt, c.head_dim())),
+        R_rows_(wt == WeightType::BF16 && c.head_dim() % 8 == 0 ? cuda::upload_matrix(w.R, wt)
+                                                                : DeviceBuffer()),
         R_(cuda::upload_matrix(
             cuda::slstm_arrange_recurrent(w.R, c.num_heads, c.head_dim(), plan_.G), wt)),
         R_frag_(plan_.tensor_cores ? cuda::upload_matrix(cuda::slstm_arrange_fragments(
@@ -117,18 +118,18 @@ class SlstmCudaBlock final : public cuda::CudaBlock {
     float* wx_if = ctx.ws.f32("wx_if", T * 2 * E);
     float* wx_zo = ctx.ws.f32("wx_zo", T * 2 * E);
     // A decode step's rows: the headwise weights alone (no block-diagonal zeros to stream).
-    const bool steps = wt == WeightType::BF16 && T <= cuda::kHeadwiseMaxRows;
-    if (!steps || !cuda::headwise_pair_gemv(xc_w, T, NH, DH, w_if_heads_.get(), wx_if, s))
+    const bool few_rows = wt == WeightType::BF16 && T <= cuda::kHeadwiseMaxRows;
+    if (!few_rows || !cuda::headwise_pair_gemv(xc_w, T, NH, DH, w_if_heads_.get(), wx_if, s))
       ctx.gemm.linear(xc_w, T, E, w_if_.get(), 2 * E, wt, nullptr, wx_if, false, s);
-    if (!steps || !cuda::headwise_pair_gemv(u_w, T, NH, DH, w_zo_heads_.get(), wx_zo, s))
+    if (!few_rows || !cuda::headwise_pair_gemv(u_w, T, NH, DH, w_zo_heads_.get(), wx_zo, s))
       ctx.gemm.linear(u_w, T, E, w_zo_.get(), 2 * E, wt, nullptr, wx_zo, false, s);
     float* y = ctx.ws.f32("y", T * E);
     const cuda::SlstmRecurrence rec{
         B,  S, E,       NH,      DH,      wx_if,  wx_zo, f(bias_), R_.get(), R_frag_.get(),
         wt, y, st["y"], st["c"], st["n"], st["m"]};
     // A decode step of a few sequences: no exchange between blocks needed (slstm_step).
-    const bool step = wt == WeightType::BF16 && S == 1 && B <= cuda::kHeadwiseMaxRows;
-    if (!step || !cuda::slstm_step(rec, R_rows_.get(), s)) {
+    const bool one_step = wt == WeightType::BF16 && S == 1 && B <= cuda::kHeadwiseMaxRows;
+    if (!one_step || !cuda::slstm_step(rec, R_rows_.get(), s)) {
       cuda::slstm_recurrence(
           rec, plan_,
           ctx.ws.get("slstm_scratch",
