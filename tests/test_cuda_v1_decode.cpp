@@ -134,8 +134,8 @@ TEST_P(CudaV1Decode, MatchesThePerKernelDecode) {
   }
   // Bitwise the same when run again, and with the blocks pausing at random at every phase (a race
   // between the blocks would show here): every sum has one order whichever block computes it
-  // (gate partials in block order, the head's norm in tile order, each row's dot product by the
-  // same lanes).
+  // (gate partials in one fixed order, the head's norm in tile order, each row's dot product by
+  // the same lanes).
   Model jittered = bf16_model(c, true, 20000);
   for (Model* m : {&fused, &jittered}) {
     State again = m->new_state(1);

@@ -12,7 +12,7 @@
 //         q, k (of c) and v (of x_m) of the group, q·√DH, k/√DH; the block's partial sums of the
 //         2NH gate rows over its groups' 12 inputs each                     words qs, ks, v, c, gp
 //   cell  per (head, 32 columns) tile, one per block (NH · tiles ≤ SMs): the gates from the bias
-//         and every block's partials (in block order), m', q̂·n', C' = f'·C + i'·k vᵀ in place
+//         and every block's partials (in one fixed order), m', q̂·n', C' = f'·C + i'·k vᵀ in place
 //         and h = q̂ᵀC' / denominator for the tile; the tile's mean and squared deviations of h
 //         (words stats); with every tile's of the head, the head's LayerNorm and the output
 //         (hn + skip · c) · SiLU(z) of the tile's columns, bf16                           words out
