@@ -290,7 +290,7 @@ LoadedConfig parse_config(const std::string& text, const std::string& src) {
          "gives ffn_dim " + std::to_string(c.ffn_dim()) +
              " (embedding_dim * ffn_proj_factor rounded to a multiple of " +
              std::to_string(c.ffn_round_up_to_multiple_of) +
-             ", as the reference rounds it), which " + "must be positive");
+             ", as the reference rounds it), which must be positive");
   }
   for (const char* id : {"bos_token_id", "eos_token_id"}) {
     const int64_t v = std::string(id) == "bos_token_id" ? c.bos_token_id : c.eos_token_id;

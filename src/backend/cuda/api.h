@@ -27,8 +27,11 @@ void copy_on_device(void* d_dst, const void* d_src, size_t bytes);  // ordered l
 void fill_nan(void* d_ptr, size_t bytes);  // poison: every byte 0xFF is NaN in f32 and bf16
 void synchronize();                        // waits for the device; throws on a pending error
 bool stream_is_capturing(Stream s);        // whether s is recording a CUDA graph
-// A stress-test pause length from the environment: nanoseconds 0 .. 1000000 (0 when unset);
-// anything else is an InvalidInput naming the variable.
+// Environment switches for A/B measurements and tests: not set to "off"; set to value; a
+// stress-test pause length in nanoseconds 0 .. 1000000 (0 when unset; anything else is an
+// InvalidInput naming the variable).
+bool env_not_off(const char* name);
+bool env_is(const char* name, const char* value);
 uint32_t env_nanoseconds(const char* name);
 // Bytes held through device_alloc now, and the most held at once since the last reset.
 size_t device_bytes_in_use();

@@ -37,15 +37,6 @@ size_t type_size(WeightType t) {
 size_t align256(size_t n) {
   return (n + 255) / 256 * 256;
 }
-// False when the environment variable is "off" (switches for A/B measurements and tests).
-bool env_not_off(const char* name) {
-  const char* e = std::getenv(name);
-  return e == nullptr || std::string(e) != "off";
-}
-bool env_is(const char* name, const char* value) {
-  const char* e = std::getenv(name);
-  return e != nullptr && std::string(e) == value;
-}
 
 // Device tensors of one block (or of the model level), indexed by WeightField; empty = absent.
 using FieldBuffers = std::array<DeviceBuffer, kNumWeightFields>;
@@ -380,9 +371,7 @@ class CudaModel final : public ModelBackend {
   void dump_persistent_words(const CudaStateMirror& st, bool before) {
     if (persistent_dump.empty()) return;
     const char* path = persistent_dump.c_str();
-    cudaStreamCaptureStatus capture{};
-    XLSTM_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
-    if (capture != cudaStreamCaptureStatusNone) return;
+    if (stream_is_capturing(stream)) return;
     if (before) {  // the state the launch starts from, to FILE.pre
       std::vector<char> pre(st.bytes());
       XLSTM_CUDA_CHECK(cudaStreamSynchronize(stream));

@@ -3,7 +3,6 @@
 // the weight type. States live in a CudaStateMirror (one allocation, a tensor per block and
 // name, as the layout declares). Sampling reads the last logits to the host.
 #include <cmath>
-#include <cstdlib>
 #include <map>
 #include <random>
 #include <tuple>
@@ -317,10 +316,7 @@ class FamilyModel final : public ModelBackend {
   // XLSTM_FAMILY_PERSISTENT=1: decode of one sequence through runs of blocks in one launch each
   // (CudaBlock::decode_run; mLSTM v1: decode_persistent_v1.cu). Off by default until it has been
   // checked and measured on a GPU.
-  bool fused_decode_ = [] {
-    const char* e = std::getenv("XLSTM_FAMILY_PERSISTENT");
-    return e != nullptr && std::string(e) == "1";
-  }();
+  bool fused_decode_ = env_is("XLSTM_FAMILY_PERSISTENT", "1");
   // XLSTM_PD_JITTER_NS=N: random pauses in those kernels (stress tests; see CudaContext).
   uint32_t jitter_ns_ = env_nanoseconds("XLSTM_PD_JITTER_NS");
   // Prefill tokens per segment over the batch (default_segment_len), by the device's memory.

@@ -58,6 +58,12 @@ void synchronize() {
 bool stream_is_capturing(Stream) {
   return false;
 }
+bool env_not_off(const char*) {
+  return true;
+}
+bool env_is(const char*, const char*) {
+  return false;
+}
 uint32_t env_nanoseconds(const char*) {
   return 0;
 }

@@ -131,6 +131,16 @@ void synchronize() {
   XLSTM_CUDA_CHECK(cudaDeviceSynchronize());
 }
 
+bool env_not_off(const char* name) {
+  const char* e = std::getenv(name);
+  return e == nullptr || std::string(e) != "off";
+}
+
+bool env_is(const char* name, const char* value) {
+  const char* e = std::getenv(name);
+  return e != nullptr && std::string(e) == value;
+}
+
 uint32_t env_nanoseconds(const char* name) {
   const char* e = std::getenv(name);
   if (e == nullptr || *e == '\0') return 0;

@@ -134,9 +134,10 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
   bool decode_run(std::span<cuda::CudaBlock* const> run, float* x,
                   std::span<const cuda::DeviceBlockState> states, cuda::CudaContext& ctx) override {
     const int64_t E = c_.embedding_dim, I = c_.inner_dim, NH = c_.num_heads;
-    if (ctx.wt != WeightType::BF16 || c_.qkv_blocksize != 4 || c_.conv_kernel != 4 ||
-        !cuda::v1_decode_supported(E, I, NH))
-      return false;
+    if (run_supported_ < 0)  // asked once: the shapes and the device do not change
+      run_supported_ =
+          c_.qkv_blocksize == 4 && c_.conv_kernel == 4 && cuda::v1_decode_supported(E, I, NH);
+    if (ctx.wt != WeightType::BF16 || run_supported_ == 0) return false;
     std::vector<const MlstmV1CudaBlock*> blocks;
     for (cuda::CudaBlock* b : run) {
       const auto* v = dynamic_cast<const MlstmV1CudaBlock*>(b);
@@ -190,6 +191,7 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
   // The persistent decode's table of the run's weights (when this block starts a run).
   DeviceBuffer run_layers_;
   size_t run_layers_count_ = 0;
+  int run_supported_ = -1;  // v1_decode_supported for this block's shapes; -1: not asked yet
 };
 
 std::unique_ptr<cuda::CudaBlock> load(const BlockSite& s, WeightLoader& L, WeightType wt) {
