@@ -1,6 +1,6 @@
-// The persistent decode of mLSTM v1 runs (decode_persistent_v1.cu, XLSTM_FAMILY_PERSISTENT=1)
-// against the per-kernel decode of the same bf16 model and the float32 CPU model: random stacks
-// of every mLSTM v1 shape class it takes (narrow and 1024-wide heads, tiles narrower than 32
+// The persistent decode of mLSTM v1 runs (decode_persistent_v1.cu; XLSTM_FAMILY_PERSISTENT=off:
+// not) against the per-kernel decode of the same bf16 model and the float32 CPU model: random
+// stacks of every mLSTM v1 shape class it takes (narrow and 1024-wide heads, tiles narrower than 32
 // columns, a run longer than one launch holds, runs between sLSTM blocks), one sequence, a
 // prefill then decode steps (eager, captured and replayed graphs). Then every bf16 decode
 // kernel of the family (with and without it) against the prefill of the same tokens. Skips
@@ -64,11 +64,7 @@ int64_t launches_per_step(const ModelConfig& c) {
 // jitter_ns > 0: the persistent kernel's blocks pause at random at each phase
 // (XLSTM_PD_JITTER_NS), so that they reach the phases in other orders.
 Model bf16_model(const ModelConfig& c, bool persistent, uint32_t jitter_ns = 0) {
-  if (persistent) {
-    setenv("XLSTM_FAMILY_PERSISTENT", "1", 1);
-  } else {
-    unsetenv("XLSTM_FAMILY_PERSISTENT");
-  }
+  setenv("XLSTM_FAMILY_PERSISTENT", persistent ? "on" : "off", 1);
   if (jitter_ns > 0) setenv("XLSTM_PD_JITTER_NS", std::to_string(jitter_ns).c_str(), 1);
   Model m = Model::random(c, 5, true, Device::Cuda);
   unsetenv("XLSTM_FAMILY_PERSISTENT");

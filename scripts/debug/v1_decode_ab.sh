@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The persistent mLSTM v1 decode (XLSTM_FAMILY_PERSISTENT=1) against the per-kernel decode on the
+# The persistent mLSTM v1 decode (XLSTM_FAMILY_PERSISTENT, on unless off) against the per-kernel decode on the
 # GPU machine, interleaved in one call: its tests first (with a timeout: a dependency bug in the
 # kernel traps after 10 s rather than hanging), then decode B=1 tok/s of the 1.3B stacks and the
 # all-sLSTM stack with the variable off and on, and with build/bin/xlstm_before where the bundle
@@ -25,14 +25,14 @@ bench() {  # bench BINARY PERSISTENT CONFIG
 for round in ${ROUNDS:-1 2}; do
   echo "## round $round" | tee -a "$log"
   for cfg in $configs; do
-    [ -x build/bin/xlstm_before ] && bench xlstm_before 0 "$cfg"
-    bench xlstm 0 "$cfg"
-    case $cfg in *slstm-*) ;; *) bench xlstm 1 "$cfg" ;; esac
+    [ -x build/bin/xlstm_before ] && bench xlstm_before off "$cfg"
+    bench xlstm off "$cfg"
+    case $cfg in *slstm-*) ;; *) bench xlstm on "$cfg" ;; esac
   done
 done
 if [ "${PROFILE:-1}" = 1 ]; then
   cfg=${configs%% *}
-  XLSTM_FAMILY_PERSISTENT=1 timeout 300 ncu --csv --cache-control none --clock-control none \
+  XLSTM_FAMILY_PERSISTENT=on timeout 300 ncu --csv --cache-control none --clock-control none \
     --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum \
     build/bin/xlstm bench --config "$cfg" --device cuda \
     --prompt-len 1 --gen 3 --batch 1 --reps 1 > /tmp/ncu_v1_decode.csv 2>/dev/null

@@ -81,7 +81,7 @@ class CudaBlock {
                        const RunOptions& o, CudaContext& ctx) = 0;
   virtual size_t weight_bytes() const = 0;
   // Decode of one sequence (B = S = 1) through consecutive blocks of this type in one launch,
-  // where the type has such a kernel (the model asks when XLSTM_FAMILY_PERSISTENT=1): run[0] is
+  // where the type has such a kernel (the model asks unless XLSTM_FAMILY_PERSISTENT=off): run[0] is
   // this block, states[i] run[i]'s state. False, with nothing enqueued, when it cannot; the model
   // then calls forward() block by block.
   virtual bool decode_run(std::span<CudaBlock* const> run, float* x,

@@ -37,7 +37,10 @@
 #include "backend/cuda/decode_persistent_v1.h"
 
 #include <atomic>
+#include <cstdlib>
+#include <fstream>
 #include <string>
+#include <vector>
 
 #include "backend/cuda/bulk_copy.cuh"
 #include "backend/cuda/common.cuh"
@@ -136,6 +139,11 @@ __device__ float4 wait_words4(const uint64_t* p, uint32_t flag) {
   return make_float4(ll_float(a.x), ll_float(a.y), ll_float(b.x), ll_float(b.y));
 }
 
+__device__ __forceinline__ void trace_point(const V1DecodeRun& r, int64_t l, int point) {
+  if (r.trace != nullptr && l < r.L)
+    r.trace[(blockIdx.x * r.L + l) * kV1TracePoints + point] = global_ns();
+}
+
 // The weight stream: W_up (x_m and z rows as pairs) and W_down of each layer; both pooled (no
 // phase owns rows of a vector in place: every output is a word of its own).
 struct V1Plan {
@@ -148,7 +156,10 @@ struct V1Plan {
     if (phase % 2 == 0) return block_slice(L.w_up, r.E, r.I, r.I, w.claim_up);
     return block_slice(L.w_down, r.I, r.E, 0, w.claim_down);
   }
-  __device__ void producer_phase(int64_t phase) const { random_pause(r.jitter_ns, phase); }
+  __device__ void producer_phase(int64_t phase) const {
+    trace_point(r, phase / 2, 7 + phase % 2);
+    random_pause(r.jitter_ns, phase);
+  }
 };
 
 // Shared memory of the consumers besides the ring and xs.
@@ -426,12 +437,15 @@ __device__ void consumer(const V1DecodeRun& r, Ring& ring, bf16* xs, const Scrat
     const V1DecodeState& S = r.state[l];
     const LayerWords w(r, l);
     const auto f = static_cast<uint32_t>(8 * l);
+    const bool tracer = threadIdx.x == 0;
+    if (tracer) trace_point(r, l, 0);
     if (l == 0) {
       load_normed_input(r.x, nullptr, 0, r.E, L.norm, r.norm_eps, xs, sm.red);
     } else {
       load_normed_input(nullptr, LayerWords(r, l - 1).x, f - 3, r.E, L.norm, r.norm_eps, xs,
                         sm.red);
     }
+    if (tracer) trace_point(r, l, 1);
     if (has_tile)
       prefetch_tile(S.C + (blockIdx.x / T) * DH * DH + (blockIdx.x % T) * kTileCols, DH);
     random_pause(r.jitter_ns, 4 * l);
@@ -442,12 +456,15 @@ __device__ void consumer(const V1DecodeRun& r, Ring& ring, bf16* xs, const Scrat
       ll_store(w.z + j, __float_as_uint(z), f + 1);
     });
     consumers_sync();  // the scratch of the gate sums is free
+    if (tracer) trace_point(r, l, 2);
     random_pause(r.jitter_ns, 4 * l + 1);
     qkv_phase(r, L, S, w, f, sm);
     consumers_sync();
+    if (tracer) trace_point(r, l, 3);
     random_pause(r.jitter_ns, 4 * l + 2);
     if (has_tile) cell_phase(r, L, S, w, f, sm);
     consumers_sync();  // every warp is done with xs
+    if (tracer) trace_point(r, l, 4);
     random_pause(r.jitter_ns, 4 * l + 3);
     Watchdog dog;
     ll_read<kConsumers>(
@@ -457,6 +474,7 @@ __device__ void consumer(const V1DecodeRun& r, Ring& ring, bf16* xs, const Scrat
         },
         [&] { dog(); });
     consumers_sync();
+    if (tracer) trace_point(r, l, 5);
     const uint64_t* prev = l > 0 ? LayerWords(r, l - 1).x : nullptr;
     const bool last = l + 1 == r.L;
     consume<false>(ring, r.I, xs, [&](int64_t row, float a, float) {
@@ -469,6 +487,7 @@ __device__ void consumer(const V1DecodeRun& r, Ring& ring, bf16* xs, const Scrat
         ll_store(w.x + row, __float_as_uint(y), f + 5);
       }
     });
+    if (tracer) trace_point(r, l, 6);
   }
 }
 
@@ -524,6 +543,28 @@ const PersistentFacts& device_facts() {
   return f;
 }
 
+// The launch with a trace buffer, then (after it) the trace appended to path.
+void launch_traced(V1DecodeRun r, const char* path, Stream s) {
+  const auto G = static_cast<int64_t>(device_facts().sms);
+  const int64_t header[3] = {G, r.L, kV1TracePoints};
+  const auto n = static_cast<size_t>(G * r.L * kV1TracePoints);
+  DeviceBuffer trace(n * sizeof(unsigned long long));
+  XLSTM_CUDA_CHECK(cudaMemsetAsync(trace.get(), 0, trace.bytes(), s));
+  r.trace = trace.as<unsigned long long>();
+  launch_cooperative(v1_decode_kernel, dim3(static_cast<unsigned>(G)), dim3(kThreads),
+                     smem_bytes(r.E, r.I, r.NH), s, r);
+  std::vector<unsigned long long> host(n);
+  XLSTM_CUDA_CHECK(
+      cudaMemcpyAsync(host.data(), trace.get(), trace.bytes(), cudaMemcpyDeviceToHost, s));
+  XLSTM_CUDA_CHECK(cudaStreamSynchronize(s));
+  std::ofstream out(path, std::ios::binary | std::ios::app);
+  out.write(reinterpret_cast<const char*>(header), sizeof(header));
+  out.write(reinterpret_cast<const char*>(host.data()),
+            static_cast<std::streamsize>(n * sizeof(unsigned long long)));
+  if (!out)
+    throw Error(tagged("cuda", "cannot append the v1 decode trace to " + std::string(path)));
+}
+
 }  // namespace
 
 bool v1_decode_supported(int64_t E, int64_t I, int64_t NH) {
@@ -556,8 +597,13 @@ void v1_decode_run(const V1DecodeRun& r, Stream s) {
   const PersistentFacts& f = device_facts();
   const size_t words = v1_decode_words(r.E, r.I, r.NH, r.L);
   XLSTM_CUDA_CHECK(cudaMemsetAsync(r.words, 0, words * sizeof(uint64_t), s));
-  launch_cooperative(v1_decode_kernel, dim3(static_cast<unsigned>(f.sms)), dim3(kThreads),
-                     smem_bytes(r.E, r.I, r.NH), s, r);
+  static const char* trace_path = std::getenv("XLSTM_PD_TRACE");
+  if (trace_path != nullptr && !stream_is_capturing(s)) {
+    launch_traced(r, trace_path, s);
+  } else {
+    launch_cooperative(v1_decode_kernel, dim3(static_cast<unsigned>(f.sms)), dim3(kThreads),
+                       smem_bytes(r.E, r.I, r.NH), s, r);
+  }
   g_launches.fetch_add(1, std::memory_order_relaxed);
 }
 

@@ -47,7 +47,15 @@ struct V1DecodeRun {
   // Stress tests (XLSTM_PD_JITTER_NS=N when the model is made): each block's producer and
   // consumer warps sleep a random 0 .. jitter_ns at every phase.
   uint32_t jitter_ns = 0;
+  // Debugging (XLSTM_PD_TRACE=FILE, set by v1_decode_run): per block and layer, kV1TracePoints
+  // global-timer readings (ns) of its phase boundaries; null: none taken.
+  unsigned long long* trace = nullptr;
 };
+
+// The trace's points per (block, layer): the consumers at the layer's start, after the norm,
+// up, qkv, cell and out phases and after down (0 .. 6), the producer at the start of the
+// layer's W_up and W_down (7, 8).
+inline constexpr int kV1TracePoints = 9;
 
 // Whether this device and these shapes can run it: an sm_90 build and device, cooperative launch,
 // E ≤ 4096 and I multiples of 8, heads of DH = I / NH a multiple of 4 up to 2048 columns, no
@@ -56,7 +64,9 @@ struct V1DecodeRun {
 bool v1_decode_supported(int64_t E, int64_t I, int64_t NH);
 int64_t v1_decode_words(int64_t E, int64_t I, int64_t NH, int64_t L);
 
-// Enqueues the run on s (a clear of the words and one cooperative launch; capturable).
+// Enqueues the run on s (a clear of the words and one cooperative launch; capturable). With
+// XLSTM_PD_TRACE=FILE in the environment, an eager call (not one being captured) also waits for
+// the launch and appends its trace to FILE: int64 blocks, layers, points, then the readings.
 void v1_decode_run(const V1DecodeRun& r, Stream s);
 
 }  // namespace xlstm::cuda

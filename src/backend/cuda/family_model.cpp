@@ -313,10 +313,10 @@ class FamilyModel final : public ModelBackend {
   Workspace ws_;
   DeviceBuffer embedding_, out_norm_, head_;
   std::vector<std::unique_ptr<CudaBlock>> blocks_;
-  // XLSTM_FAMILY_PERSISTENT=1: decode of one sequence through runs of blocks in one launch each
-  // (CudaBlock::decode_run; mLSTM v1: decode_persistent_v1.cu). Off by default until it has been
-  // checked and measured on a GPU.
-  bool fused_decode_ = env_is("XLSTM_FAMILY_PERSISTENT", "1");
+  // Decode of one sequence through runs of blocks in one launch each where a block type can
+  // (CudaBlock::decode_run; mLSTM v1: decode_persistent_v1.cu); XLSTM_FAMILY_PERSISTENT=off: block
+  // by block.
+  bool fused_decode_ = env_not_off("XLSTM_FAMILY_PERSISTENT");
   // XLSTM_PD_JITTER_NS=N: random pauses in those kernels (stress tests; see CudaContext).
   uint32_t jitter_ns_ = env_nanoseconds("XLSTM_PD_JITTER_NS");
   // Prefill tokens per segment over the batch (default_segment_len), by the device's memory.
