@@ -31,6 +31,12 @@ if [ "$mode" = pack ]; then
   done
   # XLSTM_BEFORE=path/to/xlstm: another build of the CLI, for before/after benchmarks.
   if [ -n "${XLSTM_BEFORE:-}" ]; then cp "$XLSTM_BEFORE" .cuda_run/stage/bin/xlstm_before; fi
+  # XLSTM_VARIANTS="build-x/bin/xlstm ...": variant builds, as xlstm_x (the tree's name less
+  # "build-"), for trying compile-time settings side by side.
+  for v in ${XLSTM_VARIANTS:-}; do
+    tree=$(basename "$(dirname "$(dirname "$v")")")
+    cp "$v" ".cuda_run/stage/bin/xlstm_${tree#build-}"
+  done
   strip .cuda_run/stage/bin/*
   for tree in ${XLSTM_CPU_TREES:-}; do
     mkdir -p ".cuda_run/stage/trees/$tree/tests" ".cuda_run/stage/trees/$tree/bin"
