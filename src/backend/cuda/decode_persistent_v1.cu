@@ -233,6 +233,40 @@ __device__ void prefetch_tile(const float* C, int64_t DH) {
     asm volatile("prefetch.global.L2::evict_last [%0];" ::"l"(C + a * DH));
 }
 
+// Asks L2 for bytes at p, the lines split over every consumer thread of the grid (each line by
+// one of them).
+__device__ void prefetch_shared(const void* p, int64_t bytes) {
+  if (p == nullptr) return;
+  const auto at = reinterpret_cast<uintptr_t>(p);
+  const char* base = reinterpret_cast<const char*>(at & ~uintptr_t{127});
+  bytes += static_cast<int64_t>(at & 127);
+  const int64_t first = blockIdx.x * kConsumers + threadIdx.x, step = gridDim.x * kConsumers;
+  for (int64_t line = first; line * 128 < bytes; line += step)
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(base + line * 128));
+}
+
+// At a layer's start, its small vectors into L2 (and the next layer's norm weights): the trace
+// (XLSTM_PD_TRACE) showed the latency-bound phases (qkv, the cell, the next norm) each paying
+// DRAM round trips under the weight stream's load for loads that depend on nothing this token
+// computes.
+__device__ void prefetch_layer(const V1DecodeRun& r, int64_t l) {
+  const V1DecodeLayer& L = r.d_layers[l];
+  const V1DecodeState& S = r.state[l];
+  const int64_t E = r.E, I = r.I, NH = r.NH, f = 4;  // bytes per float
+  prefetch_shared(L.b_up, 2 * I * f);
+  prefetch_shared(L.conv_w, 4 * I * f);
+  prefetch_shared(L.conv_b, I * f);
+  for (const float* w : {L.q_w, L.k_w, L.v_w}) prefetch_shared(w, 4 * I * f);
+  for (const float* b : {L.q_b, L.k_b, L.v_b, L.outnorm, L.skip}) prefetch_shared(b, I * f);
+  prefetch_shared(L.gates, 2 * NH * 3 * I * f);
+  prefetch_shared(L.gates_b, 2 * NH * f);
+  prefetch_shared(L.b_down, E * f);
+  prefetch_shared(S.conv, 4 * I * f);
+  prefetch_shared(S.n, I * f);
+  prefetch_shared(S.m, NH * f);
+  if (l + 1 < r.L) prefetch_shared(r.d_layers[l + 1].norm, E * f);
+}
+
 // The groups of 4 features [g0, g1) of this block: a thread each.
 __device__ void qkv_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V1DecodeState& S,
                           const LayerWords& w, uint32_t f, const Scratch& sm) {
@@ -439,6 +473,7 @@ __device__ void consumer(const V1DecodeRun& r, Ring& ring, bf16* xs, const Scrat
     const auto f = static_cast<uint32_t>(8 * l);
     const bool tracer = threadIdx.x == 0;
     if (tracer) trace_point(r, l, 0);
+    if (r.prefetch_vectors) prefetch_layer(r, l);
     if (l == 0) {
       load_normed_input(r.x, nullptr, 0, r.E, L.norm, r.norm_eps, xs, sm.red);
     } else {

@@ -171,6 +171,7 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
       r.d_layers = run_layers_.as<cuda::V1DecodeLayer>() + l0;
       for (int64_t l = 0; l < r.L; ++l) r.state[l] = st[l0 + l];
       r.x = x, r.words = words, r.jitter_ns = ctx.jitter_ns;
+      r.prefetch_vectors = prefetch_vectors_;
       cuda::v1_decode_run(r, ctx.stream);
     }
     return true;
@@ -191,6 +192,7 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
   // The persistent decode's table of the run's weights (when this block starts a run).
   DeviceBuffer run_layers_;
   size_t run_layers_count_ = 0;
+  bool prefetch_vectors_ = cuda::env_is("XLSTM_PD_V1_PREFETCH", "on");
   int run_supported_ = -1;  // v1_decode_supported for this block's shapes; -1: not asked yet
 };
 
