@@ -7,6 +7,8 @@
 // tokens. Skips without a CUDA device or backend.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -954,8 +956,12 @@ class CudaOps : public ::testing::TestWithParam<OpCase> {};
 TEST_P(CudaOps, MatchesCpu) {
   XLSTM_SKIP_WITHOUT_CUDA();
   const OpCase& c = GetParam();
-  // Fresh inputs per case and per run of the suite (the seed is printed for replay).
-  const uint64_t seed = std::random_device{}() ^ (std::hash<std::string>{}(c.op) * 31);
+  // Fresh inputs per case and per run of the suite; the seed is printed, and XLSTM_OP_SEED=N
+  // replays it (with --gtest_filter naming the case).
+  const char* replay = std::getenv("XLSTM_OP_SEED");
+  const uint64_t seed = replay != nullptr
+                            ? std::strtoull(replay, nullptr, 10)
+                            : std::random_device{}() ^ (std::hash<std::string>{}(c.op) * 31);
   const auto outcomes = runners().at(c.op)(c, seed);
   for (const Outcome& o : outcomes) {
     EXPECT_LE(o.err, o.tol) << c.op << " " << o.what << " (seed " << seed << ")";
