@@ -7,9 +7,8 @@
 // tokens. Skips without a CUDA device or backend.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <random>

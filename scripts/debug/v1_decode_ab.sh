@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The persistent mLSTM v1 decode (XLSTM_FAMILY_PERSISTENT, on unless off) against the per-kernel decode on the
-# GPU machine, interleaved in one call: its tests first (with a timeout: a dependency bug in the
-# kernel traps after 10 s rather than hanging), then decode B=1 tok/s of the 1.3B stacks and the
+# The persistent mLSTM v1 decode (XLSTM_FAMILY_PERSISTENT=on, the default) against the per-kernel
+# decode (=off) on the GPU machine, interleaved in one call: its tests first (with a timeout: a
+# dependency bug in the kernel traps after 10 s rather than hanging), then decode B=1 tok/s of the 1.3B stacks and the
 # all-sLSTM stack with the variable off and on, and with build/bin/xlstm_before where the bundle
 # has it (XLSTM_BEFORE at pack time: the sLSTM decode changes show there), then (PROFILE=1) ncu's
 # per-kernel sums of one fused decode step. From a bundle made here:

@@ -33,7 +33,6 @@ def main():
     runs = list(launches(a.file))[a.skip:]
     if not runs:
         sys.exit(f"{a.file}: no launch after skipping {a.skip}")
-    cons = slice(0, 7)
     totals = {}
     for k, t in enumerate(runs):
         G, L, P = t.shape
