@@ -93,7 +93,12 @@ struct LayerWords {
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 
-constexpr int kLoadBatch = 8;                        // rows of C in flight per thread
+// Rows of C per batch and thread (two batches in flight: the next is asked for before this one
+// is updated).
+#ifndef XLSTM_PD_V1_LOADS
+#define XLSTM_PD_V1_LOADS 8
+#endif
+constexpr int kLoadBatch = XLSTM_PD_V1_LOADS;
 constexpr uint64_t kWatchdogNs = 10'000'000'000ull;  // generous: memcheck runs slowly
 
 __device__ __forceinline__ unsigned long long global_ns() {
@@ -180,7 +185,12 @@ __device__ void load_normed_input(const float* x_in, const uint64_t* xw, uint32_
                                   const float* w, float eps, bf16* xs, float* red) {
   constexpr int kPer = kMaxE / kConsumers;
   const int tid = threadIdx.x;
-  float v[kPer];
+  float v[kPer], wv[kPer];  // the weights asked for before the wait on x
+#pragma unroll
+  for (int i = 0; i < kPer; ++i) {
+    const int64_t e = tid + i * kConsumers;
+    wv[i] = e < E ? w[e] : 0.0f;
+  }
   if (x_in != nullptr) {
 #pragma unroll
     for (int i = 0; i < kPer; ++i) {
@@ -188,25 +198,25 @@ __device__ void load_normed_input(const float* x_in, const uint64_t* xw, uint32_
       v[i] = e < E ? __ldcg(x_in + e) : 0.0f;
     }
   } else {
-    uint64_t wv[kPer];
+    uint64_t xv[kPer];
 #pragma unroll
     for (int i = 0; i < kPer; ++i) {
       const int64_t e = tid + i * kConsumers;
-      wv[i] = e < E ? ll_load(xw + e) : static_cast<uint64_t>(flag) << 32;
+      xv[i] = e < E ? ll_load(xw + e) : static_cast<uint64_t>(flag) << 32;
     }
     Watchdog dog;
     for (bool all = false; !all;) {
       all = true;
 #pragma unroll
       for (int i = 0; i < kPer; ++i) {
-        if (ll_has(wv[i], flag)) continue;
-        wv[i] = ll_load(xw + tid + i * kConsumers);
+        if (ll_has(xv[i], flag)) continue;
+        xv[i] = ll_load(xw + tid + i * kConsumers);
         all = false;
       }
       if (!all) dog();
     }
 #pragma unroll
-    for (int i = 0; i < kPer; ++i) v[i] = ll_float(wv[i]);
+    for (int i = 0; i < kPer; ++i) v[i] = ll_float(xv[i]);
   }
   const auto n = static_cast<float>(E);
   float sum = 0.0f;
@@ -222,9 +232,20 @@ __device__ void load_normed_input(const float* x_in, const uint64_t* xw, uint32_
 #pragma unroll
   for (int i = 0; i < kPer; ++i) {
     const int64_t e = tid + i * kConsumers;
-    if (e < E) xs[e] = __float2bfloat16((v[i] - mean) * r * w[e]);
+    if (e < E) xs[e] = __float2bfloat16((v[i] - mean) * r * wv[i]);
   }
   consumers_sync();
+}
+
+// Rows a0, a0 + kRowGroups, .. (kLoadBatch of them) of a tile's columns at Cb (row stride DH);
+// rows past DH: zeros, not loaded.
+__device__ __forceinline__ void load_rows(const float* Cb, int64_t DH, int64_t a0,
+                                          float4 (&rows)[kLoadBatch]) {
+#pragma unroll
+  for (int i = 0; i < kLoadBatch; ++i) {
+    const int64_t a = a0 + i * kRowGroups;
+    rows[i] = a < DH ? load4(Cb + a * DH) : make_float4(0, 0, 0, 0);
+  }
 }
 
 // While W_up streams: the tile's rows of C into L2, so that the cell's loads hit it.
@@ -267,29 +288,41 @@ __device__ void prefetch_layer(const V1DecodeRun& r, int64_t l) {
   if (l + 1 < r.L) prefetch_shared(r.d_layers[l + 1].norm, E * f);
 }
 
-// The groups of 4 features [g0, g1) of this block: a thread each.
+// The groups of 4 features [g0, g1) of this block: a thread each. Every load that does not
+// depend on x_m (weights, the conv window, the first gate weights) is asked for before the wait
+// on it: the phase is a chain of latencies, not of bytes.
 __device__ void qkv_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V1DecodeState& S,
                           const LayerWords& w, uint32_t f, const Scratch& sm) {
   const int64_t I = r.I, NH = r.NH, G = gridDim.x, groups = I / 4;
   const int64_t g0 = blockIdx.x * groups / G, g1 = (blockIdx.x + 1) * groups / G;
   const int64_t g = g0 + threadIdx.x, fe = 4 * g;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t nf = 4 * (g1 - g0);
+  // The gate weights of this warp's first row and its lane's first feature (all of them where a
+  // block has a row per warp and at most 32 features, as at the 1.3B shape).
+  float gw_first[3] = {0.0f, 0.0f, 0.0f};
+  if (warp < 2 * NH && lane < nf) {
+    const float* wr = L.gates + warp * 3 * I + 4 * g0 + lane;
+    gw_first[0] = wr[0], gw_first[1] = wr[I], gw_first[2] = wr[2 * I];
+  }
   if (g < g1) {
-    const float4 xm = wait_words4(w.xm + fe, f + 1);
     float4 taps[4];
     load_taps4(L.conv_w, fe, taps);
     const float4 b4 = L.conv_b != nullptr ? make_float4(L.conv_b[fe], L.conv_b[fe + 1],
                                                         L.conv_b[fe + 2], L.conv_b[fe + 3])
                                           : make_float4(0, 0, 0, 0);
+    const BlockProj4 pq = BlockProj4::load(L.q_w, L.q_b, fe),
+                     pk = BlockProj4::load(L.k_w, L.k_b, fe);
+    const BlockProj4 pv = BlockProj4::load(L.v_w, L.v_b, fe);
     float* st = S.conv + fe;  // window entry j at st[j·I], newest last
     float4 win[4];
 #pragma unroll
     for (int j = 0; j < 3; ++j) win[j] = load4(st + (j + 1) * I);
-    win[3] = xm;
+    win[3] = wait_words4(w.xm + fe, f + 1);
 #pragma unroll
     for (int j = 0; j < 4; ++j) store4(st + j * I, win[j]);
     const float4 c = conv4(b4, taps, win, true);
-    const float4 q = block_proj4(L.q_w, L.q_b, fe, c), k = block_proj4(L.k_w, L.k_b, fe, c);
-    const float4 v = block_proj4(L.v_w, L.v_b, fe, xm);
+    const float4 q = pq(c), k = pk(c), v = pv(win[3]);
     const float scale = sqrtf(static_cast<float>(I / NH));
     const float qv[4] = {q.x, q.y, q.z, q.w}, kv[4] = {k.x, k.y, k.z, k.w};
     const float vv[4] = {v.x, v.y, v.z, v.w}, cv[4] = {c.x, c.y, c.z, c.w};
@@ -307,15 +340,14 @@ __device__ void qkv_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V1
   consumers_sync();
   // This block's partial sum of each gate row over its features' q | k | v: a warp per row, its
   // lanes over the features (one round of coalesced loads of the gate weights).
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t nf = 4 * (g1 - g0);
   for (int64_t o = warp; o < 2 * NH; o += kConsumerWarps) {
     const float* wr = L.gates + o * 3 * I + 4 * g0;
     float p = 0.0f;
     for (int64_t j = lane; j < nf; j += 32) {
-      p += sm.feat[j] * wr[j];
-      p += sm.feat[kMaxFeatures + j] * wr[I + j];
-      p += sm.feat[2 * kMaxFeatures + j] * wr[2 * I + j];
+      const bool first = o == warp && j == lane;
+      p += sm.feat[j] * (first ? gw_first[0] : wr[j]);
+      p += sm.feat[kMaxFeatures + j] * (first ? gw_first[1] : wr[I + j]);
+      p += sm.feat[2 * kMaxFeatures + j] * (first ? gw_first[2] : wr[2 * I + j]);
     }
     p = warp_sum(p);
     if (lane == 0) ll_store(w.gp + blockIdx.x * 2 * NH + o, __float_as_uint(p), f + 2);
@@ -338,6 +370,13 @@ __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V
     n_old[i] = a < DH ? __ldcg(S.n + head * DH + a) : 0.0f;
   }
   if (tid == 0) sm.m_old[0] = __ldcg(S.m + head);
+  // The tile's first rows of C, asked for before the waits on q, k, v and the gates.
+  const int tx = tid % kColThreads, ty = tid / kColThreads;
+  const bool col = 4 * tx < nv;
+  float* Cb = S.C + head * DH * DH + d0 + 4 * tx;
+  constexpr int64_t kStep = kRowGroups * kLoadBatch;  // rows of a batch
+  float4 cv[kLoadBatch];
+  if (col) load_rows(Cb, DH, ty, cv);
   Watchdog dog;
   const float inv_scale = 1.0f / sqrtf(static_cast<float>(DH));
   ll_read<kConsumers>(
@@ -374,27 +413,22 @@ __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V
   }
   qn = consumer_sum(qn, sm.red);
   const float denom = fmaxf(fabsf(qn), expf(-m_new)) + r.cell_eps;
-  // C' = f'·C + i'·k vᵀ for the tile, and its q̂ᵀC' by row group.
-  const int tx = tid % kColThreads, ty = tid / kColThreads;
-  const bool col = 4 * tx < nv;
+  // C' = f'·C + i'·k vᵀ for the tile, and its q̂ᵀC' by row group; the next batch's rows asked
+  // for before this batch's update.
   float4 acc = make_float4(0, 0, 0, 0);
   if (col) {
-    const int64_t e = head * DH + d0 + 4 * tx;
-    const float4 vd = wait_words4(w.v + e, f + 2);
-    float* Cb = S.C + head * DH * DH + d0 + 4 * tx;
-    for (int64_t a0 = ty; a0 < DH; a0 += kRowGroups * kLoadBatch) {
-      float4 cv[kLoadBatch];
-#pragma unroll
-      for (int i = 0; i < kLoadBatch; ++i) {
-        const int64_t a = a0 + i * kRowGroups;
-        cv[i] = a < DH ? load4(Cb + a * DH) : make_float4(0, 0, 0, 0);
-      }
+    const float4 vd = wait_words4(w.v + head * DH + d0 + 4 * tx, f + 2);
+    for (int64_t a0 = ty; a0 < DH; a0 += kStep) {
+      float4 next[kLoadBatch];
+      load_rows(Cb, DH, a0 + kStep, next);
 #pragma unroll
       for (int i = 0; i < kLoadBatch; ++i) {
         const int64_t a = a0 + i * kRowGroups;
         if (a >= DH) break;
         store4(Cb + a * DH, update4(cv[i], f_act, i_act * sm.k[a], vd, sm.q[a], acc));
       }
+#pragma unroll
+      for (int i = 0; i < kLoadBatch; ++i) cv[i] = next[i];
     }
   }
   sm.partial[ty][tx] = acc;
@@ -545,7 +579,12 @@ size_t smem_bytes(int64_t E, int64_t I, int64_t NH) {
   return header_bytes(I / NH) + kStages * kStageBytes + static_cast<size_t>(std::max(E, I)) * 2;
 }
 
-__global__ void __launch_bounds__(kThreads, 1) v1_decode_kernel(V1DecodeRun r) {
+// Registers: all that one block of kThreads per SM may have (64K per SM, in steps of 8 per
+// thread): the cell keeps two batches of C rows in flight. (__launch_bounds__(kThreads, 1) let
+// ptxas stop at 168 and spill.)
+constexpr int kRegsPerThread = 65536 / kThreads / 8 * 8;
+
+__global__ void __maxnreg__(kRegsPerThread) v1_decode_kernel(V1DecodeRun r) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   extern __shared__ __align__(1024) char smem[];
   const int64_t DH = r.I / r.NH;

@@ -48,7 +48,7 @@ struct V1DecodeRun {
   // consumer warps sleep a random 0 .. jitter_ns at every phase.
   uint32_t jitter_ns = 0;
   // Each layer's small vectors asked into L2 at its start (XLSTM_PD_V1_PREFETCH=on; off by
-  // default until measured on a GPU: scripts/debug/v1_prefetch_ab.sh).
+  // default until measured on a GPU: scripts/debug/v1_variants_ab.sh).
   bool prefetch_vectors = false;
   // Debugging (XLSTM_PD_TRACE=FILE, set by v1_decode_run): per block and layer, kV1TracePoints
   // global-timer readings (ns) of its phase boundaries; null: none taken.

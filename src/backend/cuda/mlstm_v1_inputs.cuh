@@ -37,21 +37,38 @@ __device__ __forceinline__ float4 conv4(float4 acc, const float4 (&taps)[4], con
 }
 
 // out[u] = bias[f + u] + Σ_e in[e] · W[f + u, e] for u = 0..3, e in order (W [I, 4], the block
-// of features f..f+3; bias may be null): the q/k/v kernels' sums.
+// of features f..f+3; bias may be null): the q/k/v kernels' sums. Loaded apart from the sums, so
+// that a caller can ask for the weights before its input is there.
+struct BlockProj4 {
+  float4 w[4];
+  float bias[4];
+  __device__ __forceinline__ static BlockProj4 load(const float* W, const float* b, int64_t f) {
+    BlockProj4 p;
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      p.w[u] = load4(W + (f + u) * 4);
+      p.bias[u] = b != nullptr ? b[f + u] : 0.0f;
+    }
+    return p;
+  }
+  __device__ __forceinline__ float4 operator()(float4 in) const {
+    float out[4];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      float acc = bias[u];
+      acc += in.x * w[u].x;
+      acc += in.y * w[u].y;
+      acc += in.z * w[u].z;
+      acc += in.w * w[u].w;
+      out[u] = acc;
+    }
+    return make_float4(out[0], out[1], out[2], out[3]);
+  }
+};
+
 __device__ __forceinline__ float4 block_proj4(const float* W, const float* bias, int64_t f,
                                               float4 in) {
-  float out[4];
-#pragma unroll
-  for (int u = 0; u < 4; ++u) {
-    const float4 wv = load4(W + (f + u) * 4);
-    float acc = bias != nullptr ? bias[f + u] : 0.0f;
-    acc += in.x * wv.x;
-    acc += in.y * wv.y;
-    acc += in.z * wv.z;
-    acc += in.w * wv.w;
-    out[u] = acc;
-  }
-  return make_float4(out[0], out[1], out[2], out[3]);
+  return BlockProj4::load(W, bias, f)(in);
 }
 
 }  // namespace xlstm::cuda
