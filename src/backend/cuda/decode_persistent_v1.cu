@@ -357,7 +357,7 @@ __device__ void qkv_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V1
 // The cell of this block's tile (head, columns [d0, d0 + nv)), then the head's norm and output
 // gate for those columns (see the top of the file).
 __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V1DecodeState& S,
-                           const LayerWords& w, uint32_t f, const Scratch& sm) {
+                           const LayerWords& w, uint32_t f, const Scratch& sm, int64_t l) {
   const int64_t NH = r.NH, DH = r.I / NH, T = tiles_per_head(DH), G = gridDim.x;
   const int64_t head = blockIdx.x / T, tile = blockIdx.x % T, d0 = tile * kTileCols;
   const int64_t nv = min(static_cast<int64_t>(kTileCols), DH - d0);
@@ -413,6 +413,7 @@ __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V
   }
   qn = consumer_sum(qn, sm.red);
   const float denom = fmaxf(fabsf(qn), expf(-m_new)) + r.cell_eps;
+  if (tid == 0) trace_point(r, l, 9);
   // C' = f'·C + i'·k vᵀ for the tile, and its q̂ᵀC' by row group; the next batch's rows asked
   // for before this batch's update.
   float4 acc = make_float4(0, 0, 0, 0);
@@ -433,6 +434,7 @@ __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V
   }
   sm.partial[ty][tx] = acc;
   consumers_sync();
+  if (tid == 0) trace_point(r, l, 10);
   if (tid < kColThreads && 4 * tid < nv) {
     float4 s = make_float4(0, 0, 0, 0);
     for (int g = 0; g < kRowGroups; ++g) {
@@ -464,6 +466,7 @@ __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V
   }
   __threadfence();  // the stats seen come before this block's stores of the new n and m
   consumers_sync();
+  if (tid == 0) trace_point(r, l, 11);
   float mean = 0.0f;
   for (int64_t t = 0; t < T; ++t)
     mean += static_cast<float>(min(static_cast<int64_t>(kTileCols), DH - t * kTileCols)) *
@@ -531,7 +534,7 @@ __device__ void consumer(const V1DecodeRun& r, Ring& ring, bf16* xs, const Scrat
     consumers_sync();
     if (tracer) trace_point(r, l, 3);
     random_pause(r.jitter_ns, 4 * l + 2);
-    if (has_tile) cell_phase(r, L, S, w, f, sm);
+    if (has_tile) cell_phase(r, L, S, w, f, sm, l);
     consumers_sync();  // every warp is done with xs
     if (tracer) trace_point(r, l, 4);
     random_pause(r.jitter_ns, 4 * l + 3);

@@ -57,8 +57,9 @@ struct V1DecodeRun {
 
 // The trace's points per (block, layer): the consumers at the layer's start, after the norm,
 // up, qkv, cell and out phases and after down (0 .. 6), the producer at the start of the
-// layer's W_up and W_down (7, 8).
-inline constexpr int kV1TracePoints = 9;
+// layer's W_up and W_down (7, 8), and in blocks with a cell tile: after the waits for q, k and
+// the gates (9), after the tile's C (10) and after the wait for the head's stats (11).
+inline constexpr int kV1TracePoints = 12;
 
 // Whether this device and these shapes can run it: an sm_90 build and device, cooperative launch,
 // E ≤ 4096 and I multiples of 8, heads of DH = I / NH a multiple of 4 up to 2048 columns, no
