@@ -171,12 +171,13 @@ struct V1Plan {
 struct Scratch {
   float4 (*partial)[kColThreads];  // [kRowGroups][kColThreads] the tile's q̂ᵀC' per row group
   float* red;                      // [kConsumerWarps] consumer_sum
-  float* feat;                     // [3 · kMaxFeatures] q | k | v of the block's features
-  float* gate_parts;               // [2 · kMaxBlocks] i | f partials of the tile's head
-  float* tile_stats;               // [2 · kMaxTiles] mean | squared deviations per tile
-  float* h;                        // [kTileCols]
-  float* m_old;                    // [1]
-  float *q, *k;                    // [DH] q̂ and k of the tile's head
+  float* feat;  // [3 · kMaxFeatures] q | k | v of the block's features (qkv), then x + b_down
+                // of its static rows of W_down (down)
+  float* gate_parts;  // [2 · kMaxBlocks] i | f partials of the tile's head
+  float* tile_stats;  // [2 · kMaxTiles] mean | squared deviations per tile
+  float* h;           // [kTileCols]
+  float* m_old;       // [1]
+  float *q, *k;       // [DH] q̂ and k of the tile's head
 };
 
 // xs = bf16(LayerNorm(x) · w) over E (biased variance, eps): x from x_in or, once they carry
@@ -538,6 +539,20 @@ __device__ void consumer(const V1DecodeRun& r, Ring& ring, bf16* xs, const Scrat
     consumers_sync();  // every warp is done with xs
     if (tracer) trace_point(r, l, 4);
     random_pause(r.jitter_ns, 4 * l + 3);
+    const uint64_t* prev = l > 0 ? LayerWords(r, l - 1).x : nullptr;
+    // x before this layer (present: the norm waited for every word of it) and the bias of the
+    // block's static rows of W_down into shared memory (free since qkv), asked for before the
+    // wait on the out words: the rows' outputs then take no round trip in lane 0.
+    const Slice down = block_slice(L.w_down, r.I, r.E, 0, w.claim_down);
+    const bool staged = down.r1 - down.r0 <= 3 * kMaxFeatures;
+    const auto residual = [&](int64_t row) {  // x before this layer plus the bias
+      const float x = prev != nullptr ? ll_float(wait_word(prev + row, f - 3)) : __ldcg(r.x + row);
+      return x + (L.b_down != nullptr ? L.b_down[row] : 0.0f);
+    };
+    if (staged) {
+      for (int64_t row = down.r0 + threadIdx.x; row < down.r1; row += kConsumers)
+        sm.feat[row - down.r0] = residual(row);
+    }
     Watchdog dog;
     ll_read<kConsumers>(
         w.out, r.I, f + 4,
@@ -547,12 +562,10 @@ __device__ void consumer(const V1DecodeRun& r, Ring& ring, bf16* xs, const Scrat
         [&] { dog(); });
     consumers_sync();
     if (tracer) trace_point(r, l, 5);
-    const uint64_t* prev = l > 0 ? LayerWords(r, l - 1).x : nullptr;
     const bool last = l + 1 == r.L;
     consume<false>(ring, r.I, xs, [&](int64_t row, float a, float) {
-      // x of the row before this layer (present: the norm waited for every word of it).
-      const float x = prev != nullptr ? ll_float(wait_word(prev + row, f - 3)) : __ldcg(r.x + row);
-      const float y = a + (L.b_down != nullptr ? L.b_down[row] : 0.0f) + x;
+      const bool is_staged = staged && row >= down.r0 && row < down.r1;
+      const float y = a + (is_staged ? sm.feat[row - down.r0] : residual(row));
       if (last) {
         r.x[row] = y;
       } else {
