@@ -355,6 +355,50 @@ __device__ void qkv_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V1
   }
 }
 
+// The cell's inputs from other blocks: q̂ and k of the tile's head into shared memory and every
+// block's gate partials of the head, all asked for before any is waited on (one round trip
+// where each was its own).
+__device__ void read_head_inputs(const V1DecodeRun& r, const LayerWords& w, uint32_t f,
+                                 int64_t head, const Scratch& sm, Watchdog& dog) {
+  constexpr int kPer = kMaxDH / 2 / kConsumers;  // pairs of words per thread and vector
+  const int64_t NH = r.NH, DH = r.I / NH, pairs = DH / 2, G = gridDim.x;
+  const int tid = threadIdx.x;
+  const uint64_t* qs = w.qs + head * DH;
+  const uint64_t* ks = w.ks + head * DH;
+  const uint64_t* gp = w.gp + tid * 2 * NH + head;  // block tid's partials: i at 0, f at NH
+  const bool has_gate = tid < G;
+  const uint64_t empty = static_cast<uint64_t>(f + 2) << 32;
+  ulonglong2 qw[kPer], kw[kPer];
+#pragma unroll
+  for (int i = 0; i < kPer; ++i) {
+    const int64_t p = tid + i * kConsumers;
+    qw[i] = p < pairs ? ll_load2(qs + 2 * p) : make_ulonglong2(empty, empty);
+    kw[i] = p < pairs ? ll_load2(ks + 2 * p) : make_ulonglong2(empty, empty);
+  }
+  uint64_t gi = has_gate ? ll_load(gp) : empty, gf = has_gate ? ll_load(gp + NH) : empty;
+  for (bool all = false; !all;) {
+    all = true;
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      const int64_t p = tid + i * kConsumers;
+      if (!ll_has(qw[i], f + 2)) qw[i] = ll_load2(qs + 2 * p), all = false;
+      if (!ll_has(kw[i], f + 2)) kw[i] = ll_load2(ks + 2 * p), all = false;
+    }
+    if (!ll_has(gi, f + 2)) gi = ll_load(gp), all = false;
+    if (!ll_has(gf, f + 2)) gf = ll_load(gp + NH), all = false;
+    if (!all) dog();
+  }
+  const float inv_scale = 1.0f / sqrtf(static_cast<float>(DH));
+#pragma unroll
+  for (int i = 0; i < kPer; ++i) {
+    const int64_t p = tid + i * kConsumers;
+    if (p >= pairs) continue;
+    sm.q[2 * p] = ll_float(qw[i].x) * inv_scale, sm.q[2 * p + 1] = ll_float(qw[i].y) * inv_scale;
+    sm.k[2 * p] = ll_float(kw[i].x), sm.k[2 * p + 1] = ll_float(kw[i].y);
+  }
+  if (has_gate) sm.gate_parts[tid] = ll_float(gi), sm.gate_parts[kMaxBlocks + tid] = ll_float(gf);
+}
+
 // The cell of this block's tile (head, columns [d0, d0 + nv)), then the head's norm and output
 // gate for those columns (see the top of the file).
 __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V1DecodeState& S,
@@ -379,19 +423,7 @@ __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V
   float4 cv[kLoadBatch];
   if (col) load_rows(Cb, DH, ty, cv);
   Watchdog dog;
-  const float inv_scale = 1.0f / sqrtf(static_cast<float>(DH));
-  ll_read<kConsumers>(
-      w.qs + head * DH, DH, f + 2,
-      [&](int64_t i, uint32_t bits) { sm.q[i] = __uint_as_float(bits) * inv_scale; },
-      [&] { dog(); });
-  ll_read<kConsumers>(
-      w.ks + head * DH, DH, f + 2,
-      [&](int64_t i, uint32_t bits) { sm.k[i] = __uint_as_float(bits); }, [&] { dog(); });
-  if (tid < G) {
-    const uint64_t* p = w.gp + tid * 2 * NH + head;
-    sm.gate_parts[tid] = ll_float(wait_word(p, f + 2));
-    sm.gate_parts[kMaxBlocks + tid] = ll_float(wait_word(p + NH, f + 2));
-  }
+  read_head_inputs(r, w, f, head, sm, dog);
   consumers_sync();
   // The gates: the bias plus every block's partial, lanes over the blocks and then the warp's
   // butterfly (each pair adds the same two values in every lane: the same sums in every thread).
