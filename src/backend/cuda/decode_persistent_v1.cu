@@ -478,6 +478,16 @@ __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V
     sm.h[4 * tid + 2] = s.z / denom, sm.h[4 * tid + 3] = s.w / denom;
   }
   consumers_sync();
+  // The output gate's inputs of this thread's column, asked for before the wait on the head's
+  // stats (z and c have long been published).
+  const int64_t e_out = head * DH + d0 + tid;
+  const bool out_col = tid < nv;
+  uint64_t wz = 0, wc = 0;
+  float out_w = 0.0f, skip_w = 0.0f;
+  if (out_col) {
+    wz = ll_load(w.z + e_out), wc = ll_load(w.c + e_out);
+    out_w = L.outnorm[e_out], skip_w = L.skip[e_out];
+  }
   // The tile's mean and squared deviations of h, for the head's LayerNorm (Chan's combination).
   if (tid < 32) {
     const bool in = tid < nv;
@@ -512,15 +522,13 @@ __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V
           static_cast<float>(min(static_cast<int64_t>(kTileCols), DH - t * kTileCols)) * d * d;
   }
   const float rstd = 1.0f / sqrtf(m2 / static_cast<float>(DH) + r.norm_eps);
-  if (tid < nv) {
-    const int64_t e = head * DH + d0 + tid;
-    uint64_t wz = ll_load(w.z + e), wc = ll_load(w.c + e);  // both asked for at once
-    if (!ll_has(wz, f + 1)) wz = wait_word(w.z + e, f + 1);
-    if (!ll_has(wc, f + 2)) wc = wait_word(w.c + e, f + 2);
+  if (out_col) {
+    if (!ll_has(wz, f + 1)) wz = wait_word(w.z + e_out, f + 1);
+    if (!ll_has(wc, f + 2)) wc = wait_word(w.c + e_out, f + 2);
     const float z = ll_float(wz), c = ll_float(wc);
-    const float normed = (sm.h[tid] - mean) * rstd * L.outnorm[e];
-    const float out = gate_output(normed, z, V1Skip{L.skip + e, &c}, 0);
-    ll_store(w.out + e, __bfloat16_as_ushort(__float2bfloat16(out)), f + 4);
+    const float normed = (sm.h[tid] - mean) * rstd * out_w;
+    const float out = gate_output(normed, z, V1Skip{&skip_w, &c}, 0);
+    ll_store(w.out + e_out, __bfloat16_as_ushort(__float2bfloat16(out)), f + 4);
   }
   // Every tile of the head has its stats in, so has read the old n and m: the new ones.
   if (tile == 0) {
