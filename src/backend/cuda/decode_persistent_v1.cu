@@ -267,6 +267,19 @@ __device__ void prefetch_shared(const void* p, int64_t bytes) {
     asm volatile("prefetch.global.L2 [%0];" ::"l"(base + line * 128));
 }
 
+// The up biases of the rows this warp will take from the block's static share into L1 (lane 0
+// adds them to each row's sums: a round trip per row otherwise). Static unit k of the phase goes
+// to warp k % kConsumerWarps (consume<>), so the lanes split warp w's units w, w + 8, ...
+__device__ void prefetch_up_biases(const V1DecodeRun& r, const V1DecodeLayer& L,
+                                   const LayerWords& w) {
+  const Slice up = block_slice(L.w_up, r.E, r.I, r.I, w.claim_up);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  for (int64_t j = up.r0 + warp + kConsumerWarps * lane; j < up.r1; j += kConsumers) {
+    asm volatile("prefetch.global.L1 [%0];" ::"l"(L.b_up + j));
+    asm volatile("prefetch.global.L1 [%0];" ::"l"(L.b_up + r.I + j));
+  }
+}
+
 // At a layer's start, its small vectors into L2 (and the next layer's norm weights): the trace
 // (XLSTM_PD_TRACE) showed the latency-bound phases (qkv, the cell, the next norm) each paying
 // DRAM round trips under the weight stream's load for loads that depend on nothing this token
@@ -552,6 +565,7 @@ __device__ void consumer(const V1DecodeRun& r, Ring& ring, bf16* xs, const Scrat
     const bool tracer = threadIdx.x == 0;
     if (tracer) trace_point(r, l, 0);
     if (r.prefetch_vectors) prefetch_layer(r, l);
+    if (L.b_up != nullptr) prefetch_up_biases(r, L, w);
     if (l == 0) {
       load_normed_input(r.x, nullptr, 0, r.E, L.norm, r.norm_eps, xs, sm.red);
     } else {
@@ -563,8 +577,8 @@ __device__ void consumer(const V1DecodeRun& r, Ring& ring, bf16* xs, const Scrat
       prefetch_tile(S.C + (blockIdx.x / T) * DH * DH + (blockIdx.x % T) * kTileCols, DH);
     random_pause(r.jitter_ns, 4 * l);
     consume<true>(ring, r.E, xs, [&](int64_t j, float a, float b) {
-      const float xm = a + (L.b_up != nullptr ? L.b_up[j] : 0.0f);
-      const float z = b + (L.b_up != nullptr ? L.b_up[r.I + j] : 0.0f);
+      const float xm = a + (L.b_up != nullptr ? __ldg(L.b_up + j) : 0.0f);
+      const float z = b + (L.b_up != nullptr ? __ldg(L.b_up + r.I + j) : 0.0f);
       ll_store(w.xm + j, __float_as_uint(xm), f + 1);
       ll_store(w.z + j, __float_as_uint(z), f + 1);
     });
