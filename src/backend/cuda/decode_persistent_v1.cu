@@ -176,6 +176,7 @@ struct Scratch {
   float* gate_parts;  // [2 · kMaxBlocks] i | f partials of the tile's head
   float* tile_stats;  // [2 · kMaxTiles] mean | squared deviations per tile
   float* h;           // [kTileCols]
+  float* v;           // [kTileCols] v of the tile's columns
   float* m_old;       // [1]
   float *q, *k;       // [DH] q̂ and k of the tile's head
 };
@@ -368,11 +369,12 @@ __device__ void qkv_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V1
   }
 }
 
-// The cell's inputs from other blocks: q̂ and k of the tile's head into shared memory and every
-// block's gate partials of the head, all asked for before any is waited on (one round trip
-// where each was its own).
+// The cell's inputs from other blocks: q̂ and k of the tile's head, v of its columns
+// [d0, d0 + nv) into shared memory and every block's gate partials of the head, all asked for
+// before any is waited on (one round trip where each was its own).
 __device__ void read_head_inputs(const V1DecodeRun& r, const LayerWords& w, uint32_t f,
-                                 int64_t head, const Scratch& sm, Watchdog& dog) {
+                                 int64_t head, int64_t d0, int64_t nv, const Scratch& sm,
+                                 Watchdog& dog) {
   constexpr int kPer = kMaxDH / 2 / kConsumers;  // pairs of words per thread and vector
   const int64_t NH = r.NH, DH = r.I / NH, pairs = DH / 2, G = gridDim.x;
   const int tid = threadIdx.x;
@@ -389,6 +391,9 @@ __device__ void read_head_inputs(const V1DecodeRun& r, const LayerWords& w, uint
     kw[i] = p < pairs ? ll_load2(ks + 2 * p) : make_ulonglong2(empty, empty);
   }
   uint64_t gi = has_gate ? ll_load(gp) : empty, gf = has_gate ? ll_load(gp + NH) : empty;
+  const uint64_t* vs = w.v + head * DH + d0 + 2 * tid;  // a pair of the tile's columns
+  const bool has_v = 2 * tid < nv;                      // nv: a multiple of 4
+  ulonglong2 vw = has_v ? ll_load2(vs) : make_ulonglong2(empty, empty);
   for (bool all = false; !all;) {
     all = true;
 #pragma unroll
@@ -399,6 +404,7 @@ __device__ void read_head_inputs(const V1DecodeRun& r, const LayerWords& w, uint
     }
     if (!ll_has(gi, f + 2)) gi = ll_load(gp), all = false;
     if (!ll_has(gf, f + 2)) gf = ll_load(gp + NH), all = false;
+    if (!ll_has(vw, f + 2)) vw = ll_load2(vs), all = false;
     if (!all) dog();
   }
   const float inv_scale = 1.0f / sqrtf(static_cast<float>(DH));
@@ -410,6 +416,7 @@ __device__ void read_head_inputs(const V1DecodeRun& r, const LayerWords& w, uint
     sm.k[2 * p] = ll_float(kw[i].x), sm.k[2 * p + 1] = ll_float(kw[i].y);
   }
   if (has_gate) sm.gate_parts[tid] = ll_float(gi), sm.gate_parts[kMaxBlocks + tid] = ll_float(gf);
+  if (has_v) sm.v[2 * tid] = ll_float(vw.x), sm.v[2 * tid + 1] = ll_float(vw.y);
 }
 
 // The cell of this block's tile (head, columns [d0, d0 + nv)), then the head's norm and output
@@ -435,8 +442,10 @@ __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V
   constexpr int64_t kStep = kRowGroups * kLoadBatch;  // rows of a batch
   float4 cv[kLoadBatch];
   if (col) load_rows(Cb, DH, ty, cv);
+  const float i_bias = L.gates_b != nullptr ? L.gates_b[head] : 0.0f;
+  const float f_bias = L.gates_b != nullptr ? L.gates_b[NH + head] : 0.0f;
   Watchdog dog;
-  read_head_inputs(r, w, f, head, sm, dog);
+  read_head_inputs(r, w, f, head, d0, nv, sm, dog);
   consumers_sync();
   // The gates: the bias plus every block's partial, lanes over the blocks and then the warp's
   // butterfly (each pair adds the same two values in every lane: the same sums in every thread).
@@ -445,8 +454,7 @@ __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V
     pi += sm.gate_parts[b];
     pf += sm.gate_parts[kMaxBlocks + b];
   }
-  const float i_pre = (L.gates_b != nullptr ? L.gates_b[head] : 0.0f) + warp_sum(pi);
-  const float f_pre = (L.gates_b != nullptr ? L.gates_b[NH + head] : 0.0f) + warp_sum(pf);
+  const float i_pre = i_bias + warp_sum(pi), f_pre = f_bias + warp_sum(pf);
   const float m_prev = sm.m_old[0];
   const float lf = log_sigmoid(f_pre);
   const float m_new = fmaxf(lf + m_prev, i_pre);
@@ -464,7 +472,8 @@ __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V
   // for before this batch's update.
   float4 acc = make_float4(0, 0, 0, 0);
   if (col) {
-    const float4 vd = wait_words4(w.v + head * DH + d0 + 4 * tx, f + 2);
+    const float4 vd =
+        make_float4(sm.v[4 * tx], sm.v[4 * tx + 1], sm.v[4 * tx + 2], sm.v[4 * tx + 3]);
     for (int64_t a0 = ty; a0 < DH; a0 += kStep) {
       float4 next[kLoadBatch];
       load_rows(Cb, DH, a0 + kStep, next);
@@ -636,12 +645,12 @@ __host__ __device__ constexpr size_t align_up(size_t n, size_t a) {
   return (n + a - 1) / a * a;
 }
 
-// [barriers | stage meta | partial | red | feat | gate_parts | tile_stats | h | m_old | q | k]
+// [barriers | stage meta | partial | red | feat | gate_parts | tile_stats | h | v | m_old | q | k]
 // (header, 1 KB aligned), the ring's stages, then xs (bf16, the wider of E and I).
 __host__ __device__ size_t header_bytes(int64_t DH) {
   const size_t fixed =
       2 * kStages * 8 + kStages * 8 + kRowGroups * kColThreads * 16 +
-      (kConsumerWarps + 3 * kMaxFeatures + 2 * kMaxBlocks + 2 * kMaxTiles + kTileCols + 4) * 4;
+      (kConsumerWarps + 3 * kMaxFeatures + 2 * kMaxBlocks + 2 * kMaxTiles + 2 * kTileCols + 4) * 4;
   return align_up(fixed + 2 * static_cast<size_t>(DH) * 4, 1024);
 }
 
@@ -668,6 +677,7 @@ __global__ void __maxnreg__(kRegsPerThread) v1_decode_kernel(V1DecodeRun r) {
   sm.gate_parts = p, p += 2 * kMaxBlocks;
   sm.tile_stats = p, p += 2 * kMaxTiles;
   sm.h = p, p += kTileCols;
+  sm.v = p, p += kTileCols;
   sm.m_old = p, p += 4;
   sm.q = p, p += DH;
   sm.k = p;
