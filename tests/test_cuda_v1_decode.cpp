@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "backend/cuda/decode_persistent_v1.h"
 #include "blocks/mlstm_v1/mlstm_v1_config.h"
@@ -73,6 +74,16 @@ Model bf16_model(const ModelConfig& c, bool persistent, uint32_t jitter_ns = 0) 
 }
 
 class CudaV1Decode : public ::testing::TestWithParam<Shape> {};
+
+// On an sm_90 device the kernel launches for the 1.3B shape (E 2048, I 4096, 4 heads): the other
+// tests here skip where it cannot, so a kernel grown past its registers or shared memory would
+// otherwise pass them all by skipping (as the fourteenth session's first build did).
+TEST(CudaV1DecodeSupport, RunsOnHopper) {
+  XLSTM_SKIP_WITHOUT_CUDA();
+  if (cuda::device_description().find("sm_90") == std::string::npos)
+    GTEST_SKIP() << "not an sm_90 device: " << cuda::device_description();
+  EXPECT_TRUE(cuda::v1_decode_supported(2048, 4096, 4));
+}
 
 // Each step's logits are no further from the float32 CPU model's than the per-kernel bf16
 // decode's are (25% slack, plus 1e-3 for steps where both are very close), and close to the

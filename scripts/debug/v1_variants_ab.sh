@@ -3,7 +3,7 @@
 # (XLSTM_VARIANTS at pack time: build/bin/xlstm_<name>) and against this build with its per-layer
 # L2 prefetch of the small vectors (XLSTM_PD_V1_PREFETCH=on): the v1 and family GPU tests, a
 # phase trace of each, then decode B=1 tok/s of the 1.3B 7:1 and 1:0 stacks, interleaved, two
-# rounds. From a bundle:
+# rounds (ROUNDS="1"; PREFETCH=0 leaves the prefetch run out). From a bundle:
 #   scripts/cuda_remote_tests.sh exec scripts/debug/v1_variants_ab.sh   (log: $OUT/v1_variants_ab.log)
 set -uo pipefail
 OUT=${OUT:-$PWD/out}
@@ -11,10 +11,11 @@ mkdir -p "$OUT"
 log=$OUT/v1_variants_ab.log
 echo "# $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader)" |
   tee "$log"
-timeout 200 build/tests/test_cuda_v1_decode 2>&1 | grep -E "PASSED|FAILED|Failure" | tee -a "$log"
+timeout 200 build/tests/test_cuda_v1_decode 2>&1 | grep -E "PASSED|FAILED|Failure|SKIPPED \] [0-9]" | tee -a "$log"
 timeout 150 build/tests/test_cuda_family 2>&1 | grep -E "PASSED|FAILED  \]" | tee -a "$log"
 # "binary prefetch" pairs: every variant with the prefetch off, this build both ways.
-runs="xlstm:off xlstm:on"
+runs="xlstm:off"
+[ "${PREFETCH:-1}" = 1 ] && runs="$runs xlstm:on"
 for bin in build/bin/xlstm_*; do
   [ -x "$bin" ] && runs="$runs $(basename "$bin"):off"
 done
@@ -23,11 +24,11 @@ for run in $runs; do
   rm -f "$trace"
   XLSTM_GRAPHS=0 XLSTM_PD_V1_PREFETCH=$pf XLSTM_PD_TRACE=$trace timeout 120 "build/bin/$bin" \
     bench --config bench/configs/xlstm-1.3b-7to1.json --device cuda --prompt-len 16 --gen 8 \
-    --batch 1 --reps 1 >/dev/null 2>&1
+    --batch 1 --reps 1 2>&1 | grep -iE "error|unsupported" | tail -3 | tee -a "$log"
   echo "## trace, $bin, prefetch $pf" | tee -a "$log"
   python3 scripts/debug/v1_trace_summary.py "$trace" --skip 7 --detail 0 2>&1 | tee -a "$log"
 done
-for round in 1 2; do
+for round in ${ROUNDS:-1 2}; do
   for cfg in xlstm-1.3b-7to1 xlstm-1.3b-1to0; do
     for run in $runs; do
       bin=${run%:*} pf=${run#*:}

@@ -96,7 +96,7 @@ struct LayerWords {
 // Rows of C per batch and thread (two batches in flight: the next is asked for before this one
 // is updated).
 #ifndef XLSTM_PD_V1_LOADS
-#define XLSTM_PD_V1_LOADS 8
+#define XLSTM_PD_V1_LOADS 4
 #endif
 constexpr int kLoadBatch = XLSTM_PD_V1_LOADS;
 constexpr uint64_t kWatchdogNs = 10'000'000'000ull;  // generous: memcheck runs slowly
@@ -375,45 +375,50 @@ __device__ void qkv_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V1
 __device__ void read_head_inputs(const V1DecodeRun& r, const LayerWords& w, uint32_t f,
                                  int64_t head, int64_t d0, int64_t nv, const Scratch& sm,
                                  Watchdog& dog) {
-  constexpr int kPer = kMaxDH / 2 / kConsumers;  // pairs of words per thread and vector
+  // Pairs of words per thread, vector and pass: all of a head of DH ≤ 1024 in one pass (more
+  // would cost registers the kernel has not got).
+  constexpr int kPer = 2;
   const int64_t NH = r.NH, DH = r.I / NH, pairs = DH / 2, G = gridDim.x;
   const int tid = threadIdx.x;
   const uint64_t* qs = w.qs + head * DH;
   const uint64_t* ks = w.ks + head * DH;
   const uint64_t* gp = w.gp + tid * 2 * NH + head;  // block tid's partials: i at 0, f at NH
   const bool has_gate = tid < G;
-  const uint64_t empty = static_cast<uint64_t>(f + 2) << 32;
-  ulonglong2 qw[kPer], kw[kPer];
-#pragma unroll
-  for (int i = 0; i < kPer; ++i) {
-    const int64_t p = tid + i * kConsumers;
-    qw[i] = p < pairs ? ll_load2(qs + 2 * p) : make_ulonglong2(empty, empty);
-    kw[i] = p < pairs ? ll_load2(ks + 2 * p) : make_ulonglong2(empty, empty);
-  }
+  const uint64_t empty = static_cast<uint64_t>(f + 2) << 32;  // a word that needs no wait
   uint64_t gi = has_gate ? ll_load(gp) : empty, gf = has_gate ? ll_load(gp + NH) : empty;
   const uint64_t* vs = w.v + head * DH + d0 + 2 * tid;  // a pair of the tile's columns
   const bool has_v = 2 * tid < nv;                      // nv: a multiple of 4
   ulonglong2 vw = has_v ? ll_load2(vs) : make_ulonglong2(empty, empty);
-  for (bool all = false; !all;) {
-    all = true;
+  const float inv_scale = 1.0f / sqrtf(static_cast<float>(DH));
+  for (int64_t base = tid; base - tid < pairs; base += kPer * kConsumers) {
+    ulonglong2 qw[kPer], kw[kPer];
 #pragma unroll
     for (int i = 0; i < kPer; ++i) {
-      const int64_t p = tid + i * kConsumers;
-      if (!ll_has(qw[i], f + 2)) qw[i] = ll_load2(qs + 2 * p), all = false;
-      if (!ll_has(kw[i], f + 2)) kw[i] = ll_load2(ks + 2 * p), all = false;
+      const int64_t p = base + i * kConsumers;
+      qw[i] = p < pairs ? ll_load2(qs + 2 * p) : make_ulonglong2(empty, empty);
+      kw[i] = p < pairs ? ll_load2(ks + 2 * p) : make_ulonglong2(empty, empty);
     }
-    if (!ll_has(gi, f + 2)) gi = ll_load(gp), all = false;
-    if (!ll_has(gf, f + 2)) gf = ll_load(gp + NH), all = false;
-    if (!ll_has(vw, f + 2)) vw = ll_load2(vs), all = false;
-    if (!all) dog();
-  }
-  const float inv_scale = 1.0f / sqrtf(static_cast<float>(DH));
+    for (bool all = false; !all;) {
+      all = true;
 #pragma unroll
-  for (int i = 0; i < kPer; ++i) {
-    const int64_t p = tid + i * kConsumers;
-    if (p >= pairs) continue;
-    sm.q[2 * p] = ll_float(qw[i].x) * inv_scale, sm.q[2 * p + 1] = ll_float(qw[i].y) * inv_scale;
-    sm.k[2 * p] = ll_float(kw[i].x), sm.k[2 * p + 1] = ll_float(kw[i].y);
+      for (int i = 0; i < kPer; ++i) {
+        const int64_t p = base + i * kConsumers;
+        if (!ll_has(qw[i], f + 2)) qw[i] = ll_load2(qs + 2 * p), all = false;
+        if (!ll_has(kw[i], f + 2)) kw[i] = ll_load2(ks + 2 * p), all = false;
+      }
+      if (!ll_has(gi, f + 2)) gi = ll_load(gp), all = false;
+      if (!ll_has(gf, f + 2)) gf = ll_load(gp + NH), all = false;
+      if (!ll_has(vw, f + 2)) vw = ll_load2(vs), all = false;
+      if (!all) dog();
+    }
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      const int64_t p = base + i * kConsumers;
+      if (p >= pairs) continue;
+      sm.q[2 * p] = ll_float(qw[i].x) * inv_scale;
+      sm.q[2 * p + 1] = ll_float(qw[i].y) * inv_scale;
+      sm.k[2 * p] = ll_float(kw[i].x), sm.k[2 * p + 1] = ll_float(kw[i].y);
+    }
   }
   if (has_gate) sm.gate_parts[tid] = ll_float(gi), sm.gate_parts[kMaxBlocks + tid] = ll_float(gf);
   if (has_v) sm.v[2 * tid] = ll_float(vw.x), sm.v[2 * tid + 1] = ll_float(vw.y);
@@ -658,12 +663,9 @@ size_t smem_bytes(int64_t E, int64_t I, int64_t NH) {
   return header_bytes(I / NH) + kStages * kStageBytes + static_cast<size_t>(std::max(E, I)) * 2;
 }
 
-// Registers: all that one block of kThreads per SM may have (64K per SM, in steps of 8 per
-// thread): the cell keeps two batches of C rows in flight. (__launch_bounds__(kThreads, 1) let
-// ptxas stop at 168 and spill.)
-constexpr int kRegsPerThread = 65536 / kThreads / 8 * 8;
-
-__global__ void __maxnreg__(kRegsPerThread) v1_decode_kernel(V1DecodeRun r) {
+// (Registers: 9 warps share an SM's 4 register files of 16K, one file holding 3 of them, so
+// 168 per thread at most; more and the kernel cannot launch.)
+__global__ void __launch_bounds__(kThreads, 1) v1_decode_kernel(V1DecodeRun r) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   extern __shared__ __align__(1024) char smem[];
   const int64_t DH = r.I / r.NH;
