@@ -522,7 +522,9 @@ std::vector<float> step_h_f64(int64_t B, int64_t NH, int64_t S, int64_t DQ, int6
 // rounding, so h is held to the type's tolerance or to a multiple of the CPU's own error, whichever
 // is larger: 4× its float32 result's distance from the float64 step (both forms; the GPU may be
 // 3× as far from it on the other side), 3× its step form against its chunkwise form (chunkwise)
-// and 3× its chunkwise form on q, k, v rounded to bf16 (bf16).
+// and 3× its chunkwise form on q, k, v rounded to bf16 (bf16); in float32 also 8× the float64
+// step's sensitivity to 1-ulp inputs (below: the CPU's own error alone was sometimes a lucky,
+// too small yardstick, and the chunkwise case failed 3 runs in 80).
 std::vector<Outcome> run_mlstm(const OpCase& c, uint64_t seed) {
   const int64_t B = c.d[0], NH = c.d[1], S = c.d[2], DQ = c.d[3], DV = c.d[4], L = c.d[5];
   const int64_t T = B * S;
@@ -610,12 +612,14 @@ std::vector<Outcome> run_mlstm(const OpCase& c, uint64_t seed) {
   const auto h_f64 = step_h_f64(B, NH, S, DQ, DV, q, k, v, ig_capped, fg_capped, C0, n0, m0);
   const float cpu_err = rel_diff(h_ref, h_f64);
   out.push_back({"h of the CPU vs float64", cpu_err, 1e-3f});  // the yardstick itself holds
+  // The problem's own conditioning at float32 precision, which no implementation's luck sets
+  // (one float32 result's error varies ~10x between formulations on the same inputs): how far
+  // float64 moves h when every input moves by a random ±1 ulp (the larger of two draws). Float32
+  // results stay within ~3.3x of it (the CPU's step and chunkwise forms on 8 seeds, the GPU's
+  // chunkwise kernel on 20: bench/results/family_cuda_14_chunkwise_f32_seeds_h100.log), so h may
+  // be 8x as far from float64, and from the CPU (its own error being part of that distance).
+  float sens = 0.0f;
   if (c.type == WeightType::F32) {
-    // The problem's own conditioning at float32 precision, which no implementation's luck sets
-    // (one float32 result's error varies ~10x between formulations on the same inputs): how far
-    // float64 moves h when every input moves by a random ±1 ulp (the larger of two draws).
-    // Informational while the GPU's distance from float64 is measured against it.
-    float sens = 0.0f;
     for (uint64_t draw = 0; draw < 2; ++draw) {
       const uint64_t s0 = seed + 100 + 10 * draw;
       sens = std::max(
@@ -626,10 +630,10 @@ std::vector<Outcome> run_mlstm(const OpCase& c, uint64_t seed) {
                          h_f64));
     }
     out.push_back({"h from 1-ulp inputs, float64 (informational)", sens, INFINITY});
-    out.push_back(
-        {"h vs float64 (informational)", rel_diff(to_host(dh, h_f64.size()), h_f64), INFINITY});
+    out.push_back({"h vs float64", rel_diff(to_host(dh, h_f64.size()), h_f64),
+                   std::max({tol, 4 * cpu_err, 8 * sens})});
   }
-  float h_tol = std::max(tol, 4 * cpu_err);
+  float h_tol = std::max({tol, 4 * cpu_err, 8 * sens});
   if (L > 0) {
     std::vector<float> Cs = C0, ns = n0, ms = m0;
     const float own =
