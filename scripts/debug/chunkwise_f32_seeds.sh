@@ -3,11 +3,8 @@
 # printing h's distance from the CPU, from float64, and the float64 sensitivity to 1-ulp inputs.
 # From a bundle: scripts/cuda_remote_tests.sh exec scripts/debug/chunkwise_f32_seeds.sh
 #   (log: $OUT/chunkwise_f32_seeds.log); N=20.
-set -uo pipefail
-OUT=${OUT:-$PWD/out}
-mkdir -p "$OUT"
-log=$OUT/chunkwise_f32_seeds.log
-echo "# $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name --format=csv,noheader)" | tee "$log"
+. "$(dirname "$0")/start_log.sh"
+start_log chunkwise_f32_seeds
 for i in $(seq "${N:-20}"); do
   timeout 60 build/tests/test_cuda_ops \
     --gtest_filter='*mlstm_chunkwise_1_8_128_256_512_64_f32*:*mlstm_chunkwise_2_2_200_64_64_64_f32*' 2>&1 |

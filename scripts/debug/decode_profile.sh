@@ -6,15 +6,11 @@
 # serialises the kernels, so the sum exceeds the step's wall time where kernels overlap (PDL).
 #   scripts/cuda_remote_tests.sh exec scripts/debug/decode_profile.sh   (log: $OUT/decode_profile.log)
 # CONFIG=... another stack; BATCH=1; STEPS=3 (after a 1-token prompt; per-step figures).
-set -uo pipefail
-OUT=${OUT:-$PWD/out}
-mkdir -p "$OUT"
+. "$(dirname "$0")/start_log.sh"
 cfg=${CONFIG:-bench/configs/xlstm-1.3b-7to1.json}
 b=${BATCH:-1}
 steps=${STEPS:-3}
-log=$OUT/decode_profile.log
-echo "# $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader)" |
-  tee "$log"
+start_log decode_profile
 echo "## $cfg decode B=$b: $steps steps after a 1-token prompt, per step" | tee -a "$log"
 timeout 300 ncu --csv --cache-control none --clock-control none \
   --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum \

@@ -6,13 +6,9 @@
 #   scripts/cuda_remote_tests.sh exec scripts/debug/prefill_ab.sh      (log: $OUT/prefill_ab.log)
 # CONFIG=... another stack; BATCHES="1 8"; ROUNDS="1 2"; PROFILE=0 skips the ncu sums,
 # PROFILE_BATCHES="1 8" takes them for each batch (default 8).
-set -uo pipefail
-OUT=${OUT:-$PWD/out}
-mkdir -p "$OUT"
+. "$(dirname "$0")/start_log.sh"
 cfg=${CONFIG:-bench/configs/xlstm-1.3b-7to1.json}
-log=$OUT/prefill_ab.log
-echo "# $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader)" |
-  tee "$log"
+start_log prefill_ab
 for round in ${ROUNDS:-1 2}; do
   for b in ${BATCHES:-1 8}; do
     for bin in xlstm_before xlstm; do

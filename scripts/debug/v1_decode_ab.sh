@@ -7,12 +7,8 @@
 # per-kernel sums of one fused decode step. From a bundle made here:
 #   scripts/cuda_remote_tests.sh exec scripts/debug/v1_decode_ab.sh     (log: $OUT/v1_decode_ab.log)
 # CONFIGS="..." other stacks; ROUNDS="1 2"; GEN=128 tokens after a 2048-token prompt.
-set -uo pipefail
-OUT=${OUT:-$PWD/out}
-mkdir -p "$OUT"
-log=$OUT/v1_decode_ab.log
-echo "# $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader)" |
-  tee "$log"
+. "$(dirname "$0")/start_log.sh"
+start_log v1_decode_ab
 timeout 300 build/tests/test_cuda_v1_decode 2>&1 | grep -E "^\[  |Failure|Expected|Which|actual" |
   tail -40 | tee -a "$log"
 configs=${CONFIGS:-bench/configs/xlstm-1.3b-7to1.json bench/configs/xlstm-1.3b-1to0.json \

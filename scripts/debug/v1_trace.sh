@@ -4,13 +4,9 @@
 # bundle made here:
 #   scripts/cuda_remote_tests.sh exec scripts/debug/v1_trace.sh      (log: $OUT/v1_trace.log)
 # CONFIG=... another stack; EXTRA_BINS="xlstm_variant ..." other builds in build/bin, same run.
-set -uo pipefail
-OUT=${OUT:-$PWD/out}
-mkdir -p "$OUT"
-log=$OUT/v1_trace.log
+. "$(dirname "$0")/start_log.sh"
 cfg=${CONFIG:-bench/configs/xlstm-1.3b-7to1.json}
-echo "# $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader) $cfg" |
-  tee "$log"
+start_log v1_trace "$cfg"
 for bin in xlstm ${EXTRA_BINS:-}; do
   trace=/tmp/v1_trace_$bin.bin
   rm -f "$trace"

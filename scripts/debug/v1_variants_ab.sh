@@ -5,12 +5,8 @@
 # phase trace of each, then decode B=1 tok/s of the 1.3B 7:1 and 1:0 stacks, interleaved, two
 # rounds (ROUNDS="1"; PREFETCH=0 leaves the prefetch run out). From a bundle:
 #   scripts/cuda_remote_tests.sh exec scripts/debug/v1_variants_ab.sh   (log: $OUT/v1_variants_ab.log)
-set -uo pipefail
-OUT=${OUT:-$PWD/out}
-mkdir -p "$OUT"
-log=$OUT/v1_variants_ab.log
-echo "# $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader)" |
-  tee "$log"
+. "$(dirname "$0")/start_log.sh"
+start_log v1_variants_ab
 timeout 200 build/tests/test_cuda_v1_decode 2>&1 | grep -E "PASSED|FAILED|Failure|SKIPPED \] [0-9]" | tee -a "$log"
 timeout 150 build/tests/test_cuda_family 2>&1 | grep -E "PASSED|FAILED  \]" | tee -a "$log"
 # "binary prefetch" pairs: every variant with the prefetch off, this build both ways.
