@@ -65,6 +65,19 @@ TEST(Cli, GeneratePrintsIdsAndIsDeterministicPerSeed) {
   EXPECT_EQ(std::count(a.out.begin(), a.out.begin() + a.out.find('\n'), ','), 9);
 }
 
+// One table row per batch size, each naming the decode path that ran (on the CPU: "cpu").
+TEST(Cli, BenchPrintsARowPerBatchWithItsDecodePath) {
+  const auto r = run_cli("bench -m " + kModel + " --prompt-len 4 --gen 2 --batch 1,2");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("| peak GPU MiB | decode |"), std::string::npos) << r.out;
+  for (const char* row : {"|     1 |      4 |", "|     2 |      4 |"}) {
+    const size_t at = r.out.find(row);
+    ASSERT_NE(at, std::string::npos) << row << " in\n" << r.out;
+    const std::string line = r.out.substr(at, r.out.find('\n', at) - at);
+    EXPECT_EQ(line.substr(line.size() - 7), "| cpu |") << line;
+  }
+}
+
 TEST(Cli, TokenizeAndDetokenizeRoundTrip) {
   const std::string tok =
       std::string(XLSTM_SOURCE_DIR) + "/models/tokenizers/gpt-neox-20b/tokenizer.json";

@@ -29,6 +29,10 @@ struct DeviceMemory {
 };
 DeviceMemory device_memory(Device d);
 void reset_device_memory_peak(Device d);
+// Persistent decode kernels (one launch per token and run of blocks: xLSTM Large's and the mLSTM
+// v1 runs') enqueued by this process so far; a captured decode graph counts its launches once.
+// Zero on the CPU. A diagnostic: whether a decode took the fast one-sequence path at all.
+uint64_t persistent_decode_launches(Device d);
 
 struct RunOptions {
   Formulation formulation = Formulation::Chunkwise;

@@ -31,6 +31,11 @@ DeviceMemory device_memory(Device d) {
   return {cuda::device_bytes_in_use(), cuda::device_bytes_peak()};
 }
 
+uint64_t persistent_decode_launches(Device d) {
+  if (d != Device::Cuda) return 0;
+  return cuda::persistent_decode_launches() + cuda::v1_decode_launches();
+}
+
 void reset_device_memory_peak(Device d) {
   if (d == Device::Cuda) cuda::reset_device_bytes_peak();
 }

@@ -64,12 +64,14 @@ void add_bench(CLI::App& app) {
       std::printf("cpu kernels: %s\n", cpu_kernel_target().c_str());
     }
     // TTFT: the prompt's forward pass plus the greedy pick of each sequence's first token.
+    // decode: "persistent" where a persistent decode kernel ran (one-sequence bf16 decode on
+    // sm_90), "kernels" for the per-kernel decode, "cpu".
     std::printf(
         "| batch | prompt | prefill tok/s | TTFT ms | decode steps | decode tok/s | peak RSS MiB "
-        "| peak GPU MiB |\n");
+        "| peak GPU MiB | decode |\n");
     std::printf(
         "|------:|-------:|--------------:|--------:|-------------:|-------------:|-------------:"
-        "|-------------:|\n");
+        "|-------------:|:-------|\n");
     for (int32_t B : parse_ids(o->batches, "--batch")) {
       if (B <= 0) throw InvalidInput(tagged("cli", "--batch: sizes must be positive"));
       std::vector<int32_t> prompt(static_cast<size_t>(B * o->prompt_len));
@@ -78,6 +80,7 @@ void add_bench(CLI::App& app) {
       double best_prefill = 0, best_decode = 0, best_ttft = 1e30;
       reset_device_memory_peak(device);
       const int64_t replays_before = model.decode_graph_replays();
+      const uint64_t persistent_before = persistent_decode_launches(device);
       for (int r = 0; r < o->reps; ++r) {
         State state = model.new_state(B);
         RunOptions run;
@@ -104,9 +107,12 @@ void add_bench(CLI::App& app) {
       // or more, none replayed means decode ran without graphs (slower, and not as designed).
       if (device == Device::Cuda && o->gen >= 3 && model.decode_graph_replays() == replays_before)
         std::fprintf(stderr, "warning: no decode step of batch %d replayed a CUDA graph\n", B);
-      std::printf("| %5d | %6ld | %13.1f | %7.1f | %12ld | %12.2f | %12.1f | %12.1f |\n", B,
+      const char* path = device != Device::Cuda                                   ? "cpu"
+                         : persistent_decode_launches(device) > persistent_before ? "persistent"
+                                                                                  : "kernels";
+      std::printf("| %5d | %6ld | %13.1f | %7.1f | %12ld | %12.2f | %12.1f | %12.1f | %s |\n", B,
                   o->prompt_len, best_prefill, best_ttft * 1e3, o->gen, best_decode, peak_rss_mib(),
-                  static_cast<double>(device_memory(device).peak) / (1 << 20));
+                  static_cast<double>(device_memory(device).peak) / (1 << 20), path);
     }
   });
 }
