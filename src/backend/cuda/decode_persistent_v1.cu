@@ -664,7 +664,8 @@ size_t smem_bytes(int64_t E, int64_t I, int64_t NH) {
 }
 
 // (Registers: 9 warps share an SM's 4 register files of 16K, one file holding 3 of them, so
-// 168 per thread at most; more and the kernel cannot launch.)
+// 168 per thread at most; more and the kernel cannot launch. At 2f9e0da: 168, with 4 bytes
+// spilled, which holding qkv's first gate weights across its wait costs; ptxas -v shows it.)
 __global__ void __launch_bounds__(kThreads, 1) v1_decode_kernel(V1DecodeRun r) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   extern __shared__ __align__(1024) char smem[];
