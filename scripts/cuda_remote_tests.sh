@@ -32,10 +32,14 @@ if [ "$mode" = pack ]; then
   # XLSTM_BEFORE=path/to/xlstm: another build of the CLI, for before/after benchmarks.
   if [ -n "${XLSTM_BEFORE:-}" ]; then cp "$XLSTM_BEFORE" .cuda_run/stage/bin/xlstm_before; fi
   # XLSTM_VARIANTS="build-x/bin/xlstm ...": variant builds, as xlstm_x (the tree's name less
-  # "build-"), for trying compile-time settings side by side.
+  # "build-"), for trying compile-time settings or branches side by side; with the tree's
+  # test_cuda_v1_decode where it has one (as test_cuda_v1_decode_x).
   for v in ${XLSTM_VARIANTS:-}; do
-    tree=$(basename "$(dirname "$(dirname "$v")")")
+    root=$(dirname "$(dirname "$v")") && tree=$(basename "$root")
     cp "$v" ".cuda_run/stage/bin/xlstm_${tree#build-}"
+    if [ -x "$root/tests/test_cuda_v1_decode" ]; then
+      cp "$root/tests/test_cuda_v1_decode" ".cuda_run/stage/bin/test_cuda_v1_decode_${tree#build-}"
+    fi
   done
   strip .cuda_run/stage/bin/*
   for tree in ${XLSTM_CPU_TREES:-}; do

@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # The persistent v1 decode of this build against variant builds packed beside it
 # (XLSTM_VARIANTS at pack time: build/bin/xlstm_<name>) and against this build with its per-layer
-# L2 prefetch of the small vectors (XLSTM_PD_V1_PREFETCH=on): the v1 and family GPU tests, a
-# phase trace of each, then decode B=1 tok/s of the 1.3B 7:1 and 1:0 stacks, interleaved, two
-# rounds (ROUNDS="1"; PREFETCH=0 leaves the prefetch run out). From a bundle:
+# L2 prefetch of the small vectors (XLSTM_PD_V1_PREFETCH=on): the v1 and family GPU tests (and
+# a variant's own test_cuda_v1_decode where packed), a phase trace of each, then decode B=1
+# tok/s of the 1.3B 7:1 and 1:0 stacks, interleaved, two rounds (ROUNDS="1"; PREFETCH=0 leaves
+# the prefetch run out). From a bundle:
 #   scripts/cuda_remote_tests.sh exec scripts/debug/v1_variants_ab.sh   (log: $OUT/v1_variants_ab.log)
 . "$(dirname "$0")/start_log.sh"
 start_log v1_variants_ab
 timeout 200 build/tests/test_cuda_v1_decode 2>&1 | grep -E "PASSED|FAILED|Failure|SKIPPED \] [0-9]" | tee -a "$log"
 timeout 150 build/tests/test_cuda_family 2>&1 | grep -E "PASSED|FAILED  \]" | tee -a "$log"
+for t in build/tests/test_cuda_v1_decode_*; do  # the variants' own (cuda_remote_tests.sh pack)
+  [ -x "$t" ] || continue
+  echo "## $(basename "$t")" | tee -a "$log"
+  timeout 200 "$t" 2>&1 | grep -E "PASSED|FAILED|Failure|SKIPPED \] [0-9]" | tee -a "$log"
+done
 # "binary prefetch" pairs: every variant with the prefetch off, this build both ways.
 runs="xlstm:off"
 [ "${PREFETCH:-1}" = 1 ] && runs="$runs xlstm:on"
