@@ -250,6 +250,22 @@ __device__ __forceinline__ void load_rows(const float* Cb, int64_t DH, int64_t a
   }
 }
 
+// A row piece of the new C. prefetch_tile asked C into L2 as evict_last; written back, the
+// lines would keep that priority while later layers' streams need the room, so with
+// XLSTM_PD_V1_C_EVICT=1 (a build switch until measured) the store marks them evict_first.
+#ifndef XLSTM_PD_V1_C_EVICT
+#define XLSTM_PD_V1_C_EVICT 0
+#endif
+__device__ __forceinline__ void store_c(float* p, float4 v) {
+#if XLSTM_PD_V1_C_EVICT
+  asm volatile("st.global.L2::cache_hint.v4.f32 [%0], {%1, %2, %3, %4}, %5;" ::"l"(p), "f"(v.x),
+               "f"(v.y), "f"(v.z), "f"(v.w), "l"(l2_evict_first_policy())
+               : "memory");
+#else
+  store4(p, v);
+#endif
+}
+
 // While W_up streams: the tile's rows of C into L2, so that the cell's loads hit it.
 __device__ void prefetch_tile(const float* C, int64_t DH) {
   for (int64_t a = threadIdx.x; a < DH; a += kConsumers)
@@ -486,7 +502,7 @@ __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V
       for (int i = 0; i < kLoadBatch; ++i) {
         const int64_t a = a0 + i * kRowGroups;
         if (a >= DH) break;
-        store4(Cb + a * DH, update4(cv[i], f_act, i_act * sm.k[a], vd, sm.q[a], acc));
+        store_c(Cb + a * DH, update4(cv[i], f_act, i_act * sm.k[a], vd, sm.q[a], acc));
       }
 #pragma unroll
       for (int i = 0; i < kLoadBatch; ++i) cv[i] = next[i];
