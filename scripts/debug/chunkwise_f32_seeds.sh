@@ -20,6 +20,6 @@ for line in open(sys.argv[1]):
 print("run  h-vs-cpu  h-vs-f64  cpu-vs-f64  sens  (h-vs-f64)/sens")
 for k, r in rows.items():
     s = r.get("h from 1-ulp inputs, float64 (informational)", float("nan"))
-    g = r.get("h vs float64 (informational)", float("nan"))
+    g = r.get("h vs float64", float("nan"))
     print(k, r.get("h", float("nan")), g, r.get("h of the CPU vs float64", float("nan")), s, g / s if s else 0)
 PY

@@ -256,10 +256,17 @@ __device__ __forceinline__ void load_rows(const float* Cb, int64_t DH, int64_t a
 #ifndef XLSTM_PD_V1_C_EVICT
 #define XLSTM_PD_V1_C_EVICT 0
 #endif
-__device__ __forceinline__ void store_c(float* p, float4 v) {
+__device__ __forceinline__ uint64_t c_store_policy() {
+#if XLSTM_PD_V1_C_EVICT
+  return l2_evict_first_policy();
+#else
+  return 0;  // unused
+#endif
+}
+__device__ __forceinline__ void store_c(float* p, float4 v, [[maybe_unused]] uint64_t policy) {
 #if XLSTM_PD_V1_C_EVICT
   asm volatile("st.global.L2::cache_hint.v4.f32 [%0], {%1, %2, %3, %4}, %5;" ::"l"(p), "f"(v.x),
-               "f"(v.y), "f"(v.z), "f"(v.w), "l"(l2_evict_first_policy())
+               "f"(v.y), "f"(v.z), "f"(v.w), "l"(policy)
                : "memory");
 #else
   store4(p, v);
@@ -495,6 +502,7 @@ __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V
   if (col) {
     const float4 vd =
         make_float4(sm.v[4 * tx], sm.v[4 * tx + 1], sm.v[4 * tx + 2], sm.v[4 * tx + 3]);
+    const uint64_t policy = c_store_policy();
     for (int64_t a0 = ty; a0 < DH; a0 += kStep) {
       float4 next[kLoadBatch];
       load_rows(Cb, DH, a0 + kStep, next);
@@ -502,7 +510,7 @@ __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V
       for (int i = 0; i < kLoadBatch; ++i) {
         const int64_t a = a0 + i * kRowGroups;
         if (a >= DH) break;
-        store_c(Cb + a * DH, update4(cv[i], f_act, i_act * sm.k[a], vd, sm.q[a], acc));
+        store_c(Cb + a * DH, update4(cv[i], f_act, i_act * sm.k[a], vd, sm.q[a], acc), policy);
       }
 #pragma unroll
       for (int i = 0; i < kLoadBatch; ++i) cv[i] = next[i];
@@ -680,8 +688,8 @@ size_t smem_bytes(int64_t E, int64_t I, int64_t NH) {
 }
 
 // (Registers: 9 warps share an SM's 4 register files of 16K, one file holding 3 of them, so
-// 168 per thread at most; more and the kernel cannot launch. At 2f9e0da: 168, with 4 bytes
-// spilled, which holding qkv's first gate weights across its wait costs; ptxas -v shows it.)
+// 168 per thread at most; more and the kernel cannot launch. It uses 168, with 4 bytes spilled,
+// which holding qkv's first gate weights across its wait costs; ptxas -v shows it.)
 __global__ void __launch_bounds__(kThreads, 1) v1_decode_kernel(V1DecodeRun r) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   extern __shared__ __align__(1024) char smem[];
