@@ -33,6 +33,9 @@ bool stream_is_capturing(Stream s);        // whether s is recording a CUDA grap
 bool env_not_off(const char* name);
 bool env_is(const char* name, const char* value);
 uint32_t env_nanoseconds(const char* name);
+// The whole number in environment variable name (lo .. hi, else InvalidInput naming it), or
+// fallback where it is unset or empty.
+uint32_t env_count(const char* name, uint32_t fallback, uint32_t lo, uint32_t hi);
 // Bytes held through device_alloc now, and the most held at once since the last reset.
 size_t device_bytes_in_use();
 size_t device_bytes_peak();

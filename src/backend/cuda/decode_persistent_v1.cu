@@ -712,7 +712,10 @@ __global__ void __launch_bounds__(kThreads, 1) v1_decode_kernel(V1DecodeRun r) {
   Ring ring{bars, bars + kStages, meta, smem + header};
   auto* xs = reinterpret_cast<bf16*>(smem + header + kStages * kStageBytes);
   const V1Plan plan{r};
-  if (!start_ring(ring, plan)) return;  // the producer warp
+  RingDepths depths;
+  if (r.ring_in_flight != kRingBuildDepth) depths.in_flight = r.ring_in_flight;
+  if (r.ring_prefetch != kRingBuildDepth) depths.prefetch = r.ring_prefetch;
+  if (!start_ring(ring, plan, depths)) return;  // the producer warp
   consumer(r, ring, xs, sm);
 #endif
 }
@@ -775,6 +778,10 @@ void v1_decode_run(const V1DecodeRun& r, Stream s) {
   if (r.L < 1 || r.L > kMaxV1DecodeLayers)
     throw Error(tagged("cuda", "v1 decode run of " + std::to_string(r.L) + " blocks (1 .. " +
                                    std::to_string(kMaxV1DecodeLayers) + " per launch)"));
+  if (r.ring_in_flight != kRingBuildDepth && (r.ring_in_flight < 1 || r.ring_in_flight > kStages))
+    throw Error(tagged("cuda", "v1 decode: ring copies in flight " +
+                                   std::to_string(r.ring_in_flight) + " (1 .. " +
+                                   std::to_string(kStages) + ")"));
   const PersistentFacts& f = device_facts();
   const size_t words = v1_decode_words(r.E, r.I, r.NH, r.L);
   XLSTM_CUDA_CHECK(cudaMemsetAsync(r.words, 0, words * sizeof(uint64_t), s));

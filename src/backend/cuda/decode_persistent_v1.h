@@ -37,6 +37,8 @@ struct V1DecodeState {
 // them and the weights' table stays the same for every state).
 inline constexpr int64_t kMaxV1DecodeLayers = 48;
 
+inline constexpr uint32_t kRingBuildDepth = ~0u;
+
 struct V1DecodeRun {
   int64_t E, I, NH, L;  // L ≤ kMaxV1DecodeLayers
   float norm_eps, cell_eps;
@@ -50,6 +52,10 @@ struct V1DecodeRun {
   // Each layer's small vectors asked into L2 at its start (XLSTM_PD_V1_PREFETCH=on; off by
   // default until measured on a GPU: scripts/debug/v1_variants_ab.sh).
   bool prefetch_vectors = false;
+  // The weight ring's copies in flight (1 .. 6) and L2 look-ahead in stages (weight_ring.cuh):
+  // kRingBuildDepth for the build's XLSTM_PD_INFLIGHT / XLSTM_PD_PREFETCH; the environment
+  // variables of the same names set them at run time (experiments).
+  uint32_t ring_in_flight = kRingBuildDepth, ring_prefetch = kRingBuildDepth;
   // Debugging (XLSTM_PD_TRACE=FILE, set by v1_decode_run): per block and layer, kV1TracePoints
   // global-timer readings (ns) of its phase boundaries; null: none taken.
   unsigned long long* trace = nullptr;
@@ -63,8 +69,8 @@ inline constexpr int kV1TracePoints = 12;
 
 // Whether this device and these shapes can run it: an sm_90 build and device, cooperative launch,
 // E ≤ 4096 and I multiples of 8, heads of DH = I / NH a multiple of 4 up to 2048 columns, no
-// more (head, 32-column) tiles than SMs, at most 64 groups of 4 features per SM, and a block per
-// SM fitting its shared memory and registers.
+// more (head, 32-column) tiles than SMs, an SM's share of the I up units plus two pool claims
+// within 256, and a block per SM fitting its shared memory and registers.
 bool v1_decode_supported(int64_t E, int64_t I, int64_t NH);
 int64_t v1_decode_words(int64_t E, int64_t I, int64_t NH, int64_t L);
 

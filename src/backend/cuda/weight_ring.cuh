@@ -97,28 +97,35 @@ struct StageCursor {
   }
 };
 
+// The producer's depths: copies in flight (1 .. kStages) and static stages prefetched into L2
+// beyond the ring (the build's kInFlight and kPrefetch unless a kernel takes them at run time).
+struct RingDepths {
+  uint32_t in_flight = kInFlight, prefetch = kPrefetch;
+};
+
 // One thread: the stages of every phase into the ring, in order: the block's static share, then
-// pool stages while the pool lasts, then the end marker. At most kInFlight copies are
+// pool stages while the pool lasts, then the end marker. At most in_flight copies are
 // outstanding: more would not stream faster, only queue in the memory system and delay every
 // other access (the cell's state, the words the blocks pass each other). When the ring is full
 // (the consumers wait on the other blocks), the memory is kept busy by asking L2 for the next
-// static stages, up to kPrefetch ahead, so that their copies then hit L2.
+// static stages, up to prefetch ahead, so that their copies then hit L2.
 template <typename Plan>
 struct Producer {
   const Plan& plan;
   Ring& ring;
   uint64_t policy;
   StageCursor<Plan> ahead;
+  RingDepths depths;
   uint32_t k = 0, sk = 0, ahead_sk = 0;  // stages issued; static ones issued, prefetched
 
-  __device__ Producer(const Plan& p, Ring& r)
-      : plan(p), ring(r), policy(l2_evict_first_policy()), ahead(p) {}
+  __device__ Producer(const Plan& p, Ring& r, RingDepths d)
+      : plan(p), ring(r), policy(l2_evict_first_policy()), ahead(p), depths(d) {}
 
   __device__ uint32_t take_slot() {
     const uint32_t slot = k % kStages, use = k / kStages;
     if (use > 0) {
       while (!mbar_try_wait(&ring.empty[slot], (use - 1) & 1)) {
-        if (ahead_sk < sk + kPrefetch && !ahead.done()) {
+        if (ahead_sk < sk + depths.prefetch && !ahead.done()) {
           prefetch_l2(ahead.src(), ahead.bytes());
           if (ahead.s.pair != 0) prefetch_l2(ahead.pair_src(), ahead.bytes());
           ahead.next(), ++ahead_sk;
@@ -129,8 +136,10 @@ struct Producer {
   }
   __device__ void copy(const Slice& s, int64_t u, int64_t n) {
     const uint32_t slot = take_slot();
-    if (k >= kInFlight)
-      mbar_wait(&ring.full[(k - kInFlight) % kStages], ((k - kInFlight) / kStages) & 1);
+    if (k >= depths.in_flight) {
+      const uint32_t done = k - depths.in_flight;
+      mbar_wait(&ring.full[done % kStages], (done / kStages) & 1);
+    }
     ring.meta[slot] = {static_cast<int32_t>(u), static_cast<int32_t>(n)};
     char* dst = ring.stages + slot * kStageBytes;
     const auto bytes = static_cast<unsigned>(n * s.K * 2);
@@ -181,7 +190,7 @@ __device__ __forceinline__ void random_pause(uint32_t max_ns, int64_t phase) {
 // and the call returns false in the producer warp, true in the consumer threads (which go on
 // to consume the phases).
 template <typename Plan>
-__device__ bool start_ring(Ring& ring, const Plan& plan) {
+__device__ bool start_ring(Ring& ring, const Plan& plan, RingDepths depths = {}) {
   if (threadIdx.x == 0) {
     for (int i = 0; i < kStages; ++i) {
       mbar_init(&ring.full[i], 1);
@@ -191,7 +200,7 @@ __device__ bool start_ring(Ring& ring, const Plan& plan) {
   }
   __syncthreads();
   if (threadIdx.x >= kConsumers) {  // the producer warp: one thread streams
-    if (threadIdx.x == kConsumers) Producer<Plan>(plan, ring).run();
+    if (threadIdx.x == kConsumers) Producer<Plan>(plan, ring, depths).run();
     return false;
   }
   return true;
