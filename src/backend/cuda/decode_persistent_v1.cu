@@ -93,6 +93,10 @@ struct LayerWords {
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 
+__device__ inline int64_t pool_share(const V1DecodeRun& r) {
+  return r.ring_pool != kRingBuildDepth ? r.ring_pool : kPoolShare;
+}
+
 // Rows of C per batch and thread (two batches in flight: the next is asked for before this one
 // is updated).
 #ifndef XLSTM_PD_V1_LOADS
@@ -158,8 +162,8 @@ struct V1Plan {
     if (l >= r.L) return {nullptr, 0, 0, 0, 0, 0, 0, nullptr};
     const V1DecodeLayer& L = r.d_layers[l];
     const LayerWords w(r, l);
-    if (phase % 2 == 0) return block_slice(L.w_up, r.E, r.I, r.I, w.claim_up);
-    return block_slice(L.w_down, r.I, r.E, 0, w.claim_down);
+    if (phase % 2 == 0) return block_slice(L.w_up, r.E, r.I, r.I, w.claim_up, pool_share(r));
+    return block_slice(L.w_down, r.I, r.E, 0, w.claim_down, pool_share(r));
   }
   __device__ void producer_phase(int64_t phase) const {
     trace_point(r, phase / 2, 7 + phase % 2);
@@ -296,7 +300,7 @@ __device__ void prefetch_shared(const void* p, int64_t bytes) {
 // to warp k % kConsumerWarps (consume<>), so the lanes split warp w's units w, w + 8, ...
 __device__ void prefetch_up_biases(const V1DecodeRun& r, const V1DecodeLayer& L,
                                    const LayerWords& w) {
-  const Slice up = block_slice(L.w_up, r.E, r.I, r.I, w.claim_up);
+  const Slice up = block_slice(L.w_up, r.E, r.I, r.I, w.claim_up, pool_share(r));
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   for (int64_t j = up.r0 + warp + kConsumerWarps * lane; j < up.r1; j += kConsumers) {
     asm volatile("prefetch.global.L1 [%0];" ::"l"(L.b_up + j));
@@ -635,7 +639,7 @@ __device__ void consumer(const V1DecodeRun& r, Ring& ring, bf16* xs, const Scrat
     // x before this layer (present: the norm waited for every word of it) and the bias of the
     // block's static rows of W_down into shared memory (free since qkv), asked for before the
     // wait on the out words: the rows' outputs then take no round trip in lane 0.
-    const Slice down = block_slice(L.w_down, r.I, r.E, 0, w.claim_down);
+    const Slice down = block_slice(L.w_down, r.I, r.E, 0, w.claim_down, pool_share(r));
     const bool staged = down.r1 - down.r0 <= 3 * kMaxFeatures;
     const auto residual = [&](int64_t row) {  // x before this layer plus the bias
       const float x = prev != nullptr ? ll_float(wait_word(prev + row, f - 3)) : __ldcg(r.x + row);
@@ -778,6 +782,9 @@ void v1_decode_run(const V1DecodeRun& r, Stream s) {
   if (r.L < 1 || r.L > kMaxV1DecodeLayers)
     throw Error(tagged("cuda", "v1 decode run of " + std::to_string(r.L) + " blocks (1 .. " +
                                    std::to_string(kMaxV1DecodeLayers) + " per launch)"));
+  if (r.ring_pool != kRingBuildDepth && r.ring_pool < 2)
+    throw Error(tagged(
+        "cuda", "v1 decode: pool share 1 / " + std::to_string(r.ring_pool) + " (2 or more)"));
   if (r.ring_in_flight != kRingBuildDepth && (r.ring_in_flight < 1 || r.ring_in_flight > kStages))
     throw Error(tagged("cuda", "v1 decode: ring copies in flight " +
                                    std::to_string(r.ring_in_flight) + " (1 .. " +

@@ -52,10 +52,12 @@ struct V1DecodeRun {
   // Each layer's small vectors asked into L2 at its start (XLSTM_PD_V1_PREFETCH=on; off by
   // default until measured on a GPU: scripts/debug/v1_variants_ab.sh).
   bool prefetch_vectors = false;
-  // The weight ring's copies in flight (1 .. 6) and L2 look-ahead in stages (weight_ring.cuh):
-  // kRingBuildDepth for the build's XLSTM_PD_INFLIGHT / XLSTM_PD_PREFETCH; the environment
-  // variables of the same names set them at run time (experiments).
+  // The weight ring's copies in flight (1 .. 6), L2 look-ahead in stages and pooled share (1 /
+  // ring_pool of a phase's units; weight_ring.cuh): kRingBuildDepth for the build's
+  // XLSTM_PD_INFLIGHT / XLSTM_PD_PREFETCH / XLSTM_PD_POOL; the environment variables of the same
+  // names set them at run time (experiments).
   uint32_t ring_in_flight = kRingBuildDepth, ring_prefetch = kRingBuildDepth;
+  uint32_t ring_pool = kRingBuildDepth;
   // Debugging (XLSTM_PD_TRACE=FILE, set by v1_decode_run): per block and layer, kV1TracePoints
   // global-timer readings (ns) of its phase boundaries; null: none taken.
   unsigned long long* trace = nullptr;

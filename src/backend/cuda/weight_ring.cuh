@@ -51,10 +51,12 @@ struct Slice {
   __device__ int64_t per_stage() const { return kStageBytes / (K * 2 * (pair != 0 ? 2 : 1)); }
 };
 
+// Block b's static share of the first N − N / pool_share units, the rest pooled where claim is
+// given.
 __device__ inline Slice block_slice(const void* W, int64_t K, int64_t N, int64_t pair,
-                                    unsigned* claim) {
+                                    unsigned* claim, int64_t pool_share = kPoolShare) {
   const int64_t G = gridDim.x, b = blockIdx.x;
-  const int64_t Ns = claim != nullptr ? N - N / kPoolShare : N;
+  const int64_t Ns = claim != nullptr ? N - N / pool_share : N;
   return {static_cast<const bf16*>(W), K, b * Ns / G, (b + 1) * Ns / G, pair, Ns, N, claim};
 }
 

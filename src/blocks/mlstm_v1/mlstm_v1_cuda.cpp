@@ -172,7 +172,8 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
       for (int64_t l = 0; l < r.L; ++l) r.state[l] = st[l0 + l];
       r.x = x, r.words = words, r.jitter_ns = ctx.jitter_ns;
       r.prefetch_vectors = prefetch_vectors_;
-      r.ring_in_flight = ring_in_flight_, r.ring_prefetch = ring_prefetch_;
+      r.ring_in_flight = ring_in_flight_, r.ring_prefetch = ring_prefetch_,
+      r.ring_pool = ring_pool_;
       cuda::v1_decode_run(r, ctx.stream);
     }
     return true;
@@ -197,6 +198,7 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
   // The weight ring's depths (experiments; decode_persistent_v1.h).
   uint32_t ring_in_flight_ = cuda::env_count("XLSTM_PD_INFLIGHT", cuda::kRingBuildDepth, 1, 6);
   uint32_t ring_prefetch_ = cuda::env_count("XLSTM_PD_PREFETCH", cuda::kRingBuildDepth, 0, 64);
+  uint32_t ring_pool_ = cuda::env_count("XLSTM_PD_POOL", cuda::kRingBuildDepth, 2, 64);
   int run_supported_ = -1;  // v1_decode_supported for this block's shapes; -1: not asked yet
 };
 
