@@ -254,33 +254,30 @@ __device__ __forceinline__ void load_rows(const float* Cb, int64_t DH, int64_t a
   }
 }
 
-// A row piece of the new C. prefetch_tile asked C into L2 as evict_last; written back, the
-// lines would keep that priority while later layers' streams need the room, so with
-// XLSTM_PD_V1_C_EVICT=1 (a build switch until measured) the store marks them evict_first.
-#ifndef XLSTM_PD_V1_C_EVICT
-#define XLSTM_PD_V1_C_EVICT 0
-#endif
-__device__ __forceinline__ uint64_t c_store_policy() {
-#if XLSTM_PD_V1_C_EVICT
-  return l2_evict_first_policy();
-#else
-  return 0;  // unused
-#endif
-}
-__device__ __forceinline__ void store_c(float* p, float4 v, [[maybe_unused]] uint64_t policy) {
-#if XLSTM_PD_V1_C_EVICT
-  asm volatile("st.global.L2::cache_hint.v4.f32 [%0], {%1, %2, %3, %4}, %5;" ::"l"(p), "f"(v.x),
-               "f"(v.y), "f"(v.z), "f"(v.w), "l"(policy)
-               : "memory");
-#else
-  store4(p, v);
-#endif
+// A row piece of the new C: a plain store, or with evict_first (r.c_evict): prefetch_tile asks
+// C into L2 as evict_last, and written back the lines may keep that priority while the later
+// layers' streams need the room.
+__device__ __forceinline__ void store_c(float* p, float4 v, bool evict, uint64_t policy) {
+  if (evict) {
+    asm volatile("st.global.L2::cache_hint.v4.f32 [%0], {%1, %2, %3, %4}, %5;" ::"l"(p), "f"(v.x),
+                 "f"(v.y), "f"(v.z), "f"(v.w), "l"(policy)
+                 : "memory");
+  } else {
+    store4(p, v);
+  }
 }
 
-// While W_up streams: the tile's rows of C into L2, so that the cell's loads hit it.
-__device__ void prefetch_tile(const float* C, int64_t DH) {
-  for (int64_t a = threadIdx.x; a < DH; a += kConsumers)
-    asm volatile("prefetch.global.L2::evict_last [%0];" ::"l"(C + a * DH));
+// While W_up streams: the tile's rows of C into L2 (as evict_last, or normal: r.c_prefetch), so
+// that the cell's loads hit it.
+__device__ void prefetch_tile(const float* C, int64_t DH, V1CPrefetch how) {
+  if (how == V1CPrefetch::kNone) return;
+  for (int64_t a = threadIdx.x; a < DH; a += kConsumers) {
+    if (how == V1CPrefetch::kEvictLast) {
+      asm volatile("prefetch.global.L2::evict_last [%0];" ::"l"(C + a * DH));
+    } else {
+      asm volatile("prefetch.global.L2 [%0];" ::"l"(C + a * DH));
+    }
+  }
 }
 
 // Asks L2 for bytes at p, the lines split over every consumer thread of the grid (each line by
@@ -506,7 +503,8 @@ __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V
   if (col) {
     const float4 vd =
         make_float4(sm.v[4 * tx], sm.v[4 * tx + 1], sm.v[4 * tx + 2], sm.v[4 * tx + 3]);
-    const uint64_t policy = c_store_policy();
+    const bool evict = r.c_evict;
+    const uint64_t policy = l2_evict_first_policy();
     for (int64_t a0 = ty; a0 < DH; a0 += kStep) {
       float4 next[kLoadBatch];
       load_rows(Cb, DH, a0 + kStep, next);
@@ -514,7 +512,8 @@ __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V
       for (int i = 0; i < kLoadBatch; ++i) {
         const int64_t a = a0 + i * kRowGroups;
         if (a >= DH) break;
-        store_c(Cb + a * DH, update4(cv[i], f_act, i_act * sm.k[a], vd, sm.q[a], acc), policy);
+        store_c(Cb + a * DH, update4(cv[i], f_act, i_act * sm.k[a], vd, sm.q[a], acc), evict,
+                policy);
       }
 #pragma unroll
       for (int i = 0; i < kLoadBatch; ++i) cv[i] = next[i];
@@ -616,7 +615,8 @@ __device__ void consumer(const V1DecodeRun& r, Ring& ring, bf16* xs, const Scrat
     }
     if (tracer) trace_point(r, l, 1);
     if (has_tile)
-      prefetch_tile(S.C + (blockIdx.x / T) * DH * DH + (blockIdx.x % T) * kTileCols, DH);
+      prefetch_tile(S.C + (blockIdx.x / T) * DH * DH + (blockIdx.x % T) * kTileCols, DH,
+                    r.c_prefetch);
     random_pause(r.jitter_ns, 4 * l);
     consume<true>(ring, r.E, xs, [&](int64_t j, float a, float b) {
       const float xm = a + (L.b_up != nullptr ? __ldg(L.b_up + j) : 0.0f);

@@ -39,6 +39,10 @@ inline constexpr int64_t kMaxV1DecodeLayers = 48;
 
 inline constexpr uint32_t kRingBuildDepth = ~0u;
 
+// How the cell's tile of C is asked into L2 while W_up streams (XLSTM_PD_V1_C_PREFETCH=
+// last|normal|none; experiments).
+enum class V1CPrefetch : uint8_t { kEvictLast, kNormal, kNone };
+
 struct V1DecodeRun {
   int64_t E, I, NH, L;  // L ≤ kMaxV1DecodeLayers
   float norm_eps, cell_eps;
@@ -58,6 +62,9 @@ struct V1DecodeRun {
   // names set them at run time (experiments).
   uint32_t ring_in_flight = kRingBuildDepth, ring_prefetch = kRingBuildDepth;
   uint32_t ring_pool = kRingBuildDepth;
+  // The cell's C: prefetch priority, and stores with evict_first (XLSTM_PD_V1_C_EVICT=on).
+  V1CPrefetch c_prefetch = V1CPrefetch::kEvictLast;
+  bool c_evict = false;
   // Debugging (XLSTM_PD_TRACE=FILE, set by v1_decode_run): per block and layer, kV1TracePoints
   // global-timer readings (ns) of its phase boundaries; null: none taken.
   unsigned long long* trace = nullptr;

@@ -4,6 +4,8 @@
 // prefill, the fused step for decode).
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 
 #include "backend/cuda/cuda_block.h"
 #include "backend/cuda/decode_persistent_v1.h"
@@ -11,12 +13,23 @@
 #include "backend/cuda/ops.h"
 #include "blocks/mlstm_v1/mlstm_v1_weights.h"
 #include "blocks/v1_common/v1_common.h"
+#include "xlstm/error.h"
 
 namespace xlstm {
 
 namespace {
 
 using cuda::DeviceBuffer;
+
+// XLSTM_PD_V1_C_PREFETCH=last|normal|none (unset: last): decode_persistent_v1.h.
+cuda::V1CPrefetch c_prefetch_from_env() {
+  const char* e = std::getenv("XLSTM_PD_V1_C_PREFETCH");
+  const std::string v = e != nullptr ? e : "";
+  if (v.empty() || v == "last") return cuda::V1CPrefetch::kEvictLast;
+  if (v == "normal") return cuda::V1CPrefetch::kNormal;
+  if (v == "none") return cuda::V1CPrefetch::kNone;
+  throw InvalidInput("XLSTM_PD_V1_C_PREFETCH: expected last, normal or none, got '" + v + "'");
+}
 
 // Up to this many rows (tokens of a call), the gate projection runs as one small kernel; more go
 // through cuBLASLt.
@@ -172,6 +185,7 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
       for (int64_t l = 0; l < r.L; ++l) r.state[l] = st[l0 + l];
       r.x = x, r.words = words, r.jitter_ns = ctx.jitter_ns;
       r.prefetch_vectors = prefetch_vectors_;
+      r.c_prefetch = c_prefetch_, r.c_evict = c_evict_;
       r.ring_in_flight = ring_in_flight_, r.ring_prefetch = ring_prefetch_,
       r.ring_pool = ring_pool_;
       cuda::v1_decode_run(r, ctx.stream);
@@ -199,6 +213,8 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
   uint32_t ring_in_flight_ = cuda::env_count("XLSTM_PD_INFLIGHT", cuda::kRingBuildDepth, 1, 6);
   uint32_t ring_prefetch_ = cuda::env_count("XLSTM_PD_PREFETCH", cuda::kRingBuildDepth, 0, 64);
   uint32_t ring_pool_ = cuda::env_count("XLSTM_PD_POOL", cuda::kRingBuildDepth, 2, 64);
+  cuda::V1CPrefetch c_prefetch_ = c_prefetch_from_env();
+  bool c_evict_ = cuda::env_is("XLSTM_PD_V1_C_EVICT", "on");
   int run_supported_ = -1;  // v1_decode_supported for this block's shapes; -1: not asked yet
 };
 
