@@ -10,12 +10,15 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "backend/cuda/decode_persistent_v1.h"
 #include "blocks/mlstm_v1/mlstm_v1_config.h"
 #include "cuda_test_util.h"
 #include "family_shapes.h"
 #include "test_util.h"
+#include "xlstm/error.h"
 #include "xlstm/model.h"
 
 namespace xlstm {
@@ -176,6 +179,62 @@ INSTANTIATE_TEST_SUITE_P(
         Shape{2048, 2, "1:0", 4, 1024},
         // 50 blocks: a run of more blocks than one launch holds.
         Shape{64, 50, "1:0", 4, 32}));
+
+// The kernel's run-time settings (experiments: the weight ring's depths and pool share, the
+// cell's C prefetch and stores) move no sum: the logits of a few steps are bitwise those of the
+// build's settings. A 7:1 stack of 96-wide heads (runs between sLSTM blocks, three tiles a head).
+TEST(CudaV1DecodeSettings, EverySettingDecodesTheSame) {
+  const ModelConfig c = config_of({192, 8, "7:1", 4, 96});
+  XLSTM_SKIP_WITHOUT_CUDA();
+  const MlstmV1Config& v1 = first_v1(c);
+  if (!cuda::v1_decode_supported(v1.embedding_dim, v1.inner_dim, v1.num_heads))
+    GTEST_SKIP() << "this device cannot run the persistent v1 decode (sm_90 only)";
+  const auto decode = [&](const char* name, const char* value) {
+    if (name != nullptr) setenv(name, value, 1);
+    Model m = bf16_model(c, true);
+    if (name != nullptr) unsetenv(name);
+    State st = m.new_state(1);
+    m.forward(std::vector<int32_t>{5, 17, 42}, st);
+    std::vector<float> logits;
+    for (int32_t t : {7, 99, 3, 150}) {
+      const std::vector<float> step = m.forward(std::vector<int32_t>{t}, st);
+      logits.insert(logits.end(), step.begin(), step.end());
+    }
+    return logits;
+  };
+  const std::vector<float> built = decode(nullptr, nullptr);
+  const std::pair<const char*, const char*> settings[] = {{"XLSTM_PD_INFLIGHT", "1"},
+                                                          {"XLSTM_PD_INFLIGHT", "6"},
+                                                          {"XLSTM_PD_PREFETCH", "0"},
+                                                          {"XLSTM_PD_PREFETCH", "24"},
+                                                          {"XLSTM_PD_POOL", "2"},
+                                                          {"XLSTM_PD_POOL", "64"},
+                                                          {"XLSTM_PD_V1_C_PREFETCH", "none"},
+                                                          {"XLSTM_PD_V1_C_PREFETCH", "normal"},
+                                                          {"XLSTM_PD_V1_C_EVICT", "on"},
+                                                          {"XLSTM_PD_V1_PREFETCH", "on"}};
+  for (const auto& [name, value] : settings)
+    EXPECT_EQ(decode(name, value), built) << name << "=" << value;
+}
+
+// A bad setting is an error naming the variable when the model is made, not a silent default.
+TEST(CudaV1DecodeSettings, BadSettingsAreNamed) {
+  const ModelConfig c = config_of({64, 1, "1:0", 4, 32});
+  XLSTM_SKIP_WITHOUT_CUDA();
+  const std::pair<const char*, const char*> bad[] = {
+      {"XLSTM_PD_INFLIGHT", "0"}, {"XLSTM_PD_INFLIGHT", "7"}, {"XLSTM_PD_PREFETCH", "-1"},
+      {"XLSTM_PD_POOL", "1"},     {"XLSTM_PD_POOL", "four"},  {"XLSTM_PD_V1_C_PREFETCH", "first"}};
+  for (const auto& [name, value] : bad) {
+    setenv(name, value, 1);
+    try {
+      bf16_model(c, true);
+      ADD_FAILURE() << name << "=" << value << " was taken";
+    } catch (const InvalidInput& e) {
+      EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+    }
+    unsetenv(name);
+  }
+}
 
 // Decode steps of a bf16 model (the few-row kernels: sLSTM's fused inputs, headwise gate GEMV and
 // one-step recurrence; mLSTM v1's fused conv and step, or the persistent kernel) against the same
