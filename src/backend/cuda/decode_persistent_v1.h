@@ -54,7 +54,7 @@ struct V1DecodeRun {
   // consumer warps sleep a random 0 .. jitter_ns at every phase.
   uint32_t jitter_ns = 0;
   // Each layer's small vectors asked into L2 at its start (XLSTM_PD_V1_PREFETCH=on; off by
-  // default until measured on a GPU: scripts/debug/v1_variants_ab.sh).
+  // default: 2.5% slower decode on an H100, bench/results/family_cuda.md).
   bool prefetch_vectors = false;
   // The weight ring's copies in flight (1 .. 6), L2 look-ahead in stages and pooled share (1 /
   // ring_pool of a phase's units; weight_ring.cuh): kRingBuildDepth for the build's
