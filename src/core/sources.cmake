@@ -1,6 +1,7 @@
 target_sources(xlstm PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/cpu_dispatch.cpp
   ${CMAKE_CURRENT_LIST_DIR}/dtype.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/env_settings.cpp
   ${CMAKE_CURRENT_LIST_DIR}/mapped_file.cpp
   ${CMAKE_CURRENT_LIST_DIR}/matrix.cpp
   ${CMAKE_CURRENT_LIST_DIR}/threads.cpp)

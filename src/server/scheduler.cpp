@@ -3,10 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <cstdlib>
 #include <iostream>
 #include <limits>
 #include <numeric>
+
+#include "core/env_settings.h"
 
 namespace xlstm::server {
 
@@ -92,12 +93,11 @@ Scheduler::Scheduler(Model& model, const Tokenizer& tokenizer, Metrics& metrics,
       zero_(model.new_state(1)),
       cache_(options.state_cache_bytes, ~uint64_t{0}, [&model] { return model.new_state(1); }) {
   // For measuring what the overlap of host work and device steps gives (docs/serving.md).
-  const char* overlap = std::getenv("XLSTM_SERVE_OVERLAP");
   // Unset: when the backend samples asynchronously; 0: never; 1: always (tests run the
   // bookkeeping on a synchronous backend, where it only delays tokens by a step).
-  overlap_ = overlap == nullptr ? model.samples_async() : std::string(overlap) != "0";
+  overlap_ = env_switch("XLSTM_SERVE_OVERLAP", model.samples_async());
   // XLSTM_SERVE_TRACE=MS: a line on stderr for every scheduling step that took MS or longer.
-  if (const char* trace = std::getenv("XLSTM_SERVE_TRACE")) trace_ms_ = std::atof(trace);
+  trace_ms_ = env_number("XLSTM_SERVE_TRACE", trace_ms_, 0.0, 1e9);
 }
 
 Scheduler::~Scheduler() {

@@ -27,15 +27,8 @@ void copy_on_device(void* d_dst, const void* d_src, size_t bytes);  // ordered l
 void fill_nan(void* d_ptr, size_t bytes);  // poison: every byte 0xFF is NaN in f32 and bf16
 void synchronize();                        // waits for the device; throws on a pending error
 bool stream_is_capturing(Stream s);        // whether s is recording a CUDA graph
-// Environment switches for A/B measurements and tests: not set to "off"; set to value; a
-// stress-test pause length in nanoseconds 0 .. 1000000 (0 when unset; anything else is an
-// InvalidInput naming the variable).
-bool env_not_off(const char* name);
-bool env_is(const char* name, const char* value);
-uint32_t env_nanoseconds(const char* name);
-// The whole number in environment variable name (lo .. hi, else InvalidInput naming it), or
-// fallback where it is unset or empty.
-uint32_t env_count(const char* name, uint32_t fallback, uint32_t lo, uint32_t hi);
+// The longest stress-test pause XLSTM_PD_JITTER_NS takes (its settings: core/env_settings.h).
+inline constexpr uint32_t kMaxJitterNs = 1000000;
 // Bytes held through device_alloc now, and the most held at once since the last reset.
 size_t device_bytes_in_use();
 size_t device_bytes_peak();

@@ -23,6 +23,7 @@
 #include "backend/cuda/gemv.h"
 #include "backend/cuda/ops.h"
 #include "blocks/mlstm_large/weight_plan.h"
+#include "core/env_settings.h"
 #include "model/backend.h"
 #include "model/state_access.h"
 #include "xlstm/error.h"
@@ -89,10 +90,10 @@ class CudaModel final : public ModelBackend {
   CudaModel(const ModelConfig& config, WeightType weight_type, bool graphs)
       : c(config),
         wt(weight_type),
-        use_graphs(graphs && env_not_off("XLSTM_GRAPHS")),
-        persistent_allowed(env_not_off("XLSTM_PERSISTENT")),
-        persistent_pool_in(env_is("XLSTM_PD_POOL_IN", "1")),
-        persistent_jitter_ns(env_nanoseconds("XLSTM_PD_JITTER_NS")),
+        use_graphs(graphs && env_switch("XLSTM_GRAPHS", true)),
+        persistent_allowed(env_switch("XLSTM_PERSISTENT", true)),
+        persistent_pool_in(env_switch("XLSTM_PD_POOL_IN", false)),
+        persistent_jitter_ns(env_count("XLSTM_PD_JITTER_NS", 0, 0, kMaxJitterNs)),
         persistent_dump(std::getenv("XLSTM_PD_DUMP") != nullptr ? std::getenv("XLSTM_PD_DUMP")
                                                                 : "") {
     require_device();
@@ -171,7 +172,7 @@ class CudaModel final : public ModelBackend {
   // a bias, float32 models (the parity mode) and XLSTM_FUSE=off keep weights as loaded.
   bool blocks_folded = false, out_folded = false;
   void fold_norm_weights() {
-    static const bool allowed = env_not_off("XLSTM_FUSE");
+    static const bool allowed = env_switch("XLSTM_FUSE", true);
     using WF = WeightField;
     const bool biases = std::any_of(blocks.begin(), blocks.end(), [&](const FieldBuffers& b) {
       return vec(b, WF::NormMlstmB) != nullptr || vec(b, WF::NormFfnB) != nullptr;

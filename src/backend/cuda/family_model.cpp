@@ -12,6 +12,7 @@
 #include "backend/cuda/cuda_state.h"
 #include "backend/cuda/family_ops.h"
 #include "backend/cuda/ops.h"
+#include "core/env_settings.h"
 #include "model/backend.h"
 #include "model/normal_draws.h"
 #include "model/state_access.h"
@@ -316,9 +317,9 @@ class FamilyModel final : public ModelBackend {
   // Decode of one sequence through runs of blocks in one launch each where a block type can
   // (CudaBlock::decode_run; mLSTM v1: decode_persistent_v1.cu); XLSTM_FAMILY_PERSISTENT=off: block
   // by block.
-  bool fused_decode_ = env_not_off("XLSTM_FAMILY_PERSISTENT");
+  bool fused_decode_ = env_switch("XLSTM_FAMILY_PERSISTENT", true);
   // XLSTM_PD_JITTER_NS=N: random pauses in those kernels (stress tests; see CudaContext).
-  uint32_t jitter_ns_ = env_nanoseconds("XLSTM_PD_JITTER_NS");
+  uint32_t jitter_ns_ = env_count("XLSTM_PD_JITTER_NS", 0, 0, kMaxJitterNs);
   // Prefill tokens per segment over the batch (default_segment_len), by the device's memory.
   int64_t segment_tokens_ = device_total_bytes() >= (size_t{48} << 30) ? 16384 : 4096;
   float* logits_ = nullptr;

@@ -21,6 +21,7 @@
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/gemv.h"
 #include "backend/cuda/pdl_launch.cuh"
+#include "core/env_settings.h"
 
 namespace xlstm::cuda {
 
@@ -191,19 +192,9 @@ void launch_kernel(const Args& a, Stream s) {
 }
 
 // XLSTM_GEMV_M1=R,U picks another rows-per-warp / pieces-in-flight pair for the plain one-row
-// GEMV (benchmarking); unknown pairs keep the default 1,4.
+// GEMV (benchmarking): the index of the pair in this list, 1,4 (0) by default.
 int m1_variant() {
-  static const int v = [] {
-    const char* e = std::getenv("XLSTM_GEMV_M1");
-    if (e == nullptr) return 0;
-    const std::string s(e);
-    if (s == "1,8") return 1;
-    if (s == "2,4") return 2;
-    if (s == "2,2") return 3;
-    if (s == "4,2") return 4;
-    if (s == "1,2") return 5;
-    return 0;
-  }();
+  static const int v = env_choice("XLSTM_GEMV_M1", 0, {"1,4", "1,8", "2,4", "2,2", "4,2", "1,2"});
   return v;
 }
 
@@ -248,9 +239,8 @@ void launch_rows(int64_t M, const Args& a, bool vec, Stream s) {
 int64_t gemv_row_limit() {
   static const int64_t rows = [] {
     const char* e = std::getenv("XLSTM_GEMV");
-    if (e == nullptr) return kGemvDefaultRows;
-    if (std::string(e) == "off") return int64_t{0};
-    return std::clamp<int64_t>(std::atoll(e), 0, kGemvMaxRows);
+    if (e != nullptr && std::string(e) == "off") return int64_t{0};
+    return int64_t{env_count("XLSTM_GEMV", kGemvDefaultRows, 0, kGemvMaxRows)};
   }();
   return rows;
 }

@@ -58,18 +58,6 @@ void synchronize() {
 bool stream_is_capturing(Stream) {
   return false;
 }
-bool env_not_off(const char*) {
-  return true;
-}
-bool env_is(const char*, const char*) {
-  return false;
-}
-uint32_t env_nanoseconds(const char*) {
-  return 0;
-}
-uint32_t env_count(const char*, uint32_t fallback, uint32_t, uint32_t) {
-  return fallback;
-}
 size_t device_bytes_in_use() {
   return 0;
 }

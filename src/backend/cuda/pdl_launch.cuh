@@ -6,10 +6,8 @@
 // writes. Only where the code running is sm_90 or newer: the wait compiles to nothing in older
 // targets (e.g. the compute_80 PTX JIT-compiled for a newer GPU), and the launch must then be
 // ordinary. XLSTM_PDL=off makes every launch ordinary (measurements).
-#include <cstdlib>
-#include <string>
-
 #include "backend/cuda/common.cuh"
+#include "core/env_settings.h"
 
 namespace xlstm::cuda {
 
@@ -17,9 +15,7 @@ template <typename... Params>
 bool pdl_available(void (*kernel)(Params...)) {
   cudaFuncAttributes fa{};
   XLSTM_CUDA_CHECK(cudaFuncGetAttributes(&fa, kernel));
-  const char* e = std::getenv("XLSTM_PDL");
-  return fa.binaryVersion >= 90 && fa.ptxVersion >= 90 &&
-         !(e != nullptr && std::string(e) == "off");
+  return fa.binaryVersion >= 90 && fa.ptxVersion >= 90 && env_switch("XLSTM_PDL", true);
 }
 
 // kernel<<<grid, block, smem, s>>>(args...) with one launch attribute (null: none), through

@@ -131,39 +131,6 @@ void synchronize() {
   XLSTM_CUDA_CHECK(cudaDeviceSynchronize());
 }
 
-bool env_not_off(const char* name) {
-  const char* e = std::getenv(name);
-  return e == nullptr || std::string(e) != "off";
-}
-
-bool env_is(const char* name, const char* value) {
-  const char* e = std::getenv(name);
-  return e != nullptr && std::string(e) == value;
-}
-
-uint32_t env_nanoseconds(const char* name) {
-  const char* e = std::getenv(name);
-  if (e == nullptr || *e == '\0') return 0;
-  char* end = nullptr;
-  const unsigned long v = std::strtoul(e, &end, 10);
-  if (*end != '\0' || v > 1000000u || e[0] == '-')
-    throw InvalidInput(
-        tagged("cuda", std::string(name) + ": expected nanoseconds 0 .. 1000000, got '" + e + "'"));
-  return static_cast<uint32_t>(v);
-}
-
-uint32_t env_count(const char* name, uint32_t fallback, uint32_t lo, uint32_t hi) {
-  const char* e = std::getenv(name);
-  if (e == nullptr || *e == '\0') return fallback;
-  char* end = nullptr;
-  const unsigned long v = std::strtoul(e, &end, 10);
-  if (*end != '\0' || e[0] == '-' || v < lo || v > hi)
-    throw InvalidInput(tagged("cuda", std::string(name) + ": expected a whole number " +
-                                          std::to_string(lo) + " .. " + std::to_string(hi) +
-                                          ", got '" + e + "'"));
-  return static_cast<uint32_t>(v);
-}
-
 bool stream_is_capturing(Stream s) {
   cudaStreamCaptureStatus capture{};
   XLSTM_CUDA_CHECK(cudaStreamIsCapturing(s, &capture));

@@ -13,6 +13,7 @@
 #include "backend/cuda/ops.h"
 #include "blocks/mlstm_v1/mlstm_v1_weights.h"
 #include "blocks/v1_common/v1_common.h"
+#include "core/env_settings.h"
 #include "xlstm/error.h"
 
 namespace xlstm {
@@ -23,12 +24,14 @@ using cuda::DeviceBuffer;
 
 // XLSTM_PD_V1_C_PREFETCH=last|normal|none (unset: last): decode_persistent_v1.h.
 cuda::V1CPrefetch c_prefetch_from_env() {
-  const char* e = std::getenv("XLSTM_PD_V1_C_PREFETCH");
-  const std::string v = e != nullptr ? e : "";
-  if (v.empty() || v == "last") return cuda::V1CPrefetch::kEvictLast;
-  if (v == "normal") return cuda::V1CPrefetch::kNormal;
-  if (v == "none") return cuda::V1CPrefetch::kNone;
-  throw InvalidInput("XLSTM_PD_V1_C_PREFETCH: expected last, normal or none, got '" + v + "'");
+  switch (env_choice("XLSTM_PD_V1_C_PREFETCH", 0, {"last", "normal", "none"})) {
+    case 1:
+      return cuda::V1CPrefetch::kNormal;
+    case 2:
+      return cuda::V1CPrefetch::kNone;
+    default:
+      return cuda::V1CPrefetch::kEvictLast;
+  }
 }
 
 // Up to this many rows (tokens of a call), the gate projection runs as one small kernel; more go
@@ -208,13 +211,13 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
   // The persistent decode's table of the run's weights (when this block starts a run).
   DeviceBuffer run_layers_;
   size_t run_layers_count_ = 0;
-  bool prefetch_vectors_ = cuda::env_is("XLSTM_PD_V1_PREFETCH", "on");
+  bool prefetch_vectors_ = env_switch("XLSTM_PD_V1_PREFETCH", false);
   // The weight ring's depths (experiments; decode_persistent_v1.h).
-  uint32_t ring_in_flight_ = cuda::env_count("XLSTM_PD_INFLIGHT", cuda::kRingBuildDepth, 1, 6);
-  uint32_t ring_prefetch_ = cuda::env_count("XLSTM_PD_PREFETCH", cuda::kRingBuildDepth, 0, 64);
-  uint32_t ring_pool_ = cuda::env_count("XLSTM_PD_POOL", cuda::kRingBuildDepth, 2, 64);
+  uint32_t ring_in_flight_ = env_count("XLSTM_PD_INFLIGHT", cuda::kRingBuildDepth, 1, 6);
+  uint32_t ring_prefetch_ = env_count("XLSTM_PD_PREFETCH", cuda::kRingBuildDepth, 0, 64);
+  uint32_t ring_pool_ = env_count("XLSTM_PD_POOL", cuda::kRingBuildDepth, 2, 64);
   cuda::V1CPrefetch c_prefetch_ = c_prefetch_from_env();
-  bool c_evict_ = cuda::env_is("XLSTM_PD_V1_C_EVICT", "on");
+  bool c_evict_ = env_switch("XLSTM_PD_V1_C_EVICT", false);
   int run_supported_ = -1;  // v1_decode_supported for this block's shapes; -1: not asked yet
 };
 
