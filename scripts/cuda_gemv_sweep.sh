@@ -4,7 +4,12 @@
 # and down projections — the fused ones keep theirs), and cuBLASLt instead (no fusion then).
 set -uo pipefail
 for v in default 1,8 2,4 2,2 4,2 1,2 off; do
-  if [ "$v" = off ]; then export XLSTM_GEMV=off; unset XLSTM_GEMV_M1; else unset XLSTM_GEMV; export XLSTM_GEMV_M1=$v; fi
+  unset XLSTM_GEMV XLSTM_GEMV_M1
+  case $v in
+    off) export XLSTM_GEMV=off ;;
+    default) ;;
+    *) export XLSTM_GEMV_M1=$v ;;
+  esac
   printf "%-8s " "$v"
   build/bin/xlstm bench --config tests/fixtures/configs/xlstm-7b.json --device cuda --prompt-len 16 \
     --gen 128 --batch 1 --reps 3 2>&1 | tail -1

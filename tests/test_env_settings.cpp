@@ -76,13 +76,14 @@ TEST_F(EnvSettings, AnythingElseIsAnErrorNamingTheVariableTheRangeAndTheValue) {
     EXPECT_NE(e.find("on or off"), std::string::npos) << e;
     EXPECT_NE(e.find(std::string("'") + v + "'"), std::string::npos) << e;
   }
-  for (const char* v : {"0", "10", "-1", "+3", "3x", "four", "3.0", "99999999999999999999"}) {
+  for (const char* v :
+       {"0", "10", "-1", "+3", " 3", "3x", "four", "3.0", "0x3", "99999999999999999999"}) {
     set(v);
     const std::string e = error_of([] { env_count(kName, 5, 1, 9); });
     EXPECT_NE(e.find(kName), std::string::npos) << e;
     EXPECT_NE(e.find("1 .. 9"), std::string::npos) << v << ": " << e;
   }
-  for (const char* v : {"-0.5", "1.5", "nan", "inf", "1ms"}) {
+  for (const char* v : {"-0.5", "1.5", "nan", "inf", "1ms", " 0.5", "0x0.8", "+0.5"}) {
     set(v);
     const std::string e = error_of([] { env_number(kName, 0, 0, 1); });
     EXPECT_NE(e.find("a number 0 .. 1"), std::string::npos) << v << ": " << e;

@@ -1,8 +1,10 @@
 #include "core/env_settings.h"
 
-#include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <string>
 
 #include "xlstm/error.h"
 
@@ -42,10 +44,10 @@ bool env_switch(const char* name, bool fallback) {
 uint32_t env_count(const char* name, uint32_t fallback, uint32_t lo, uint32_t hi) {
   const char* e = value_of(name);
   if (e == nullptr) return fallback;
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long v = std::strtoull(e, &end, 10);
-  if (*end != '\0' || e[0] < '0' || e[0] > '9' || errno == ERANGE || v < lo || v > hi)
+  const char* end = e + std::strlen(e);
+  unsigned long long v = 0;
+  const auto [at, err] = std::from_chars(e, end, v);  // digits only: no sign, space or base
+  if (err != std::errc() || at != end || v < lo || v > hi)
     bad(name, "a whole number " + std::to_string(lo) + " .. " + std::to_string(hi), e);
   return static_cast<uint32_t>(v);
 }
@@ -53,9 +55,10 @@ uint32_t env_count(const char* name, uint32_t fallback, uint32_t lo, uint32_t hi
 double env_number(const char* name, double fallback, double lo, double hi) {
   const char* e = value_of(name);
   if (e == nullptr) return fallback;
-  char* end = nullptr;
-  const double v = std::strtod(e, &end);
-  if (*end != '\0' || !std::isfinite(v) || v < lo || v > hi)
+  const char* end = e + std::strlen(e);
+  double v = 0;
+  const auto [at, err] = std::from_chars(e, end, v);  // decimal, locale-free: no space or hex
+  if (err != std::errc() || at != end || !std::isfinite(v) || v < lo || v > hi)
     bad(name, "a number " + format(lo) + " .. " + format(hi), e);
   return v;
 }

@@ -6,7 +6,6 @@
 
 #include <cstdint>
 #include <initializer_list>
-#include <string>
 
 namespace xlstm {
 

@@ -29,6 +29,8 @@ void synchronize();                        // waits for the device; throws on a 
 bool stream_is_capturing(Stream s);        // whether s is recording a CUDA graph
 // The longest stress-test pause XLSTM_PD_JITTER_NS takes (its settings: core/env_settings.h).
 inline constexpr uint32_t kMaxJitterNs = 1000000;
+// Programmatic dependent launch allowed (XLSTM_PDL=off: every launch ordinary; read once).
+bool pdl_enabled();
 // Bytes held through device_alloc now, and the most held at once since the last reset.
 size_t device_bytes_in_use();
 size_t device_bytes_peak();

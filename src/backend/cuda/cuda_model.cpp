@@ -96,6 +96,7 @@ class CudaModel final : public ModelBackend {
         persistent_jitter_ns(env_count("XLSTM_PD_JITTER_NS", 0, 0, kMaxJitterNs)),
         persistent_dump(std::getenv("XLSTM_PD_DUMP") != nullptr ? std::getenv("XLSTM_PD_DUMP")
                                                                 : "") {
+    read_gemv_settings(), pdl_enabled();  // a bad setting fails here, not at the first step
     require_device();
     XLSTM_CUDA_CHECK(cudaStreamCreate(&stream));
     gemm = std::make_unique<Gemm>();

@@ -504,7 +504,7 @@ __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V
     const float4 vd =
         make_float4(sm.v[4 * tx], sm.v[4 * tx + 1], sm.v[4 * tx + 2], sm.v[4 * tx + 3]);
     const bool evict = r.c_evict;
-    const uint64_t policy = l2_evict_first_policy();
+    const uint64_t policy = evict ? l2_evict_first_policy() : 0;
     for (int64_t a0 = ty; a0 < DH; a0 += kStep) {
       float4 next[kLoadBatch];
       load_rows(Cb, DH, a0 + kStep, next);

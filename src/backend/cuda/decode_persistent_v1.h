@@ -78,8 +78,8 @@ inline constexpr int kV1TracePoints = 12;
 
 // Whether this device and these shapes can run it: an sm_90 build and device, cooperative launch,
 // E ≤ 4096 and I multiples of 8, heads of DH = I / NH a multiple of 4 up to 2048 columns, no
-// more (head, 32-column) tiles than SMs, an SM's share of the I up units plus two pool claims
-// within 256, and a block per SM fitting its shared memory and registers.
+// more (head, 32-column) tiles than SMs, at most 64 groups of 4 features per SM, and a block per
+// SM fitting its shared memory and registers.
 bool v1_decode_supported(int64_t E, int64_t I, int64_t NH);
 int64_t v1_decode_words(int64_t E, int64_t I, int64_t NH, int64_t L);
 

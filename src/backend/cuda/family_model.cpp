@@ -11,6 +11,7 @@
 #include "backend/cuda/cuda_block.h"
 #include "backend/cuda/cuda_state.h"
 #include "backend/cuda/family_ops.h"
+#include "backend/cuda/gemv.h"
 #include "backend/cuda/ops.h"
 #include "core/env_settings.h"
 #include "model/backend.h"
@@ -80,6 +81,7 @@ class FamilyModel final : public ModelBackend {
  public:
   FamilyModel(const ModelConfig& c, WeightType wt, bool graphs)
       : c_(c), wt_(wt), use_graphs_(graphs), layout_(state_layout(c)) {
+    read_gemv_settings(), pdl_enabled();  // a bad setting fails here, not at the first step
     require_device();
     XLSTM_CUDA_CHECK(cudaStreamCreate(&stream_));
     gemm_ = std::make_unique<Gemm>();

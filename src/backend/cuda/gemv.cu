@@ -236,6 +236,11 @@ void launch_rows(int64_t M, const Args& a, bool vec, Stream s) {
 
 }  // namespace
 
+void read_gemv_settings() {
+  gemv_row_limit();
+  m1_variant();
+}
+
 int64_t gemv_row_limit() {
   static const int64_t rows = [] {
     const char* e = std::getenv("XLSTM_GEMV");

@@ -16,6 +16,9 @@ inline constexpr int64_t kGemvMaxRows = 8, kGemvDefaultRows = 3;
 
 // The most rows Gemm::linear sends here: kGemvDefaultRows, or XLSTM_GEMV's.
 int64_t gemv_row_limit();
+// Reads XLSTM_GEMV and XLSTM_GEMV_M1 now (models call it when made, so that a bad value is an
+// error there and not at the first GEMV of a request).
+void read_gemv_settings();
 
 // y_bf16 (optional): y rounded to bf16 as well (the residual stream's copy that the fused GEMVs
 // read).

@@ -55,6 +55,9 @@ void fill_nan(void*, size_t) {
 void synchronize() {
   no_cuda();
 }
+bool pdl_enabled() {
+  return false;
+}
 bool stream_is_capturing(Stream) {
   return false;
 }

@@ -6,8 +6,10 @@
 // writes. Only where the code running is sm_90 or newer: the wait compiles to nothing in older
 // targets (e.g. the compute_80 PTX JIT-compiled for a newer GPU), and the launch must then be
 // ordinary. XLSTM_PDL=off makes every launch ordinary (measurements).
+#include <utility>
+
+#include "backend/cuda/api.h"
 #include "backend/cuda/common.cuh"
-#include "core/env_settings.h"
 
 namespace xlstm::cuda {
 
@@ -15,7 +17,7 @@ template <typename... Params>
 bool pdl_available(void (*kernel)(Params...)) {
   cudaFuncAttributes fa{};
   XLSTM_CUDA_CHECK(cudaFuncGetAttributes(&fa, kernel));
-  return fa.binaryVersion >= 90 && fa.ptxVersion >= 90 && env_switch("XLSTM_PDL", true);
+  return pdl_enabled() && fa.binaryVersion >= 90 && fa.ptxVersion >= 90;
 }
 
 // kernel<<<grid, block, smem, s>>>(args...) with one launch attribute (null: none), through

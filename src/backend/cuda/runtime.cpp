@@ -1,13 +1,13 @@
 // Device discovery and plain device memory for the CUDA backend.
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 
 #include "backend/cuda/api.h"
 #include "backend/cuda/check.h"
+#include "core/env_settings.h"
 #include "xlstm/error.h"
 
 namespace xlstm::cuda {
@@ -129,6 +129,11 @@ void fill_nan(void* p, size_t bytes) {
 
 void synchronize() {
   XLSTM_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
+bool pdl_enabled() {
+  static const bool on = env_switch("XLSTM_PDL", true);
+  return on;
 }
 
 bool stream_is_capturing(Stream s) {

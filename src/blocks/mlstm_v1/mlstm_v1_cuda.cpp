@@ -4,8 +4,6 @@
 // prefill, the fused step for decode).
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
-#include <string>
 
 #include "backend/cuda/cuda_block.h"
 #include "backend/cuda/decode_persistent_v1.h"
@@ -14,7 +12,6 @@
 #include "blocks/mlstm_v1/mlstm_v1_weights.h"
 #include "blocks/v1_common/v1_common.h"
 #include "core/env_settings.h"
-#include "xlstm/error.h"
 
 namespace xlstm {
 
