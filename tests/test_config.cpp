@@ -1,6 +1,8 @@
 // Config parsing: both formats, aliases, derived dims (FFN rounding rule), errors naming the key.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "test_util.h"
 #include "xlstm/config.h"
 #include "xlstm/error.h"
@@ -78,6 +80,20 @@ TEST(Config, UnknownKeysWarnOnceEach) {
       "t");
   ASSERT_EQ(c.warnings.size(), 2u);
   EXPECT_NE(c.warnings[0].find("mystery"), std::string::npos);
+  auto typo = parse_config(
+      R"({"embedding_dim": 64, "num_heads": 2, "num_blocks": 1, "vocab_size": 50, "norm_esp": 1e-5})",
+      "t");
+  ASSERT_EQ(typo.warnings.size(), 1u);
+  // A config of junk: 32 lines, then a count.
+  nlohmann::json junk = {
+      {"embedding_dim", 64}, {"num_heads", 2}, {"num_blocks", 1}, {"vocab_size", 50}};
+  for (int i = 0; i < 40; ++i) junk["junk" + std::to_string(i)] = i;
+  const auto many = parse_config(junk.dump(), "t");
+  ASSERT_EQ(many.warnings.size(), 33u);
+  EXPECT_EQ(many.warnings.back(), "t: 8 more unknown keys ignored");
+  EXPECT_NE(typo.warnings[0].find("unknown key 'norm_esp' ignored (did you mean 'norm_eps'?)"),
+            std::string::npos)
+      << typo.warnings[0];
 }
 
 TEST(Config, MissingRequiredKeyIsNamed) {

@@ -128,6 +128,42 @@ TEST(FamilyConfig, BadBlockFieldsNameTheirSection) {
   EXPECT_NE(error_of(k).find("mlstm_block: must be a JSON object"), std::string::npos);
 }
 
+// A misspelt field would quietly take its default: every section warns of keys the official
+// config does not have, suggesting the near one; and where the default then breaks the config,
+// the error says which key was misspelt.
+TEST(FamilyConfig, UnknownKeysWarnInEverySectionWithTheNearKnownOne) {
+  for (const char* name : {"m7s1", "m1s1", "s_only", "m_only"}) {
+    const auto loaded = parse_config(fixture_config(name).dump(), "c");
+    EXPECT_TRUE(loaded.warnings.empty()) << name << ": " << loaded.warnings.front();
+  }
+  json j = fixture_config("m1s1");
+  j["mlstm_block"]["mlstm"]["conv1d_kernel_sise"] = j["mlstm_block"]["mlstm"]["conv1d_kernel_size"];
+  j["mlstm_block"]["mlstm"].erase("conv1d_kernel_size");
+  j["slstm_block"]["slstm"]["mystery"] = 1;
+  j["slstm_block"]["feedforward"]["act_fun"] = "gelu";
+  j["slstm_block"]["extra"] = 2;
+  const auto loaded = parse_config(j.dump(), "c");
+  ASSERT_EQ(loaded.warnings.size(), 4u);
+  const std::string all = loaded.warnings[0] + "\n" + loaded.warnings[1] + "\n" +
+                          loaded.warnings[2] + "\n" + loaded.warnings[3];
+  for (const char* line :
+       {"c: mlstm_block.mlstm: unknown key 'conv1d_kernel_sise' ignored (did you mean "
+        "'conv1d_kernel_size'?)",
+        "c: slstm_block.slstm: unknown key 'mystery' ignored\n",
+        "c: slstm_block.feedforward: unknown key 'act_fun' ignored (did you mean 'act_fn'?)",
+        "c: slstm_block: unknown key 'extra' ignored"})
+    EXPECT_NE((all + "\n").find(line), std::string::npos) << line << " in\n" << all;
+
+  json k = fixture_config("m7s1");
+  k["num_block"] = k["num_blocks"];
+  k.erase("num_blocks");
+  const std::string e = error_of(k);
+  EXPECT_NE(e.find("'slstm_at' index 7 is outside [0, num_blocks = 1)"), std::string::npos) << e;
+  EXPECT_NE(e.find("unknown key 'num_block' ignored (did you mean 'num_blocks'?)"),
+            std::string::npos)
+      << e;
+}
+
 // Each size within its own bound, but 2^16 such blocks held more than 2^64 parameters: the sum
 // overflowed int64 in parameter_count() (UBSan; found by fuzz/fuzz_family_config's derived-size
 // checks).

@@ -10,6 +10,7 @@
 
 #include "core/regular_file.h"
 #include "io/family_config.h"
+#include "io/json_section.h"
 #include "model/block_registry.h"
 #include "xlstm/config.h"
 #include "xlstm/error.h"
@@ -262,11 +263,9 @@ LoadedConfig parse_config(const std::string& text, const std::string& src) {
       throw InvalidInput(tagged("config", src + ": missing required key '" + names + "'"));
     }
   }
-  for (auto& [key, value] : j.items()) {
-    if (!consumed.count(key) && !known_ignored_keys().count(key)) {
-      out.warnings.push_back(src + ": unknown key '" + key + "' ignored");
-    }
-  }
+  std::set<std::string> known = consumed;
+  known.insert(known_ignored_keys().begin(), known_ignored_keys().end());
+  for (const auto& w : JsonSection(j, src).unknown_keys(known)) out.warnings.push_back(w);
   for (const auto& f : fields()) {
     if (f.check) {
       if (auto expected = f.check(c); !expected.empty())

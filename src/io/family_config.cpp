@@ -129,7 +129,9 @@ bool is_family_config(const nlohmann::json& j) {
   return false;
 }
 
-LoadedConfig parse_family_config(const nlohmann::json& j, const std::string& src) {
+namespace {
+
+LoadedConfig parse_checked(const nlohmann::json& j, const std::string& src) {
   const JsonSection top(j, src);
   LoadedConfig out;
   ModelConfig& c = out.config;
@@ -202,16 +204,29 @@ LoadedConfig parse_family_config(const nlohmann::json& j, const std::string& src
         throw InvalidInput(tagged("config", src + ": block " + std::to_string(i) + " is '" +
                                                 t.name() + "' but '" + key + "' is missing"));
       }
-      parsed[t.name()] = t.parse_config(j[key], c, src + ": " + key);
+      parsed[t.name()] = t.parse_config(j[key], c, src + ": " + key, out.warnings);
     }
     c.blocks.push_back({t.name(), parsed[t.name()]});
   }
-  for (auto& [key, value] : j.items()) {
-    if (!known_keys().count(key))
-      out.warnings.push_back(src + ": unknown key '" + key + "' ignored");
-  }
+  for (const auto& w : top.unknown_keys(known_keys())) out.warnings.push_back(w);
   check_model_size(c, src);
   return out;
+}
+
+}  // namespace
+
+LoadedConfig parse_family_config(const nlohmann::json& j, const std::string& src) {
+  try {
+    return parse_checked(j, src);
+  } catch (const InvalidInput& e) {
+    // A misspelt top-level key took its default, which may be what the error is about: say so.
+    if (!j.is_object()) throw;
+    std::string hints;
+    for (const auto& w : JsonSection(j, src).unknown_keys(known_keys()))
+      if (w.find("did you mean") != std::string::npos) hints += "; note: " + w;
+    if (hints.empty()) throw;
+    throw InvalidInput(e.what() + hints);
+  }
 }
 
 }  // namespace xlstm

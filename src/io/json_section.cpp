@@ -1,6 +1,8 @@
 #include "io/json_section.h"
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "xlstm/error.h"
 
@@ -13,6 +15,51 @@ JsonSection::JsonSection(const nlohmann::json& j, std::string where)
 
 bool JsonSection::has(const char* key) const {
   return j_.contains(key) && !j_[key].is_null();
+}
+
+namespace {
+
+// Levenshtein distance of a and b (config keys: a few dozen characters).
+size_t edits(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  std::iota(row.begin(), row.end(), size_t{0});
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::vector<std::string> JsonSection::unknown_keys(const std::set<std::string>& known) const {
+  constexpr size_t kMaxLines = 32;  // a config of junk gets a count, not a line per key
+  std::vector<std::string> out;
+  size_t more = 0;
+  for (const auto& [key, value] : j_.items()) {
+    if (known.count(key)) continue;
+    if (out.size() == kMaxLines) {
+      ++more;
+      continue;
+    }
+    std::string line = where_ + ": unknown key '" + key + "' ignored";
+    std::string best;
+    size_t best_edits = 3;  // suggest within two edits only
+    for (const auto& k : known) {
+      if (key.size() > k.size() + 2 || k.size() > key.size() + 2) continue;  // > 2 edits apart
+      const size_t e = edits(key, k);
+      if (e < best_edits) best = k, best_edits = e;
+    }
+    if (!best.empty()) line += " (did you mean '" + best + "'?)";
+    out.push_back(line);
+  }
+  if (more > 0) out.push_back(where_ + ": " + std::to_string(more) + " more unknown keys ignored");
+  return out;
 }
 
 void JsonSection::fail(const std::string& key, const std::string& what) const {

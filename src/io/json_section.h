@@ -3,7 +3,9 @@
 // path and the key, and what was expected.
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
+#include <vector>
 
 namespace xlstm {
 
@@ -23,6 +25,11 @@ class JsonSection {
   const std::string& where() const { return where_; }
 
   [[noreturn]] void fail(const std::string& key, const std::string& what) const;
+
+  // A line for each key of this object that is not in known: "where: unknown key 'k' ignored",
+  // with "(did you mean 'x'?)" where a known key is within two edits (a misspelt field would
+  // otherwise quietly take its default).
+  std::vector<std::string> unknown_keys(const std::set<std::string>& known) const;
 
  private:
   const nlohmann::json& j_;

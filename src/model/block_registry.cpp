@@ -15,8 +15,8 @@ namespace xlstm {
 #undef XLSTM_BLOCK
 
 std::shared_ptr<const BlockConfig> BlockType::parse_config(const nlohmann::json&,
-                                                           const ModelConfig&,
-                                                           const std::string&) const {
+                                                           const ModelConfig&, const std::string&,
+                                                           std::vector<std::string>&) const {
   return nullptr;
 }
 

@@ -52,10 +52,12 @@ class BlockType {
   // The section of the original family's config that configures it ("mlstm_block"), or null for
   // types that family does not hold.
   virtual const char* family_config_key() const { return nullptr; }
-  // Parses that section (errors name `where` and the field). Types without one return null.
+  // Parses that section (errors name `where` and the field; keys it does not know go to
+  // warnings, io/json_section.h). Types without one return null.
   virtual std::shared_ptr<const BlockConfig> parse_config(const nlohmann::json& section,
                                                           const ModelConfig& model,
-                                                          const std::string& where) const;
+                                                          const std::string& where,
+                                                          std::vector<std::string>& warnings) const;
 
   virtual std::vector<StateTensorSpec> state(const BlockSite& site) const = 0;
   virtual int64_t parameter_count(const BlockSite& site) const = 0;

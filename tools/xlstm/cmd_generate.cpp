@@ -79,7 +79,7 @@ void add_generate(CLI::App& app) {
     } else {
       prompt = o->prompt.tokens(tok ? &*tok : nullptr);
     }
-    Model model = Model::load(o->model_dir, o->runtime.load_options());
+    Model model = load_model(o->model_dir, o->runtime);
     std::optional<SequenceCheckpoint> resume_from;
     if (resume) {
       require_regular_file(o->state_in, "cli");

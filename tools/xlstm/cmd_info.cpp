@@ -23,17 +23,11 @@ void add_info(CLI::App& app) {
   sub->callback([o] {
     if (o->model_dir.empty() && o->config_file.empty())
       throw InvalidInput(tagged("cli", "info needs -m DIR or --config FILE"));
-    std::vector<std::string> warnings;
     if (!o->config_file.empty()) {
-      auto loaded = load_config(o->config_file);
-      for (const auto& w : loaded.warnings) std::cerr << "warning: " << w << "\n";
-      std::cout << describe(loaded.config);
+      std::cout << describe(load_config_warning(o->config_file).config);
       return;
     }
-    LoadOptions lo;
-    lo.warnings = &warnings;
-    Model model = Model::load(o->model_dir, lo);
-    for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
+    Model model = load_model(o->model_dir, RuntimeOptions{});
     std::cout << "model                        " << o->model_dir << "\n"
               << describe(model.config());
   });

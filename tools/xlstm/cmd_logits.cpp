@@ -42,7 +42,7 @@ void add_logits(CLI::App& app) {
           tagged("cli", "logits needs exactly one of --ids, -p, -f or --batch-file"));
     }
     o->runtime.apply_threads();
-    Model model = Model::load(o->model_dir, o->runtime.load_options());
+    Model model = load_model(o->model_dir, o->runtime);
     std::vector<int32_t> tokens;
     int64_t B = 1;
     if (has_prompt) {

@@ -35,7 +35,7 @@ void add_perplexity(CLI::App& app) {
     PromptSource text;
     text.file = o->file;
     const auto tokens = tok.encode(text.text(), /*add_special_tokens=*/false);
-    Model model = Model::load(o->model_dir, o->runtime.load_options());
+    Model model = load_model(o->model_dir, o->runtime);
     o->ppl.prepend_bos =
         o->bos == "yes" || (o->bos == "auto" && model.config().force_bos_token_insert);
     // Progress on a terminal only (pipes and logs get the result alone), as llama.cpp's tools.

@@ -47,6 +47,11 @@ struct RuntimeOptions {
   void apply_threads() const;
 };
 
+// Model::load with these options; the config's warnings (unknown keys, alias conflicts) to
+// stderr.
+Model load_model(const std::string& model_dir, const RuntimeOptions& runtime);
+// load_config, its warnings to stderr.
+LoadedConfig load_config_warning(const std::string& config_file);
 // The model of -m DIR, or random weights of --config FILE's shape (benchmarks): bf16 if asked,
 // and on CUDA unless f32 is asked, as a loaded model. `command` names the caller in the error
 // when neither is given.

@@ -71,15 +71,30 @@ void RuntimeOptions::apply_threads() const {
   set_num_threads(threads);
 }
 
+Model load_model(const std::string& model_dir, const RuntimeOptions& runtime) {
+  std::vector<std::string> warnings;
+  LoadOptions lo = runtime.load_options();
+  lo.warnings = &warnings;
+  Model model = Model::load(model_dir, lo);
+  for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
+  return model;
+}
+
+LoadedConfig load_config_warning(const std::string& config_file) {
+  LoadedConfig loaded = load_config(config_file);
+  for (const auto& w : loaded.warnings) std::cerr << "warning: " << w << "\n";
+  return loaded;
+}
+
 Model model_or_random(const std::string& model_dir, const std::string& config_file,
                       const RuntimeOptions& runtime, const std::string& command) {
   if (model_dir.empty() == config_file.empty())
     throw InvalidInput(tagged("cli", command + " needs -m DIR or --config FILE"));
-  if (!model_dir.empty()) return Model::load(model_dir, runtime.load_options());
+  if (!model_dir.empty()) return load_model(model_dir, runtime);
   const Device device = parse_device(runtime.device);
   const bool bf16 =
       runtime.weights == "bf16" || (device == Device::Cuda && runtime.weights == "auto");
-  return Model::random(load_config(config_file).config, 1, bf16, device);
+  return Model::random(load_config_warning(config_file).config, 1, bf16, device);
 }
 
 Tokenizer load_model_tokenizer(const std::string& model_dir) {

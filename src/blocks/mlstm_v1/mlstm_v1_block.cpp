@@ -100,10 +100,20 @@ class MlstmV1Type final : public BlockType {
   std::vector<std::string> aliases() const override { return {"mlstm", "m"}; }
   const char* family_config_key() const override { return "mlstm_block"; }
 
-  std::shared_ptr<const BlockConfig> parse_config(const nlohmann::json& section,
-                                                  const ModelConfig& model,
-                                                  const std::string& where) const override {
-    const JsonSection s = JsonSection(section, where).child("mlstm");
+  std::shared_ptr<const BlockConfig> parse_config(
+      const nlohmann::json& section, const ModelConfig& model, const std::string& where,
+      std::vector<std::string>& warnings) const override {
+    const JsonSection block(section, where);
+    const JsonSection s = block.child("mlstm");
+    // The official mLSTMBlockConfig's and mLSTMLayerConfig's fields (xlstm 2.0.6, as
+    // dataclasses.asdict writes them); the ones not read here are training-only or derived.
+    for (const auto& w : block.unknown_keys({"mlstm", "_num_blocks", "_block_idx"}))
+      warnings.push_back(w);
+    for (const auto& w : s.unknown_keys(
+             {"proj_factor", "round_proj_up_dim_up", "round_proj_up_to_multiple_of", "_proj_up_dim",
+              "conv1d_kernel_size", "qkv_proj_blocksize", "num_heads", "embedding_dim", "bias",
+              "dropout", "context_length", "_num_blocks", "_inner_embedding_dim"}))
+      warnings.push_back(w);
     auto c = std::make_shared<MlstmV1Config>();
     c->embedding_dim = model.embedding_dim;
     c->bias = model.use_bias;
