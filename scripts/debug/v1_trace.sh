@@ -11,7 +11,7 @@ for bin in xlstm ${EXTRA_BINS:-}; do
   trace=/tmp/v1_trace_$bin.bin
   rm -f "$trace"
   echo "## $bin" | tee -a "$log"
-  XLSTM_GRAPHS=0 XLSTM_PD_TRACE=$trace timeout 120 "build/bin/$bin" \
+  XLSTM_GRAPHS=off XLSTM_PD_TRACE=$trace timeout 120 "build/bin/$bin" \
     bench --config "$cfg" --device cuda --prompt-len 16 --gen 8 --batch 1 --reps 1 2>&1 |
     tail -1 | tee -a "$log"
   python3 scripts/debug/v1_trace_summary.py "$trace" --skip 7 2>&1 | tee -a "$log"

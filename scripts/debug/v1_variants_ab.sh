@@ -40,7 +40,7 @@ for run in $runs; do
   [ "${TRACES:-1}" = 1 ] || break
   bin=${run%%|*} settings=${run#*|} trace=/tmp/v1_variants_trace.bin
   rm -f "$trace"
-  XLSTM_GRAPHS=0 XLSTM_PD_TRACE=$trace run_bench "$bin" "$settings" \
+  XLSTM_GRAPHS=off XLSTM_PD_TRACE=$trace run_bench "$bin" "$settings" \
     --config bench/configs/xlstm-1.3b-7to1.json --device cuda --prompt-len 16 --gen 8 \
     --batch 1 --reps 1 2>&1 | grep -iE "error|unsupported" | tail -3 | tee -a "$log"
   echo "## trace, $bin, ${settings:-as built}" | tee -a "$log"

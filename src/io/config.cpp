@@ -265,7 +265,7 @@ LoadedConfig parse_config(const std::string& text, const std::string& src) {
   }
   std::set<std::string> known = consumed;
   known.insert(known_ignored_keys().begin(), known_ignored_keys().end());
-  for (const auto& w : JsonSection(j, src).unknown_keys(known)) out.warnings.push_back(w);
+  JsonSection(j, src).warn_unknown_keys(known, out.warnings);
   for (const auto& f : fields()) {
     if (f.check) {
       if (auto expected = f.check(c); !expected.empty())

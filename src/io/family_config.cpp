@@ -208,7 +208,7 @@ LoadedConfig parse_checked(const nlohmann::json& j, const std::string& src) {
     }
     c.blocks.push_back({t.name(), parsed[t.name()]});
   }
-  for (const auto& w : top.unknown_keys(known_keys())) out.warnings.push_back(w);
+  top.warn_unknown_keys(known_keys(), out.warnings);
   check_model_size(c, src);
   return out;
 }
@@ -221,8 +221,10 @@ LoadedConfig parse_family_config(const nlohmann::json& j, const std::string& src
   } catch (const InvalidInput& e) {
     // A misspelt top-level key took its default, which may be what the error is about: say so.
     if (!j.is_object()) throw;
+    std::vector<std::string> unknown;
+    JsonSection(j, src).warn_unknown_keys(known_keys(), unknown);
     std::string hints;
-    for (const auto& w : JsonSection(j, src).unknown_keys(known_keys()))
+    for (const auto& w : unknown)
       if (w.find("did you mean") != std::string::npos) hints += "; note: " + w;
     if (hints.empty()) throw;
     throw InvalidInput(e.what() + hints);

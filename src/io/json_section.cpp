@@ -37,13 +37,13 @@ size_t edits(const std::string& a, const std::string& b) {
 
 }  // namespace
 
-std::vector<std::string> JsonSection::unknown_keys(const std::set<std::string>& known) const {
+void JsonSection::warn_unknown_keys(const std::set<std::string>& known,
+                                    std::vector<std::string>& out) const {
   constexpr size_t kMaxLines = 32;  // a config of junk gets a count, not a line per key
-  std::vector<std::string> out;
-  size_t more = 0;
+  size_t lines = 0, more = 0;
   for (const auto& [key, value] : j_.items()) {
     if (known.count(key)) continue;
-    if (out.size() == kMaxLines) {
+    if (lines == kMaxLines) {
       ++more;
       continue;
     }
@@ -56,10 +56,9 @@ std::vector<std::string> JsonSection::unknown_keys(const std::set<std::string>& 
       if (e < best_edits) best = k, best_edits = e;
     }
     if (!best.empty()) line += " (did you mean '" + best + "'?)";
-    out.push_back(line);
+    out.push_back(line), ++lines;
   }
   if (more > 0) out.push_back(where_ + ": " + std::to_string(more) + " more unknown keys ignored");
-  return out;
 }
 
 void JsonSection::fail(const std::string& key, const std::string& what) const {

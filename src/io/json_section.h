@@ -26,10 +26,11 @@ class JsonSection {
 
   [[noreturn]] void fail(const std::string& key, const std::string& what) const;
 
-  // A line for each key of this object that is not in known: "where: unknown key 'k' ignored",
-  // with "(did you mean 'x'?)" where a known key is within two edits (a misspelt field would
-  // otherwise quietly take its default).
-  std::vector<std::string> unknown_keys(const std::set<std::string>& known) const;
+  // Appends to warnings a line for each key of this object that is not in known: "where: unknown
+  // key 'k' ignored", with "(did you mean 'x'?)" where a known key is within two edits (a
+  // misspelt field would otherwise quietly take its default); 32 lines at most, then a count.
+  void warn_unknown_keys(const std::set<std::string>& known,
+                         std::vector<std::string>& warnings) const;
 
  private:
   const nlohmann::json& j_;

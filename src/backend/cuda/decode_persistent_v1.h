@@ -40,7 +40,7 @@ inline constexpr int64_t kMaxV1DecodeLayers = 48;
 inline constexpr uint32_t kRingBuildDepth = ~0u;
 
 // How the cell's tile of C is asked into L2 while W_up streams (XLSTM_PD_V1_C_PREFETCH=
-// last|normal|none; experiments).
+// last|normal|none, in this order; experiments).
 enum class V1CPrefetch : uint8_t { kEvictLast, kNormal, kNone };
 
 struct V1DecodeRun {

@@ -107,13 +107,12 @@ class MlstmV1Type final : public BlockType {
     const JsonSection s = block.child("mlstm");
     // The official mLSTMBlockConfig's and mLSTMLayerConfig's fields (xlstm 2.0.6, as
     // dataclasses.asdict writes them); the ones not read here are training-only or derived.
-    for (const auto& w : block.unknown_keys({"mlstm", "_num_blocks", "_block_idx"}))
-      warnings.push_back(w);
-    for (const auto& w : s.unknown_keys(
-             {"proj_factor", "round_proj_up_dim_up", "round_proj_up_to_multiple_of", "_proj_up_dim",
-              "conv1d_kernel_size", "qkv_proj_blocksize", "num_heads", "embedding_dim", "bias",
-              "dropout", "context_length", "_num_blocks", "_inner_embedding_dim"}))
-      warnings.push_back(w);
+    block.warn_unknown_keys({"mlstm", "_num_blocks", "_block_idx"}, warnings);
+    s.warn_unknown_keys(
+        {"proj_factor", "round_proj_up_dim_up", "round_proj_up_to_multiple_of", "_proj_up_dim",
+         "conv1d_kernel_size", "qkv_proj_blocksize", "num_heads", "embedding_dim", "bias",
+         "dropout", "context_length", "_num_blocks", "_inner_embedding_dim"},
+        warnings);
     auto c = std::make_shared<MlstmV1Config>();
     c->embedding_dim = model.embedding_dim;
     c->bias = model.use_bias;

@@ -19,16 +19,11 @@ namespace {
 
 using cuda::DeviceBuffer;
 
-// XLSTM_PD_V1_C_PREFETCH=last|normal|none (unset: last): decode_persistent_v1.h.
+// XLSTM_PD_V1_C_PREFETCH=last|normal|none (unset: last; in V1CPrefetch's order):
+// decode_persistent_v1.h.
 cuda::V1CPrefetch c_prefetch_from_env() {
-  switch (env_choice("XLSTM_PD_V1_C_PREFETCH", 0, {"last", "normal", "none"})) {
-    case 1:
-      return cuda::V1CPrefetch::kNormal;
-    case 2:
-      return cuda::V1CPrefetch::kNone;
-    default:
-      return cuda::V1CPrefetch::kEvictLast;
-  }
+  return static_cast<cuda::V1CPrefetch>(
+      env_choice("XLSTM_PD_V1_C_PREFETCH", 0, {"last", "normal", "none"}));
 }
 
 // Up to this many rows (tokens of a call), the gate projection runs as one small kernel; more go

@@ -4,6 +4,7 @@
 // The checkpoint's "fgate" module feeds the INPUT gate and "igate" the FORGET gate (a real swap in
 // the official code, kept here by name).
 #include <cmath>
+#include <set>
 
 #include "blocks/slstm/slstm_config.h"
 #include "blocks/slstm/slstm_weights.h"
@@ -102,6 +103,41 @@ Activation parse_activation(const JsonSection& s) {
   s.fail("act_fn", "= \"" + name + "\" is not one of gelu, relu, relu^2, sigmoid, swish, selu");
 }
 
+// The official sLSTMLayerConfig's fields (xlstm 2.0.6, as dataclasses.asdict writes them); those
+// parse_config does not read are training-only (initialisation, the CUDA kernels' dtypes,
+// clipping) or derived.
+const std::set<std::string> kSlstmLayerFields = {"hidden_size",
+                                                 "num_heads",
+                                                 "num_states",
+                                                 "backend",
+                                                 "function",
+                                                 "bias_init",
+                                                 "recurrent_weight_init",
+                                                 "_block_idx",
+                                                 "_num_blocks",
+                                                 "num_gates",
+                                                 "gradient_recurrent_cut",
+                                                 "gradient_recurrent_clipval",
+                                                 "forward_clipval",
+                                                 "batch_size",
+                                                 "input_shape",
+                                                 "internal_input_shape",
+                                                 "output_shape",
+                                                 "constants",
+                                                 "dtype",
+                                                 "dtype_b",
+                                                 "dtype_r",
+                                                 "dtype_w",
+                                                 "dtype_g",
+                                                 "dtype_s",
+                                                 "dtype_a",
+                                                 "enable_automatic_mixed_precision",
+                                                 "initial_val",
+                                                 "embedding_dim",
+                                                 "conv1d_kernel_size",
+                                                 "group_norm_weight",
+                                                 "dropout"};
+
 class SlstmType final : public BlockType {
  public:
   const char* name() const override { return "slstm"; }
@@ -114,43 +150,9 @@ class SlstmType final : public BlockType {
       std::vector<std::string>& warnings) const override {
     const JsonSection block(section, where);
     const JsonSection s = block.child("slstm");
-    // The official sLSTMBlockConfig's, sLSTMLayerConfig's and FeedForwardConfig's fields (xlstm
-    // 2.0.6, as dataclasses.asdict writes them); the ones not read here are training-only
-    // (initialisation, dtypes of the CUDA kernels, clipping) or derived.
-    for (const auto& w : block.unknown_keys({"slstm", "feedforward", "_num_blocks", "_block_idx"}))
-      warnings.push_back(w);
-    for (const auto& w : s.unknown_keys({"hidden_size",
-                                         "num_heads",
-                                         "num_states",
-                                         "backend",
-                                         "function",
-                                         "bias_init",
-                                         "recurrent_weight_init",
-                                         "_block_idx",
-                                         "_num_blocks",
-                                         "num_gates",
-                                         "gradient_recurrent_cut",
-                                         "gradient_recurrent_clipval",
-                                         "forward_clipval",
-                                         "batch_size",
-                                         "input_shape",
-                                         "internal_input_shape",
-                                         "output_shape",
-                                         "constants",
-                                         "dtype",
-                                         "dtype_b",
-                                         "dtype_r",
-                                         "dtype_w",
-                                         "dtype_g",
-                                         "dtype_s",
-                                         "dtype_a",
-                                         "enable_automatic_mixed_precision",
-                                         "initial_val",
-                                         "embedding_dim",
-                                         "conv1d_kernel_size",
-                                         "group_norm_weight",
-                                         "dropout"}))
-      warnings.push_back(w);
+    // Keys of the official sLSTMBlockConfig, sLSTMLayerConfig and FeedForwardConfig only.
+    block.warn_unknown_keys({"slstm", "feedforward", "_num_blocks", "_block_idx"}, warnings);
+    s.warn_unknown_keys(kSlstmLayerFields, warnings);
     auto c = std::make_shared<SlstmConfig>();
     c->embedding_dim = model.embedding_dim;
     c->num_heads = s.integer("num_heads", 4);
@@ -179,11 +181,10 @@ class SlstmType final : public BlockType {
     c->has_ffn = block.has("feedforward");
     if (c->has_ffn) {
       const JsonSection f = block.child("feedforward");
-      for (const auto& w :
-           f.unknown_keys({"proj_factor", "round_proj_up_dim_up", "round_proj_up_to_multiple_of",
-                           "_proj_up_dim", "act_fn", "embedding_dim", "dropout", "bias", "ff_type",
-                           "_num_blocks"}))
-        warnings.push_back(w);
+      f.warn_unknown_keys(
+          {"proj_factor", "round_proj_up_dim_up", "round_proj_up_to_multiple_of", "_proj_up_dim",
+           "act_fn", "embedding_dim", "dropout", "bias", "ff_type", "_num_blocks"},
+          warnings);
       c->ffn_dim = v1::proj_up_dim(f, model.embedding_dim, 1.3);
       c->act = parse_activation(f);
       c->ffn_bias = f.boolean("bias", false);
