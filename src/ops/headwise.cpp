@@ -2,7 +2,10 @@
 
 #include <cblas.h>
 
+#include <algorithm>
+
 #include "core/cpu_dispatch.h"
+#include "ops/linear.h"
 
 namespace xlstm {
 
@@ -34,6 +37,22 @@ void headwise_linear(const float* x, int64_t x_stride, int64_t T, int64_t NH, in
 #pragma omp parallel for if (T * NH * O > (1 << 15))
       for (int64_t t = 0; t < T; ++t)
         for (int64_t j = 0; j < NH * O; ++j) y[t * y_stride + j] += b[j];
+    }
+    return;
+  }
+  if (I >= 16) {  // decode, wide blocks: every block's rows as GEMVs, pieces of rows over threads
+    constexpr int64_t kPiece = 64;
+    const int64_t pieces = (O + kPiece - 1) / kPiece;
+    for (int64_t t = 0; t < T; ++t) {
+      const float* xr = x + t * x_stride;
+      float* yr = y + t * y_stride;
+#pragma omp parallel for schedule(static) if (NH * O * I > (1 << 16))
+      for (int64_t p = 0; p < NH * pieces; ++p) {
+        const int64_t h = p / pieces, o0 = p % pieces * kPiece, o1 = std::min(O, o0 + kPiece);
+        gemv_rows_f32(xr + h * I, I, W + h * O * I, o0, o1, yr + h * O);
+        if (b != nullptr)
+          for (int64_t o = o0; o < o1; ++o) yr[h * O + o] += b[h * O + o];
+      }
     }
     return;
   }

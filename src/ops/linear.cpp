@@ -71,6 +71,10 @@ void small_m(const float* x, int64_t M, int64_t K, const T* W, int64_t N, float*
 
 }  // namespace
 
+void gemv_rows_f32(const float* x, int64_t K, const float* W, int64_t n0, int64_t n1, float* y) {
+  gemv_rows_of(x, K, W, n0, n1, y);
+}
+
 void linear_f32(const float* x, int64_t M, int64_t K, const float* W, int64_t N, const float* bias,
                 float* y) {
   if (M <= 8) {
