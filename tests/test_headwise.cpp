@@ -1,6 +1,6 @@
 // The headwise (block-diagonal) linear layer against a float64 reference, over every path it
-// takes: wide blocks with several tokens (one GEMM per block), decode (each block's rows as
-// GEMVs split over the threads, pieces of 64 rows), narrow blocks (a loop per token); with and
+// takes: wide blocks with more than 8 tokens (one GEMM per block), up to 8 (each block's rows as
+// GEMVs in pieces of 64 rows over the threads), narrow blocks (a loop per token); with and
 // without bias, rows in wider buffers. The bound holds for any summation order: a float32 sum of
 // I products is within I·u·Σ|x·w| (u = 2⁻²⁴, first order) of the exact one, plus the bias's
 // rounding.
@@ -25,7 +25,8 @@ struct Case {
 TEST(Headwise, MatchesFloat64OnEveryPath) {
   const Case cases[] = {{1, 4, 256, 256, false}, {1, 3, 20, 70, true}, {3, 1, 16, 130, true},
                         {2, 2, 40, 40, false},   {5, 4, 64, 64, true}, {6, 2, 20, 16, true},
-                        {1, 8, 4, 4, true},      {7, 16, 4, 4, false}, {1, 1, 1000, 3, true}};
+                        {1, 8, 4, 4, true},      {7, 16, 4, 4, false}, {1, 1, 1000, 3, true},
+                        {12, 3, 64, 48, true},   {9, 2, 20, 24, false}};
   std::mt19937 rng(7);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (const Case& c : cases) {

@@ -10,6 +10,10 @@
 namespace xlstm {
 
 namespace {
+// Up to this many rows (tokens), wide blocks run as GEMVs that read the weights once (as
+// linear_f32's few-row path); more go to one GEMM per block.
+constexpr int64_t kFewRows = 8;
+
 // One token, every head: yr[h·O + o] = b[h·O + o] + Σ_d xr[h·I + d] · W[h·O + o, d].
 XLSTM_CPU_KERNEL void headwise_row(const float* xr, int64_t NH, int64_t I, int64_t O,
                                    const float* W, const float* b, float* yr) {
@@ -26,7 +30,7 @@ XLSTM_CPU_KERNEL void headwise_row(const float* xr, int64_t NH, int64_t I, int64
 
 void headwise_linear(const float* x, int64_t x_stride, int64_t T, int64_t NH, int64_t I, int64_t O,
                      const float* W, const float* b, float* y, int64_t y_stride) {
-  if (I >= 32 && T >= 4) {  // wide blocks: one GEMM per block
+  if (I >= 32 && T > kFewRows) {  // wide blocks, many rows: one GEMM per block
     for (int64_t h = 0; h < NH; ++h) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(T),
                   static_cast<blasint>(O), static_cast<blasint>(I), 1.0f, x + h * I,
@@ -40,18 +44,19 @@ void headwise_linear(const float* x, int64_t x_stride, int64_t T, int64_t NH, in
     }
     return;
   }
-  if (I >= 16) {  // decode, wide blocks: every block's rows as GEMVs, pieces of rows over threads
+  if (I >= 16) {  // decode (few rows), wide blocks: each block's rows as GEMVs, pieces of 64
+    // rows over the threads, every token's row through a piece while it is in cache (the weights
+    // read once per call, not per token; no GEMM packing)
     constexpr int64_t kPiece = 64;
     const int64_t pieces = (O + kPiece - 1) / kPiece;
-    for (int64_t t = 0; t < T; ++t) {
-      const float* xr = x + t * x_stride;
-      float* yr = y + t * y_stride;
-#pragma omp parallel for schedule(static) if (NH * O * I > (1 << 16))
-      for (int64_t p = 0; p < NH * pieces; ++p) {
-        const int64_t h = p / pieces, o0 = p % pieces * kPiece, o1 = std::min(O, o0 + kPiece);
-        gemv_rows_f32(xr + h * I, I, W + h * O * I, o0, o1, yr + h * O);
+#pragma omp parallel for schedule(static) if (T * NH * O * I > (1 << 16))
+    for (int64_t p = 0; p < NH * pieces; ++p) {
+      const int64_t h = p / pieces, o0 = p % pieces * kPiece, o1 = std::min(O, o0 + kPiece);
+      for (int64_t t = 0; t < T; ++t) {
+        float* yr = y + t * y_stride + h * O;
+        gemv_rows_f32(x + t * x_stride + h * I, I, W + h * O * I, o0, o1, yr);
         if (b != nullptr)
-          for (int64_t o = o0; o < o1; ++o) yr[h * O + o] += b[h * O + o];
+          for (int64_t o = o0; o < o1; ++o) yr[o] += b[h * O + o];
       }
     }
     return;

@@ -62,13 +62,17 @@ class SlstmCpuBlock final : public CpuBlock {
     float* y = Workspace::sized(ws.h, T * E);
     float *sy = state["y"].data(), *sc = state["c"].data(), *sn = state["n"].data(),
           *sm = state["m"].data();
+    if (S == 1 && B > 1) {  // a batch's decode step: R read once for every sequence
+      slstm_step_batch({B, E, NH, wx, w_.R.data(), w_.bias.data(), sy, sc, sn, sm, y});
+    } else {
 #pragma omp parallel for collapse(2) schedule(dynamic)
-    for (int64_t b = 0; b < B; ++b) {
-      for (int64_t h = 0; h < NH; ++h) {
-        const int64_t o = b * E + h * DH;
-        slstm_head_sequence({S, E, DH, h, wx + b * S * 4 * E, 4 * E, w_.R.data() + h * 4 * DH * DH,
-                             w_.bias.data(), y + b * S * E, E},
-                            {sy + o, sc + o, sn + o, sm + o});
+      for (int64_t b = 0; b < B; ++b) {
+        for (int64_t h = 0; h < NH; ++h) {
+          const int64_t o = b * E + h * DH;
+          slstm_head_sequence({S, E, DH, h, wx + b * S * 4 * E, 4 * E,
+                               w_.R.data() + h * 4 * DH * DH, w_.bias.data(), y + b * S * E, E},
+                              {sy + o, sc + o, sn + o, sm + o});
+        }
       }
     }
     float* yn = Workspace::sized(ws.hn, T * E);

@@ -29,4 +29,17 @@ struct SlstmHeadState {
 // every sequence of a batch independent of the others.)
 void slstm_head_sequence(const SlstmHeadSequence& seq, SlstmHeadState st);
 
+// One step of B sequences, every head (decode of a batch): the same math, with each head's
+// R·y for all B sequences as one few-row product, so R is read once per step, not B times.
+// wx: [B, 4E] (W x, gate-major); state tensors [B, E]; y: [B, E] outputs.
+struct SlstmStepBatch {
+  int64_t B, E, NH;
+  const float* wx;
+  const float* R;  // [NH, 4·DH, DH] float32
+  const float* bias;
+  float *y_state, *c, *n, *m;
+  float* y;
+};
+void slstm_step_batch(const SlstmStepBatch& s);
+
 }  // namespace xlstm
