@@ -35,10 +35,12 @@ TEST(SlstmStepBatch, MatchesThePerSequenceRecurrence) {
     const auto n = static_cast<size_t>(B * E);
     States batched(n), single(n);
     std::vector<float> y_batched(n), y_single(n), wx(static_cast<size_t>(B * 4 * E));
+    std::vector<float> scratch(static_cast<size_t>(slstm_step_batch_floats(B, E)));
     for (int step = 0; step < 4; ++step) {
       for (float& v : wx) v = 2.0f * normal(rng);
       slstm_step_batch({B, E, NH, wx.data(), R.data(), bias.data(), batched.y.data(),
-                        batched.c.data(), batched.n.data(), batched.m.data(), y_batched.data()});
+                        batched.c.data(), batched.n.data(), batched.m.data(), y_batched.data(),
+                        scratch.data()});
       for (int64_t b = 0; b < B; ++b) {
         for (int64_t h = 0; h < NH; ++h) {
           const int64_t o = b * E + h * DH;

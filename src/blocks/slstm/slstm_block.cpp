@@ -63,7 +63,9 @@ class SlstmCpuBlock final : public CpuBlock {
     float *sy = state["y"].data(), *sc = state["c"].data(), *sn = state["n"].data(),
           *sm = state["m"].data();
     if (S == 1 && B > 1) {  // a batch's decode step: R read once for every sequence
-      slstm_step_batch({B, E, NH, wx, w_.R.data(), w_.bias.data(), sy, sc, sn, sm, y});
+      float* scratch =
+          Workspace::sized(ws.up, slstm_step_batch_floats(B, E));  // free until the FFN
+      slstm_step_batch({B, E, NH, wx, w_.R.data(), w_.bias.data(), sy, sc, sn, sm, y, scratch});
     } else {
 #pragma omp parallel for collapse(2) schedule(dynamic)
       for (int64_t b = 0; b < B; ++b) {

@@ -49,20 +49,24 @@ XLSTM_CPU_KERNEL void slstm_head_sequence(const SlstmHeadSequence& seq, SlstmHea
   }
 }
 
+int64_t slstm_step_batch_floats(int64_t B, int64_t E) {
+  return B * 4 * E + B * E;  // raw [NH, B, 4DH] | one head's previous y [B, DH]
+}
+
 void slstm_step_batch(const SlstmStepBatch& s) {
   const int64_t B = s.B, E = s.E, NH = s.NH, DH = E / NH, rows = 4 * DH;
   // raw [NH, B, 4DH]: per head, every sequence's R y in one few-row product (R read once)
-  std::vector<float> y_prev(static_cast<size_t>(B * DH)), raw(static_cast<size_t>(NH * B * rows));
+  float* raw = s.scratch;
+  float* y_prev = raw + B * 4 * E;
   for (int64_t h = 0; h < NH; ++h) {
-    for (int64_t b = 0; b < B; ++b)
-      std::copy_n(s.y_state + b * E + h * DH, DH, y_prev.data() + b * DH);
-    linear_f32(y_prev.data(), B, DH, s.R + h * rows * DH, rows, nullptr, raw.data() + h * B * rows);
+    for (int64_t b = 0; b < B; ++b) std::copy_n(s.y_state + b * E + h * DH, DH, y_prev + b * DH);
+    linear_f32(y_prev, B, DH, s.R + h * rows * DH, rows, nullptr, raw + h * B * rows);
   }
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t h = 0; h < NH; ++h) {
       const int64_t o = b * E + h * DH;
-      head_step(raw.data() + (h * B + b) * rows, s.wx + b * 4 * E, s.bias, E, DH, h * DH,
+      head_step(raw + (h * B + b) * rows, s.wx + b * 4 * E, s.bias, E, DH, h * DH,
                 {s.y_state + o, s.c + o, s.n + o, s.m + o}, s.y + b * E + h * DH);
     }
   }

@@ -31,7 +31,8 @@ void slstm_head_sequence(const SlstmHeadSequence& seq, SlstmHeadState st);
 
 // One step of B sequences, every head (decode of a batch): the same math, with each head's
 // R·y for all B sequences as one few-row product, so R is read once per step, not B times.
-// wx: [B, 4E] (W x, gate-major); state tensors [B, E]; y: [B, E] outputs.
+// wx: [B, 4E] (W x, gate-major); state tensors [B, E]; y: [B, E] outputs; scratch:
+// slstm_step_batch_floats(B, E) floats of the caller's (no allocation per step).
 struct SlstmStepBatch {
   int64_t B, E, NH;
   const float* wx;
@@ -39,7 +40,9 @@ struct SlstmStepBatch {
   const float* bias;
   float *y_state, *c, *n, *m;
   float* y;
+  float* scratch;
 };
+int64_t slstm_step_batch_floats(int64_t B, int64_t E);
 void slstm_step_batch(const SlstmStepBatch& s);
 
 }  // namespace xlstm
