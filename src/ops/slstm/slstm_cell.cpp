@@ -40,7 +40,9 @@ inline void head_step(float* raw, const float* wx, const float* bias, int64_t E,
 
 XLSTM_CPU_KERNEL void slstm_head_sequence(const SlstmHeadSequence& seq, SlstmHeadState st) {
   const int64_t DH = seq.DH, rows = 4 * DH;
-  std::vector<float> raw(static_cast<size_t>(rows));
+  // This thread's [4DH] of R·y, kept between calls (no allocation per step once sized).
+  static thread_local std::vector<float> raw;
+  raw.resize(static_cast<size_t>(rows));
   for (int64_t t = 0; t < seq.S; ++t) {
     // raw[g·DH + e] = R y_{t−1} (R's rows as the decode GEMV's: contiguous lanes), then + Wx + b
     gemv_rows_f32(st.y, DH, seq.R, 0, rows, raw.data());
