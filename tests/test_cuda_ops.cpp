@@ -833,6 +833,80 @@ std::vector<Outcome> run_slstm(const OpCase& c, uint64_t seed) {
           {"state m", rel_diff(to_host(dm, md.size()), as_float(md)), tol}};
 }
 
+// d = {B, NH, DH}: decode's sLSTM step with its headwise gate projections in one launch
+// (slstm_step_projected) against the split launches it replaces (headwise_pair_gemv twice, then
+// slstm_step): the same sums in the same order, so every output and state tensor bitwise equal.
+// Two chained steps on the same counter (the kernel's last block resets it). A head width that is
+// not a multiple of 8 is refused.
+std::vector<Outcome> run_slstm_step_projected(const OpCase& c, uint64_t seed) {
+  const int64_t B = c.d[0], NH = c.d[1], DH = c.d[2], E = NH * DH;
+  const auto bf = WeightType::BF16;
+  auto R = rounded(randn(sz(NH * 4 * DH * DH), seed, 1.0f / std::sqrt(static_cast<float>(DH))), bf);
+  auto W_if =
+      rounded(randn(sz(2 * E * DH), seed + 1, 1.0f / std::sqrt(static_cast<float>(DH))), bf);
+  auto W_zo =
+      rounded(randn(sz(2 * E * DH), seed + 2, 1.0f / std::sqrt(static_cast<float>(DH))), bf);
+  const auto bias = randn(sz(4 * E), seed + 3);
+  auto dR = to_device(R, bf), dWif = to_device(W_if, bf), dWzo = to_device(W_zo, bf);
+  auto dbias = to_device(bias);
+  struct Run {
+    cuda::DeviceBuffer y, sy, sc, sn, sm;
+  };
+  auto fresh_state = [&] {
+    return Run{poisoned(sz(B * E)), to_device(randn(sz(B * E), seed + 4, 0.5f)),
+               to_device(randn(sz(B * E), seed + 5)),
+               to_device(randn(sz(B * E), seed + 6, 0.3f, 1.5f)),
+               to_device(randn(sz(B * E), seed + 7))};
+  };
+  Run split = fresh_state(), fused = fresh_state();
+  auto wif = poisoned(sz(B * 2 * E)), wzo = poisoned(sz(B * 2 * E));
+  cuda::DeviceBuffer counter(sizeof(unsigned));
+  const unsigned zero = 0;
+  cuda::copy_to_device(counter.get(), &zero, sizeof zero);
+  auto rec = [&](Run& r) {
+    return cuda::SlstmRecurrence{B,
+                                 1,
+                                 E,
+                                 NH,
+                                 DH,
+                                 wif.as<float>(),
+                                 wzo.as<float>(),
+                                 dbias.as<float>(),
+                                 nullptr,
+                                 nullptr,
+                                 bf,
+                                 r.y.as<float>(),
+                                 r.sy.as<float>(),
+                                 r.sc.as<float>(),
+                                 r.sn.as<float>(),
+                                 r.sm.as<float>()};
+  };
+  for (int step = 0; step < 2; ++step) {
+    auto dxc = to_device(randn(sz(B * E), seed + 10 + step), bf);
+    auto du = to_device(randn(sz(B * E), seed + 20 + step), bf);
+    const bool ran = cuda::slstm_step_projected(rec(fused), dR.get(),
+                                                {dxc.get(), du.get(), dWif.get(), dWzo.get()},
+                                                static_cast<unsigned*>(counter.get()), nullptr);
+    if (DH % 8 != 0) return {{"refused", ran ? 1.0f : 0.0f, 0.0f}};
+    EXPECT_TRUE(ran);
+    EXPECT_TRUE(
+        cuda::headwise_pair_gemv(dxc.get(), B, NH, DH, dWif.get(), wif.as<float>(), nullptr));
+    EXPECT_TRUE(
+        cuda::headwise_pair_gemv(du.get(), B, NH, DH, dWzo.get(), wzo.as<float>(), nullptr));
+    EXPECT_TRUE(cuda::slstm_step(rec(split), dR.get(), nullptr));
+    cuda::synchronize();
+  }
+  unsigned left = 1;
+  cuda::copy_to_host(&left, counter.get(), sizeof left);
+  const auto n = sz(B * E);
+  return {{"y", rel_diff(to_host(fused.y, n), to_host(split.y, n)), 0.0f},
+          {"state y", rel_diff(to_host(fused.sy, n), to_host(split.sy, n)), 0.0f},
+          {"state c", rel_diff(to_host(fused.sc, n), to_host(split.sc, n)), 0.0f},
+          {"state n", rel_diff(to_host(fused.sn, n), to_host(split.sn, n)), 0.0f},
+          {"state m", rel_diff(to_host(fused.sm, n), to_host(split.sm, n)), 0.0f},
+          {"counter left", static_cast<float>(left), 0.0f}};
+}
+
 using Runner = std::function<std::vector<Outcome>(const OpCase&, uint64_t)>;
 const std::map<std::string, Runner>& runners() {
   static const std::map<std::string, Runner> r = {
@@ -856,6 +930,7 @@ const std::map<std::string, Runner>& runners() {
       {"mlstm_chunkwise", run_mlstm},
       {"sample", run_sampling},
       {"slstm_recurrence", run_slstm},
+      {"slstm_step_projected", run_slstm_step_projected},
   };
   return r;
 }
@@ -899,6 +974,10 @@ std::vector<OpCase> op_cases() {
   // and a head width it refuses.
   for (D d : {D{1, 4, 512}, D{4, 4, 256}, D{3, 2, 64}, D{2, 1, 8}, D{1, 3, 20}})
     cs.push_back({"headwise_pair", d, WeightType::BF16});
+  // Decode's sLSTM step with its projections in one launch: the 1.3B stack's heads, every batch
+  // size it takes, narrow heads, and a head width it refuses.
+  for (D d : {D{1, 4, 512}, D{4, 4, 256}, D{3, 2, 64}, D{2, 1, 8}, D{1, 3, 20}})
+    cs.push_back({"slstm_step_projected", d, WeightType::BF16});
   // The bf16 GEMV (decode, M ≤ 8) at every M: K % 8 ≠ 0 (scalar loads) and K % 8 = 0 (16-byte
   // loads, a partial last group of pieces), N not a multiple of the rows per block.
   for (int64_t M = 1; M <= 8; ++M) {

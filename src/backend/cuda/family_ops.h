@@ -126,6 +126,21 @@ void slstm_recurrence(const SlstmRecurrence& x, const SlstmPlan& p, void* d_scra
 // y are 16-byte aligned.
 bool slstm_step(const SlstmRecurrence& x, const void* R_rows, Stream s);
 
+// slstm_step with the step's headwise gate projections in the same launch (x.wx_if, x.wx_zo are
+// not read): W_if, W_zo the headwise pairs [2, NH, DH, DH] of headwise_pair_gemv, against xc
+// (i, f) and u (z, o), bf16 [B, E]; y copied into the state by the kernel's last block (counter:
+// one zeroed unsigned, left zero). The bits of headwise_pair_gemv then slstm_step. False, with
+// nothing launched, where slstm_step's conditions fail or an operand is missing or not 16-byte
+// aligned.
+struct SlstmStepProjections {
+  const void* xc;
+  const void* u;
+  const void* W_if;
+  const void* W_zo;
+};
+bool slstm_step_projected(const SlstmRecurrence& x, const void* R_rows,
+                          const SlstmStepProjections& p, unsigned* counter, Stream s);
+
 // dst[i] += src[i].
 void add_inplace(float* dst, const float* src, int64_t n, Stream s);
 

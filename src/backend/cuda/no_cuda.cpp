@@ -188,6 +188,10 @@ bool slstm_step_inputs(const float*, int64_t, int64_t, const float*, float, cons
 bool slstm_step(const SlstmRecurrence&, const void*, Stream) {
   no_cuda();
 }
+bool slstm_step_projected(const SlstmRecurrence&, const void*, const SlstmStepProjections&,
+                          unsigned*, Stream) {
+  no_cuda();
+}
 bool headwise_pair_gemv(const void*, int64_t, int64_t, int64_t, const void*, float*, Stream) {
   no_cuda();
 }

@@ -8,6 +8,7 @@
 #include "backend/cuda/ops.h"
 #include "blocks/slstm/slstm_weights.h"
 #include "blocks/v1_common/v1_common.h"
+#include "core/env_settings.h"
 
 namespace xlstm {
 
@@ -117,24 +118,31 @@ class SlstmCudaBlock final : public cuda::CudaBlock {
     }
     float* wx_if = ctx.ws.f32("wx_if", T * 2 * E);
     float* wx_zo = ctx.ws.f32("wx_zo", T * 2 * E);
-    // A decode step's rows: the headwise weights alone (no block-diagonal zeros to stream).
-    const bool few_rows = wt == WeightType::BF16 && T <= cuda::kHeadwiseMaxRows;
-    if (!few_rows || !cuda::headwise_pair_gemv(xc_w, T, NH, DH, w_if_heads_.get(), wx_if, s))
-      ctx.gemm.linear(xc_w, T, E, w_if_.get(), 2 * E, wt, nullptr, wx_if, false, s);
-    if (!few_rows || !cuda::headwise_pair_gemv(u_w, T, NH, DH, w_zo_heads_.get(), wx_zo, s))
-      ctx.gemm.linear(u_w, T, E, w_zo_.get(), 2 * E, wt, nullptr, wx_zo, false, s);
     float* y = ctx.ws.f32("y", T * E);
     const cuda::SlstmRecurrence rec{
         B,  S, E,       NH,      DH,      wx_if,  wx_zo, f(bias_), R_.get(), R_frag_.get(),
         wt, y, st["y"], st["c"], st["n"], st["m"]};
-    // A decode step of a few sequences: no exchange between blocks needed (slstm_step).
+    // A decode step of a few sequences: no exchange between blocks needed, and the headwise gate
+    // projections in the same launch (slstm_step_projected) unless XLSTM_SLSTM_STEP=split.
     const bool one_step = wt == WeightType::BF16 && S == 1 && B <= cuda::kHeadwiseMaxRows;
-    if (!one_step || !cuda::slstm_step(rec, R_rows_.get(), s)) {
-      cuda::slstm_recurrence(
-          rec, plan_,
-          ctx.ws.get("slstm_scratch",
-                     static_cast<int64_t>(cuda::slstm_scratch_bytes(plan_, NH, E))),
-          s);
+    auto* counter =
+        one_step ? static_cast<unsigned*>(ctx.ws.get("slstm_step_counter", 4)) : nullptr;
+    if (!one_step || !projected_step_ ||
+        !cuda::slstm_step_projected(
+            rec, R_rows_.get(), {xc_w, u_w, w_if_heads_.get(), w_zo_heads_.get()}, counter, s)) {
+      // A decode step's rows: the headwise weights alone (no block-diagonal zeros to stream).
+      const bool few_rows = wt == WeightType::BF16 && T <= cuda::kHeadwiseMaxRows;
+      if (!few_rows || !cuda::headwise_pair_gemv(xc_w, T, NH, DH, w_if_heads_.get(), wx_if, s))
+        ctx.gemm.linear(xc_w, T, E, w_if_.get(), 2 * E, wt, nullptr, wx_if, false, s);
+      if (!few_rows || !cuda::headwise_pair_gemv(u_w, T, NH, DH, w_zo_heads_.get(), wx_zo, s))
+        ctx.gemm.linear(u_w, T, E, w_zo_.get(), 2 * E, wt, nullptr, wx_zo, false, s);
+      if (!one_step || !cuda::slstm_step(rec, R_rows_.get(), s)) {
+        cuda::slstm_recurrence(
+            rec, plan_,
+            ctx.ws.get("slstm_scratch",
+                       static_cast<int64_t>(cuda::slstm_scratch_bytes(plan_, NH, E))),
+            s);
+      }
     }
     cuda::group_layer_norm(y, T, NH, DH, E, f(group_norm_), eps, x, WeightType::F32, true, s);
     if (!c_.has_ffn) return;
@@ -151,6 +159,7 @@ class SlstmCudaBlock final : public cuda::CudaBlock {
  private:
   SlstmConfig c_;
   cuda::SlstmPlan plan_;
+  bool projected_step_ = env_choice("XLSTM_SLSTM_STEP", 0, {"projected", "split"}) == 0;
   DeviceBuffer norm_, conv_w_, conv_b_, w_if_, w_zo_, w_if_heads_, w_zo_heads_, R_rows_, R_,
       R_frag_, bias_, group_norm_, ffn_norm_, ffn_up_, ffn_up_b_, ffn_down_, ffn_down_b_;
 };
