@@ -36,13 +36,13 @@ for b in 1 4; do
       --prompt-len 512 --gen 128 --batch "$b" --reps 2
   done
 done
-for p in ${PROBES:-0 2 4 8 16}; do
+for p in ${PROBES:-4 8 16}; do
   echo "### xlstm_head, XLSTM_PD_V1_PROBE=$p, 1.3B 7:1 decode B=1" | tee -a "$log"
   bench xlstm_head XLSTM_PD_V1_PROBE=$p --config bench/configs/xlstm-1.3b-7to1.json --device cuda \
     --prompt-len 2048 --gen 128 --batch 1 --reps 1
 done
 echo "## ncu, 1.3B 7:1, 3 decode steps after a 1-token prompt, per call (projected)" | tee -a "$log"
-timeout 200 ncu --csv --cache-control none --clock-control none \
+timeout 120 ncu --csv --cache-control none --clock-control none \
   --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum \
   build/bin/xlstm bench --config bench/configs/xlstm-1.3b-7to1.json --device cuda --prompt-len 1 \
   --gen 3 --batch 1 --reps 1 > /tmp/ncu_decode.csv 2>/dev/null
