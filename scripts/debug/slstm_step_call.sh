@@ -7,14 +7,7 @@
 #   scripts/cuda_remote_tests.sh exec scripts/debug/slstm_step_call.sh   (log: $OUT/slstm_step.log)
 . "$(dirname "$0")/start_log.sh"
 start_log slstm_step
-echo "## test_cuda_ops (sLSTM and headwise cases)" | tee -a "$log"
-timeout 120 build/tests/test_cuda_ops --gtest_filter='*slstm*:*headwise*' 2>&1 |
-  grep -E "PASSED|FAILED|Failure|SKIPPED \] [0-9]" | tee -a "$log"
-for mode in projected split; do
-  echo "## test_cuda_family, XLSTM_SLSTM_STEP=$mode" | tee -a "$log"
-  XLSTM_SLSTM_STEP=$mode timeout 240 build/tests/test_cuda_family 2>&1 |
-    grep -E "PASSED|FAILED|Failure|SKIPPED \] [0-9]" | tee -a "$log"
-done
+family_checks
 bench() {  # binary, settings, then the bench arguments
   local bin=$1 settings=$2
   shift 2

@@ -385,70 +385,19 @@ __global__ void __launch_bounds__(kThreads)
 // waits on another. A warp per unit (h, e) takes its four gates' rows of R (the vanilla layout
 // [NH, 4·DH, DH], bf16) against y_{t−1} of every sequence, 8 columns per lane and load, then the
 // warp's sums; lane b runs sequence b's pointwise update. The new y goes to x.y only (other warps
-// still read the state's y); slstm_step copies it into the state after.
+// still read the state's y). NB ≥ x.B: the accumulators' rows (fewer registers for fewer
+// sequences: one wave of warps at E = 2048).
+//
+// kProjected: the step's four headwise gate projections in the same warps: each warp also takes
+// its four rows of the headwise weights against the head's slice of xc (i, f) or u (z, o), in
+// the order of headwise_pair_kernel (the same bits as that launch), and the last block to finish
+// copies y into the state (the other blocks read the state's y until then): one launch where
+// the split path takes three and a copy. Without it the gate inputs come from x.wx_if / x.wx_zo
+// and slstm_step copies y after the launch.
 constexpr int kStepWarps = 8;
+template <int NB, bool kProjected>
 __global__ void __launch_bounds__(kStepWarps * 32)
-    slstm_step_kernel(SlstmRecurrence x, const bf16* R) {
-  const int64_t E = x.E, DH = x.DH;
-  const int64_t col = blockIdx.x * static_cast<int64_t>(kStepWarps) + threadIdx.x / 32;
-  if (col >= E) return;
-  const int lane = threadIdx.x % 32;
-  const int64_t h = col / DH, e = col % DH;
-  const uint4* rows[4];
-#pragma unroll
-  for (int g = 0; g < 4; ++g)
-    rows[g] = reinterpret_cast<const uint4*>(R + ((h * 4 + g) * DH + e) * DH);
-  float acc[4][kHeadwiseMaxRows] = {};
-  for (int64_t i = lane; i < DH / 8; i += 32) {
-    uint4 rv[4];
-#pragma unroll
-    for (int g = 0; g < 4; ++g) rv[g] = rows[g][i];
-#pragma unroll
-    for (int b = 0; b < kHeadwiseMaxRows; ++b) {
-      if (b >= x.B) break;
-      const float* y = x.sy + b * E + h * DH + 8 * i;
-      const float4 y0 = load4(y), y1 = load4(y + 4);
-      const float yv[8] = {y0.x, y0.y, y0.z, y0.w, y1.x, y1.y, y1.z, y1.w};
-#pragma unroll
-      for (int g = 0; g < 4; ++g) {
-        const auto* rp = reinterpret_cast<const __nv_bfloat162*>(&rv[g]);
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          const float2 r2 = __bfloat1622float2(rp[j]);
-          acc[g][b] = fmaf(yv[2 * j], r2.x, acc[g][b]);
-          acc[g][b] = fmaf(yv[2 * j + 1], r2.y, acc[g][b]);
-        }
-      }
-    }
-  }
-#pragma unroll
-  for (int b = 0; b < kHeadwiseMaxRows; ++b) {
-    if (b >= x.B) break;
-    float r[4];
-#pragma unroll
-    for (int g = 0; g < 4; ++g) r[g] = warp_sum(acc[g][b]);
-    if (lane != b) continue;
-    const int64_t i = b * E + col, row = b * x.S * 2 * E;  // the step is t = 0 of S = 1
-    const float w[4] = {x.wx_if[row + col], x.wx_if[row + E + col], x.wx_zo[row + col],
-                        x.wx_zo[row + E + col]};
-    float c = x.sc[i], n = x.sn[i], m = x.sm[i];
-    const float y = slstm_cell(r, w, x.bias, E, col, c, n, m);
-    x.sc[i] = c, x.sn[i] = n, x.sm[i] = m;
-    x.y[b * x.S * E + col] = y;
-  }
-}
-
-// slstm_step with the step's four headwise gate projections in the same warps (decode): a warp
-// per unit (h, e) takes its four gates' rows of R against y_{t−1} and its four rows of the
-// headwise weights against the head's slice of xc (i, f) or u (z, o), each sum in the order of
-// slstm_step_kernel and headwise_pair_kernel (the same bits as those launches); then the last
-// block to finish copies y into the state (the other blocks read the state's y until then). One
-// launch where the split path takes three and a copy. NB ≥ x.B: the accumulators' rows (fewer
-// registers for fewer sequences: one wave of warps at E = 2048).
-template <int NB>
-__global__ void __launch_bounds__(kStepWarps * 32)
-    slstm_step_projected_kernel(SlstmRecurrence x, const bf16* R, SlstmStepProjections p,
-                                unsigned* counter) {
+    slstm_step_kernel(SlstmRecurrence x, const bf16* R, SlstmStepProjections p, unsigned* counter) {
   const int64_t E = x.E, DH = x.DH;
   const int64_t col = blockIdx.x * static_cast<int64_t>(kStepWarps) + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
@@ -460,7 +409,8 @@ __global__ void __launch_bounds__(kStepWarps * 32)
 #pragma unroll
     for (int g = 0; g < 4; ++g) {
       rows[g] = reinterpret_cast<const uint4*>(R + ((h * 4 + g) * DH + e) * DH);
-      wrows[g] = reinterpret_cast<const uint4*>((g < 2 ? W_if : W_zo) + ((g % 2) * E + col) * DH);
+      if constexpr (kProjected)
+        wrows[g] = reinterpret_cast<const uint4*>((g < 2 ? W_if : W_zo) + ((g % 2) * E + col) * DH);
     }
     const auto* xc = static_cast<const bf16*>(p.xc);
     const auto* u = static_cast<const bf16*>(p.u);
@@ -468,28 +418,36 @@ __global__ void __launch_bounds__(kStepWarps * 32)
     for (int64_t i = lane; i < DH / 8; i += 32) {
       uint4 rv[4], wv[4];
 #pragma unroll
-      for (int g = 0; g < 4; ++g) rv[g] = rows[g][i], wv[g] = wrows[g][i];
+      for (int g = 0; g < 4; ++g) {
+        rv[g] = rows[g][i];
+        if constexpr (kProjected) wv[g] = wrows[g][i];
+      }
 #pragma unroll
       for (int b = 0; b < NB; ++b) {
         if (b >= x.B) break;
         const float* y = x.sy + b * E + h * DH + 8 * i;
         const float4 y0 = load4(y), y1 = load4(y + 4);
         const float yv[8] = {y0.x, y0.y, y0.z, y0.w, y1.x, y1.y, y1.z, y1.w};
-        const uint4 in[2] = {reinterpret_cast<const uint4*>(xc + b * E + h * DH)[i],
-                             reinterpret_cast<const uint4*>(u + b * E + h * DH)[i]};
+        uint4 in[2];
+        if constexpr (kProjected) {
+          in[0] = reinterpret_cast<const uint4*>(xc + b * E + h * DH)[i];
+          in[1] = reinterpret_cast<const uint4*>(u + b * E + h * DH)[i];
+        }
 #pragma unroll
         for (int g = 0; g < 4; ++g) {
           const auto* rp = reinterpret_cast<const __nv_bfloat162*>(&rv[g]);
-          const auto* wp = reinterpret_cast<const __nv_bfloat162*>(&wv[g]);
-          const auto* xp = reinterpret_cast<const __nv_bfloat162*>(&in[g / 2]);
 #pragma unroll
           for (int j = 0; j < 4; ++j) {
             const float2 r2 = __bfloat1622float2(rp[j]);
             acc[g][b] = fmaf(yv[2 * j], r2.x, acc[g][b]);
             acc[g][b] = fmaf(yv[2 * j + 1], r2.y, acc[g][b]);
-            const float2 w2 = __bfloat1622float2(wp[j]), x2 = __bfloat1622float2(xp[j]);
-            accw[g][b] = fmaf(w2.x, x2.x, accw[g][b]);
-            accw[g][b] = fmaf(w2.y, x2.y, accw[g][b]);
+            if constexpr (kProjected) {
+              const auto* wp = reinterpret_cast<const __nv_bfloat162*>(&wv[g]);
+              const auto* xp = reinterpret_cast<const __nv_bfloat162*>(&in[g / 2]);
+              const float2 w2 = __bfloat1622float2(wp[j]), x2 = __bfloat1622float2(xp[j]);
+              accw[g][b] = fmaf(w2.x, x2.x, accw[g][b]);
+              accw[g][b] = fmaf(w2.y, x2.y, accw[g][b]);
+            }
           }
         }
       }
@@ -497,27 +455,53 @@ __global__ void __launch_bounds__(kStepWarps * 32)
 #pragma unroll
     for (int b = 0; b < NB; ++b) {
       if (b >= x.B) break;
-      float r[4], w[4];
+      float r[4], w[4] = {};
 #pragma unroll
-      for (int g = 0; g < 4; ++g) r[g] = warp_sum(acc[g][b]), w[g] = warp_sum(accw[g][b]);
+      for (int g = 0; g < 4; ++g) {
+        r[g] = warp_sum(acc[g][b]);
+        if constexpr (kProjected) w[g] = warp_sum(accw[g][b]);
+      }
       if (lane != b) continue;
       const int64_t i = b * E + col;
+      if constexpr (!kProjected) {  // S = 1: the gate inputs' row b
+        const int64_t row = b * 2 * E;
+        w[0] = x.wx_if[row + col], w[1] = x.wx_if[row + E + col];
+        w[2] = x.wx_zo[row + col], w[3] = x.wx_zo[row + E + col];
+      }
       float c = x.sc[i], n = x.sn[i], m = x.sm[i];
       const float y = slstm_cell(r, w, x.bias, E, col, c, n, m);
       x.sc[i] = c, x.sn[i] = n, x.sm[i] = m;
       x.y[i] = y;  // S = 1: row b of y
     }
   }
-  // The last block copies y into the state, once every block is done reading the state's y.
-  __threadfence();  // this thread's y is visible device-wide before the count says so
-  __syncthreads();
-  __shared__ bool last;
-  if (threadIdx.x == 0) last = atomicAdd(counter, 1u) == gridDim.x - 1;
-  __syncthreads();
-  if (!last) return;
-  __threadfence();
-  for (int64_t i = threadIdx.x; i < x.B * E; i += blockDim.x) x.sy[i] = __ldcg(x.y + i);
-  if (threadIdx.x == 0) *counter = 0;  // ready for the next launch
+  if constexpr (kProjected) {
+    // The last block copies y into the state, once every block is done reading the state's y.
+    __threadfence();  // this thread's y is visible device-wide before the count says so
+    __syncthreads();
+    __shared__ bool last;
+    if (threadIdx.x == 0) last = atomicAdd(counter, 1u) == gridDim.x - 1;
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    for (int64_t i = threadIdx.x; i < x.B * E; i += blockDim.x) x.sy[i] = __ldcg(x.y + i);
+    if (threadIdx.x == 0) *counter = 0;  // ready for the next launch
+  }
+}
+
+// slstm_step_kernel<NB, kProjected> for x.B sequences (1 .. kHeadwiseMaxRows).
+template <bool kProjected>
+void launch_step(const SlstmRecurrence& x, const bf16* R, const SlstmStepProjections& p,
+                 unsigned* counter, Stream s) {
+  static_assert(kHeadwiseMaxRows == 4);
+  const unsigned blocks = blocks_for(x.E, kStepWarps), threads = kStepWarps * 32;
+  if (x.B == 1) {
+    slstm_step_kernel<1, kProjected><<<blocks, threads, 0, s>>>(x, R, p, counter);
+  } else if (x.B == 2) {
+    slstm_step_kernel<2, kProjected><<<blocks, threads, 0, s>>>(x, R, p, counter);
+  } else {
+    slstm_step_kernel<4, kProjected><<<blocks, threads, 0, s>>>(x, R, p, counter);
+  }
+  XLSTM_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace
@@ -658,9 +642,7 @@ bool slstm_step(const SlstmRecurrence& x, const void* R_rows, Stream s) {
   if (x.S != 1 || x.B < 1 || x.B > kHeadwiseMaxRows || x.DH % 8 != 0 || R_rows == nullptr ||
       !aligned16(R_rows) || !aligned16(x.sy) || x.E % 4 != 0)
     return false;
-  slstm_step_kernel<<<blocks_for(x.E, kStepWarps), kStepWarps * 32, 0, s>>>(
-      x, static_cast<const bf16*>(R_rows));
-  XLSTM_CUDA_CHECK_LAUNCH();
+  launch_step<false>(x, static_cast<const bf16*>(R_rows), SlstmStepProjections{}, nullptr, s);
   XLSTM_CUDA_CHECK(cudaMemcpyAsync(x.sy, x.y, static_cast<size_t>(x.B * x.E) * sizeof(float),
                                    cudaMemcpyDeviceToDevice, s));
   return true;
@@ -674,17 +656,7 @@ bool slstm_step_projected(const SlstmRecurrence& x, const void* R_rows,
   if (x.S != 1 || x.B < 1 || x.B > kHeadwiseMaxRows || x.DH % 8 != 0 || R_rows == nullptr ||
       !aligned16(R_rows) || !aligned16(x.sy) || x.E % 4 != 0 || !operands)
     return false;
-  const unsigned blocks = blocks_for(x.E, kStepWarps), threads = kStepWarps * 32;
-  const auto* R = static_cast<const bf16*>(R_rows);
-  static_assert(kHeadwiseMaxRows == 4);
-  if (x.B == 1) {
-    slstm_step_projected_kernel<1><<<blocks, threads, 0, s>>>(x, R, p, counter);
-  } else if (x.B == 2) {
-    slstm_step_projected_kernel<2><<<blocks, threads, 0, s>>>(x, R, p, counter);
-  } else {
-    slstm_step_projected_kernel<4><<<blocks, threads, 0, s>>>(x, R, p, counter);
-  }
-  XLSTM_CUDA_CHECK_LAUNCH();
+  launch_step<true>(x, static_cast<const bf16*>(R_rows), p, counter, s);
   return true;
 }
 
