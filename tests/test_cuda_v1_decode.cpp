@@ -158,6 +158,41 @@ TEST_P(CudaV1Decode, MatchesThePerKernelDecode) {
   }
 }
 
+// The cell's tile of C streamed through the weight ring (XLSTM_PD_V1_C_STREAM=on: boxes of a
+// tensor map, narrower than 32 columns, partial at the head's edge, several per tile at 1024
+// rows) moves no sum: the logits of the steps and every block's C after them are bitwise those
+// of the threads' own loads, also with the blocks pausing at random.
+TEST_P(CudaV1Decode, StreamedCIsBitwiseTheLoaded) {
+  const ModelConfig c = config_of(GetParam());
+  const MlstmV1Config& v1 = first_v1(c);
+  XLSTM_SKIP_WITHOUT_CUDA();
+  if (!cuda::v1_decode_supported(v1.embedding_dim, v1.inner_dim, v1.num_heads))
+    GTEST_SKIP() << "this device cannot run the persistent v1 decode (sm_90 only)";
+  const auto decode = [&](bool stream, uint32_t jitter_ns) {
+    if (stream) setenv("XLSTM_PD_V1_C_STREAM", "on", 1);
+    Model m = bf16_model(c, true, jitter_ns);
+    unsetenv("XLSTM_PD_V1_C_STREAM");
+    State st = m.new_state(1);
+    m.forward(std::vector<int32_t>{5, 17, 42, 8}, st);
+    std::vector<float> out;
+    for (int step = 0; step < 6; ++step) {
+      const std::vector<float> logits =
+          m.forward(std::vector<int32_t>{static_cast<int32_t>((step * 31 + 3) % 211)}, st);
+      out.insert(out.end(), logits.begin(), logits.end());
+    }
+    const auto specs = c.block_specs();
+    for (size_t i = 0; i < specs.size(); ++i) {
+      if (specs[i].type != "mlstm_v1") continue;
+      const std::vector<float> C = st.blocks()[i]["C"];
+      out.insert(out.end(), C.begin(), C.end());
+    }
+    return out;
+  };
+  const std::vector<float> loaded = decode(false, 0);
+  EXPECT_EQ(decode(true, 0), loaded);
+  EXPECT_EQ(decode(true, 20000), loaded) << "with pauses";
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Shapes, CudaV1Decode,
     ::testing::Values(
@@ -212,6 +247,7 @@ TEST(CudaV1DecodeSettings, EverySettingDecodesTheSame) {
                                                           {"XLSTM_PD_V1_C_PREFETCH", "none"},
                                                           {"XLSTM_PD_V1_C_PREFETCH", "normal"},
                                                           {"XLSTM_PD_V1_C_EVICT", "on"},
+                                                          {"XLSTM_PD_V1_C_STREAM", "on"},
                                                           {"XLSTM_PD_V1_PREFETCH", "on"}};
   for (const auto& [name, value] : settings)
     EXPECT_EQ(decode(name, value), built) << name << "=" << value;

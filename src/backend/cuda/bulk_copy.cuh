@@ -65,6 +65,19 @@ __device__ __forceinline__ void bulk_copy_to_shared(void* dst, const void* src, 
       : "memory");
 }
 
+// A box of a 2-D tensor (tmap: a CUtensorMap in kernel parameter, constant or global memory) at
+// coordinates (c0 innermost, c1) to shared dst (128-byte aligned), written densely row by row;
+// elements outside the tensor land as zeros. The barrier's transaction count drops by the box's
+// bytes (all of them, the zeros included).
+__device__ __forceinline__ void bulk_tensor_2d_to_shared(void* dst, const void* tmap, int32_t c0,
+                                                         int32_t c1, uint64_t* bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+      " [%0], [%1, {%2, %3}], [%4];" ::"r"(smem_addr(dst)),
+      "l"(tmap), "r"(c0), "r"(c1), "r"(smem_addr(bar))
+      : "memory");
+}
+
 // Asks L2 to fetch bytes (a multiple of 16, 16-byte aligned) from global memory; no completion.
 __device__ __forceinline__ void prefetch_l2(const void* src, unsigned bytes) {
   asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(src), "r"(bytes) : "memory");

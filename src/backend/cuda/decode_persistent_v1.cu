@@ -36,6 +36,10 @@
 // a failed test, not a stuck machine.
 #include "backend/cuda/decode_persistent_v1.h"
 
+#include <cuda.h>
+#include <cudaTypedefs.h>
+
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
@@ -69,6 +73,13 @@ constexpr int kMaxFeatures = 4 * kMaxGroups;
 
 __host__ __device__ inline int64_t tiles_per_head(int64_t DH) {
   return (DH + kTileCols - 1) / kTileCols;
+}
+
+// Rows of C per box of a streamed tile (kCStream): a ring stage holds one box.
+constexpr int64_t kBoxRows = kStageBytes / (kTileCols * 4);
+
+__host__ __device__ inline int64_t box_rows(int64_t DH) {
+  return DH < kBoxRows ? DH : kBoxRows;
 }
 
 // Words of one layer: x [E] | xm, z, qs, ks, v, c, out [I each] | gp [G, 2NH] | stats [NH, T, 2]
@@ -154,22 +165,39 @@ __device__ __forceinline__ void trace_point(const V1DecodeRun& r, int64_t l, int
 }
 
 // The weight stream: W_up (x_m and z rows as pairs) and W_down of each layer; both pooled (no
-// phase owns rows of a vector in place: every output is a word of its own).
+// phase owns rows of a vector in place: every output is a word of its own). With kCStream,
+// between them the block's tile of C (a tensor phase: boxes of box_rows(DH) rows of the tile's
+// columns; none in a block without a tile).
+template <bool kCStream>
 struct V1Plan {
   const V1DecodeRun& r;
+  static constexpr int64_t kPhasesPerLayer = kCStream ? 3 : 2;
   __device__ Slice slice(int64_t phase) const {
-    const int64_t l = phase / 2;
+    const int64_t per = kPhasesPerLayer, l = phase / per, kind = phase % per;
     if (l >= r.L) return {nullptr, 0, 0, 0, 0, 0, 0, nullptr};
     const V1DecodeLayer& L = r.d_layers[l];
     const LayerWords w(r, l);
-    if (phase % 2 == 0) return block_slice(L.w_up, r.E, r.I, r.I, w.claim_up, pool_share(r));
-    return block_slice(L.w_down, r.I, r.E, 0, w.claim_down, pool_share(r));
+    if (kind == 0) return block_slice(L.w_up, r.E, r.I, r.I, w.claim_up, pool_share(r));
+    if (kind == per - 1) return block_slice(L.w_down, r.I, r.E, 0, w.claim_down, pool_share(r));
+    const int64_t DH = r.I / r.NH, rows = box_rows(DH);
+    const int64_t boxes = blockIdx.x < r.NH * tiles_per_head(DH) ? (DH + rows - 1) / rows : 0;
+    return {static_cast<const bf16*>(L.w_up), 0, 0, boxes, 0, boxes, boxes, nullptr};
+  }
+  // Box u of the C phase of layer phase / 3 (this block's tile).
+  __device__ Box box(int64_t phase, int64_t u) const requires kCStream {
+    const int64_t DH = r.I / r.NH, T = tiles_per_head(DH), rows = box_rows(DH);
+    return {&r.c_maps[phase / 3], static_cast<int32_t>((blockIdx.x % T) * kTileCols),
+            static_cast<int32_t>((blockIdx.x / T) * DH + u * rows),
+            static_cast<uint32_t>(rows * min(static_cast<int64_t>(kTileCols), DH) * 4)};
   }
   __device__ void producer_phase(int64_t phase) const {
-    trace_point(r, phase / 2, 7 + phase % 2);
+    const int64_t per = kPhasesPerLayer, kind = phase % per;
+    if (kind == 0 || kind == per - 1) trace_point(r, phase / per, kind == 0 ? 7 : 8);
     random_pause(r.jitter_ns, phase);
   }
 };
+
+static_assert(has_tensor_phases<V1Plan<true>> && !has_tensor_phases<V1Plan<false>>);
 
 // Shared memory of the consumers besides the ring and xs.
 struct Scratch {
@@ -450,8 +478,10 @@ __device__ void read_head_inputs(const V1DecodeRun& r, const LayerWords& w, uint
 
 // The cell of this block's tile (head, columns [d0, d0 + nv)), then the head's norm and output
 // gate for those columns (see the top of the file).
+template <bool kCStream>
 __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V1DecodeState& S,
-                           const LayerWords& w, uint32_t f, const Scratch& sm, int64_t l) {
+                           const LayerWords& w, uint32_t f, const Scratch& sm, int64_t l,
+                           Ring& ring) {
   const int64_t NH = r.NH, DH = r.I / NH, T = tiles_per_head(DH), G = gridDim.x;
   const int64_t head = blockIdx.x / T, tile = blockIdx.x % T, d0 = tile * kTileCols;
   const int64_t nv = min(static_cast<int64_t>(kTileCols), DH - d0);
@@ -470,7 +500,7 @@ __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V
   float* Cb = S.C + head * DH * DH + d0 + 4 * tx;
   constexpr int64_t kStep = kRowGroups * kLoadBatch;  // rows of a batch
   float4 cv[kLoadBatch];
-  if (col) load_rows(Cb, DH, ty, cv);
+  if (col && !kCStream) load_rows(Cb, DH, ty, cv);
   const float i_bias = L.gates_b != nullptr ? L.gates_b[head] : 0.0f;
   const float f_bias = L.gates_b != nullptr ? L.gates_b[NH + head] : 0.0f;
   Watchdog dog;
@@ -500,7 +530,24 @@ __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V
   // C' = f'·C + i'·k vᵀ for the tile, and its q̂ᵀC' by row group; the next batch's rows asked
   // for before this batch's update.
   float4 acc = make_float4(0, 0, 0, 0);
-  if (col) {
+  if constexpr (kCStream) {
+    // The rows from the ring's boxes, in the order of the loads below (the same sums). Every
+    // thread takes every stage (a warp releases it as one), the tile's columns or not.
+    const int64_t rows = box_rows(DH), pitch = min(static_cast<int64_t>(kTileCols), DH) / 4;
+    const bool evict = r.c_evict;
+    const uint64_t policy = evict ? l2_evict_first_policy() : 0;
+    take_stages(ring, [&](const char* stage, StageMeta box) {
+      if (!col) return;
+      const float4 vd =
+          make_float4(sm.v[4 * tx], sm.v[4 * tx + 1], sm.v[4 * tx + 2], sm.v[4 * tx + 3]);
+      const auto* st = reinterpret_cast<const float4*>(stage);
+      for (int64_t a = ty, row = box.u0 * rows + ty; a < rows && row < DH;
+           a += kRowGroups, row += kRowGroups)
+        store_c(Cb + row * DH,
+                update4(st[a * pitch + tx], f_act, i_act * sm.k[row], vd, sm.q[row], acc), evict,
+                policy);
+    });
+  } else if (col) {
     const float4 vd =
         make_float4(sm.v[4 * tx], sm.v[4 * tx + 1], sm.v[4 * tx + 2], sm.v[4 * tx + 3]);
     const bool evict = r.c_evict;
@@ -595,6 +642,7 @@ __device__ void cell_phase(const V1DecodeRun& r, const V1DecodeLayer& L, const V
   }
 }
 
+template <bool kCStream>
 __device__ void consumer(const V1DecodeRun& r, Ring& ring, bf16* xs, const Scratch& sm) {
   const int64_t NH = r.NH, DH = r.I / NH, T = tiles_per_head(DH);
   const bool has_tile = blockIdx.x < NH * T;
@@ -631,7 +679,11 @@ __device__ void consumer(const V1DecodeRun& r, Ring& ring, bf16* xs, const Scrat
     consumers_sync();
     if (tracer) trace_point(r, l, 3);
     random_pause(r.jitter_ns, 4 * l + 2);
-    if (has_tile) cell_phase(r, L, S, w, f, sm, l);
+    if (has_tile) {
+      cell_phase<kCStream>(r, L, S, w, f, sm, l, ring);
+    } else if constexpr (kCStream) {
+      take_stages(ring, [](const char*, StageMeta) {});  // the C phase: no tile here
+    }
     consumers_sync();  // every warp is done with xs
     if (tracer) trace_point(r, l, 4);
     random_pause(r.jitter_ns, 4 * l + 3);
@@ -694,7 +746,9 @@ size_t smem_bytes(int64_t E, int64_t I, int64_t NH) {
 // (Registers: 9 warps share an SM's 4 register files of 16K, one file holding 3 of them, so
 // 168 per thread at most; more and the kernel cannot launch. It uses 168, with 4 bytes spilled,
 // which holding qkv's first gate weights across its wait costs; ptxas -v shows it.)
-__global__ void __launch_bounds__(kThreads, 1) v1_decode_kernel(V1DecodeRun r) {
+template <bool kCStream>
+__global__ void __launch_bounds__(kThreads, 1)
+    v1_decode_kernel(const __grid_constant__ V1DecodeRun r) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   extern __shared__ __align__(1024) char smem[];
   const int64_t DH = r.I / r.NH;
@@ -715,19 +769,22 @@ __global__ void __launch_bounds__(kThreads, 1) v1_decode_kernel(V1DecodeRun r) {
   const size_t header = header_bytes(DH);
   Ring ring{bars, bars + kStages, meta, smem + header};
   auto* xs = reinterpret_cast<bf16*>(smem + header + kStages * kStageBytes);
-  const V1Plan plan{r};
+  const V1Plan<kCStream> plan{r};
   RingDepths depths;
   if (r.ring_in_flight != kRingBuildDepth) depths.in_flight = r.ring_in_flight;
   if (r.ring_prefetch != kRingBuildDepth) depths.prefetch = r.ring_prefetch;
   if (!start_ring(ring, plan, depths)) return;  // the producer warp
-  consumer(r, ring, xs, sm);
+  consumer<kCStream>(r, ring, xs, sm);
 #endif
 }
 
 std::atomic<uint64_t> g_launches{0};
 
 const PersistentFacts& device_facts() {
-  static const PersistentFacts f = persistent_facts(v1_decode_kernel);
+  static const PersistentFacts f = [] {
+    persistent_facts(v1_decode_kernel<true>);  // allows its shared memory too
+    return persistent_facts(v1_decode_kernel<false>);
+  }();
   return f;
 }
 
@@ -739,8 +796,9 @@ void launch_traced(V1DecodeRun r, const char* path, Stream s) {
   DeviceBuffer trace(n * sizeof(unsigned long long));
   XLSTM_CUDA_CHECK(cudaMemsetAsync(trace.get(), 0, trace.bytes(), s));
   r.trace = trace.as<unsigned long long>();
-  launch_cooperative(v1_decode_kernel, dim3(static_cast<unsigned>(G)), dim3(kThreads),
-                     smem_bytes(r.E, r.I, r.NH), s, r);
+  launch_cooperative(r.c_stream ? v1_decode_kernel<true> : v1_decode_kernel<false>,
+                     dim3(static_cast<unsigned>(G)), dim3(kThreads), smem_bytes(r.E, r.I, r.NH), s,
+                     r);
   std::vector<unsigned long long> host(n);
   XLSTM_CUDA_CHECK(
       cudaMemcpyAsync(host.data(), trace.get(), trace.bytes(), cudaMemcpyDeviceToHost, s));
@@ -751,6 +809,39 @@ void launch_traced(V1DecodeRun r, const char* path, Stream s) {
             static_cast<std::streamsize>(n * sizeof(unsigned long long)));
   if (!out)
     throw Error(tagged("cuda", "cannot append the v1 decode trace to " + std::string(path)));
+}
+
+// The driver's tensor-map encoder, through the runtime (nothing links libcuda).
+PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
+  static const PFN_cuTensorMapEncodeTiled_v12000 encode = [] {
+    void* fn = nullptr;
+    cudaDriverEntryPointQueryResult found{};
+    XLSTM_CUDA_CHECK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000,
+                                                      cudaEnableDefault, &found));
+    if (found != cudaDriverEntryPointSuccess || fn == nullptr)
+      throw Error(tagged("cuda", "XLSTM_PD_V1_C_STREAM: the driver has no cuTensorMapEncodeTiled"));
+    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
+  }();
+  return encode;
+}
+
+// The streamed tiles' map of one block's C [NH · DH rows, DH columns] (float32, row stride DH):
+// boxes of min(32, DH) columns by box_rows(DH) rows, one ring stage each.
+void encode_c_map(V1TensorMap& map, float* C, int64_t NH, int64_t DH) {
+  static_assert(sizeof(V1TensorMap) == sizeof(CUtensorMap) && alignof(V1TensorMap) >= 64);
+  const cuuint64_t dims[2] = {static_cast<cuuint64_t>(DH), static_cast<cuuint64_t>(NH * DH)};
+  const cuuint64_t strides[1] = {static_cast<cuuint64_t>(DH) * 4};
+  const cuuint32_t box[2] = {static_cast<cuuint32_t>(std::min<int64_t>(kTileCols, DH)),
+                             static_cast<cuuint32_t>(box_rows(DH))};
+  const cuuint32_t steps[2] = {1, 1};
+  const CUresult rc = tensor_map_encoder()(
+      reinterpret_cast<CUtensorMap*>(&map), CU_TENSOR_MAP_DATA_TYPE_FLOAT32, 2, C, dims, strides,
+      box, steps, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE,
+      CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  if (rc != CUDA_SUCCESS)
+    throw Error(tagged("cuda", "v1 decode: the tensor map of C (" + std::to_string(NH) +
+                                   " heads of " + std::to_string(DH) + ") was refused (CUresult " +
+                                   std::to_string(static_cast<int>(rc)) + ")"));
 }
 
 }  // namespace
@@ -769,8 +860,8 @@ bool v1_decode_supported(int64_t E, int64_t I, int64_t NH) {
   const size_t smem = smem_bytes(E, I, NH);
   if (smem > static_cast<size_t>(f.smem_optin)) return false;
   int per_sm = 0;  // every block resident at once (registers, shared memory)
-  XLSTM_CUDA_CHECK(
-      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, v1_decode_kernel, kThreads, smem));
+  XLSTM_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, v1_decode_kernel<false>,
+                                                                 kThreads, smem));
   return per_sm >= 1;
 }
 
@@ -778,7 +869,8 @@ int64_t v1_decode_words(int64_t E, int64_t I, int64_t NH, int64_t L) {
   return L * layer_words(E, I, NH, device_facts().sms);
 }
 
-void v1_decode_run(const V1DecodeRun& r, Stream s) {
+void v1_decode_run(const V1DecodeRun& run, Stream s) {
+  V1DecodeRun r = run;
   if (r.L < 1 || r.L > kMaxV1DecodeLayers)
     throw Error(tagged("cuda", "v1 decode run of " + std::to_string(r.L) + " blocks (1 .. " +
                                    std::to_string(kMaxV1DecodeLayers) + " per launch)"));
@@ -789,6 +881,9 @@ void v1_decode_run(const V1DecodeRun& r, Stream s) {
     throw Error(tagged("cuda", "v1 decode: ring copies in flight " +
                                    std::to_string(r.ring_in_flight) + " (1 .. " +
                                    std::to_string(kStages) + ")"));
+  if (r.c_stream) {
+    for (int64_t l = 0; l < r.L; ++l) encode_c_map(r.c_maps[l], r.state[l].C, r.NH, r.I / r.NH);
+  }
   const PersistentFacts& f = device_facts();
   const size_t words = v1_decode_words(r.E, r.I, r.NH, r.L);
   XLSTM_CUDA_CHECK(cudaMemsetAsync(r.words, 0, words * sizeof(uint64_t), s));
@@ -796,7 +891,8 @@ void v1_decode_run(const V1DecodeRun& r, Stream s) {
   if (trace_path != nullptr && !stream_is_capturing(s)) {
     launch_traced(r, trace_path, s);
   } else {
-    launch_cooperative(v1_decode_kernel, dim3(static_cast<unsigned>(f.sms)), dim3(kThreads),
+    launch_cooperative(r.c_stream ? v1_decode_kernel<true> : v1_decode_kernel<false>,
+                       dim3(static_cast<unsigned>(f.sms)), dim3(kThreads),
                        smem_bytes(r.E, r.I, r.NH), s, r);
   }
   g_launches.fetch_add(1, std::memory_order_relaxed);

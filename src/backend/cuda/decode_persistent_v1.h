@@ -39,6 +39,12 @@ inline constexpr int64_t kMaxV1DecodeLayers = 48;
 
 inline constexpr uint32_t kRingBuildDepth = ~0u;
 
+// A CUDA tensor map (CUtensorMap: 128 opaque bytes; cuda.h stays out of this header, which host
+// code without the CUDA toolkit includes).
+struct alignas(128) V1TensorMap {
+  uint64_t opaque[16];
+};
+
 // How the cell's tile of C is asked into L2 while W_up streams (XLSTM_PD_V1_C_PREFETCH=
 // last|normal|none, in this order; experiments).
 enum class V1CPrefetch : uint8_t { kEvictLast, kNormal, kNone };
@@ -65,6 +71,12 @@ struct V1DecodeRun {
   // The cell's C: prefetch priority, and stores with evict_first (XLSTM_PD_V1_C_EVICT=on).
   V1CPrefetch c_prefetch = V1CPrefetch::kEvictLast;
   bool c_evict = false;
+  // The cell's tile of C streamed into the weight ring by the copy engine, between the layer's
+  // W_up and W_down, instead of loaded by the consumer threads (XLSTM_PD_V1_C_STREAM=on): the
+  // reads take no registers, and the producer has them in flight while the consumers wait on the
+  // other blocks. c_maps: filled by v1_decode_run (the callers leave them).
+  bool c_stream = false;
+  V1TensorMap c_maps[kMaxV1DecodeLayers];
   // Debugging (XLSTM_PD_TRACE=FILE, set by v1_decode_run): per block and layer, kV1TracePoints
   // global-timer readings (ns) of its phase boundaries; null: none taken.
   unsigned long long* trace = nullptr;

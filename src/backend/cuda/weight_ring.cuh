@@ -48,7 +48,21 @@ struct Slice {
   const bf16* W;
   int64_t K, r0, r1, pair, pool0, N;
   unsigned* claim;  // null: no pool (the residual phases: a block owns its rows of x)
-  __device__ int64_t per_stage() const { return kStageBytes / (K * 2 * (pair != 0 ? 2 : 1)); }
+  // K = 0: a tensor phase (W, not null, only marks that the stream goes on): units [r0, r1) are
+  // boxes of a tensor, each a stage, which the plan describes (Plan::box); not part of the static
+  // weight stream (no L2 look-ahead, no pool). A flag in K, not fields of its own: the producer
+  // keeps two slices in registers, and the kernels are at their register ceiling.
+  __device__ bool is_tensor() const { return K == 0; }
+  __device__ int64_t per_stage() const {  // not of a tensor phase
+    return kStageBytes / (K * 2 * (pair != 0 ? 2 : 1));
+  }
+};
+
+// A box of a tensor phase: the 2-D box at (c0, c1) of the CUtensorMap at tmap, bytes in all.
+struct Box {
+  const void* tmap;
+  int32_t c0, c1;
+  uint32_t bytes;
 };
 
 // Block b's static share of the first N − N / pool_share units, the rest pooled where claim is
@@ -73,6 +87,12 @@ struct Ring {
   uint32_t k = 0;  // stages used so far (the producer and every consumer count alike)
 };
 
+// Whether a plan has tensor phases (then it describes their boxes: Box box(phase, u)).
+template <typename Plan>
+constexpr bool has_tensor_phases = requires(const Plan& p) {
+  p.box(int64_t{0}, int64_t{0});
+};
+
 // A position in the static part of the stream (the L2 prefetches run ahead on it).
 template <typename Plan>
 struct StageCursor {
@@ -92,7 +112,7 @@ struct StageCursor {
   // At unit `at` of slice sl (phase ph), or the first static unit after it.
   __device__ void seek(int64_t ph, const Slice& sl, int64_t at) {
     phase = ph, s = sl, u = at;
-    while (s.W != nullptr && u >= s.r1) {
+    while (s.W != nullptr && (u >= s.r1 || (has_tensor_phases<Plan> && s.is_tensor()))) {
       s = plan->slice(++phase);
       u = s.r0;
     }
@@ -136,6 +156,13 @@ struct Producer {
     }
     return slot;
   }
+  // At most depths.in_flight copies outstanding once this one is issued.
+  __device__ __forceinline__ void wait_in_flight() {
+    if (k >= depths.in_flight) {
+      const uint32_t done = k - depths.in_flight;
+      mbar_wait(&ring.full[done % kStages], (done / kStages) & 1);
+    }
+  }
   __device__ void copy(const Slice& s, int64_t u, int64_t n) {
     const uint32_t slot = take_slot();
     if (k >= depths.in_flight) {
@@ -151,6 +178,15 @@ struct Producer {
       bulk_copy_to_shared(dst + bytes, s.W + (u + s.pair) * s.K, bytes, &ring.full[slot], policy);
     ++k;
   }
+  __device__ void copy_box(int64_t u, const Box& b) {
+    const uint32_t slot = take_slot();
+    wait_in_flight();
+    ring.meta[slot] = {static_cast<int32_t>(u), 1};
+    mbar_arrive_expect_tx(&ring.full[slot], b.bytes);
+    bulk_tensor_2d_to_shared(ring.stages + slot * kStageBytes, b.tmap, b.c0, b.c1,
+                             &ring.full[slot]);
+    ++k;
+  }
   __device__ void end_marker() {
     const uint32_t slot = take_slot();
     ring.meta[slot] = {0, 0};
@@ -161,6 +197,14 @@ struct Producer {
     for (int64_t phase = 0;; ++phase) {
       const Slice s = plan.slice(phase);
       if (s.W == nullptr) return;
+      if constexpr (has_tensor_phases<Plan>) {
+        if (s.is_tensor()) {
+          plan.producer_phase(phase);
+          for (int64_t u = s.r0; u < s.r1; ++u) copy_box(u, plan.box(phase, u));
+          end_marker();
+          continue;
+        }
+      }
       const int64_t per = s.per_stage();
       plan.producer_phase(phase);
       for (int64_t u = s.r0; u < s.r1; u += per, ++sk) {
@@ -244,6 +288,22 @@ __device__ __forceinline__ float dot8(const uint4& w, const uint4& x, float acc)
     acc = fmaf(w1, x1, acc);
   }
   return acc;
+}
+
+// The consumers' side of a phase whose stages are not weight rows (a tensor phase): every stage up
+// to the end marker waited for, handed to take(stage bytes, meta) and released by every warp.
+template <typename Take>
+__device__ void take_stages(Ring& ring, Take take) {
+  for (;;) {
+    const uint32_t slot = ring.k % kStages;
+    mbar_wait(&ring.full[slot], (ring.k / kStages) & 1);
+    ++ring.k;
+    const StageMeta m = ring.meta[slot];
+    if (m.n != 0) take(ring.stages + slot * kStageBytes, m);
+    __syncwarp();
+    if (threadIdx.x % 32 == 0) mbar_arrive(&ring.empty[slot]);
+    if (m.n == 0) return;
+  }
 }
 
 // The consumers' side of one phase (rows of K values): the stages up to the end marker. Unit j

@@ -180,7 +180,7 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
       for (int64_t l = 0; l < r.L; ++l) r.state[l] = st[l0 + l];
       r.x = x, r.words = words, r.jitter_ns = ctx.jitter_ns;
       r.prefetch_vectors = prefetch_vectors_;
-      r.c_prefetch = c_prefetch_, r.c_evict = c_evict_;
+      r.c_prefetch = c_prefetch_, r.c_evict = c_evict_, r.c_stream = c_stream_;
       r.ring_in_flight = ring_in_flight_, r.ring_prefetch = ring_prefetch_,
       r.ring_pool = ring_pool_;
       cuda::v1_decode_run(r, ctx.stream);
@@ -210,6 +210,7 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
   uint32_t ring_pool_ = env_count("XLSTM_PD_POOL", cuda::kRingBuildDepth, 2, 64);
   cuda::V1CPrefetch c_prefetch_ = c_prefetch_from_env();
   bool c_evict_ = env_switch("XLSTM_PD_V1_C_EVICT", false);
+  bool c_stream_ = env_switch("XLSTM_PD_V1_C_STREAM", false);
   int run_supported_ = -1;  // v1_decode_supported for this block's shapes; -1: not asked yet
 };
 
