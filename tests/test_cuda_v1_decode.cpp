@@ -35,6 +35,13 @@ struct Shape {
   bool bias = true;
 };
 
+// "7:1" -> "7to1" (test names take letters, digits and underscores only).
+std::string signature_name(std::string s) {
+  const size_t colon = s.find(':');
+  if (colon != std::string::npos) s.replace(colon, 1, "to");
+  return s;
+}
+
 ModelConfig config_of(const Shape& p) {
   nlohmann::json j = testing::family_shape_json(p.E, p.blocks, p.signature, 4);
   j["mlstm_block"]["mlstm"]["num_heads"] = p.mlstm_heads;
@@ -158,10 +165,10 @@ TEST_P(CudaV1Decode, MatchesThePerKernelDecode) {
   }
 }
 
-// The cell's tile of C streamed through the weight ring (XLSTM_PD_V1_C_STREAM=on: boxes of a
-// tensor map, narrower than 32 columns, partial at the head's edge, several per tile at 1024
-// rows) moves no sum: the logits of the steps and every block's C after them are bitwise those
-// of the threads' own loads, also with the blocks pausing at random.
+// The cell's tile of C streamed through the weight ring (the default: boxes of a tensor map,
+// narrower than 32 columns, partial at the head's edge, several per tile at 1024 rows) moves no
+// sum: the logits of the steps and every block's C after them are bitwise those of the threads'
+// own loads (XLSTM_PD_V1_C_STREAM=off), also with the blocks pausing at random.
 TEST_P(CudaV1Decode, StreamedCIsBitwiseTheLoaded) {
   const ModelConfig c = config_of(GetParam());
   const MlstmV1Config& v1 = first_v1(c);
@@ -169,7 +176,7 @@ TEST_P(CudaV1Decode, StreamedCIsBitwiseTheLoaded) {
   if (!cuda::v1_decode_supported(v1.embedding_dim, v1.inner_dim, v1.num_heads))
     GTEST_SKIP() << "this device cannot run the persistent v1 decode (sm_90 only)";
   const auto decode = [&](bool stream, uint32_t jitter_ns) {
-    if (stream) setenv("XLSTM_PD_V1_C_STREAM", "on", 1);
+    setenv("XLSTM_PD_V1_C_STREAM", stream ? "on" : "off", 1);
     Model m = bf16_model(c, true, jitter_ns);
     unsetenv("XLSTM_PD_V1_C_STREAM");
     State st = m.new_state(1);
@@ -213,7 +220,13 @@ INSTANTIATE_TEST_SUITE_P(
         // The 1.3B shape's heads (4 x 1024) on a shorter stack.
         Shape{2048, 2, "1:0", 4, 1024},
         // 50 blocks: a run of more blocks than one launch holds.
-        Shape{64, 50, "1:0", 4, 32}));
+        Shape{64, 50, "1:0", 4, 32}),
+    [](const ::testing::TestParamInfo<Shape>& i) {  // stable names (ctest lists them)
+      const Shape& p = i.param;
+      return "E" + std::to_string(p.E) + "_" + std::to_string(p.blocks) + "blocks_" +
+             signature_name(p.signature) + "_" + std::to_string(p.mlstm_heads) + "x" +
+             std::to_string(p.expect_head_dim) + (p.bias ? "" : "_nobias");
+    });
 
 // The kernel's run-time settings (experiments: the weight ring's depths and pool share, the
 // cell's C prefetch and stores) move no sum: the logits of a few steps are bitwise those of the
@@ -247,7 +260,7 @@ TEST(CudaV1DecodeSettings, EverySettingDecodesTheSame) {
                                                           {"XLSTM_PD_V1_C_PREFETCH", "none"},
                                                           {"XLSTM_PD_V1_C_PREFETCH", "normal"},
                                                           {"XLSTM_PD_V1_C_EVICT", "on"},
-                                                          {"XLSTM_PD_V1_C_STREAM", "on"},
+                                                          {"XLSTM_PD_V1_C_STREAM", "off"},
                                                           {"XLSTM_PD_V1_PREFETCH", "on"}};
   for (const auto& [name, value] : settings)
     EXPECT_EQ(decode(name, value), built) << name << "=" << value;
@@ -332,7 +345,12 @@ INSTANTIATE_TEST_SUITE_P(
                       // the recurrence kernel).
                       DecodeCase{256, 2, "0:1", 5, false}, DecodeCase{80, 2, "0:1", 1, false},
                       DecodeCase{192, 8, "7:1", 1, false}, DecodeCase{192, 8, "7:1", 3, false},
-                      DecodeCase{192, 8, "7:1", 1, true}, DecodeCase{64, 4, "1:1", 1, true}));
+                      DecodeCase{192, 8, "7:1", 1, true}, DecodeCase{64, 4, "1:1", 1, true}),
+    [](const ::testing::TestParamInfo<DecodeCase>& i) {
+      const DecodeCase& p = i.param;
+      return "E" + std::to_string(p.E) + "_" + signature_name(p.signature) + "_B" +
+             std::to_string(p.batch) + (p.persistent ? "_persistent" : "_kernels");
+    });
 
 }  // namespace
 }  // namespace xlstm

@@ -72,10 +72,11 @@ struct V1DecodeRun {
   V1CPrefetch c_prefetch = V1CPrefetch::kEvictLast;
   bool c_evict = false;
   // The cell's tile of C streamed into the weight ring by the copy engine, between the layer's
-  // W_up and W_down, instead of loaded by the consumer threads (XLSTM_PD_V1_C_STREAM=on): the
-  // reads take no registers, and the producer has them in flight while the consumers wait on the
-  // other blocks. c_maps: filled by v1_decode_run (the callers leave them).
-  bool c_stream = false;
+  // W_up and W_down, instead of loaded by the consumer threads (XLSTM_PD_V1_C_STREAM=off: loaded):
+  // the reads take no registers, and the producer has them in flight while the consumers wait on
+  // the other blocks (4.7% faster decode on an H100, bench/results/family_cuda.md). c_maps:
+  // filled by v1_decode_run (the callers leave them).
+  bool c_stream = true;
   V1TensorMap c_maps[kMaxV1DecodeLayers];
   // Debugging (XLSTM_PD_TRACE=FILE, set by v1_decode_run): per block and layer, kV1TracePoints
   // global-timer readings (ns) of its phase boundaries; null: none taken.

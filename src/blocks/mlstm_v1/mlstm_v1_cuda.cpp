@@ -210,7 +210,7 @@ class MlstmV1CudaBlock final : public cuda::CudaBlock {
   uint32_t ring_pool_ = env_count("XLSTM_PD_POOL", cuda::kRingBuildDepth, 2, 64);
   cuda::V1CPrefetch c_prefetch_ = c_prefetch_from_env();
   bool c_evict_ = env_switch("XLSTM_PD_V1_C_EVICT", false);
-  bool c_stream_ = env_switch("XLSTM_PD_V1_C_STREAM", false);
+  bool c_stream_ = env_switch("XLSTM_PD_V1_C_STREAM", true);
   int run_supported_ = -1;  // v1_decode_supported for this block's shapes; -1: not asked yet
 };
 
