@@ -165,10 +165,7 @@ struct Producer {
   }
   __device__ void copy(const Slice& s, int64_t u, int64_t n) {
     const uint32_t slot = take_slot();
-    if (k >= depths.in_flight) {
-      const uint32_t done = k - depths.in_flight;
-      mbar_wait(&ring.full[done % kStages], (done / kStages) & 1);
-    }
+    wait_in_flight();
     ring.meta[slot] = {static_cast<int32_t>(u), static_cast<int32_t>(n)};
     char* dst = ring.stages + slot * kStageBytes;
     const auto bytes = static_cast<unsigned>(n * s.K * 2);
