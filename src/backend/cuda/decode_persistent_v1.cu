@@ -3,7 +3,10 @@
 // weights and 33.5 MB of float32 C (1.3B shape) in six kernels, each ramping the memory pipe up
 // and down; here one producer thread per SM streams its slices of every block's W_up and W_down
 // back to back through the weight ring (weight_ring.cuh), and the consumers' cell phase reads and
-// writes C while the ring fills with W_down.
+// writes C while the ring fills with W_down. The cell's tile of C comes through the ring too
+// (kCStream, the default; XLSTM_PD_V1_C_STREAM=off: loaded by the cell's threads): the producer
+// copies it as boxes of a tensor map between the layer's W_up and W_down, so its reads are in
+// flight while the consumers wait on the other blocks, and take none of their registers.
 //
 // Phases of layer l, in every block (8 consumer warps):
 //   norm  xs = bf16(LayerNorm(x) · w): x from memory (l = 0) or the words of layer l − 1
@@ -744,8 +747,10 @@ size_t smem_bytes(int64_t E, int64_t I, int64_t NH) {
 }
 
 // (Registers: 9 warps share an SM's 4 register files of 16K, one file holding 3 of them, so
-// 168 per thread at most; more and the kernel cannot launch. It uses 168, with 4 bytes spilled,
-// which holding qkv's first gate weights across its wait costs; ptxas -v shows it.)
+// 168 per thread at most; more and the kernel cannot launch. Both instances use 168; ptxas -v
+// (scripts/debug/v1_registers.sh) shows 48 bytes spilled with C streamed and 36 with C loaded,
+// where the kernel before the streamed instance existed spilled none: the ring's code for tensor
+// phases, though compiled out of the loaded instance, moved its allocation.)
 template <bool kCStream>
 __global__ void __launch_bounds__(kThreads, 1)
     v1_decode_kernel(const __grid_constant__ V1DecodeRun r) {
@@ -819,7 +824,9 @@ PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
     XLSTM_CUDA_CHECK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000,
                                                       cudaEnableDefault, &found));
     if (found != cudaDriverEntryPointSuccess || fn == nullptr)
-      throw Error(tagged("cuda", "XLSTM_PD_V1_C_STREAM: the driver has no cuTensorMapEncodeTiled"));
+      throw Error(tagged("cuda",
+                         "the driver has no cuTensorMapEncodeTiled for the v1 decode's "
+                         "streamed C (XLSTM_PD_V1_C_STREAM=off loads it without one)"));
     return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
   }();
   return encode;
@@ -859,10 +866,14 @@ bool v1_decode_supported(int64_t E, int64_t I, int64_t NH) {
   if (2 * E * 2 > kStageBytes || I * 2 > kStageBytes) return false;
   const size_t smem = smem_bytes(E, I, NH);
   if (smem > static_cast<size_t>(f.smem_optin)) return false;
-  int per_sm = 0;  // every block resident at once (registers, shared memory)
-  XLSTM_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, v1_decode_kernel<false>,
-                                                                 kThreads, smem));
-  return per_sm >= 1;
+  // Every block resident at once (registers, shared memory), for either instance.
+  for (const auto kernel : {v1_decode_kernel<false>, v1_decode_kernel<true>}) {
+    int per_sm = 0;
+    XLSTM_CUDA_CHECK(
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, smem));
+    if (per_sm < 1) return false;
+  }
+  return true;
 }
 
 int64_t v1_decode_words(int64_t E, int64_t I, int64_t NH, int64_t L) {
