@@ -181,6 +181,9 @@ struct V1Plan {
     const V1DecodeLayer& L = r.d_layers[l];
     const LayerWords w(r, l);
     if (kind == 0) return block_slice(L.w_up, r.E, r.I, r.I, w.claim_up, pool_share(r));
+    // (Without C phases the rest is W_down whatever kind is: the compiler cannot tell that a
+    // signed phase % 2 is never −1, and the C branch cost the loaded instance 36 bytes of spills.)
+    if constexpr (!kCStream) return block_slice(L.w_down, r.I, r.E, 0, w.claim_down, pool_share(r));
     if (kind == per - 1) return block_slice(L.w_down, r.I, r.E, 0, w.claim_down, pool_share(r));
     const int64_t DH = r.I / r.NH, rows = box_rows(DH);
     const int64_t boxes = blockIdx.x < r.NH * tiles_per_head(DH) ? (DH + rows - 1) / rows : 0;
