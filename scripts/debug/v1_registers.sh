@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Registers and spills of the persistent v1 decode kernel's two instances (ptxas -v), with the
-# build's flags (./build configured) plus any extra arguments, e.g. -DXLSTM_PD_V1_LOADS=8. No GPU needed; the
-# kernel must stay within 168 per thread (see decode_persistent_v1.cu) or it cannot launch.
+# build's flags (./build configured) plus any extra arguments, e.g. -DXLSTM_PD_V1_LOADS=8. No GPU
+# needed; the kernel must stay within 168 per thread (see decode_persistent_v1.cu) or it cannot
+# launch.
 set -euo pipefail
 cd "$(dirname "$0")/../../build/src"
 flags=$(grep CUDA_FLAGS CMakeFiles/xlstm.dir/flags.make | cut -d= -f2-)
