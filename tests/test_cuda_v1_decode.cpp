@@ -221,7 +221,7 @@ INSTANTIATE_TEST_SUITE_P(
         Shape{2048, 2, "1:0", 4, 1024},
         // 50 blocks: a run of more blocks than one launch holds.
         Shape{64, 50, "1:0", 4, 32}),
-    [](const ::testing::TestParamInfo<Shape>& i) {  // stable names (ctest lists them)
+    [](const ::testing::TestParamInfo<Shape>& i) {  // readable names (ctest lists them)
       const Shape& p = i.param;
       return "E" + std::to_string(p.E) + "_" + std::to_string(p.blocks) + "blocks_" +
              signature_name(p.signature) + "_" + std::to_string(p.mlstm_heads) + "x" +
