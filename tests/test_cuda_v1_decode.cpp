@@ -229,8 +229,9 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 // The kernel's run-time settings (experiments: the weight ring's depths and pool share, the
-// cell's C prefetch and stores) move no sum: the logits of a few steps are bitwise those of the
-// build's settings. A 7:1 stack of 96-wide heads (runs between sLSTM blocks, three tiles a head).
+// cell's C prefetch and stores, C loaded instead of streamed) move no sum: the logits of a few
+// steps are bitwise those of the build's settings. A 7:1 stack of 96-wide heads (runs between sLSTM
+// blocks, three tiles a head).
 TEST(CudaV1DecodeSettings, EverySettingDecodesTheSame) {
   const ModelConfig c = config_of({192, 8, "7:1", 4, 96});
   XLSTM_SKIP_WITHOUT_CUDA();

@@ -751,9 +751,7 @@ size_t smem_bytes(int64_t E, int64_t I, int64_t NH) {
 
 // (Registers: 9 warps share an SM's 4 register files of 16K, one file holding 3 of them, so
 // 168 per thread at most; more and the kernel cannot launch. Both instances use 168; ptxas -v
-// (scripts/debug/v1_registers.sh) shows 48 bytes spilled with C streamed and 36 with C loaded,
-// where the kernel before the streamed instance existed spilled none: the ring's code for tensor
-// phases, though compiled out of the loaded instance, moved its allocation.)
+// (scripts/debug/v1_registers.sh) shows no spills with C loaded and 48 bytes with C streamed.)
 template <bool kCStream>
 __global__ void __launch_bounds__(kThreads, 1)
     v1_decode_kernel(const __grid_constant__ V1DecodeRun r) {

@@ -504,6 +504,12 @@ void launch_step(const SlstmRecurrence& x, const bf16* R, const SlstmStepProject
   XLSTM_CUDA_CHECK_LAUNCH();
 }
 
+// The shapes and operands both decode steps take (slstm_step's conditions, family_ops.h).
+bool step_takes(const SlstmRecurrence& x, const void* R_rows) {
+  return x.S == 1 && x.B >= 1 && x.B <= kHeadwiseMaxRows && x.DH % 8 == 0 && R_rows != nullptr &&
+         aligned16(R_rows) && aligned16(x.sy) && x.E % 4 == 0;
+}
+
 }  // namespace
 
 // Dynamic shared memory the kernels may use, raised once per size (not a stream operation, but
@@ -639,9 +645,7 @@ void slstm_recurrence(const SlstmRecurrence& x, const SlstmPlan& p, void* d_scra
 }
 
 bool slstm_step(const SlstmRecurrence& x, const void* R_rows, Stream s) {
-  if (x.S != 1 || x.B < 1 || x.B > kHeadwiseMaxRows || x.DH % 8 != 0 || R_rows == nullptr ||
-      !aligned16(R_rows) || !aligned16(x.sy) || x.E % 4 != 0)
-    return false;
+  if (!step_takes(x, R_rows)) return false;
   launch_step<false>(x, static_cast<const bf16*>(R_rows), SlstmStepProjections{}, nullptr, s);
   XLSTM_CUDA_CHECK(cudaMemcpyAsync(x.sy, x.y, static_cast<size_t>(x.B * x.E) * sizeof(float),
                                    cudaMemcpyDeviceToDevice, s));
@@ -653,9 +657,7 @@ bool slstm_step_projected(const SlstmRecurrence& x, const void* R_rows,
   const bool operands = p.xc != nullptr && p.u != nullptr && p.W_if != nullptr &&
                         p.W_zo != nullptr && counter != nullptr && aligned16(p.xc) &&
                         aligned16(p.u) && aligned16(p.W_if) && aligned16(p.W_zo);
-  if (x.S != 1 || x.B < 1 || x.B > kHeadwiseMaxRows || x.DH % 8 != 0 || R_rows == nullptr ||
-      !aligned16(R_rows) || !aligned16(x.sy) || x.E % 4 != 0 || !operands)
-    return false;
+  if (!step_takes(x, R_rows) || !operands) return false;
   launch_step<true>(x, static_cast<const bf16*>(R_rows), p, counter, s);
   return true;
 }
